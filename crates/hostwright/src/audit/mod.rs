@@ -1,0 +1,83 @@
+//! The audit log: an append-only record of every staff change and every security event.
+//! Nothing in the product updates or deletes a row of it.
+
+pub mod handlers;
+
+use chrono::Utc;
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "audit_log")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub occurred_at: DateTimeUtc,
+    pub actor_kind: String,
+    pub actor_id: Option<i64>,
+    pub actor_label: String,
+    pub action: String,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<i64>,
+    pub ip: String,
+    pub summary: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// Who did something.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub kind: &'static str,
+    pub id: Option<i64>,
+    pub label: String,
+    pub ip: String,
+}
+
+impl Actor {
+    pub fn staff(id: i64, email: &str, ip: &str) -> Self {
+        Self { kind: "staff", id: Some(id), label: email.to_owned(), ip: ip.to_owned() }
+    }
+
+    pub fn client(id: i64, email: &str, ip: &str) -> Self {
+        Self { kind: "client", id: Some(id), label: email.to_owned(), ip: ip.to_owned() }
+    }
+
+    /// Someone not signed in (a failed sign-in, a reset request).
+    pub fn anonymous(claimed: &str, ip: &str) -> Self {
+        Self { kind: "anonymous", id: None, label: claimed.chars().take(200).collect(), ip: ip.to_owned() }
+    }
+
+    pub fn system(what: &str) -> Self {
+        Self { kind: "system", id: None, label: what.to_owned(), ip: String::new() }
+    }
+}
+
+/// Appends one entry; call inside the transaction of the change it records.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    action: &str,
+    entity: Option<(&str, i64)>,
+    summary: impl Into<String>,
+) -> Result<(), DbErr> {
+    ActiveModel {
+        occurred_at: Set(Utc::now()),
+        actor_kind: Set(actor.kind.to_owned()),
+        actor_id: Set(actor.id),
+        actor_label: Set(actor.label.clone()),
+        action: Set(action.to_owned()),
+        entity_type: Set(entity.map(|(t, _)| t.to_owned())),
+        entity_id: Set(entity.map(|(_, id)| id)),
+        ip: Set(actor.ip.clone()),
+        summary: Set(summary.into()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! The security side of a staff member or client, read and written the same way for both:
+//! the two tables share the columns this module touches.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DbErr};
+
+use super::PrincipalKind;
+use crate::clients::store as clients;
+use crate::staff::store as staff;
+
+/// One person who can sign in.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub kind: PrincipalKind,
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub totp_last_step: Option<i64>,
+    pub active: bool,
+}
+
+fn table(kind: PrincipalKind) -> Alias {
+    Alias::new(match kind {
+        PrincipalKind::Staff => "staff",
+        PrincipalKind::Client => "clients",
+    })
+}
+
+pub async fn find(db: &impl ConnectionTrait, kind: PrincipalKind, id: i64) -> Result<Option<Account>, DbErr> {
+    Ok(match kind {
+        PrincipalKind::Staff => staff::find(db, id).await?.map(from_staff),
+        PrincipalKind::Client => clients::find(db, id).await?.map(from_client),
+    })
+}
+
+pub async fn find_by_email(
+    db: &impl ConnectionTrait,
+    kind: PrincipalKind,
+    email: &str,
+) -> Result<Option<Account>, DbErr> {
+    Ok(match kind {
+        PrincipalKind::Staff => staff::find_by_email(db, email).await?.map(from_staff),
+        PrincipalKind::Client => clients::find_by_email(db, email).await?.map(from_client),
+    })
+}
+
+fn from_staff(m: crate::staff::model::staff::Model) -> Account {
+    Account {
+        kind: PrincipalKind::Staff,
+        id: m.id,
+        active: m.status == staff::ACTIVE,
+        email: m.email,
+        name: m.name,
+        password_hash: m.password_hash,
+        totp_secret: m.totp_secret,
+        totp_enabled: m.totp_enabled_at.is_some(),
+        totp_last_step: m.totp_last_step,
+    }
+}
+
+fn from_client(m: crate::clients::model::client::Model) -> Account {
+    Account {
+        kind: PrincipalKind::Client,
+        id: m.id,
+        active: m.status != clients::CLOSED,
+        name: m.full_name(),
+        email: m.email,
+        password_hash: m.password_hash,
+        totp_secret: m.totp_secret,
+        totp_enabled: m.totp_enabled_at.is_some(),
+        totp_last_step: m.totp_last_step,
+    }
+}
+
+async fn update(
+    db: &impl ConnectionTrait,
+    kind: PrincipalKind,
+    id: i64,
+    values: Vec<(&'static str, sea_orm::Value)>,
+) -> Result<u64, DbErr> {
+    let mut query = Query::update();
+    query.table(table(kind));
+    for (column, value) in values {
+        query.value(Alias::new(column), value);
+    }
+    query.value(Alias::new("updated_at"), Utc::now());
+    query.and_where(Expr::col(Alias::new("id")).eq(id));
+    Ok(db.execute(&query).await?.rows_affected())
+}
+
+pub async fn set_password_hash(
+    db: &impl ConnectionTrait,
+    kind: PrincipalKind,
+    id: i64,
+    hash: String,
+) -> Result<(), DbErr> {
+    update(db, kind, id, vec![("password_hash", hash.into())]).await.map(|_| ())
+}
+
+pub async fn record_login(db: &impl ConnectionTrait, kind: PrincipalKind, id: i64) -> Result<(), DbErr> {
+    update(db, kind, id, vec![("last_login_at", Utc::now().into())]).await.map(|_| ())
+}
+
+/// Stores a TOTP seed (encrypted) that is not yet confirmed, or clears 2FA with `None`.
+pub async fn set_totp_secret(
+    db: &impl ConnectionTrait,
+    kind: PrincipalKind,
+    id: i64,
+    encrypted: Option<String>,
+) -> Result<(), DbErr> {
+    update(
+        db,
+        kind,
+        id,
+        vec![
+            ("totp_secret", encrypted.into()),
+            ("totp_enabled_at", Option::<chrono::DateTime<Utc>>::None.into()),
+            ("totp_last_step", Option::<i64>::None.into()),
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn enable_totp(db: &impl ConnectionTrait, kind: PrincipalKind, id: i64, step: i64) -> Result<(), DbErr> {
+    update(db, kind, id, vec![("totp_enabled_at", Utc::now().into()), ("totp_last_step", step.into())])
+        .await
+        .map(|_| ())
+}
+
+/// Records that the code of `step` was used. False if that step (or a later one) was
+/// already used: the same code presented twice, even to two nodes at once, works once.
+pub async fn claim_totp_step(
+    db: &impl ConnectionTrait,
+    kind: PrincipalKind,
+    id: i64,
+    step: i64,
+) -> Result<bool, DbErr> {
+    let query = Query::update()
+        .table(table(kind))
+        .value(Alias::new("totp_last_step"), step)
+        .and_where(Expr::col(Alias::new("id")).eq(id))
+        .and_where(
+            Expr::col(Alias::new("totp_last_step")).is_null().or(Expr::col(Alias::new("totp_last_step")).lt(step)),
+        )
+        .to_owned();
+    Ok(db.execute(&query).await?.rows_affected() == 1)
+}

@@ -1,0 +1,211 @@
+//! The client area's own pages: home, registration, email verification, dashboard, profile.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum_extra::extract::cookie::CookieJar;
+use minijinja::context;
+use serde::Deserialize;
+
+use super::service::{self, ClientError, Profile, Registration};
+use crate::auth::flows::{self, AuthError};
+use crate::auth::{PrincipalKind, session};
+use crate::state::AppState;
+use crate::web::current::CurrentClient;
+use crate::web::forms::{EmailAddress, optional_text, required_text};
+use crate::web::{AppError, AppResult, FormErrors, Page, csrf, flash};
+
+fn client_error(err: ClientError) -> AppError {
+    match err {
+        ClientError::Internal(err) => AppError::Internal(err),
+        other => AppError::BadRequest(other.to_string()),
+    }
+}
+
+pub async fn home(State(state): State<AppState>, page: Page, jar: CookieJar) -> AppResult<Response> {
+    let signed_in = jar.get(session::CLIENT_COOKIE).is_some();
+    state.render(&page, "client/home.html", context! { nav => "home", signed_in => signed_in }).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct RegisterForm {
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    company_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+async fn render_register(
+    state: &AppState,
+    page: &Page,
+    form: &RegisterForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let open = crate::site_settings::load(&state.db).await?.registration_open;
+    let ctx = context! {
+        nav => "register",
+        open => open,
+        form => context! {
+            first_name => form.first_name.trim(),
+            last_name => form.last_name.trim(),
+            company_name => form.company_name.trim(),
+            email => form.email.trim(),
+        },
+        errors => errors,
+    };
+    state.render_status(status, page, "client/register.html", ctx).await
+}
+
+pub async fn register_form(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+    render_register(&state, &page, &RegisterForm::default(), FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    page: Page,
+    Form(form): Form<RegisterForm>,
+) -> AppResult<Response> {
+    if !crate::site_settings::load(&state.db).await?.registration_open {
+        return render_register(&state, &page, &form, FormErrors::new(), StatusCode::FORBIDDEN).await;
+    }
+    let mut errors = FormErrors::new();
+    let first_name = required_text(&mut errors, "first_name", &form.first_name, "your first name", 100);
+    let last_name = required_text(&mut errors, "last_name", &form.last_name, "your last name", 100);
+    let company_name = optional_text(&mut errors, "company_name", &form.company_name, 150);
+    let email = EmailAddress::parse(&form.email).map_err(|m| errors.add("email", m)).ok();
+    if form.password != form.password_confirm {
+        errors.add("password_confirm", "The two passwords are not the same.");
+    }
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
+    if let (true, Some(email)) = (errors.is_empty(), email) {
+        match flows::throttle_requests(&state, "register", &page.ip).await {
+            Err(AuthError::Locked(locked)) => {
+                errors.add(
+                    "_form",
+                    format!("Too many sign-ups from your address. Try again in {} minutes.", locked.minutes_left()),
+                );
+                status = StatusCode::TOO_MANY_REQUESTS;
+            }
+            Err(err) => return Err(AppError::Internal(anyhow::anyhow!("{err}"))),
+            Ok(()) => {
+                let registration =
+                    Registration { first_name, last_name, company_name, email, password: form.password.clone() };
+                match service::register(&state, registration, &page.ip, &page.user_agent).await {
+                    Ok((_, token)) => {
+                        let mut response = flash::redirect(
+                            &state,
+                            "/account",
+                            "success",
+                            "Welcome! We sent you an email: open the link in it to confirm your address.",
+                        );
+                        for cookie in
+                            [session::cookie(&state.settings, PrincipalKind::Client, token), csrf::new_cookie(&state)]
+                        {
+                            if let Ok(value) = cookie.to_string().parse() {
+                                response.headers_mut().append(axum::http::header::SET_COOKIE, value);
+                            }
+                        }
+                        return Ok(response);
+                    }
+                    Err(ClientError::EmailTaken) => errors.add(
+                        "email",
+                        "That email address is already registered. Sign in, or reset your password if you forgot it.",
+                    ),
+                    Err(ClientError::WeakPassword(message)) => errors.add("password", message),
+                    Err(err) => return Err(client_error(err)),
+                }
+            }
+        }
+    }
+    render_register(&state, &page, &form, errors, status).await
+}
+
+pub async fn verify_email(State(state): State<AppState>, page: Page, Path(token): Path<String>) -> AppResult<Response> {
+    match service::verify_email(&state, &token, &page.ip).await {
+        Ok(_) => Ok(flash::redirect(&state, "/account", "success", "Thank you: your email address is confirmed.")),
+        Err(ClientError::InvalidLink) => Ok(flash::redirect(
+            &state,
+            "/account",
+            "error",
+            "That confirmation link is invalid, expired or already used. Sign in to get a new one.",
+        )),
+        Err(err) => Err(client_error(err)),
+    }
+}
+
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    page: Page,
+    current: CurrentClient,
+) -> AppResult<Response> {
+    if let Err(AuthError::Locked(locked)) = flows::throttle_requests(&state, "verify-resend", &page.ip).await {
+        return Ok(flash::redirect(
+            &state,
+            "/account",
+            "error",
+            format!("Too many requests. Try again in {} minutes.", locked.minutes_left()),
+        ));
+    }
+    service::resend_verification(&state, &current.client).await.map_err(client_error)?;
+    Ok(flash::redirect(&state, "/account", "success", "We sent a new confirmation link to your email address."))
+}
+
+pub async fn dashboard(State(state): State<AppState>, page: Page, current: CurrentClient) -> AppResult<Response> {
+    let ctx = context! { current_client => current.template_value(), nav => "dashboard" };
+    state.render(&page, "client/dashboard.html", ctx).await
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    company_name: String,
+}
+
+pub async fn profile_form(State(state): State<AppState>, page: Page, current: CurrentClient) -> AppResult<Response> {
+    let c = &current.client;
+    let ctx = context! {
+        current_client => current.template_value(),
+        nav => "profile",
+        form => context! { first_name => c.first_name.clone(), last_name => c.last_name.clone(), company_name => c.company_name.clone(), email => c.email.clone() },
+        errors => FormErrors::new(),
+    };
+    state.render(&page, "client/profile.html", ctx).await
+}
+
+pub async fn update_profile(
+    State(state): State<AppState>,
+    page: Page,
+    current: CurrentClient,
+    Form(form): Form<ProfileForm>,
+) -> AppResult<Response> {
+    let mut errors = FormErrors::new();
+    let first_name = required_text(&mut errors, "first_name", &form.first_name, "your first name", 100);
+    let last_name = required_text(&mut errors, "last_name", &form.last_name, "your last name", 100);
+    let company_name = optional_text(&mut errors, "company_name", &form.company_name, 150);
+    if errors.is_empty() {
+        let profile = Profile { first_name, last_name, company_name };
+        service::update_profile(&state, &current.client, profile, &page.ip).await.map_err(client_error)?;
+        return Ok(flash::redirect(&state, "/account/profile", "success", "Your profile was saved."));
+    }
+    let ctx = context! {
+        current_client => current.template_value(),
+        nav => "profile",
+        form => context! { first_name => form.first_name.trim(), last_name => form.last_name.trim(), company_name => form.company_name.trim(), email => current.client.email.clone() },
+        errors => errors,
+    };
+    state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "client/profile.html", ctx).await
+}

@@ -1,0 +1,207 @@
+//! Client use cases: registration, email verification, profile changes.
+
+use chrono::{Duration, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveValue::Set, DbErr, TransactionTrait};
+
+use super::model::client;
+use super::store::{self, ACTIVE};
+use crate::audit::{self, Actor};
+use crate::auth::session::{self, Stage};
+use crate::auth::tokens::{self, Purpose};
+use crate::auth::{PrincipalKind, password};
+use crate::mail::{Email, outbox};
+use crate::state::AppState;
+use crate::web::forms::{EmailAddress, is_unique_violation};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("that email address is already registered")]
+    EmailTaken,
+    #[error("{0}")]
+    WeakPassword(&'static str),
+    #[error("the link is invalid or has expired")]
+    InvalidLink,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for ClientError {
+    fn from(err: DbErr) -> Self {
+        if is_unique_violation(&err) {
+            return ClientError::EmailTaken;
+        }
+        ClientError::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+/// What a visitor enters to open an account.
+pub struct Registration {
+    pub first_name: String,
+    pub last_name: String,
+    pub company_name: String,
+    pub email: EmailAddress,
+    pub password: String,
+}
+
+/// The profile fields a client edits.
+pub struct Profile {
+    pub first_name: String,
+    pub last_name: String,
+    pub company_name: String,
+}
+
+const VERIFY_HOURS: i64 = 48;
+
+async fn queue_verification(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    client: &client::Model,
+) -> Result<(), ClientError> {
+    tokens::revoke_all(db, Purpose::VerifyEmail, PrincipalKind::Client, client.id).await?;
+    let token = tokens::issue(
+        db,
+        Purpose::VerifyEmail,
+        Some((PrincipalKind::Client, client.id)),
+        Some(Duration::hours(VERIFY_HOURS)),
+    )
+    .await?;
+    let link = state.settings.url(&format!("/verify-email/{token}"));
+    let email = Email::compose(
+        state,
+        "verify_email",
+        &client.email,
+        &client.full_name(),
+        minijinja::context! { link => link, hours => VERIFY_HOURS, first_name => client.first_name.clone() },
+    )?
+    .for_client(client.id);
+    outbox::enqueue(db, email).await?;
+    Ok(())
+}
+
+/// Opens an account, queues the verification email and signs the client in; returns the
+/// session token.
+pub async fn register(
+    state: &AppState,
+    registration: Registration,
+    ip: &str,
+    user_agent: &str,
+) -> Result<(client::Model, String), ClientError> {
+    password::check_policy(
+        &registration.password,
+        &[registration.email.as_str(), &registration.first_name, &registration.last_name],
+    )
+    .map_err(ClientError::WeakPassword)?;
+    let hash = password::hash_async(registration.password.clone()).await?;
+    let txn = state.db.begin().await?;
+    let now = Utc::now();
+    let created = client::ActiveModel {
+        email: Set(registration.email.as_str().to_owned()),
+        first_name: Set(registration.first_name),
+        last_name: Set(registration.last_name),
+        company_name: Set(registration.company_name),
+        password_hash: Set(Some(hash)),
+        status: Set(ACTIVE.into()),
+        email_verified_at: Set(None),
+        totp_secret: Set(None),
+        totp_enabled_at: Set(None),
+        totp_last_step: Set(None),
+        last_login_at: Set(Some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    queue_verification(state, &txn, &created).await?;
+    let (token, _) =
+        session::create(&txn, &state.settings, PrincipalKind::Client, created.id, Stage::Authenticated, ip, user_agent)
+            .await?;
+    audit::record(
+        &txn,
+        &Actor::client(created.id, &created.email, ip),
+        "client.registered",
+        Some(("client", created.id)),
+        "Registered a client account",
+    )
+    .await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok((created, token))
+}
+
+/// Confirms the address from the emailed link.
+pub async fn verify_email(state: &AppState, token: &str, ip: &str) -> Result<client::Model, ClientError> {
+    let txn = state.db.begin().await?;
+    let found = tokens::consume(&txn, Purpose::VerifyEmail, token).await?.ok_or(ClientError::InvalidLink)?;
+    let client = store::find(&txn, found.principal_id.unwrap_or_default()).await?.ok_or(ClientError::InvalidLink)?;
+    mark_email_verified(&txn, client.id).await?;
+    audit::record(
+        &txn,
+        &Actor::client(client.id, &client.email, ip),
+        "client.email_verified",
+        Some(("client", client.id)),
+        format!("Verified the email address {}", client.email),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(client)
+}
+
+/// Sets the verification time if it is not set yet.
+pub async fn mark_email_verified(db: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+    let update = Query::update()
+        .table(client::Entity)
+        .value(client::Column::EmailVerifiedAt, Utc::now())
+        .and_where(Expr::col(client::Column::Id).eq(id))
+        .and_where(Expr::col(client::Column::EmailVerifiedAt).is_null())
+        .to_owned();
+    db.execute(&update).await?;
+    Ok(())
+}
+
+pub async fn resend_verification(state: &AppState, client: &client::Model) -> Result<(), ClientError> {
+    if client.email_verified_at.is_some() {
+        return Ok(());
+    }
+    let txn = state.db.begin().await?;
+    queue_verification(state, &txn, client).await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(())
+}
+
+pub async fn update_profile(
+    state: &AppState,
+    client: &client::Model,
+    profile: Profile,
+    ip: &str,
+) -> Result<(), ClientError> {
+    let txn = state.db.begin().await?;
+    let mut changes = Vec::new();
+    if client.first_name != profile.first_name || client.last_name != profile.last_name {
+        changes.push("name");
+    }
+    if client.company_name != profile.company_name {
+        changes.push("company");
+    }
+    let mut active: client::ActiveModel = client.clone().into();
+    active.first_name = Set(profile.first_name);
+    active.last_name = Set(profile.last_name);
+    active.company_name = Set(profile.company_name);
+    active.updated_at = Set(Utc::now());
+    active.update(&txn).await?;
+    if !changes.is_empty() {
+        audit::record(
+            &txn,
+            &Actor::client(client.id, &client.email, ip),
+            "client.profile_updated",
+            Some(("client", client.id)),
+            format!("Updated their {}", changes.join(" and ")),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Connecting to SQLite or PostgreSQL and bringing the schema up to date.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::config::Settings;
+use crate::migration::Migrator;
+
+/// Opens the pool described by the settings. For SQLite the database file's folder is
+/// created, and WAL with a busy timeout lets many requests read while one writes.
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    connect_url(&settings.database_url, settings.database_max_connections).await
+}
+
+pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    if let Some(path) = sqlite_path(url)
+        && let Some(parent) = std::path::Path::new(&path).parent().filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        options.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    }
+    let db = Database::connect(options).await.with_context(|| format!("connecting to {}", redact_url(url)))?;
+    Ok(db)
+}
+
+/// Applies every pending migration. Safe to run from several nodes at once on PostgreSQL:
+/// the migrations run in one transaction holding an advisory lock, so the other nodes wait
+/// and then find nothing to do (PostgreSQL's DDL is transactional).
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Migrator::up(db, None).await.context("applying migrations");
+    }
+    let txn = db.begin().await.context("starting the migration transaction")?;
+    txn.execute_raw(Statement::from_string(DatabaseBackend::Postgres, "SELECT pg_advisory_xact_lock(72817001)"))
+        .await
+        .context("taking the migration lock")?;
+    Migrator::up(&txn, None).await.context("applying migrations")?;
+    txn.commit().await.context("committing migrations")?;
+    Ok(())
+}
+
+/// Migrations known to this binary and not yet applied.
+pub async fn pending_migrations(db: &DatabaseConnection) -> anyhow::Result<usize> {
+    Ok(Migrator::get_pending_migrations(db).await.context("listing pending migrations")?.len())
+}
+
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
+}
+
+/// The URL with any password replaced, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden_in_database_urls() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/hw"), "postgres://app:redacted@db:5432/hw");
+        assert_eq!(redact_url("sqlite://data/hw.db?mode=rwc"), "sqlite://data/hw.db?mode=rwc");
+    }
+
+    #[test]
+    fn sqlite_paths_are_found_in_urls() {
+        assert_eq!(sqlite_path("sqlite://data/hostwright.db?mode=rwc").as_deref(), Some("data/hostwright.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://x"), None);
+    }
+}

@@ -1,0 +1,21 @@
+//! Hostwright: billing, automation and support for web-hosting businesses.
+//!
+//! The crate is the `hostwright` binary's whole application; `startup::app` builds the
+//! HTTP router from an [`state::AppState`], which tests drive in-process.
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clients;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod files;
+pub mod mail;
+pub mod migration;
+pub mod ops;
+pub mod site_settings;
+pub mod staff;
+pub mod startup;
+pub mod state;
+pub mod web;

@@ -1,0 +1,58 @@
+//! Email: composed from templates, written to the outbox in the transaction of the change
+//! that causes it, and delivered over SMTP by whichever node claims it first.
+
+pub mod handlers;
+pub mod outbox;
+pub mod sender;
+
+use minijinja::{Value, context};
+
+use crate::state::AppState;
+
+/// A message ready to be queued.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub template: String,
+    pub to_address: String,
+    pub to_name: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub client_id: Option<i64>,
+}
+
+impl Email {
+    /// Renders `emails/<template>.subject.txt`, `.txt` and `.html` with `extra` plus the
+    /// site's name and address.
+    pub fn compose(
+        state: &AppState,
+        template: &str,
+        to_address: &str,
+        to_name: &str,
+        extra: Value,
+    ) -> anyhow::Result<Email> {
+        let ctx = context! {
+            ..extra,
+            ..context! {
+                site => context! { name => state.settings.site_name.clone(), url => state.settings.url("/") },
+                recipient => context! { name => to_name, email => to_address },
+            }
+        };
+        let render = |suffix: &str| state.templates.render(&format!("emails/{template}.{suffix}"), ctx.clone());
+        let subject = render("subject.txt")?.lines().next().unwrap_or_default().trim().to_owned();
+        Ok(Email {
+            template: template.to_owned(),
+            to_address: to_address.to_owned(),
+            to_name: to_name.to_owned(),
+            subject,
+            text: render("txt")?,
+            html: render("html")?,
+            client_id: None,
+        })
+    }
+
+    pub fn for_client(mut self, client_id: i64) -> Self {
+        self.client_id = Some(client_id);
+        self
+    }
+}

@@ -1,0 +1,17 @@
+//! Forward-only, portable migrations: the same files build the SQLite and PostgreSQL schema.
+//!
+//! Never edit a migration that has shipped; add a new one. Changes are expand/contract so a
+//! rolling deploy with old and new nodes side by side keeps working.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_foundation;
+
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_foundation::Migration)]
+    }
+}

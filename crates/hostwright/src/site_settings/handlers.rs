@@ -1,0 +1,60 @@
+//! The admin settings page.
+
+use axum::Form;
+use axum::extract::State;
+use axum::response::Response;
+use minijinja::context;
+use sea_orm::TransactionTrait;
+use serde::Deserialize;
+
+use super::SiteSettings;
+use crate::audit::{self, Actor};
+use crate::staff::permissions::perm;
+use crate::state::AppState;
+use crate::web::current::Authorized;
+use crate::web::{AppResult, Page, flash};
+
+pub async fn settings_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::SettingsManage>,
+) -> AppResult<Response> {
+    let settings = super::load(&state.db).await?;
+    let ctx = context! { current_staff => current.template_value(), nav => "settings", settings => settings };
+    state.render(&page, "admin/settings.html", ctx).await
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    registration_open: Option<String>,
+    require_staff_2fa: Option<String>,
+}
+
+pub async fn save_settings(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::SettingsManage>,
+    Form(form): Form<SettingsForm>,
+) -> AppResult<Response> {
+    let before = super::load(&state.db).await?;
+    let after = SiteSettings {
+        registration_open: form.registration_open.is_some(),
+        require_staff_2fa: form.require_staff_2fa.is_some(),
+    };
+    let mut changes = Vec::new();
+    if before.registration_open != after.registration_open {
+        changes.push(format!("registration {}", if after.registration_open { "opened" } else { "closed" }));
+    }
+    if before.require_staff_2fa != after.require_staff_2fa {
+        changes.push(format!("staff 2FA {}", if after.require_staff_2fa { "required" } else { "optional" }));
+    }
+    let txn = state.db.begin().await?;
+    super::save(&txn, &after).await?;
+    if !changes.is_empty() {
+        let actor = Actor::staff(current.staff.id, &current.staff.email, &page.ip);
+        audit::record(&txn, &actor, "settings.updated", None, format!("Settings changed: {}", changes.join(", ")))
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(flash::redirect(&state, "/admin/settings", "success", "Settings saved."))
+}

@@ -1,0 +1,67 @@
+//! Business settings staff change from the admin area (as opposed to the node's
+//! configuration file): stored in the database so every node sees the same values.
+
+pub mod handlers;
+
+use chrono::Utc;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "site_settings")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub key: String,
+    pub value: String,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// The settings that exist so far, with their defaults.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SiteSettings {
+    /// Whether visitors may create client accounts themselves.
+    pub registration_open: bool,
+    /// Whether every staff member must use two-factor authentication.
+    pub require_staff_2fa: bool,
+}
+
+impl Default for SiteSettings {
+    fn default() -> Self {
+        Self { registration_open: true, require_staff_2fa: false }
+    }
+}
+
+const REGISTRATION_OPEN: &str = "registration_open";
+const REQUIRE_STAFF_2FA: &str = "require_staff_2fa";
+
+pub async fn load(db: &impl ConnectionTrait) -> Result<SiteSettings, DbErr> {
+    let mut settings = SiteSettings::default();
+    for row in Entity::find().all(db).await? {
+        match row.key.as_str() {
+            REGISTRATION_OPEN => settings.registration_open = row.value == "true",
+            REQUIRE_STAFF_2FA => settings.require_staff_2fa = row.value == "true",
+            _ => {}
+        }
+    }
+    Ok(settings)
+}
+
+pub async fn save(db: &impl ConnectionTrait, settings: &SiteSettings) -> Result<(), DbErr> {
+    for (key, value) in [
+        (REGISTRATION_OPEN, settings.registration_open.to_string()),
+        (REQUIRE_STAFF_2FA, settings.require_staff_2fa.to_string()),
+    ] {
+        Entity::insert(ActiveModel { key: Set(key.into()), value: Set(value), updated_at: Set(Utc::now()) })
+            .on_conflict(OnConflict::column(Column::Key).update_columns([Column::Value, Column::UpdatedAt]).to_owned())
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,432 @@
+//! Admin pages for staff, roles, the first-run setup and the dashboard.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use minijinja::{Value, context};
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde::Deserialize;
+
+use super::permissions::{Permission, perm};
+use super::service::{self, NewStaff, StaffError};
+use super::store;
+use crate::audit::Actor;
+use crate::auth::tokens::{self, Purpose};
+use crate::auth::{PrincipalKind, session};
+use crate::state::AppState;
+use crate::web::current::{Authorized, CurrentStaff};
+use crate::web::forms::{EmailAddress, required_text};
+use crate::web::{AppError, AppResult, FormErrors, Page, flash};
+
+fn actor(current: &CurrentStaff, page: &Page) -> Actor {
+    Actor::staff(current.staff.id, &current.staff.email, &page.ip)
+}
+
+fn staff_error(err: StaffError) -> AppError {
+    match err {
+        StaffError::Internal(err) => AppError::Internal(err),
+        other => AppError::BadRequest(other.to_string()),
+    }
+}
+
+pub async fn dashboard(State(state): State<AppState>, page: Page, current: CurrentStaff) -> AppResult<Response> {
+    let clients = crate::clients::model::client::Entity::find().count(&state.db).await?;
+    let staff = store::count(&state.db).await?;
+    let (_, pending_email) = crate::mail::outbox::recent(&state.db, Some(crate::mail::outbox::PENDING), 1, 1).await?;
+    let (_, failed_email) = crate::mail::outbox::recent(&state.db, Some(crate::mail::outbox::FAILED), 1, 1).await?;
+    let recent = if current.can(Permission::AuditView) {
+        crate::audit::handlers::latest(&state.db, 8).await?
+    } else {
+        Vec::new()
+    };
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "dashboard",
+        stats => context! { clients => clients, staff => staff, pending_email => pending_email, failed_email => failed_email },
+        recent => recent,
+        twofa_enabled => current.staff.totp_enabled_at.is_some(),
+    };
+    state.render(&page, "admin/dashboard.html", ctx).await
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+async fn setup_open(state: &AppState, token: &str) -> AppResult<bool> {
+    Ok(store::count(&state.db).await? == 0 && tokens::peek(&state.db, Purpose::Setup, token).await?.is_some())
+}
+
+pub async fn setup_form(State(state): State<AppState>, page: Page, Path(token): Path<String>) -> AppResult<Response> {
+    let ctx =
+        context! { open => setup_open(&state, &token).await?, name => "", email => "", errors => FormErrors::new() };
+    state.render(&page, "admin/setup.html", ctx).await
+}
+
+pub async fn setup(
+    State(state): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+    Form(form): Form<SetupForm>,
+) -> AppResult<Response> {
+    if !setup_open(&state, &token).await? {
+        let ctx = context! { open => false, name => "", email => "", errors => FormErrors::new() };
+        return state.render_status(StatusCode::GONE, &page, "admin/setup.html", ctx).await;
+    }
+    let mut errors = FormErrors::new();
+    let name = required_text(&mut errors, "name", &form.name, "your name", 100);
+    let email = EmailAddress::parse(&form.email).map_err(|m| errors.add("email", m)).ok();
+    if form.password != form.password_confirm {
+        errors.add("password_confirm", "The two passwords are not the same.");
+    }
+    if let (true, Some(email)) = (errors.is_empty(), &email) {
+        match service::setup_first_admin(&state, &token, &name, email, &form.password, &page.ip).await {
+            Ok(_) => {
+                return Ok(flash::redirect(
+                    &state,
+                    "/admin/login",
+                    "success",
+                    "Your administrator account is ready. Sign in to continue.",
+                ));
+            }
+            Err(StaffError::WeakPassword(message)) => errors.add("password", message),
+            Err(StaffError::SetupClosed) => errors.add("_form", "This setup link has already been used."),
+            Err(err) => return Err(staff_error(err)),
+        }
+    }
+    let ctx = context! { open => true, name => name, email => form.email.trim(), errors => errors };
+    state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "admin/setup.html", ctx).await
+}
+
+pub async fn list_staff(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::StaffView>,
+) -> AppResult<Response> {
+    let rows: Vec<Value> = store::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|(member, role)| {
+            context! {
+                id => member.id,
+                name => member.name,
+                email => member.email,
+                role => role.map(|r| r.name).unwrap_or_default(),
+                status => member.status,
+                invited => member.password_hash.is_none(),
+                twofa => member.totp_enabled_at.is_some(),
+                last_login_at => member.last_login_at.map(|t| t.to_rfc3339()),
+            }
+        })
+        .collect();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "staff",
+        members => rows,
+        can_manage => current.can(Permission::StaffManage),
+    };
+    state.render(&page, "admin/staff/list.html", ctx).await
+}
+
+async fn role_options(state: &AppState) -> AppResult<Vec<(String, String)>> {
+    Ok(store::roles(&state.db).await?.into_iter().map(|r| (r.id.to_string(), r.name)).collect())
+}
+
+#[derive(Deserialize, Default)]
+pub struct StaffForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role_id: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn render_staff_form(
+    state: &AppState,
+    page: &Page,
+    current: &CurrentStaff,
+    form: &StaffForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "staff",
+        roles => role_options(state).await?,
+        form => context! {
+            name => form.name.trim(),
+            email => form.email.trim(),
+            role_id => form.role_id.clone(),
+            mode => if form.mode.is_empty() { "invite" } else { form.mode.as_str() },
+        },
+        errors => errors,
+    };
+    state.render_status(status, page, "admin/staff/new.html", ctx).await
+}
+
+pub async fn new_staff_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::StaffManage>,
+) -> AppResult<Response> {
+    render_staff_form(&state, &page, &current, &StaffForm::default(), FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn create_staff(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::StaffManage>,
+    Form(form): Form<StaffForm>,
+) -> AppResult<Response> {
+    let mut errors = FormErrors::new();
+    let name = required_text(&mut errors, "name", &form.name, "a name", 100);
+    let email = EmailAddress::parse(&form.email).map_err(|m| errors.add("email", m)).ok();
+    let role_id = form.role_id.parse::<i64>().map_err(|_| errors.add("role_id", "Choose a role.")).ok();
+    let password = match form.mode.as_str() {
+        "password" => Some(form.password.clone()),
+        "invite" => None,
+        _ => {
+            errors.add("mode", "Choose how the new member gets a password.");
+            None
+        }
+    };
+    if let (true, Some(email), Some(role_id)) = (errors.is_empty(), email, role_id) {
+        let new = NewStaff { name, email, role_id, password };
+        match service::create(&state, &actor(&current, &page), new).await {
+            Ok(member) => {
+                let message = if member.password_hash.is_some() {
+                    format!("{} can now sign in.", member.name)
+                } else {
+                    format!("An invitation was sent to {}.", member.email)
+                };
+                return Ok(flash::redirect(&state, &format!("/admin/staff/{}", member.id), "success", message));
+            }
+            Err(StaffError::EmailTaken) => {
+                errors.add("email", "A staff member with this email address already exists.")
+            }
+            Err(StaffError::WeakPassword(message)) => errors.add("password", message),
+            Err(StaffError::UnknownRole) => errors.add("role_id", "Choose a role."),
+            Err(err) => return Err(staff_error(err)),
+        }
+    }
+    render_staff_form(&state, &page, &current, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+pub async fn show_staff(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::StaffView>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let member = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let sessions = session::list_for(&state.db, &state.settings, PrincipalKind::Staff, id).await?.len();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "staff",
+        member => context! {
+            id => member.id,
+            name => member.name,
+            email => member.email,
+            role_id => member.role_id.to_string(),
+            status => member.status,
+            invited => member.password_hash.is_none(),
+            twofa => member.totp_enabled_at.is_some(),
+            created_at => member.created_at.to_rfc3339(),
+            last_login_at => member.last_login_at.map(|t| t.to_rfc3339()),
+            sessions => sessions,
+            is_me => member.id == current.staff.id,
+        },
+        roles => role_options(&state).await?,
+        can_manage => current.can(Permission::StaffManage),
+        history => crate::audit::handlers::for_entity(&state.db, "staff", id, 20).await?,
+    };
+    state.render(&page, "admin/staff/show.html", ctx).await
+}
+
+#[derive(Deserialize)]
+pub struct RoleChoice {
+    #[serde(default)]
+    role_id: String,
+}
+
+fn back_to(state: &AppState, id: i64, result: Result<(), StaffError>, done: &str) -> AppResult<Response> {
+    let to = format!("/admin/staff/{id}");
+    match result {
+        Ok(()) => Ok(flash::redirect(state, &to, "success", done)),
+        Err(StaffError::Internal(err)) => Err(AppError::Internal(err)),
+        Err(other) => Ok(flash::redirect(state, &to, "error", other.to_string())),
+    }
+}
+
+pub async fn change_role(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::StaffManage>,
+    Path(id): Path<i64>,
+    Form(form): Form<RoleChoice>,
+) -> AppResult<Response> {
+    let Ok(role_id) = form.role_id.parse::<i64>() else {
+        return back_to(&state, id, Err(StaffError::UnknownRole), "");
+    };
+    let result = service::change_role(&state, &actor(&current, &page), id, role_id).await;
+    back_to(&state, id, result, "The role was changed; their sessions were ended.")
+}
+
+pub async fn disable_staff(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::StaffManage>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let result = service::set_enabled(&state, &actor(&current, &page), id, false).await;
+    back_to(&state, id, result, "The account is disabled and signed out everywhere.")
+}
+
+pub async fn enable_staff(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::StaffManage>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let result = service::set_enabled(&state, &actor(&current, &page), id, true).await;
+    back_to(&state, id, result, "The account is enabled again.")
+}
+
+pub async fn reset_twofa(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::StaffManage>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let result = service::reset_twofa(&state, &actor(&current, &page), id).await;
+    back_to(&state, id, result, "Two-factor authentication was reset; they will set it up again.")
+}
+
+pub async fn list_roles(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::StaffView>,
+) -> AppResult<Response> {
+    let mut roles = Vec::new();
+    for role in store::roles(&state.db).await? {
+        let granted = store::role_permissions(&state.db, &role).await?;
+        let labels: Vec<&str> =
+            Permission::ALL.iter().filter(|p| granted.contains(p.key())).map(|p| p.label()).collect();
+        roles.push(context! {
+            id => role.id,
+            name => role.name,
+            description => role.description,
+            all => role.all_permissions,
+            permissions => labels,
+        });
+    }
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "roles",
+        roles => roles,
+        can_manage => current.can(Permission::StaffManage),
+    };
+    state.render(&page, "admin/roles/list.html", ctx).await
+}
+
+pub async fn edit_role_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::StaffManage>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let role = store::find_role(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let granted = store::role_permissions(&state.db, &role).await?;
+    let permissions: Vec<Value> = Permission::ALL
+        .iter()
+        .map(|p| context! { key => p.key(), label => p.label(), granted => granted.contains(p.key()) })
+        .collect();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "roles",
+        role => context! { id => role.id, name => role.name, description => role.description, all => role.all_permissions },
+        permissions => permissions,
+    };
+    state.render(&page, "admin/roles/edit.html", ctx).await
+}
+
+pub async fn update_role(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::StaffManage>,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let chosen: Vec<Permission> =
+        fields.iter().filter(|(k, _)| k == "permission").filter_map(|(_, v)| Permission::from_key(v)).collect();
+    let to = format!("/admin/roles/{id}");
+    match service::update_role(&state, &actor(&current, &page), id, &chosen).await {
+        Ok(()) => Ok(flash::redirect(&state, "/admin/roles", "success", "The role's permissions were saved.")),
+        Err(StaffError::UnknownRole) => Err(AppError::NotFound),
+        Err(StaffError::Internal(err)) => Err(AppError::Internal(err)),
+        Err(other) => Ok(flash::redirect(&state, &to, "error", other.to_string())),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+pub async fn invite_form(State(state): State<AppState>, page: Page, Path(token): Path<String>) -> AppResult<Response> {
+    let valid = tokens::peek(&state.db, Purpose::StaffInvite, &token).await?.is_some();
+    let ctx = context! { valid => valid, errors => FormErrors::new() };
+    state.render(&page, "admin/invite.html", ctx).await
+}
+
+pub async fn accept_invite(
+    State(state): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+    Form(form): Form<InviteForm>,
+) -> AppResult<Response> {
+    let mut errors = FormErrors::new();
+    if form.password != form.password_confirm {
+        errors.add("password_confirm", "The two passwords are not the same.");
+    }
+    if errors.is_empty() {
+        match service::accept_invite(&state, &token, &form.password, &page.ip).await {
+            Ok(_) => {
+                return Ok(flash::redirect(
+                    &state,
+                    "/admin/login",
+                    "success",
+                    "Your password is set. Sign in to continue.",
+                ));
+            }
+            Err(StaffError::WeakPassword(message)) => errors.add("password", message),
+            Err(StaffError::SetupClosed) => errors.add("_form", "This invitation is invalid, expired or already used."),
+            Err(err) => return Err(staff_error(err)),
+        }
+    }
+    let ctx = context! { valid => true, errors => errors };
+    state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "admin/invite.html", ctx).await
+}
+
+impl IntoResponse for StaffError {
+    fn into_response(self) -> Response {
+        staff_error(self).into_response()
+    }
+}

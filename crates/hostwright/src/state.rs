@@ -1,0 +1,73 @@
+//! What every request handler can reach. Nothing here is per-node state that another node
+//! would need: the database holds sessions, throttles, tokens and the outbox.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+use crate::config::Settings;
+use crate::crypto::SecretKey;
+use crate::files::FileStore;
+use crate::web::assets::Assets;
+use crate::web::templates::Templates;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub settings: Settings,
+    pub db: DatabaseConnection,
+    pub key: SecretKey,
+    pub templates: Templates,
+    pub assets: Arc<Assets>,
+    pub files: FileStore,
+    pub metrics: Option<PrometheusHandle>,
+    /// Wakes the outbox sender when an email is queued.
+    pub outbox_wakeup: Notify,
+    /// Set when shutdown starts, so `/readyz` tells the load balancer to stop sending.
+    draining: AtomicBool,
+}
+
+impl AppState {
+    pub fn new(
+        settings: Settings,
+        db: DatabaseConnection,
+        key: SecretKey,
+        templates: Templates,
+        assets: Arc<Assets>,
+        files: FileStore,
+        metrics: Option<PrometheusHandle>,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            settings,
+            db,
+            key,
+            templates,
+            assets,
+            files,
+            metrics,
+            outbox_wakeup: Notify::new(),
+            draining: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn start_draining(&self) {
+        self.0.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.draining.load(Ordering::SeqCst)
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

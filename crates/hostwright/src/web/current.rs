@@ -1,0 +1,172 @@
+//! Who is making the request: `CurrentStaff`, `Authorized<P>` (staff with permission P) and
+//! `CurrentClient`. Every admin route takes one of the first two; there is no other check.
+
+use std::collections::BTreeSet;
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum_extra::extract::cookie::CookieJar;
+use minijinja::{Value, context};
+
+use super::error::AppError;
+use crate::auth::PrincipalKind;
+use crate::auth::session::{self, Stage};
+use crate::clients::model::client;
+use crate::clients::store as client_store;
+use crate::staff::model::staff;
+use crate::staff::permissions::{Permission, perm};
+use crate::staff::store as staff_store;
+use crate::state::AppState;
+
+/// A signed-in, active staff member.
+#[derive(Debug, Clone)]
+pub struct CurrentStaff {
+    pub staff: staff::Model,
+    pub permissions: BTreeSet<&'static str>,
+    /// The session's cookie token (to keep this session when ending the others).
+    pub session_token: String,
+}
+
+impl CurrentStaff {
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(permission.key())
+    }
+
+    /// What templates see as `current_staff`.
+    pub fn template_value(&self) -> Value {
+        context! {
+            id => self.staff.id,
+            name => self.staff.name.clone(),
+            email => self.staff.email.clone(),
+            permissions => self.permissions.iter().copied().collect::<Vec<_>>(),
+        }
+    }
+}
+
+/// Pages a staff member who still owes a second factor under the "require 2FA" policy
+/// may see: enrolment, and signing out.
+fn allowed_without_second_factor(path: &str) -> bool {
+    path.starts_with("/admin/account/2fa") || path == "/admin/logout"
+}
+
+impl FromRequestParts<AppState> for CurrentStaff {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let next = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+        let sign_in = || AppError::SignInRequired { login_path: "/admin/login", next: next.clone() };
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(token) = jar.get(session::STAFF_COOKIE).map(|c| c.value().to_owned()) else {
+            return Err(sign_in());
+        };
+        let Some(found) = session::load(&state.db, &state.settings, PrincipalKind::Staff, &token).await? else {
+            return Err(sign_in());
+        };
+        if found.stage() != Stage::Authenticated {
+            return Err(sign_in());
+        }
+        let Some(member) = staff_store::find(&state.db, found.principal_id).await? else {
+            return Err(sign_in());
+        };
+        if member.status != staff_store::ACTIVE {
+            session::delete(&state.db, &token).await?;
+            return Err(sign_in());
+        }
+        if member.totp_enabled_at.is_none() && !allowed_without_second_factor(parts.uri.path()) {
+            let policy = crate::site_settings::load(&state.db).await?;
+            if policy.require_staff_2fa {
+                return Err(AppError::Redirect("/admin/account/2fa".into()));
+            }
+        }
+        let permissions = staff_store::permissions_of(&state.db, &member).await?;
+        Ok(CurrentStaff { staff: member, permissions, session_token: token })
+    }
+}
+
+/// A staff member whose role grants `P`; anyone else gets 403.
+pub struct Authorized<P> {
+    pub current: CurrentStaff,
+    _permission: PhantomData<P>,
+}
+
+impl<P> Deref for Authorized<P> {
+    type Target = CurrentStaff;
+
+    fn deref(&self) -> &CurrentStaff {
+        &self.current
+    }
+}
+
+impl<P: perm::Required> FromRequestParts<AppState> for Authorized<P> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let current = CurrentStaff::from_request_parts(parts, state).await?;
+        if !current.can(P::PERMISSION) {
+            return Err(AppError::Forbidden);
+        }
+        Ok(Authorized { current, _permission: PhantomData })
+    }
+}
+
+/// A signed-in client.
+#[derive(Debug, Clone)]
+pub struct CurrentClient {
+    pub client: client::Model,
+    pub session_token: String,
+}
+
+impl CurrentClient {
+    pub fn template_value(&self) -> Value {
+        context! {
+            id => self.client.id,
+            name => self.client.full_name(),
+            email => self.client.email.clone(),
+            email_verified => self.client.email_verified_at.is_some(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentClient {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let next = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+        let sign_in = || AppError::SignInRequired { login_path: "/login", next: next.clone() };
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(token) = jar.get(session::CLIENT_COOKIE).map(|c| c.value().to_owned()) else {
+            return Err(sign_in());
+        };
+        let Some(found) = session::load(&state.db, &state.settings, PrincipalKind::Client, &token).await? else {
+            return Err(sign_in());
+        };
+        if found.stage() != Stage::Authenticated {
+            return Err(sign_in());
+        }
+        let Some(client) = client_store::find(&state.db, found.principal_id).await? else {
+            return Err(sign_in());
+        };
+        if client.status == client_store::CLOSED {
+            session::delete(&state.db, &token).await?;
+            return Err(sign_in());
+        }
+        Ok(CurrentClient { client, session_token: token })
+    }
+}
+
+/// A session that has passed the password and owes a second factor.
+pub struct PendingSecondFactor {
+    pub session: session::Model,
+    pub token: String,
+}
+
+impl PendingSecondFactor {
+    pub async fn load(state: &AppState, parts_headers: &axum::http::HeaderMap, kind: PrincipalKind) -> Option<Self> {
+        let jar = CookieJar::from_headers(parts_headers);
+        let token = jar.get(session::cookie_name(kind)).map(|c| c.value().to_owned())?;
+        let found = session::load(&state.db, &state.settings, kind, &token).await.ok().flatten()?;
+        (found.stage() == Stage::SecondFactor).then_some(PendingSecondFactor { session: found, token })
+    }
+}

@@ -1,0 +1,15 @@
+//! The web edge: errors, extractors, CSRF, flash, templates, assets and middleware.
+
+pub mod assets;
+pub mod context;
+pub mod csrf;
+pub mod current;
+pub mod error;
+pub mod flash;
+pub mod forms;
+pub mod middleware;
+pub mod templates;
+
+pub use context::Page;
+pub use error::{AppError, AppResult};
+pub use forms::FormErrors;

@@ -1,0 +1,9 @@
+//! The one integration-test binary. Every test runs on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod clients;
+mod platform;
+mod sessions;
+mod staff;

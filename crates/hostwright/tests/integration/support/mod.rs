@@ -1,0 +1,325 @@
+//! The test harness: a fresh database per test (SQLite file or a new PostgreSQL database),
+//! a real SMTP server, the router driven in-process, and a cookie jar.
+
+pub mod s3;
+pub mod smtp;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use chrono::Utc;
+use hostwright::config::Settings;
+use hostwright::crypto::SecretKey;
+use hostwright::state::AppState;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use tower::ServiceExt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that is dropped when the test ends.
+pub struct TestDb {
+    pub url: String,
+    admin_url: Option<String>,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
+                TestDb { url, admin_url: None, name: String::new(), _dir: Some(dir) }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("HOSTWRIGHT_TEST_DATABASE_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let name = format!("hw_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL is required for the test suite and is not reachable at {admin_url}: {e}")
+                });
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("creating the test database");
+                admin.close().await.ok();
+                let mut url = url::Url::parse(&admin_url).expect("test database URL");
+                url.set_path(&format!("/{name}"));
+                TestDb { url: url.to_string(), admin_url: Some(admin_url), name, _dir: None }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(admin_url) = self.admin_url.clone() else {
+            return;
+        };
+        let name = self.name.clone();
+        // Drop runs outside async; use a runtime of its own on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async move {
+                let admin = Database::connect(&admin_url).await.ok()?;
+                admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// A response, read whole.
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl TestResponse {
+    pub fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    #[track_caller]
+    pub fn assert_redirect_to(&self, path: &str) {
+        assert!(self.status.is_redirection(), "expected a redirect to {path}, got {} {}", self.status, self.body);
+        assert_eq!(self.location(), path);
+    }
+
+    #[track_caller]
+    pub fn assert_contains(&self, text: &str) {
+        assert!(self.body.contains(text), "expected the page to contain {text:?}, got {}:\n{}", self.status, self.body);
+    }
+}
+
+/// One application instance with a browser-like cookie jar.
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub cookies: BTreeMap<String, String>,
+    pub ip: SocketAddr,
+    pub smtp: Arc<smtp::TestSmtp>,
+    pub db: Arc<TestDb>,
+    _data: Arc<tempfile::TempDir>,
+}
+
+pub fn settings_for(db_url: &str, data: &std::path::Path, smtp_port: u16) -> Settings {
+    let mut settings = Settings {
+        database_url: db_url.to_owned(),
+        database_max_connections: 5,
+        data_dir: data.to_path_buf(),
+        base_url: url::Url::parse("http://hostwright.test/").expect("base url"),
+        ..Settings::default()
+    };
+    settings.smtp.host = Some("127.0.0.1".into());
+    settings.smtp.port = smtp_port;
+    settings.smtp.security = hostwright::config::SmtpSecurity::None;
+    settings.smtp.from_email = "billing@hostwright.test".into();
+    settings.smtp.timeout_seconds = 5;
+    settings.secret_key = Some(SecretKey::generate().to_base64().into());
+    settings
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let db = Arc::new(TestDb::create(backend).await);
+        let smtp = Arc::new(smtp::TestSmtp::start());
+        let data = Arc::new(tempfile::tempdir().expect("data directory"));
+        let settings = settings_for(&db.url, data.path(), smtp.port);
+        Self::with_settings(settings, db, smtp, data).await
+    }
+
+    pub async fn with_settings(
+        settings: Settings,
+        db: Arc<TestDb>,
+        smtp: Arc<smtp::TestSmtp>,
+        data: Arc<tempfile::TempDir>,
+    ) -> Self {
+        let state = hostwright::startup::build_state(settings).await.expect("building the app");
+        let router = hostwright::startup::app(state.clone());
+        TestApp {
+            state,
+            router,
+            cookies: BTreeMap::new(),
+            ip: "203.0.113.10:40000".parse().expect("address"),
+            smtp,
+            db,
+            _data: data,
+        }
+    }
+
+    /// A second node on the same database and secret key, with its own empty cookie jar.
+    pub async fn second_node(&self) -> TestApp {
+        let settings = self.state.settings.clone();
+        TestApp::with_settings(settings, self.db.clone(), self.smtp.clone(), self._data.clone()).await
+    }
+
+    pub fn csrf_token(&self) -> String {
+        let secret = self.cookies.get("hw_csrf").cloned().unwrap_or_default();
+        self.state.key.sign("csrf", secret.as_bytes())
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    pub async fn send(&mut self, request: Request<Body>) -> TestResponse {
+        let mut request = request;
+        if !self.cookies.is_empty() {
+            request.headers_mut().insert(header::COOKIE, self.cookie_header().parse().expect("cookie header"));
+        }
+        request.extensions_mut().insert(ConnectInfo(self.ip));
+        let response = self.router.clone().oneshot(request).await.expect("infallible router");
+        for value in response.headers().get_all(header::SET_COOKIE) {
+            let text = value.to_str().unwrap_or_default();
+            let Ok(cookie) = axum_extra::extract::cookie::Cookie::parse(text.to_owned()) else { continue };
+            let expired = cookie.max_age().is_some_and(|a| a.is_zero() || a.is_negative())
+                || cookie.expires_datetime().is_some_and(|t| t.unix_timestamp() < Utc::now().timestamp());
+            if expired || cookie.value().is_empty() {
+                self.cookies.remove(cookie.name());
+            } else {
+                self.cookies.insert(cookie.name().to_owned(), cookie.value().to_owned());
+            }
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn get(&mut self, path: &str) -> TestResponse {
+        self.send(Request::get(path).body(Body::empty()).expect("request")).await
+    }
+
+    /// Posts a form with the CSRF token a browser would have from the page.
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        if !self.cookies.contains_key("hw_csrf") {
+            self.get("/healthz").await;
+        }
+        let token = self.csrf_token();
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        all.extend_from_slice(fields);
+        self.post_form_raw(path, &all).await
+    }
+
+    /// Posts exactly these fields (no CSRF token added).
+    pub async fn post_form_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        self.send(request).await
+    }
+
+    /// Runs the outbox once, as the background sender would.
+    pub async fn deliver_email(&self) -> usize {
+        hostwright::mail::sender::deliver_due(&self.state).await.expect("delivering email")
+    }
+
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let backend = self.state.db.get_database_backend();
+        let row =
+            self.state.db.query_one_raw(Statement::from_string(backend, sql)).await.expect("query").expect("a row");
+        row.try_get_by_index::<i64>(0).expect("an integer")
+    }
+
+    pub async fn execute(&self, sql: &str) {
+        let backend = self.state.db.get_database_backend();
+        self.state.db.execute_raw(Statement::from_string(backend, sql)).await.expect("statement");
+    }
+
+    // --- named requests -------------------------------------------------------------
+
+    /// Uses the printed setup link to create the first administrator.
+    pub async fn create_first_admin(&mut self, email: &str, password: &str) {
+        let link = hostwright::staff::service::setup_link_if_needed(&self.state).await.expect("setup").expect("link");
+        let path = link.trim_start_matches("http://hostwright.test").to_owned();
+        let response = self
+            .post_form(
+                &path,
+                &[("name", "Ada Admin"), ("email", email), ("password", password), ("password_confirm", password)],
+            )
+            .await;
+        response.assert_redirect_to("/admin/login");
+    }
+
+    pub async fn post_staff_login(&mut self, email: &str, password: &str) -> TestResponse {
+        self.post_form("/admin/login", &[("email", email), ("password", password), ("next", "")]).await
+    }
+
+    pub async fn post_client_login(&mut self, email: &str, password: &str) -> TestResponse {
+        self.post_form("/login", &[("email", email), ("password", password), ("next", "")]).await
+    }
+
+    /// An administrator, signed in.
+    pub async fn signed_in_admin(&mut self) -> (String, String) {
+        let (email, password) = ("ada@hostwright.test".to_owned(), "orchid lantern 42".to_owned());
+        self.create_first_admin(&email, &password).await;
+        self.post_staff_login(&email, &password).await.assert_redirect_to("/admin");
+        (email, password)
+    }
+
+    pub async fn register_client(&mut self, email: &str, password: &str) -> TestResponse {
+        self.post_form(
+            "/register",
+            &[
+                ("first_name", "Grace"),
+                ("last_name", "Hopper"),
+                ("company_name", ""),
+                ("email", email),
+                ("password", password),
+                ("password_confirm", password),
+            ],
+        )
+        .await
+    }
+
+    /// Creates a staff member directly through the service (as an administrator would).
+    pub async fn create_staff(&self, email: &str, role: &str, password: &str) -> i64 {
+        let roles = hostwright::staff::store::roles(&self.state.db).await.expect("roles");
+        let role = roles.iter().find(|r| r.name == role).expect("role");
+        let new = hostwright::staff::service::NewStaff {
+            name: format!("{role} person", role = role.name),
+            email: hostwright::web::forms::EmailAddress::parse(email).expect("email"),
+            role_id: role.id,
+            password: Some(password.to_owned()),
+        };
+        hostwright::staff::service::create_from_cli(&self.state, new).await.expect("staff").id
+    }
+}
+
+/// Runs each listed test on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::TestApp::spawn($crate::support::Backend::Postgres).await).await;
+                }
+            )*
+        }
+    };
+}
