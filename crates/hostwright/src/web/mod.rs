@@ -8,6 +8,8 @@ pub mod error;
 pub mod flash;
 pub mod forms;
 pub mod middleware;
+#[cfg(test)]
+mod template_samples;
 pub mod templates;
 
 pub use context::Page;

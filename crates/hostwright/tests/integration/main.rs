@@ -4,6 +4,7 @@
 mod support;
 
 mod clients;
+mod journey;
 mod platform;
 mod sessions;
 mod staff;

@@ -1,0 +1,579 @@
+//! Renders every built-in template with sample contexts that mirror what the handlers pass,
+//! so a template that breaks (a typo, a variable a handler no longer sends, a filter that
+//! does not exist) fails the tests instead of a customer's page.
+//!
+//! Undefined variables are errors, so each sample must hold every variable its handler
+//! passes; when a handler changes what it passes, change its sample here too. A new
+//! template needs a sample before the test passes.
+
+use std::sync::Arc;
+
+use minijinja::{Value, context};
+
+use super::assets::Assets;
+use super::flash::Flash;
+use super::forms::FormErrors;
+use super::templates::Templates;
+use crate::auth::handlers::{Admin, Area, ClientArea};
+use crate::site_settings::SiteSettings;
+use crate::staff::permissions::Permission;
+
+/// User input that must come out escaped on every HTML page.
+const SCRIPT: &str = "<script>alert(1)</script>";
+/// What the escaped sample looks like in HTML output.
+const SCRIPT_ESCAPED: &str = "&lt;script&gt;";
+
+const TIME: &str = "2026-11-21T14:03:00+00:00";
+
+/// Templates that are never rendered on their own: layouts and macros are covered by the
+/// pages that extend or import them.
+fn is_partial(name: &str) -> bool {
+    name.starts_with("layout/") || name.starts_with("macros/") || name == "emails/layout.html"
+}
+
+/// What `AppState::render_status` adds to every page (`extra` wins, as there).
+fn page(registration_open: bool, extra: Value) -> Value {
+    let flash = vec![
+        Flash { kind: "success".into(), message: SCRIPT.into() },
+        Flash { kind: "error".into(), message: "That did not work.".into() },
+    ];
+    context! {
+        ..extra,
+        ..context! {
+            site => context! { name => "Acme Hosting", registration_open => registration_open },
+            csrf_token => "csrf-token-sample",
+            request_id => "request-id-sample",
+            flash => flash,
+        }
+    }
+}
+
+/// What `Email::compose` adds to every email.
+fn email(extra: Value) -> Value {
+    context! {
+        ..extra,
+        ..context! {
+            site => context! { name => "Acme Hosting", url => "https://hosting.example.com/" },
+            recipient => context! { name => SCRIPT, email => "jo@example.com" },
+        }
+    }
+}
+
+/// A form sent back with a message for the whole form and one for a field.
+fn errors(field: &str) -> FormErrors {
+    let mut errors = FormErrors::form(SCRIPT);
+    errors.add(field, SCRIPT);
+    errors
+}
+
+fn all_permissions() -> Vec<&'static str> {
+    Permission::ALL.iter().map(|p| p.key()).collect()
+}
+
+/// `CurrentStaff::template_value`.
+fn staff(permissions: &[&str]) -> Value {
+    context! { id => 1, name => SCRIPT, email => "admin@example.com", permissions => permissions }
+}
+
+/// `CurrentClient::template_value`.
+fn client(email_verified: bool) -> Value {
+    context! { id => 7, name => SCRIPT, email => "jo@example.com", email_verified => email_verified }
+}
+
+/// A row of `audit::handlers::row`.
+fn audit_row(entity_type: Option<&str>, entity_id: Option<i64>, ip: &str) -> Value {
+    context! {
+        id => 3,
+        occurred_at => TIME,
+        actor_kind => "staff",
+        actor_id => Some(1),
+        actor_label => SCRIPT,
+        action => "staff.created",
+        entity_type => entity_type,
+        entity_id => entity_id,
+        ip => ip,
+        summary => SCRIPT,
+    }
+}
+
+fn audit_rows() -> Vec<Value> {
+    vec![
+        audit_row(Some("staff"), Some(2), "192.0.2.1"),
+        audit_row(Some("email"), Some(5), ""),
+        audit_row(Some("settings"), None, "192.0.2.1"),
+        audit_row(None, None, ""),
+    ]
+}
+
+fn role_options() -> Vec<(String, String)> {
+    vec![("1".into(), "Administrator".into()), ("2".into(), SCRIPT.into())]
+}
+
+/// The sample contexts, by template name; several per template where a page has several
+/// states worth rendering.
+fn samples() -> Vec<(String, Value)> {
+    let admin_area = <Admin as Area>::context();
+    let client_area = <ClientArea as Area>::context();
+    let all = all_permissions();
+    let mut out = Vec::new();
+    let mut add = |name: &str, ctx: Value| out.push((name.to_owned(), ctx));
+
+    // Error pages (web/middleware.rs renders these itself, without flash).
+    add(
+        "error.html",
+        context! {
+            status => 404,
+            title => "Page not found",
+            message => SCRIPT,
+            request_id => "request-id-sample",
+            site => context! { name => "Acme Hosting", registration_open => false },
+            csrf_token => "",
+        },
+    );
+    add(
+        "error.html",
+        context! {
+            status => 500,
+            title => "Something went wrong",
+            message => SCRIPT,
+            request_id => "",
+            site => context! { name => "Acme Hosting", registration_open => false },
+            csrf_token => "",
+        },
+    );
+
+    // Emails (mail/mod.rs composes .subject.txt, .txt and .html from the same context).
+    let reset = email(context! { link => "https://hosting.example.com/password/reset/abc", minutes => 60 });
+    let invite = email(context! {
+        link => "https://hosting.example.com/admin/invite/abc",
+        role => SCRIPT,
+        inviter => SCRIPT,
+    });
+    let verify = email(context! {
+        link => "https://hosting.example.com/verify-email/abc",
+        hours => 48,
+        first_name => SCRIPT,
+    });
+    for (template, ctx) in [("password_reset", reset), ("staff_invite", invite), ("verify_email", verify)] {
+        for suffix in ["subject.txt", "txt", "html"] {
+            add(&format!("emails/{template}.{suffix}"), ctx.clone());
+        }
+    }
+
+    // Sign-in and account security, in both areas (auth/handlers.rs).
+    for (area, open) in [(&admin_area, true), (&client_area, true), (&client_area, false)] {
+        add(
+            "auth/login.html",
+            page(open, context! { area => area, email => "", next => "", errors => FormErrors::new() }),
+        );
+        add(
+            "auth/login.html",
+            page(open, context! { area => area, email => SCRIPT, next => SCRIPT, errors => errors("email") }),
+        );
+    }
+    for area in [&admin_area, &client_area] {
+        add("auth/login_2fa.html", page(true, context! { area => area, next => "", errors => FormErrors::new() }));
+        add("auth/login_2fa.html", page(true, context! { area => area, next => SCRIPT, errors => errors("code") }));
+        add(
+            "auth/forgot.html",
+            page(true, context! { area => area, email => "", sent => false, errors => FormErrors::new() }),
+        );
+        add(
+            "auth/forgot.html",
+            page(true, context! { area => area, email => SCRIPT, sent => false, errors => errors("email") }),
+        );
+        add(
+            "auth/forgot.html",
+            page(true, context! { area => area, email => SCRIPT, sent => true, errors => FormErrors::new() }),
+        );
+        add("auth/reset.html", page(true, context! { area => area, valid => false, errors => FormErrors::new() }));
+        add("auth/reset.html", page(true, context! { area => area, valid => true, errors => errors("password") }));
+    }
+
+    let sessions = vec![
+        context! {
+            ip => "192.0.2.1",
+            user_agent => SCRIPT,
+            created_at => TIME,
+            last_seen_at => TIME,
+            current => true,
+        },
+        context! { ip => "", user_agent => "", created_at => TIME, last_seen_at => TIME, current => false },
+    ];
+    // (area, who is signed in, nav, 2FA path, whether staff must use 2FA)
+    let signed_in = [
+        (&admin_area, context! { current_staff => staff(&all) }, "account", "/admin/account/2fa", true),
+        (&admin_area, context! { current_staff => staff(&[]) }, "account", "/admin/account/2fa", false),
+        (&client_area, context! { current_client => client(true) }, "security", "/account/2fa", false),
+    ];
+    for (area, who, nav, twofa_path, twofa_required) in signed_in {
+        for (twofa_enabled, recovery_remaining, errors) in
+            [(true, 1, FormErrors::new()), (false, 0, errors("current_password"))]
+        {
+            let ctx = context! {
+                area => area,
+                nav => nav,
+                twofa_enabled => twofa_enabled,
+                twofa_required => twofa_required,
+                twofa_path => twofa_path,
+                recovery_remaining => recovery_remaining,
+                sessions => &sessions,
+                errors => errors,
+            };
+            add("auth/security.html", page(true, context! { ..who.clone(), ..ctx }));
+        }
+        for (enabled, errors) in [(true, errors("current_password")), (false, errors("code"))] {
+            let ctx = context! {
+                area => area,
+                nav => nav,
+                enabled => enabled,
+                required => twofa_required,
+                qr_svg => Value::from_safe_string(if enabled { String::new() } else { "<svg></svg>".into() }),
+                secret => if enabled { "" } else { "JBSWY3DPEHPK3PXP" },
+                twofa_path => twofa_path,
+                recovery_remaining => 3,
+                errors => errors,
+            };
+            add("auth/twofa.html", page(true, context! { ..who.clone(), ..ctx }));
+        }
+        let codes = vec!["abcd-efgh", "ijkl-mnop"];
+        add(
+            "auth/recovery_codes.html",
+            page(true, context! { ..who.clone(), ..context! { area => area, nav => nav, codes => codes } }),
+        );
+    }
+
+    // Staff area (staff/handlers.rs, audit/handlers.rs, mail/handlers.rs, site_settings/handlers.rs).
+    for (perms, recent, twofa_enabled) in [(all.clone(), audit_rows(), true), (Vec::new(), Vec::new(), false)] {
+        add(
+            "admin/dashboard.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&perms),
+                    nav => "dashboard",
+                    stats => context! { clients => 12, staff => 3, pending_email => 1, failed_email => 0 },
+                    recent => recent,
+                    twofa_enabled => twofa_enabled,
+                },
+            ),
+        );
+    }
+    add(
+        "admin/dashboard.html",
+        page(
+            true,
+            context! {
+                current_staff => staff(&["audit.view"]),
+                nav => "dashboard",
+                stats => context! { clients => 0, staff => 1, pending_email => 0, failed_email => 0 },
+                recent => Vec::<Value>::new(),
+                twofa_enabled => true,
+            },
+        ),
+    );
+
+    add(
+        "admin/setup.html",
+        page(true, context! { open => true, name => "", email => "", errors => FormErrors::new() }),
+    );
+    add(
+        "admin/setup.html",
+        page(true, context! { open => true, name => SCRIPT, email => SCRIPT, errors => errors("email") }),
+    );
+    add(
+        "admin/setup.html",
+        page(true, context! { open => false, name => "", email => "", errors => FormErrors::new() }),
+    );
+
+    add("admin/invite.html", page(true, context! { valid => true, errors => FormErrors::new() }));
+    add("admin/invite.html", page(true, context! { valid => true, errors => errors("password") }));
+    add("admin/invite.html", page(true, context! { valid => false, errors => FormErrors::new() }));
+
+    let members = vec![
+        context! {
+            id => 1,
+            name => SCRIPT,
+            email => SCRIPT,
+            role => "Administrator",
+            status => "active",
+            invited => false,
+            twofa => true,
+            last_login_at => Some(TIME),
+        },
+        context! {
+            id => 2,
+            name => "Sam",
+            email => "sam@example.com",
+            role => "",
+            status => "disabled",
+            invited => true,
+            twofa => false,
+            last_login_at => None::<String>,
+        },
+        context! {
+            id => 3,
+            name => "Kim",
+            email => "kim@example.com",
+            role => "Support",
+            status => "odd",
+            invited => false,
+            twofa => false,
+            last_login_at => None::<String>,
+        },
+    ];
+    for (rows, can_manage) in [(members, true), (Vec::new(), false)] {
+        add(
+            "admin/staff/list.html",
+            page(
+                true,
+                context! { current_staff => staff(&all), nav => "staff", members => rows, can_manage => can_manage },
+            ),
+        );
+    }
+
+    let empty_form = context! { name => "", email => "", role_id => "", mode => "invite" };
+    let filled_form = context! { name => SCRIPT, email => SCRIPT, role_id => "2", mode => "password" };
+    let mut mode_errors = errors("email");
+    mode_errors.add("mode", SCRIPT);
+    mode_errors.add("role_id", SCRIPT);
+    for (form, errors) in [(empty_form, FormErrors::new()), (filled_form, mode_errors)] {
+        add(
+            "admin/staff/new.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "staff",
+                    roles => role_options(),
+                    form => form,
+                    errors => errors,
+                },
+            ),
+        );
+    }
+
+    // (status, invited, 2FA, last sign-in, is me, can manage, viewer's permissions, history)
+    let shown = [
+        ("active", false, true, Some(TIME), false, true, all.clone(), audit_rows()),
+        ("disabled", true, false, None, false, true, all.clone(), Vec::new()),
+        ("active", false, false, Some(TIME), true, true, all.clone(), audit_rows()),
+        ("active", false, false, None, false, false, vec!["staff.view"], audit_rows()),
+    ];
+    for (status, invited, twofa, last_login_at, is_me, can_manage, perms, history) in shown {
+        add(
+            "admin/staff/show.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&perms),
+                    nav => "staff",
+                    member => context! {
+                        id => 2,
+                        name => SCRIPT,
+                        email => SCRIPT,
+                        role_id => if is_me { "9" } else { "2" },
+                        status => status,
+                        invited => invited,
+                        twofa => twofa,
+                        created_at => TIME,
+                        last_login_at => last_login_at,
+                        sessions => 2,
+                        is_me => is_me,
+                    },
+                    roles => role_options(),
+                    can_manage => can_manage,
+                    history => history,
+                },
+            ),
+        );
+    }
+
+    let roles = vec![
+        context! { id => 1, name => "Administrator", description => SCRIPT, all => true, permissions => Vec::<&str>::new() },
+        context! {
+            id => 2,
+            name => SCRIPT,
+            description => "",
+            all => false,
+            permissions => Permission::ALL.iter().map(|p| p.label()).collect::<Vec<_>>(),
+        },
+        context! { id => 3, name => "Nobody", description => "", all => false, permissions => Vec::<&str>::new() },
+    ];
+    for (roles, can_manage) in [(roles, true), (Vec::new(), false)] {
+        add(
+            "admin/roles/list.html",
+            page(
+                true,
+                context! { current_staff => staff(&all), nav => "roles", roles => roles, can_manage => can_manage },
+            ),
+        );
+    }
+    let permissions: Vec<Value> = Permission::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, p)| context! { key => p.key(), label => p.label(), granted => i % 2 == 0 })
+        .collect();
+    for (all_permissions, description) in [(false, SCRIPT), (true, "")] {
+        add(
+            "admin/roles/edit.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "roles",
+                    role => context! { id => 2, name => SCRIPT, description => description, all => all_permissions },
+                    permissions => &permissions,
+                },
+            ),
+        );
+    }
+
+    for (entries, page_number, pages, total, perms) in
+        [(audit_rows(), 2, 3, 104, all.clone()), (Vec::new(), 1, 1, 0, vec!["audit.view"])]
+    {
+        add(
+            "admin/audit.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&perms),
+                    nav => "audit",
+                    entries => entries,
+                    filters => context! { actor => SCRIPT, action => SCRIPT, entity_type => "staff", entity_id => "2" },
+                    pagination => context! {
+                        page => page_number,
+                        pages => pages,
+                        total => total,
+                        query => "actor=%3Cscript%3E&action=&entity_type=&entity_id=",
+                    },
+                },
+            ),
+        );
+    }
+
+    let message = |id: i64, status: &str, last_error: Option<&str>, sent_at: Option<&str>| {
+        context! {
+            id => id,
+            to => SCRIPT,
+            subject => SCRIPT,
+            template => "verify_email",
+            status => status,
+            attempts => 2,
+            last_error => last_error,
+            created_at => TIME,
+            sent_at => sent_at,
+            next_attempt_at => TIME,
+        }
+    };
+    let messages = vec![
+        message(1, "sent", None, Some(TIME)),
+        message(2, "sent", None, None),
+        message(3, "failed", Some(SCRIPT), None),
+        message(4, "pending", Some("timed out"), None),
+        message(5, "unknown", None, None),
+    ];
+    for (messages, status, smtp_configured, page_number, pages, total) in
+        [(messages, "", true, 1, 2, 51), (Vec::new(), "failed", false, 2, 1, 0), (Vec::new(), "", true, 1, 1, 1)]
+    {
+        add(
+            "admin/outbox.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "outbox",
+                    messages => messages,
+                    status => status,
+                    smtp_configured => smtp_configured,
+                    pagination => context! {
+                        page => page_number,
+                        pages => pages,
+                        total => total,
+                        query => format!("status={status}"),
+                    },
+                },
+            ),
+        );
+    }
+
+    for settings in [
+        SiteSettings { registration_open: true, require_staff_2fa: false },
+        SiteSettings { registration_open: false, require_staff_2fa: true },
+    ] {
+        add(
+            "admin/settings.html",
+            page(true, context! { current_staff => staff(&all), nav => "settings", settings => settings }),
+        );
+    }
+
+    // Client area (clients/handlers.rs).
+    for (open, signed_in) in [(true, false), (false, false), (true, true)] {
+        add("client/home.html", page(open, context! { nav => "home", signed_in => signed_in }));
+    }
+    let empty_registration = context! { first_name => "", last_name => "", company_name => "", email => "" };
+    let filled_registration =
+        context! { first_name => SCRIPT, last_name => SCRIPT, company_name => SCRIPT, email => SCRIPT };
+    for (open, form, errors) in [
+        (true, empty_registration.clone(), FormErrors::new()),
+        (true, filled_registration, errors("email")),
+        (false, empty_registration, FormErrors::new()),
+    ] {
+        add(
+            "client/register.html",
+            page(open, context! { nav => "register", open => open, form => form, errors => errors }),
+        );
+    }
+    for verified in [true, false] {
+        add("client/dashboard.html", page(true, context! { current_client => client(verified), nav => "dashboard" }));
+    }
+    for errors in [FormErrors::new(), errors("first_name")] {
+        add(
+            "client/profile.html",
+            page(
+                true,
+                context! {
+                    current_client => client(true),
+                    nav => "profile",
+                    form => context! { first_name => SCRIPT, last_name => "Doe", company_name => "", email => SCRIPT },
+                    errors => errors,
+                },
+            ),
+        );
+    }
+
+    out
+}
+
+#[test]
+fn every_template_renders_with_a_sample_context() {
+    let templates = Templates::new(None, Arc::new(Assets::load(None)));
+    let names = Templates::built_in_names();
+    let samples = samples();
+    let mut problems = Vec::new();
+
+    for name in names.iter().filter(|name| !is_partial(name)) {
+        if !samples.iter().any(|(sample, _)| sample == name) {
+            problems
+                .push(format!("{name}: no sample context (add one to web/template_samples.rs, mirroring its handler)"));
+        }
+    }
+    for (index, (name, ctx)) in samples.iter().enumerate() {
+        if !names.contains(name) {
+            problems.push(format!("{name} (sample {index}): there is no such built-in template"));
+            continue;
+        }
+        match templates.render(name, ctx.clone()) {
+            Err(err) => problems.push(format!("{name} (sample {index}): {err:#}")),
+            Ok(html) if name.ends_with(".html") => {
+                if html.contains(SCRIPT) {
+                    problems.push(format!("{name} (sample {index}): the <script> sample value is not escaped"));
+                } else if !html.contains(SCRIPT_ESCAPED) {
+                    problems.push(format!("{name} (sample {index}): the <script> sample value does not appear"));
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(problems.is_empty(), "templates that do not render cleanly:\n{}", problems.join("\n"));
+}
