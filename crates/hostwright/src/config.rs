@@ -260,3 +260,45 @@ fn redact_opt<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Resu
         None => s.serialize_none(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use figment::Jail;
+
+    use super::*;
+
+    #[test]
+    #[expect(clippy::result_large_err, reason = "figment::Jail's closure returns figment::Error")]
+    fn the_environment_overrides_the_file_which_overrides_the_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "hostwright.toml",
+                "listen = \"0.0.0.0:9000\"\nsite_name = \"Acme Hosting\"\n[smtp]\nhost = \"mail.acme.test\"\n",
+            )?;
+            jail.set_env("HOSTWRIGHT_LISTEN", "127.0.0.1:9100");
+            jail.set_env("HOSTWRIGHT_SMTP__PORT", "2525");
+            jail.set_env("HOSTWRIGHT_TRUSTED_PROXIES", "[\"10.0.0.0/8\"]");
+            let settings = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(settings.listen.to_string(), "127.0.0.1:9100");
+            assert_eq!(settings.site_name, "Acme Hosting");
+            assert_eq!(settings.smtp.host.as_deref(), Some("mail.acme.test"));
+            assert_eq!(settings.smtp.port, 2525);
+            assert_eq!(settings.trusted_proxies.len(), 1);
+            assert_eq!(settings.database_url, "sqlite://data/hostwright.db?mode=rwc");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_never_appear_in_the_printed_configuration() {
+        let settings = Settings {
+            secret_key: Some(crate::crypto::SecretKey::generate().to_base64().into()),
+            smtp: SmtpSettings { password: Some("hunter2".to_owned().into()), ..Settings::default().smtp },
+            ..Settings::default()
+        };
+        let printed = settings.to_redacted_toml().unwrap();
+        assert!(!printed.contains("hunter2"));
+        assert!(printed.contains("secret_key = \"[redacted]\""));
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}

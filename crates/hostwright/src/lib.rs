@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod files;
+pub mod ids;
 pub mod mail;
 pub mod migration;
 pub mod ops;

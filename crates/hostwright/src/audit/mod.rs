@@ -8,6 +8,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use serde::Serialize;
 
+use crate::ids::{ClientId, StaffId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "audit_log")]
 pub struct Model {
@@ -39,12 +41,12 @@ pub struct Actor {
 }
 
 impl Actor {
-    pub fn staff(id: i64, email: &str, ip: &str) -> Self {
-        Self { kind: "staff", id: Some(id), label: email.to_owned(), ip: ip.to_owned() }
+    pub fn staff(id: StaffId, email: &str, ip: &str) -> Self {
+        Self { kind: "staff", id: Some(id.0), label: email.to_owned(), ip: ip.to_owned() }
     }
 
-    pub fn client(id: i64, email: &str, ip: &str) -> Self {
-        Self { kind: "client", id: Some(id), label: email.to_owned(), ip: ip.to_owned() }
+    pub fn client(id: ClientId, email: &str, ip: &str) -> Self {
+        Self { kind: "client", id: Some(id.0), label: email.to_owned(), ip: ip.to_owned() }
     }
 
     /// Someone not signed in (a failed sign-in, a reset request).

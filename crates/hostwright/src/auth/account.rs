@@ -7,6 +7,7 @@ use sea_orm::{ConnectionTrait, DbErr};
 
 use super::PrincipalKind;
 use crate::clients::store as clients;
+use crate::ids::{ClientId, StaffId};
 use crate::staff::store as staff;
 
 /// One person who can sign in.
@@ -32,8 +33,8 @@ fn table(kind: PrincipalKind) -> Alias {
 
 pub async fn find(db: &impl ConnectionTrait, kind: PrincipalKind, id: i64) -> Result<Option<Account>, DbErr> {
     Ok(match kind {
-        PrincipalKind::Staff => staff::find(db, id).await?.map(from_staff),
-        PrincipalKind::Client => clients::find(db, id).await?.map(from_client),
+        PrincipalKind::Staff => staff::find(db, StaffId(id)).await?.map(from_staff),
+        PrincipalKind::Client => clients::find(db, ClientId(id)).await?.map(from_client),
     })
 }
 
@@ -51,7 +52,7 @@ pub async fn find_by_email(
 fn from_staff(m: crate::staff::model::staff::Model) -> Account {
     Account {
         kind: PrincipalKind::Staff,
-        id: m.id,
+        id: m.id.0,
         active: m.status == staff::ACTIVE,
         email: m.email,
         name: m.name,
@@ -65,7 +66,7 @@ fn from_staff(m: crate::staff::model::staff::Model) -> Account {
 fn from_client(m: crate::clients::model::client::Model) -> Account {
     Account {
         kind: PrincipalKind::Client,
-        id: m.id,
+        id: m.id.0,
         active: m.status != clients::CLOSED,
         name: m.full_name(),
         email: m.email,

@@ -10,6 +10,7 @@ use super::throttle::{self, Limit, Locked};
 use super::tokens::{self, Purpose};
 use super::{PrincipalKind, password, recovery, totp};
 use crate::audit::{self, Actor};
+use crate::ids::{ClientId, StaffId};
 use crate::mail::{Email, outbox};
 use crate::state::AppState;
 
@@ -52,8 +53,8 @@ pub struct NewSession {
 
 fn actor(account: &Account, ip: &str) -> Actor {
     match account.kind {
-        PrincipalKind::Staff => Actor::staff(account.id, &account.email, ip),
-        PrincipalKind::Client => Actor::client(account.id, &account.email, ip),
+        PrincipalKind::Staff => Actor::staff(StaffId(account.id), &account.email, ip),
+        PrincipalKind::Client => Actor::client(ClientId(account.id), &account.email, ip),
     }
 }
 
@@ -430,7 +431,7 @@ pub async fn request_password_reset(
         minijinja::context! { link => link, minutes => 60 },
     )?;
     if kind == PrincipalKind::Client {
-        email = email.for_client(account.id);
+        email = email.for_client(ClientId(account.id));
     }
     outbox::enqueue(&txn, email).await?;
     audit::record(
@@ -466,7 +467,7 @@ pub async fn reset_password(
     account::set_password_hash(&txn, kind, account.id, hash).await?;
     session::delete_all_for(&txn, kind, account.id, None).await?;
     if kind == PrincipalKind::Client {
-        crate::clients::service::mark_email_verified(&txn, account.id).await?;
+        crate::clients::service::mark_email_verified(&txn, ClientId(account.id)).await?;
     }
     throttle::clear(&txn, &[format!("login:{}:{}", kind.as_str(), account.email)]).await?;
     audit::record(

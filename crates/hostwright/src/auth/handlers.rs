@@ -33,7 +33,7 @@ impl Signed for CurrentStaff {
         PrincipalKind::Staff
     }
     fn id(&self) -> i64 {
-        self.staff.id
+        self.staff.id.0
     }
     fn session_token(&self) -> &str {
         &self.session_token
@@ -48,7 +48,7 @@ impl Signed for CurrentClient {
         PrincipalKind::Client
     }
     fn id(&self) -> i64 {
-        self.client.id
+        self.client.id.0
     }
     fn session_token(&self) -> &str {
         &self.session_token

@@ -3,11 +3,13 @@
 pub mod client {
     use sea_orm::entity::prelude::*;
 
+    use crate::ids::ClientId;
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "clients")]
     pub struct Model {
         #[sea_orm(primary_key)]
-        pub id: i64,
+        pub id: ClientId,
         #[sea_orm(unique)]
         pub email: String,
         pub first_name: String,

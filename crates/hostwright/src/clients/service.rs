@@ -11,6 +11,7 @@ use crate::audit::{self, Actor};
 use crate::auth::session::{self, Stage};
 use crate::auth::tokens::{self, Purpose};
 use crate::auth::{PrincipalKind, password};
+use crate::ids::ClientId;
 use crate::mail::{Email, outbox};
 use crate::state::AppState;
 use crate::web::forms::{EmailAddress, is_unique_violation};
@@ -59,11 +60,11 @@ async fn queue_verification(
     db: &impl ConnectionTrait,
     client: &client::Model,
 ) -> Result<(), ClientError> {
-    tokens::revoke_all(db, Purpose::VerifyEmail, PrincipalKind::Client, client.id).await?;
+    tokens::revoke_all(db, Purpose::VerifyEmail, PrincipalKind::Client, client.id.0).await?;
     let token = tokens::issue(
         db,
         Purpose::VerifyEmail,
-        Some((PrincipalKind::Client, client.id)),
+        Some((PrincipalKind::Client, client.id.0)),
         Some(Duration::hours(VERIFY_HOURS)),
     )
     .await?;
@@ -115,14 +116,21 @@ pub async fn register(
     .insert(&txn)
     .await?;
     queue_verification(state, &txn, &created).await?;
-    let (token, _) =
-        session::create(&txn, &state.settings, PrincipalKind::Client, created.id, Stage::Authenticated, ip, user_agent)
-            .await?;
+    let (token, _) = session::create(
+        &txn,
+        &state.settings,
+        PrincipalKind::Client,
+        created.id.0,
+        Stage::Authenticated,
+        ip,
+        user_agent,
+    )
+    .await?;
     audit::record(
         &txn,
         &Actor::client(created.id, &created.email, ip),
         "client.registered",
-        Some(("client", created.id)),
+        Some(("client", created.id.0)),
         "Registered a client account",
     )
     .await?;
@@ -135,13 +143,14 @@ pub async fn register(
 pub async fn verify_email(state: &AppState, token: &str, ip: &str) -> Result<client::Model, ClientError> {
     let txn = state.db.begin().await?;
     let found = tokens::consume(&txn, Purpose::VerifyEmail, token).await?.ok_or(ClientError::InvalidLink)?;
-    let client = store::find(&txn, found.principal_id.unwrap_or_default()).await?.ok_or(ClientError::InvalidLink)?;
+    let client =
+        store::find(&txn, ClientId(found.principal_id.unwrap_or_default())).await?.ok_or(ClientError::InvalidLink)?;
     mark_email_verified(&txn, client.id).await?;
     audit::record(
         &txn,
         &Actor::client(client.id, &client.email, ip),
         "client.email_verified",
-        Some(("client", client.id)),
+        Some(("client", client.id.0)),
         format!("Verified the email address {}", client.email),
     )
     .await?;
@@ -150,7 +159,7 @@ pub async fn verify_email(state: &AppState, token: &str, ip: &str) -> Result<cli
 }
 
 /// Sets the verification time if it is not set yet.
-pub async fn mark_email_verified(db: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+pub async fn mark_email_verified(db: &impl ConnectionTrait, id: ClientId) -> Result<(), DbErr> {
     let update = Query::update()
         .table(client::Entity)
         .value(client::Column::EmailVerifiedAt, Utc::now())
@@ -197,7 +206,7 @@ pub async fn update_profile(
             &txn,
             &Actor::client(client.id, &client.email, ip),
             "client.profile_updated",
-            Some(("client", client.id)),
+            Some(("client", client.id.0)),
             format!("Updated their {}", changes.join(" and ")),
         )
         .await?;

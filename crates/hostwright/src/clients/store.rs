@@ -4,11 +4,12 @@ use sea_orm::ConnectionTrait;
 use sea_orm::entity::prelude::*;
 
 use super::model::client;
+use crate::ids::ClientId;
 
 pub const ACTIVE: &str = "active";
 pub const CLOSED: &str = "closed";
 
-pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<client::Model>, DbErr> {
+pub async fn find(db: &impl ConnectionTrait, id: ClientId) -> Result<Option<client::Model>, DbErr> {
     client::Entity::find_by_id(id).one(db).await
 }
 

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::outbox;
 use crate::audit::{self, Actor};
+use crate::ids::EmailId;
 use crate::staff::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::Authorized;
@@ -69,13 +70,13 @@ pub async fn retry_email(
     State(state): State<AppState>,
     page: Page,
     current: Authorized<perm::SettingsManage>,
-    Path(id): Path<i64>,
+    Path(id): Path<EmailId>,
 ) -> AppResult<Response> {
     let txn = state.db.begin().await?;
     let retried = outbox::retry_now(&txn, id).await?;
     if retried {
         let actor = Actor::staff(current.staff.id, &current.staff.email, &page.ip);
-        audit::record(&txn, &actor, "email.retried", Some(("email", id)), "Queued an email to be sent again").await?;
+        audit::record(&txn, &actor, "email.retried", Some(("email", id.0)), "Queued an email to be sent again").await?;
     }
     txn.commit().await?;
     state.outbox_wakeup.notify_one();

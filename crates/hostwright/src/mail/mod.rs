@@ -7,6 +7,7 @@ pub mod sender;
 
 use minijinja::{Value, context};
 
+use crate::ids::ClientId;
 use crate::state::AppState;
 
 /// A message ready to be queued.
@@ -18,7 +19,7 @@ pub struct Email {
     pub subject: String,
     pub text: String,
     pub html: String,
-    pub client_id: Option<i64>,
+    pub client_id: Option<ClientId>,
 }
 
 impl Email {
@@ -51,7 +52,7 @@ impl Email {
         })
     }
 
-    pub fn for_client(mut self, client_id: i64) -> Self {
+    pub fn for_client(mut self, client_id: ClientId) -> Self {
         self.client_id = Some(client_id);
         self
     }

@@ -7,19 +7,20 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use super::Email;
+use crate::ids::{ClientId, EmailId};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "email_outbox")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: EmailId,
     pub template: String,
     pub to_address: String,
     pub to_name: String,
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
-    pub client_id: Option<i64>,
+    pub client_id: Option<ClientId>,
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
@@ -58,7 +59,7 @@ fn backoff(attempts: i32) -> Duration {
 }
 
 /// Queues a message. Call inside the transaction of the change that causes it.
-pub async fn enqueue(db: &impl ConnectionTrait, email: Email) -> Result<i64, DbErr> {
+pub async fn enqueue(db: &impl ConnectionTrait, email: Email) -> Result<EmailId, DbErr> {
     let now = Utc::now();
     let model = ActiveModel {
         template: Set(email.template),
@@ -111,7 +112,7 @@ pub async fn claim_due(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Mode
     Ok(claimed)
 }
 
-pub async fn mark_sent(db: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+pub async fn mark_sent(db: &impl ConnectionTrait, id: EmailId) -> Result<(), DbErr> {
     let update = Query::update()
         .table(Entity)
         .value(Column::Status, SENT)
@@ -139,7 +140,7 @@ pub async fn mark_failed(db: &impl ConnectionTrait, message: &Model, error: &str
 }
 
 /// Puts a message back in the queue now (staff pressed "retry").
-pub async fn retry_now(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+pub async fn retry_now(db: &impl ConnectionTrait, id: EmailId) -> Result<bool, DbErr> {
     let update = Query::update()
         .table(Entity)
         .value(Column::Status, PENDING)

@@ -74,13 +74,13 @@ pub async fn deliver_due(state: &AppState) -> anyhow::Result<usize> {
                 Ok(()) => {
                     outbox::mark_sent(&state.db, message.id).await.context("recording a sent email")?;
                     metrics::counter!("emails_sent_total").increment(1);
-                    tracing::info!(email.id = message.id, email.template = %message.template, "email sent");
+                    tracing::info!(email.id = %message.id, email.template = %message.template, "email sent");
                     sent += 1;
                 }
                 Err(error) => {
                     outbox::mark_failed(&state.db, &message, &error).await.context("recording a failed email")?;
                     metrics::counter!("email_failures_total").increment(1);
-                    tracing::warn!(email.id = message.id, error = %error, attempts = message.attempts, "email not sent");
+                    tracing::warn!(email.id = %message.id, error = %error, attempts = message.attempts, "email not sent");
                 }
             }
         }

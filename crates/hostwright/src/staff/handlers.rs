@@ -14,6 +14,7 @@ use super::store;
 use crate::audit::Actor;
 use crate::auth::tokens::{self, Purpose};
 use crate::auth::{PrincipalKind, session};
+use crate::ids::{RoleId, StaffId};
 use crate::state::AppState;
 use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::forms::{EmailAddress, required_text};
@@ -195,7 +196,7 @@ pub async fn create_staff(
     let mut errors = FormErrors::new();
     let name = required_text(&mut errors, "name", &form.name, "a name", 100);
     let email = EmailAddress::parse(&form.email).map_err(|m| errors.add("email", m)).ok();
-    let role_id = form.role_id.parse::<i64>().map_err(|_| errors.add("role_id", "Choose a role.")).ok();
+    let role_id = form.role_id.parse::<RoleId>().map_err(|_| errors.add("role_id", "Choose a role.")).ok();
     let password = match form.mode.as_str() {
         "password" => Some(form.password.clone()),
         "invite" => None,
@@ -230,10 +231,10 @@ pub async fn show_staff(
     State(state): State<AppState>,
     page: Page,
     current: Authorized<perm::StaffView>,
-    Path(id): Path<i64>,
+    Path(id): Path<StaffId>,
 ) -> AppResult<Response> {
     let member = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let sessions = session::list_for(&state.db, &state.settings, PrincipalKind::Staff, id).await?.len();
+    let sessions = session::list_for(&state.db, &state.settings, PrincipalKind::Staff, id.0).await?.len();
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "staff",
@@ -252,7 +253,7 @@ pub async fn show_staff(
         },
         roles => role_options(&state).await?,
         can_manage => current.can(Permission::StaffManage),
-        history => crate::audit::handlers::for_entity(&state.db, "staff", id, 20).await?,
+        history => crate::audit::handlers::for_entity(&state.db, "staff", id.0, 20).await?,
     };
     state.render(&page, "admin/staff/show.html", ctx).await
 }
@@ -263,7 +264,7 @@ pub struct RoleChoice {
     role_id: String,
 }
 
-fn back_to(state: &AppState, id: i64, result: Result<(), StaffError>, done: &str) -> AppResult<Response> {
+fn back_to(state: &AppState, id: StaffId, result: Result<(), StaffError>, done: &str) -> AppResult<Response> {
     let to = format!("/admin/staff/{id}");
     match result {
         Ok(()) => Ok(flash::redirect(state, &to, "success", done)),
@@ -276,10 +277,10 @@ pub async fn change_role(
     State(state): State<AppState>,
     page: Page,
     current: Authorized<perm::StaffManage>,
-    Path(id): Path<i64>,
+    Path(id): Path<StaffId>,
     Form(form): Form<RoleChoice>,
 ) -> AppResult<Response> {
-    let Ok(role_id) = form.role_id.parse::<i64>() else {
+    let Ok(role_id) = form.role_id.parse::<RoleId>() else {
         return back_to(&state, id, Err(StaffError::UnknownRole), "");
     };
     let result = service::change_role(&state, &actor(&current, &page), id, role_id).await;
@@ -290,7 +291,7 @@ pub async fn disable_staff(
     State(state): State<AppState>,
     page: Page,
     current: Authorized<perm::StaffManage>,
-    Path(id): Path<i64>,
+    Path(id): Path<StaffId>,
 ) -> AppResult<Response> {
     let result = service::set_enabled(&state, &actor(&current, &page), id, false).await;
     back_to(&state, id, result, "The account is disabled and signed out everywhere.")
@@ -300,7 +301,7 @@ pub async fn enable_staff(
     State(state): State<AppState>,
     page: Page,
     current: Authorized<perm::StaffManage>,
-    Path(id): Path<i64>,
+    Path(id): Path<StaffId>,
 ) -> AppResult<Response> {
     let result = service::set_enabled(&state, &actor(&current, &page), id, true).await;
     back_to(&state, id, result, "The account is enabled again.")
@@ -310,7 +311,7 @@ pub async fn reset_twofa(
     State(state): State<AppState>,
     page: Page,
     current: Authorized<perm::StaffManage>,
-    Path(id): Path<i64>,
+    Path(id): Path<StaffId>,
 ) -> AppResult<Response> {
     let result = service::reset_twofa(&state, &actor(&current, &page), id).await;
     back_to(&state, id, result, "Two-factor authentication was reset; they will set it up again.")
@@ -347,7 +348,7 @@ pub async fn edit_role_form(
     State(state): State<AppState>,
     page: Page,
     current: Authorized<perm::StaffManage>,
-    Path(id): Path<i64>,
+    Path(id): Path<RoleId>,
 ) -> AppResult<Response> {
     let role = store::find_role(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let granted = store::role_permissions(&state.db, &role).await?;
@@ -368,7 +369,7 @@ pub async fn update_role(
     State(state): State<AppState>,
     page: Page,
     current: Authorized<perm::StaffManage>,
-    Path(id): Path<i64>,
+    Path(id): Path<RoleId>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let chosen: Vec<Permission> =

@@ -3,16 +3,18 @@
 pub mod staff {
     use sea_orm::entity::prelude::*;
 
+    use crate::ids::{RoleId, StaffId};
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "staff")]
     pub struct Model {
         #[sea_orm(primary_key)]
-        pub id: i64,
+        pub id: StaffId,
         #[sea_orm(unique)]
         pub email: String,
         pub name: String,
         pub password_hash: Option<String>,
-        pub role_id: i64,
+        pub role_id: RoleId,
         pub status: String,
         pub totp_secret: Option<String>,
         pub totp_enabled_at: Option<DateTimeUtc>,
@@ -31,11 +33,13 @@ pub mod staff {
 pub mod role {
     use sea_orm::entity::prelude::*;
 
+    use crate::ids::RoleId;
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "staff_roles")]
     pub struct Model {
         #[sea_orm(primary_key)]
-        pub id: i64,
+        pub id: RoleId,
         #[sea_orm(unique)]
         pub name: String,
         pub description: String,
@@ -53,11 +57,13 @@ pub mod role {
 pub mod role_permission {
     use sea_orm::entity::prelude::*;
 
+    use crate::ids::RoleId;
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "staff_role_permissions")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub role_id: i64,
+        pub role_id: RoleId,
         #[sea_orm(primary_key, auto_increment = false)]
         pub permission: String,
     }

@@ -11,6 +11,7 @@ use super::store::{self, ACTIVE, DISABLED};
 use crate::audit::{self, Actor};
 use crate::auth::tokens::{self, Purpose};
 use crate::auth::{PrincipalKind, account, password, recovery, session};
+use crate::ids::{RoleId, StaffId};
 use crate::mail::{Email, outbox};
 use crate::state::AppState;
 use crate::web::forms::{EmailAddress, is_unique_violation};
@@ -44,7 +45,7 @@ impl From<DbErr> for StaffError {
 pub struct NewStaff {
     pub name: String,
     pub email: EmailAddress,
-    pub role_id: i64,
+    pub role_id: RoleId,
     /// `None` sends an invitation to choose a password instead.
     pub password: Option<String>,
 }
@@ -85,7 +86,7 @@ pub async fn setup_first_admin(
         &txn,
         &Actor::staff(member.id, &member.email, ip),
         "staff.created",
-        Some(("staff", member.id)),
+        Some(("staff", member.id.0)),
         "Created the first administrator from the setup link",
     )
     .await?;
@@ -97,7 +98,7 @@ async fn insert(
     db: &impl ConnectionTrait,
     name: &str,
     email: &EmailAddress,
-    role_id: i64,
+    role_id: RoleId,
     password_hash: Option<String>,
 ) -> Result<staff::Model, DbErr> {
     let now = Utc::now();
@@ -138,9 +139,13 @@ pub async fn create(state: &AppState, actor: &Actor, new: NewStaff) -> Result<st
     let txn = state.db.begin().await?;
     let member = insert(&txn, &new.name, &new.email, role.id, hash).await?;
     let how = if new.password.is_none() {
-        let token =
-            tokens::issue(&txn, Purpose::StaffInvite, Some((PrincipalKind::Staff, member.id)), Some(Duration::days(3)))
-                .await?;
+        let token = tokens::issue(
+            &txn,
+            Purpose::StaffInvite,
+            Some((PrincipalKind::Staff, member.id.0)),
+            Some(Duration::days(3)),
+        )
+        .await?;
         let link = state.settings.url(&format!("/admin/invite/{token}"));
         let email = Email::compose(
             state,
@@ -158,7 +163,7 @@ pub async fn create(state: &AppState, actor: &Actor, new: NewStaff) -> Result<st
         &txn,
         actor,
         "staff.created",
-        Some(("staff", member.id)),
+        Some(("staff", member.id.0)),
         format!("Added {} <{}> as {} ({how})", member.name, member.email, role.name),
     )
     .await?;
@@ -175,7 +180,7 @@ pub async fn accept_invite(
     ip: &str,
 ) -> Result<staff::Model, StaffError> {
     let found = tokens::peek(&state.db, Purpose::StaffInvite, token).await?.ok_or(StaffError::SetupClosed)?;
-    let member = store::find(&state.db, found.principal_id.unwrap_or_default())
+    let member = store::find(&state.db, StaffId(found.principal_id.unwrap_or_default()))
         .await?
         .filter(|m| m.status == ACTIVE)
         .ok_or(StaffError::SetupClosed)?;
@@ -185,12 +190,12 @@ pub async fn accept_invite(
     if tokens::consume(&txn, Purpose::StaffInvite, token).await?.is_none() {
         return Err(StaffError::SetupClosed);
     }
-    account::set_password_hash(&txn, PrincipalKind::Staff, member.id, hash).await?;
+    account::set_password_hash(&txn, PrincipalKind::Staff, member.id.0, hash).await?;
     audit::record(
         &txn,
         &Actor::staff(member.id, &member.email, ip),
         "staff.invite_accepted",
-        Some(("staff", member.id)),
+        Some(("staff", member.id.0)),
         "Accepted the invitation and chose a password",
     )
     .await?;
@@ -216,7 +221,7 @@ async fn ensure_not_last_admin(db: &impl ConnectionTrait, member: &staff::Model)
     Ok(())
 }
 
-pub async fn change_role(state: &AppState, actor: &Actor, id: i64, role_id: i64) -> Result<(), StaffError> {
+pub async fn change_role(state: &AppState, actor: &Actor, id: StaffId, role_id: RoleId) -> Result<(), StaffError> {
     let txn = state.db.begin().await?;
     let member = store::find(&txn, id).await?.ok_or(StaffError::NotAllowed("No such staff member."))?;
     let role = store::find_role(&txn, role_id).await?.ok_or(StaffError::UnknownRole)?;
@@ -229,12 +234,12 @@ pub async fn change_role(state: &AppState, actor: &Actor, id: i64, role_id: i64)
     active.updated_at = Set(Utc::now());
     active.update(&txn).await?;
     // A change of privileges ends the member's sessions; they sign in again under the new role.
-    session::delete_all_for(&txn, PrincipalKind::Staff, member.id, None).await?;
+    session::delete_all_for(&txn, PrincipalKind::Staff, member.id.0, None).await?;
     audit::record(
         &txn,
         actor,
         "staff.role_changed",
-        Some(("staff", member.id)),
+        Some(("staff", member.id.0)),
         format!("Role changed to {}", role.name),
     )
     .await?;
@@ -242,8 +247,8 @@ pub async fn change_role(state: &AppState, actor: &Actor, id: i64, role_id: i64)
     Ok(())
 }
 
-pub async fn set_enabled(state: &AppState, actor: &Actor, id: i64, enabled: bool) -> Result<(), StaffError> {
-    if !enabled && actor.id == Some(id) {
+pub async fn set_enabled(state: &AppState, actor: &Actor, id: StaffId, enabled: bool) -> Result<(), StaffError> {
+    if !enabled && actor.id == Some(id.0) {
         return Err(StaffError::NotAllowed("You cannot disable your own account."));
     }
     let txn = state.db.begin().await?;
@@ -256,30 +261,30 @@ pub async fn set_enabled(state: &AppState, actor: &Actor, id: i64, enabled: bool
     active.updated_at = Set(Utc::now());
     active.update(&txn).await?;
     if !enabled {
-        session::delete_all_for(&txn, PrincipalKind::Staff, member.id, None).await?;
+        session::delete_all_for(&txn, PrincipalKind::Staff, member.id.0, None).await?;
     }
     let (action, summary) = if enabled {
         ("staff.enabled", format!("Enabled {}", member.email))
     } else {
         ("staff.disabled", format!("Disabled {}; their sessions ended", member.email))
     };
-    audit::record(&txn, actor, action, Some(("staff", member.id)), summary).await?;
+    audit::record(&txn, actor, action, Some(("staff", member.id.0)), summary).await?;
     txn.commit().await?;
     Ok(())
 }
 
 /// An administrator clears another member's 2FA (lost phone); they enrol again at sign-in.
-pub async fn reset_twofa(state: &AppState, actor: &Actor, id: i64) -> Result<(), StaffError> {
+pub async fn reset_twofa(state: &AppState, actor: &Actor, id: StaffId) -> Result<(), StaffError> {
     let txn = state.db.begin().await?;
     let member = store::find(&txn, id).await?.ok_or(StaffError::NotAllowed("No such staff member."))?;
-    account::set_totp_secret(&txn, PrincipalKind::Staff, member.id, None).await?;
-    recovery::remove_all(&txn, PrincipalKind::Staff, member.id).await?;
-    session::delete_all_for(&txn, PrincipalKind::Staff, member.id, None).await?;
+    account::set_totp_secret(&txn, PrincipalKind::Staff, member.id.0, None).await?;
+    recovery::remove_all(&txn, PrincipalKind::Staff, member.id.0).await?;
+    session::delete_all_for(&txn, PrincipalKind::Staff, member.id.0, None).await?;
     audit::record(
         &txn,
         actor,
         "staff.2fa_reset",
-        Some(("staff", member.id)),
+        Some(("staff", member.id.0)),
         format!("Reset two-factor authentication of {}; their sessions ended", member.email),
     )
     .await?;
@@ -291,7 +296,7 @@ pub async fn reset_twofa(state: &AppState, actor: &Actor, id: i64) -> Result<(),
 pub async fn update_role(
     state: &AppState,
     actor: &Actor,
-    id: i64,
+    id: RoleId,
     permissions: &[Permission],
 ) -> Result<(), StaffError> {
     let txn = state.db.begin().await?;
@@ -310,7 +315,7 @@ pub async fn update_role(
         &txn,
         actor,
         "role.updated",
-        Some(("role", role.id)),
+        Some(("role", role.id.0)),
         format!(
             "Permissions of {} set to: {}",
             role.name,

@@ -7,11 +7,12 @@ use sea_orm::{ConnectionTrait, QueryOrder};
 
 use super::model::{role, role_permission, staff};
 use super::permissions::Permission;
+use crate::ids::{RoleId, StaffId};
 
 pub const ACTIVE: &str = "active";
 pub const DISABLED: &str = "disabled";
 
-pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<staff::Model>, DbErr> {
+pub async fn find(db: &impl ConnectionTrait, id: StaffId) -> Result<Option<staff::Model>, DbErr> {
     staff::Entity::find_by_id(id).one(db).await
 }
 
@@ -39,7 +40,7 @@ pub async fn roles(db: &impl ConnectionTrait) -> Result<Vec<role::Model>, DbErr>
     role::Entity::find().order_by_asc(role::Column::Id).all(db).await
 }
 
-pub async fn find_role(db: &impl ConnectionTrait, id: i64) -> Result<Option<role::Model>, DbErr> {
+pub async fn find_role(db: &impl ConnectionTrait, id: RoleId) -> Result<Option<role::Model>, DbErr> {
     role::Entity::find_by_id(id).one(db).await
 }
 

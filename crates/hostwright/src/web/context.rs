@@ -112,3 +112,31 @@ impl AppState {
         Ok(response)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+
+    use super::*;
+
+    fn parts(peer: &str, forwarded: Option<&str>) -> Parts {
+        let mut request = Request::get("/").body(()).unwrap();
+        if let Some(forwarded) = forwarded {
+            request.headers_mut().insert("x-forwarded-for", forwarded.parse().unwrap());
+        }
+        request.extensions_mut().insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        request.into_parts().0
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |peer, fwd| client_ip(&parts(peer, fwd), &trusted).unwrap().to_string();
+        assert_eq!(ip("198.51.100.7:1234", Some("203.0.113.9")), "198.51.100.7");
+        assert_eq!(ip("10.0.0.2:1234", Some("203.0.113.9")), "203.0.113.9");
+        // A client cannot hide behind an address it wrote itself: the right-most untrusted hop counts.
+        assert_eq!(ip("10.0.0.2:1234", Some("1.2.3.4, 203.0.113.9, 10.0.0.3")), "203.0.113.9");
+        assert_eq!(ip("10.0.0.2:1234", Some("garbage")), "10.0.0.2");
+        assert_eq!(ip("10.0.0.2:1234", None), "10.0.0.2");
+    }
+}

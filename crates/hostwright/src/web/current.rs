@@ -15,6 +15,7 @@ use crate::auth::PrincipalKind;
 use crate::auth::session::{self, Stage};
 use crate::clients::model::client;
 use crate::clients::store as client_store;
+use crate::ids::{ClientId, StaffId};
 use crate::staff::model::staff;
 use crate::staff::permissions::{Permission, perm};
 use crate::staff::store as staff_store;
@@ -67,7 +68,7 @@ impl FromRequestParts<AppState> for CurrentStaff {
         if found.stage() != Stage::Authenticated {
             return Err(sign_in());
         }
-        let Some(member) = staff_store::find(&state.db, found.principal_id).await? else {
+        let Some(member) = staff_store::find(&state.db, StaffId(found.principal_id)).await? else {
             return Err(sign_in());
         };
         if member.status != staff_store::ACTIVE {
@@ -145,7 +146,7 @@ impl FromRequestParts<AppState> for CurrentClient {
         if found.stage() != Stage::Authenticated {
             return Err(sign_in());
         }
-        let Some(client) = client_store::find(&state.db, found.principal_id).await? else {
+        let Some(client) = client_store::find(&state.db, ClientId(found.principal_id)).await? else {
             return Err(sign_in());
         };
         if client.status == client_store::CLOSED {

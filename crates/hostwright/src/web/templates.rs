@@ -41,7 +41,7 @@ impl Templates {
             }
             Ok(BUILT_IN.get_file(name).and_then(|f| f.contents_utf8()).map(str::to_owned))
         });
-        env.add_function("asset", move |name: &str| assets.url(name));
+        env.add_function("asset", move |name: &str| Value::from_safe_string(assets.url(name)));
         env.add_filter("datetime", datetime_filter);
         Self { env: Arc::new(env) }
     }

@@ -130,3 +130,37 @@ on_both_backends!(
     files_round_trip_through_a_real_s3_server,
     email_waits_in_the_outbox_while_smtp_is_down_and_goes_out_later,
 );
+
+mod theme {
+    use std::sync::Arc;
+
+    use crate::support::{TestApp, TestDb, settings_for, smtp::TestSmtp};
+
+    #[tokio::test]
+    async fn a_theme_folder_overrides_templates_and_assets_without_recompiling() {
+        let theme = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(theme.path().join("templates/client")).unwrap();
+        std::fs::create_dir_all(theme.path().join("assets")).unwrap();
+        std::fs::write(
+            theme.path().join("templates/client/home.html"),
+            "{% extends \"layout/client.html\" %}{% block content %}<p>Acme Hosting portal</p>{% endblock %}",
+        )
+        .unwrap();
+        std::fs::write(theme.path().join("assets/app.css"), "body { color: rebeccapurple; }").unwrap();
+        let db = Arc::new(TestDb::create(crate::support::Backend::Sqlite).await);
+        let smtp = Arc::new(TestSmtp::start());
+        let data = Arc::new(tempfile::tempdir().unwrap());
+        let mut settings = settings_for(&db.url, data.path(), smtp.port);
+        settings.theme_dir = Some(theme.path().to_path_buf());
+        let mut app = TestApp::with_settings(settings, db, smtp, data).await;
+        let home = app.get("/").await;
+        home.assert_contains("Acme Hosting portal");
+        let css_url =
+            home.body.split("href=\"").find(|s| s.contains("app.css")).unwrap().split('"').next().unwrap().to_owned();
+        let css = app.get(&css_url).await;
+        assert_eq!(css.body, "body { color: rebeccapurple; }");
+        assert!(css.headers.get("cache-control").unwrap().to_str().unwrap().contains("immutable"));
+        // Pages the theme does not override still come from the built-in templates.
+        app.get("/login").await.assert_contains("name=\"password\"");
+    }
+}

@@ -288,7 +288,7 @@ impl TestApp {
     }
 
     /// Creates a staff member directly through the service (as an administrator would).
-    pub async fn create_staff(&self, email: &str, role: &str, password: &str) -> i64 {
+    pub async fn create_staff(&self, email: &str, role: &str, password: &str) -> hostwright::ids::StaffId {
         let roles = hostwright::staff::store::roles(&self.state.db).await.expect("roles");
         let role = roles.iter().find(|r| r.name == role).expect("role");
         let new = hostwright::staff::service::NewStaff {

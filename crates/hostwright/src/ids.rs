@@ -1,0 +1,44 @@
+//! Typed ids: a `StaffId` cannot be passed where a `ClientId` is expected.
+
+macro_rules! typed_ids {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+            sea_orm::DeriveValueType, serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> i64 {
+                id.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                text.trim().parse().map($name)
+            }
+        }
+    )*};
+}
+
+typed_ids!(
+    /// A staff member.
+    StaffId,
+    /// A staff role.
+    RoleId,
+    /// A client account.
+    ClientId,
+    /// A queued email.
+    EmailId,
+);
