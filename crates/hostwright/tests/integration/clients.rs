@@ -98,6 +98,12 @@ async fn a_client_edits_the_profile_with_field_errors_on_bad_input(mut app: Test
         .await
         .assert_redirect_to("/account/profile");
     app.get("/account/profile").await.assert_contains("value=\"Grace B.\"");
+    // Names with markup characters are escaped exactly once, in the heading too.
+    app.post_form("/account/profile", &[("first_name", "Seán"), ("last_name", "O'Brien <b>"), ("company_name", "")])
+        .await;
+    let page = app.get("/account").await;
+    page.assert_contains("Hello, Seán O&#x27;Brien &lt;b&gt;");
+    assert!(!page.body.contains("&amp;"), "double-escaped: {}", page.body);
 }
 
 on_both_backends!(
