@@ -190,9 +190,13 @@ impl Settings {
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("HOSTWRIGHT_CONFIG").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("hostwright.toml"));
-        let figment = Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::file(&file))
-            .merge(Env::prefixed("HOSTWRIGHT_").ignore(&["CONFIG"]).split("__"));
+        let figment = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::file(&file)).merge(
+            // HOSTWRIGHT_CONFIG names the file; HOSTWRIGHT_TEST_* belong to the test suite.
+            Env::prefixed("HOSTWRIGHT_")
+                .ignore(&["CONFIG"])
+                .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                .split("__"),
+        );
         Self::from_figment(figment)
     }
 
@@ -278,7 +282,8 @@ mod tests {
             jail.set_env("HOSTWRIGHT_LISTEN", "127.0.0.1:9100");
             jail.set_env("HOSTWRIGHT_SMTP__PORT", "2525");
             jail.set_env("HOSTWRIGHT_TRUSTED_PROXIES", "[\"10.0.0.0/8\"]");
-            let settings = Settings::load(None).map_err(|e| e.to_string())?;
+            jail.set_env("HOSTWRIGHT_TEST_DATABASE_URL", "postgres://ignored");
+            let settings = Settings::load(None).map_err(|e| format!("{e:#}"))?;
             assert_eq!(settings.listen.to_string(), "127.0.0.1:9100");
             assert_eq!(settings.site_name, "Acme Hosting");
             assert_eq!(settings.smtp.host.as_deref(), Some("mail.acme.test"));
