@@ -39,6 +39,10 @@ typed_ids!(
     RoleId,
     /// A client account.
     ClientId,
+    /// A group of clients (discounts, fee exemption).
+    ClientGroupId,
+    /// A staff note on a client.
+    ClientNoteId,
     /// A queued email.
     EmailId,
 );

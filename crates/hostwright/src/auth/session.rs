@@ -211,3 +211,16 @@ pub async fn list_for(
         .await?;
     Ok(rows.into_iter().filter(|s| s.is_live(now, idle)).collect())
 }
+
+/// Every stored session of a person, live or not (for a data export).
+pub async fn list_all_for(
+    db: &impl ConnectionTrait,
+    kind: PrincipalKind,
+    principal_id: i64,
+) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::PrincipalKind.eq(kind.as_str()))
+        .filter(Column::PrincipalId.eq(principal_id))
+        .all(db)
+        .await
+}

@@ -1,5 +1,8 @@
 //! Clients: the hosting business's customers and their own area of the site.
 
+pub mod admin;
+pub mod admin_handlers;
+pub mod countries;
 pub mod handlers;
 pub mod model;
 pub mod service;
@@ -18,4 +21,12 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(handlers::dashboard))
         .route("/account/verify-email/resend", post(handlers::resend_verification))
         .route("/account/profile", get(handlers::profile_form).post(handlers::update_profile))
+        .route("/account/export", get(admin_handlers::export_own_data))
+        .route("/admin/clients", get(admin_handlers::list_clients).post(admin_handlers::create_client))
+        .route("/admin/clients/new", get(admin_handlers::new_client_form))
+        .route("/admin/clients/{id}", get(admin_handlers::show_client).post(admin_handlers::update_client))
+        .route("/admin/clients/{id}/notes", post(admin_handlers::add_note))
+        .route("/admin/clients/{id}/export", get(admin_handlers::export_client))
+        .route("/admin/clients/{id}/anonymise", post(admin_handlers::anonymise_client))
+        .route("/admin/client-groups", get(admin_handlers::list_groups).post(admin_handlers::create_group))
 }

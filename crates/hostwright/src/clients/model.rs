@@ -3,7 +3,7 @@
 pub mod client {
     use sea_orm::entity::prelude::*;
 
-    use crate::ids::ClientId;
+    use crate::ids::{ClientGroupId, ClientId};
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "clients")]
@@ -24,6 +24,22 @@ pub mod client {
         pub last_login_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        pub group_id: Option<ClientGroupId>,
+        pub phone: String,
+        pub address1: String,
+        pub address2: String,
+        pub city: String,
+        pub region: String,
+        pub postcode: String,
+        /// ISO 3166-1 alpha-2, or empty when unknown.
+        pub country: String,
+        pub tax_id: String,
+        /// ISO 4217, or empty for the installation's default currency.
+        pub currency_code: String,
+        pub language: String,
+        /// Lower-cased name, company and email, for the admin search.
+        pub search_text: String,
+        pub anonymised_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -36,4 +52,53 @@ pub mod client {
             format!("{} {}", self.first_name, self.last_name).trim().to_owned()
         }
     }
+}
+
+pub mod group {
+    use sea_orm::entity::prelude::*;
+
+    use crate::ids::ClientGroupId;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "client_groups")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: ClientGroupId,
+        #[sea_orm(unique)]
+        pub name: String,
+        /// A decimal percentage, e.g. "10" or "12.5".
+        pub discount_percent: String,
+        pub exempt_from_fees: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod note {
+    use sea_orm::entity::prelude::*;
+
+    use crate::ids::{ClientId, ClientNoteId};
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "client_notes")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: ClientNoteId,
+        pub client_id: ClientId,
+        pub staff_id: Option<i64>,
+        pub staff_name: String,
+        pub body: String,
+        pub pinned: bool,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
 }

@@ -24,6 +24,8 @@ pub enum ClientError {
     WeakPassword(&'static str),
     #[error("the link is invalid or has expired")]
     InvalidLink,
+    #[error("this client's personal data has been erased")]
+    Anonymised,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -95,6 +97,13 @@ pub async fn register(
     )
     .map_err(ClientError::WeakPassword)?;
     let hash = password::hash_async(registration.password.clone()).await?;
+    let search = search_text(
+        &registration.first_name,
+        &registration.last_name,
+        &registration.company_name,
+        registration.email.as_str(),
+        "",
+    );
     let txn = state.db.begin().await?;
     let now = Utc::now();
     let created = client::ActiveModel {
@@ -111,6 +120,7 @@ pub async fn register(
         last_login_at: Set(Some(now)),
         created_at: Set(now),
         updated_at: Set(now),
+        search_text: Set(search),
         ..Default::default()
     }
     .insert(&txn)
@@ -196,6 +206,8 @@ pub async fn update_profile(
         changes.push("company");
     }
     let mut active: client::ActiveModel = client.clone().into();
+    active.search_text =
+        Set(search_text(&profile.first_name, &profile.last_name, &profile.company_name, &client.email, &client.phone));
     active.first_name = Set(profile.first_name);
     active.last_name = Set(profile.last_name);
     active.company_name = Set(profile.company_name);
@@ -213,4 +225,9 @@ pub async fn update_profile(
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// What the admin search matches: names, company, email and phone, lower-cased.
+pub fn search_text(first: &str, last: &str, company: &str, email: &str, phone: &str) -> String {
+    format!("{first} {last} {company} {email} {phone}").to_lowercase()
 }

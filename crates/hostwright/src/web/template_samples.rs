@@ -109,6 +109,47 @@ fn role_options() -> Vec<(String, String)> {
     vec![("1".into(), "Administrator".into()), ("2".into(), SCRIPT.into())]
 }
 
+/// `clients::admin_handlers::group_options`.
+fn group_options() -> Vec<(String, String)> {
+    vec![("1".into(), "Resellers".into()), ("2".into(), SCRIPT.into())]
+}
+
+/// `clients::admin_handlers::country_options` (the real list is long).
+fn country_options() -> Vec<(&'static str, &'static str)> {
+    vec![("DE", "Germany"), ("FR", "France"), ("GB", "United Kingdom")]
+}
+
+/// `clients::admin::STATUSES`.
+const CLIENT_STATUSES: [&str; 3] = ["active", "inactive", "closed"];
+
+/// A row of `clients::admin_handlers::row`.
+fn client_row(id: i64, status: &str, group: Option<&str>, company: &str, country: &str) -> Value {
+    context! {
+        id => id,
+        name => SCRIPT,
+        company => company,
+        email => SCRIPT,
+        status => status,
+        group => group,
+        country => country,
+        created_at => TIME,
+    }
+}
+
+/// `DetailsForm::value` of the client pages.
+fn client_form(filled: bool, invite: bool) -> Value {
+    let text = if filled { SCRIPT } else { "" };
+    context! {
+        first_name => text, last_name => text, company_name => text, email => text, phone => text,
+        address1 => text, address2 => text, city => text, region => text, postcode => text,
+        country => if filled { "FR" } else { "" },
+        tax_id => text, currency_code => text, language => text,
+        group_id => if filled { "2" } else { "" },
+        status => if filled { "inactive" } else { "" },
+        invite => invite,
+    }
+}
+
 /// The sample contexts, by template name; several per template where a page has several
 /// states worth rendering.
 fn samples() -> Vec<(String, Value)> {
@@ -154,7 +195,10 @@ fn samples() -> Vec<(String, Value)> {
         hours => 48,
         first_name => SCRIPT,
     });
-    for (template, ctx) in [("password_reset", reset), ("staff_invite", invite), ("verify_email", verify)] {
+    let welcome = email(context! { link => "https://hosting.example.com/password/reset/abc", first_name => SCRIPT });
+    for (template, ctx) in
+        [("password_reset", reset), ("staff_invite", invite), ("verify_email", verify), ("client_welcome", welcome)]
+    {
         for suffix in ["subject.txt", "txt", "html"] {
             add(&format!("emails/{template}.{suffix}"), ctx.clone());
         }
@@ -504,6 +548,170 @@ fn samples() -> Vec<(String, Value)> {
         add(
             "admin/settings.html",
             page(true, context! { current_staff => staff(&all), nav => "settings", settings => settings }),
+        );
+    }
+
+    // Client records in the staff area (clients/admin_handlers.rs).
+    let client_rows = vec![
+        client_row(1, "active", Some("Resellers"), SCRIPT, "DE"),
+        client_row(2, "inactive", None, "", ""),
+        client_row(3, "closed", Some(SCRIPT), "Acme", "FR"),
+        client_row(4, "odd", None, "", "GB"),
+    ];
+    let no_filters = context! { q => "", status => "", group => "", sort => "" };
+    let some_filters = context! { q => SCRIPT, status => "inactive", group => "2", sort => "name" };
+    for (rows, filters, can_manage, page_number, pages, total) in [
+        (client_rows, some_filters.clone(), true, 2, 3, 101),
+        (Vec::new(), no_filters.clone(), true, 1, 1, 0),
+        (Vec::new(), no_filters, false, 1, 1, 0),
+        (Vec::new(), some_filters, false, 1, 1, 0),
+    ] {
+        add(
+            "admin/clients/list.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "clients",
+                    clients => rows,
+                    groups => group_options(),
+                    statuses => CLIENT_STATUSES,
+                    filters => filters,
+                    pagination => context! {
+                        page => page_number,
+                        pages => pages,
+                        total => total,
+                        query => "q=%3Cscript%3E&status=inactive&group=2&sort=name",
+                    },
+                    can_manage => can_manage,
+                },
+            ),
+        );
+    }
+
+    let mut details_errors = errors("email");
+    for field in ["first_name", "country", "currency_code", "language", "group_id", "status"] {
+        details_errors.add(field, SCRIPT);
+    }
+    for (form, errors) in
+        [(client_form(false, true), FormErrors::new()), (client_form(true, false), details_errors.clone())]
+    {
+        add(
+            "admin/clients/new.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "clients",
+                    form => form,
+                    groups => group_options(),
+                    countries => country_options(),
+                    statuses => CLIENT_STATUSES,
+                    errors => errors,
+                },
+            ),
+        );
+    }
+
+    let notes = vec![
+        context! { by => SCRIPT, at => TIME, body => format!("{SCRIPT}\nsecond line"), pinned => true },
+        context! { by => "Sam", at => TIME, body => "Prefers email.", pinned => false },
+    ];
+    let client_emails = vec![
+        context! { subject => SCRIPT, to => SCRIPT, status => "sent", created_at => TIME, sent_at => Some(TIME) },
+        context! { subject => "Welcome", to => "jo@example.com", status => "pending", created_at => TIME, sent_at => None::<String> },
+        context! { subject => "Welcome", to => "jo@example.com", status => "failed", created_at => TIME, sent_at => None::<String> },
+        context! { subject => "Welcome", to => "jo@example.com", status => "odd", created_at => TIME, sent_at => None::<String> },
+    ];
+    // (anonymised, can manage, viewer's permissions, whether the lists have rows)
+    let viewers = [
+        (false, true, all.clone(), true),
+        (true, true, all.clone(), true),
+        (false, false, vec!["clients.view"], false),
+        (true, false, vec!["clients.view"], false),
+    ];
+    for tab in ["summary", "profile", "notes", "emails", "activity"] {
+        for (anonymised, can_manage, perms, filled) in &viewers {
+            let (anonymised, can_manage, filled) = (*anonymised, *can_manage, *filled);
+            let client = context! {
+                phone => if filled { SCRIPT } else { "" },
+                address1 => if filled { SCRIPT } else { "" },
+                address2 => "",
+                city => if filled { SCRIPT } else { "" },
+                region => "",
+                postcode => if filled { "10115" } else { "" },
+                country_name => if filled { "Germany" } else { "" },
+                tax_id => if filled { SCRIPT } else { "" },
+                currency_code => if filled { "EUR" } else { "" },
+                language => "en",
+                email_verified => filled,
+                twofa => filled,
+                last_login_at => if filled { Some(TIME) } else { None },
+                anonymised => anonymised,
+                ..client_row(7, if anonymised { "closed" } else { "active" }, if filled { Some(SCRIPT) } else { None }, if filled { SCRIPT } else { "" }, "DE")
+            };
+            let errors = if tab == "profile" && filled { details_errors.clone() } else { FormErrors::new() };
+            add(
+                "admin/clients/show.html",
+                page(
+                    true,
+                    context! {
+                        current_staff => staff(perms),
+                        nav => "clients",
+                        tab => tab,
+                        client => client,
+                        form => client_form(filled, false),
+                        groups => group_options(),
+                        countries => country_options(),
+                        statuses => CLIENT_STATUSES,
+                        notes => if filled { notes.clone() } else { Vec::new() },
+                        emails => if tab == "emails" && filled { client_emails.clone() } else { Vec::new() },
+                        activity => if tab == "activity" && filled { audit_rows() } else { Vec::new() },
+                        errors => errors,
+                        can_manage => can_manage,
+                    },
+                ),
+            );
+        }
+    }
+
+    let client_groups = vec![
+        context! { id => 1, name => "Resellers", discount_percent => "12.5", exempt_from_fees => true },
+        context! { id => 2, name => SCRIPT, discount_percent => "0", exempt_from_fees => false },
+    ];
+    for (groups, form, errors, can_manage) in [
+        (
+            client_groups,
+            context! { name => SCRIPT, discount_percent => SCRIPT, exempt_from_fees => true },
+            errors("discount_percent"),
+            true,
+        ),
+        (
+            Vec::new(),
+            context! { name => "", discount_percent => "", exempt_from_fees => false },
+            FormErrors::new(),
+            true,
+        ),
+        (
+            Vec::new(),
+            context! { name => "", discount_percent => "", exempt_from_fees => false },
+            FormErrors::new(),
+            false,
+        ),
+    ] {
+        add(
+            "admin/clients/groups.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "clients",
+                    groups => groups,
+                    form => form,
+                    errors => errors,
+                    can_manage => can_manage,
+                },
+            ),
         );
     }
 

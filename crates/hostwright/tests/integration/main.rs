@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod clients;
+mod clients_admin;
 mod journey;
 mod platform;
 mod sessions;

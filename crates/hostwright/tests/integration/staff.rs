@@ -131,6 +131,11 @@ async fn every_admin_page_requires_sign_in(mut app: TestApp) {
         "/admin/outbox",
         "/admin/account",
         "/admin/account/2fa",
+        "/admin/clients",
+        "/admin/clients/new",
+        "/admin/clients/1",
+        "/admin/clients/1/export",
+        "/admin/client-groups",
     ] {
         let response = app.get(path).await;
         assert!(response.status.is_redirection(), "{path} answered {}", response.status);

@@ -1,0 +1,533 @@
+//! Admin pages for clients: the searchable list, the client page with its tabs, notes,
+//! groups, GDPR export and anonymisation.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use super::admin::{self, ClientQuery, Details, Sort};
+use super::model::client;
+use super::service::ClientError;
+use super::{countries, store};
+use crate::audit::Actor;
+use crate::ids::{ClientGroupId, ClientId};
+use crate::staff::permissions::{Permission, perm};
+use crate::state::AppState;
+use crate::web::current::{Authorized, CurrentClient, CurrentStaff};
+use crate::web::{AppError, AppResult, FormErrors, Page, flash};
+
+fn actor(current: &CurrentStaff, page: &Page) -> Actor {
+    Actor::staff(current.staff.id, &current.staff.email, &page.ip)
+}
+
+fn client_error(err: ClientError) -> AppError {
+    match err {
+        ClientError::Internal(err) => AppError::Internal(err),
+        ClientError::InvalidLink => AppError::NotFound,
+        other => AppError::BadRequest(other.to_string()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    sort: String,
+    page: Option<u64>,
+}
+
+fn row(c: &client::Model, groups: &[(String, String)]) -> Value {
+    let group = c.group_id.and_then(|g| groups.iter().find(|(id, _)| *id == g.to_string()).map(|(_, n)| n.clone()));
+    context! {
+        id => c.id,
+        name => c.full_name(),
+        company => c.company_name.clone(),
+        email => c.email.clone(),
+        status => c.status.clone(),
+        group => group,
+        country => c.country.clone(),
+        created_at => c.created_at.to_rfc3339(),
+    }
+}
+
+async fn group_options(state: &AppState) -> AppResult<Vec<(String, String)>> {
+    Ok(admin::groups(&state.db).await?.into_iter().map(|g| (g.id.to_string(), g.name)).collect())
+}
+
+pub async fn list_clients(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsView>,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    let status = admin::STATUSES.iter().find(|s| **s == q.status).map(|s| (*s).to_owned());
+    let group = q.group.parse::<ClientGroupId>().ok();
+    let query = ClientQuery {
+        search: q.q.chars().take(100).collect(),
+        status,
+        group,
+        sort: Sort::parse(&q.sort),
+        page: q.page.unwrap_or(1).max(1),
+    };
+    let (rows, total) = admin::search(&state.db, &query).await?;
+    let groups = group_options(&state).await?;
+    let clients: Vec<Value> = rows.iter().map(|c| row(c, &groups)).collect();
+    let query_string = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", &query.search)
+        .append_pair("status", query.status.as_deref().unwrap_or(""))
+        .append_pair("group", &q.group)
+        .append_pair("sort", &q.sort)
+        .finish();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "clients",
+        clients => clients,
+        groups => groups,
+        statuses => admin::STATUSES,
+        filters => context! { q => query.search, status => q.status, group => q.group, sort => q.sort },
+        pagination => context! {
+            page => query.page,
+            pages => total.div_ceil(admin::PER_PAGE).max(1),
+            total => total,
+            query => query_string,
+        },
+        can_manage => current.can(Permission::ClientsManage),
+    };
+    state.render(&page, "admin/clients/list.html", ctx).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct DetailsForm {
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    company_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    address1: String,
+    #[serde(default)]
+    address2: String,
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    postcode: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    tax_id: String,
+    #[serde(default)]
+    currency_code: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    group_id: String,
+    #[serde(default)]
+    status: String,
+    invite: Option<String>,
+}
+
+impl DetailsForm {
+    fn details(&self) -> Details {
+        Details {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            company_name: self.company_name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            address1: self.address1.clone(),
+            address2: self.address2.clone(),
+            city: self.city.clone(),
+            region: self.region.clone(),
+            postcode: self.postcode.clone(),
+            country: self.country.clone(),
+            tax_id: self.tax_id.clone(),
+            currency_code: self.currency_code.clone(),
+            language: self.language.clone(),
+            group_id: self.group_id.clone(),
+            status: self.status.clone(),
+        }
+    }
+
+    fn from_client(c: &client::Model) -> Self {
+        DetailsForm {
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            company_name: c.company_name.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            address1: c.address1.clone(),
+            address2: c.address2.clone(),
+            city: c.city.clone(),
+            region: c.region.clone(),
+            postcode: c.postcode.clone(),
+            country: c.country.clone(),
+            tax_id: c.tax_id.clone(),
+            currency_code: c.currency_code.clone(),
+            language: c.language.clone(),
+            group_id: c.group_id.map(|g| g.to_string()).unwrap_or_default(),
+            status: c.status.clone(),
+            invite: None,
+        }
+    }
+
+    fn value(&self) -> Value {
+        context! {
+            first_name => self.first_name.trim(), last_name => self.last_name.trim(),
+            company_name => self.company_name.trim(), email => self.email.trim(), phone => self.phone.trim(),
+            address1 => self.address1.trim(), address2 => self.address2.trim(), city => self.city.trim(),
+            region => self.region.trim(), postcode => self.postcode.trim(), country => self.country.trim(),
+            tax_id => self.tax_id.trim(), currency_code => self.currency_code.trim(), language => self.language.trim(),
+            group_id => self.group_id.trim(), status => self.status.trim(), invite => self.invite.is_some(),
+        }
+    }
+}
+
+fn country_options() -> Vec<(&'static str, &'static str)> {
+    countries::COUNTRIES.to_vec()
+}
+
+async fn render_new(
+    state: &AppState,
+    page: &Page,
+    current: &CurrentStaff,
+    form: &DetailsForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "clients",
+        form => form.value(),
+        groups => group_options(state).await?,
+        countries => country_options(),
+        statuses => admin::STATUSES,
+        errors => errors,
+    };
+    state.render_status(status, page, "admin/clients/new.html", ctx).await
+}
+
+pub async fn new_client_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsManage>,
+) -> AppResult<Response> {
+    let form = DetailsForm { invite: Some("on".into()), ..DetailsForm::default() };
+    render_new(&state, &page, &current, &form, FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn create_client(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsManage>,
+    Form(form): Form<DetailsForm>,
+) -> AppResult<Response> {
+    let errors = match form.details().validate() {
+        Ok(valid) => match admin::create(&state, &actor(&current, &page), valid, form.invite.is_some()).await {
+            Ok(created) => {
+                return Ok(flash::redirect(
+                    &state,
+                    &format!("/admin/clients/{}", created.id),
+                    "success",
+                    format!("The account of {} was opened.", created.full_name()),
+                ));
+            }
+            Err(ClientError::EmailTaken) => {
+                let mut errors = FormErrors::new();
+                errors.add("email", "A client with this email address already exists.");
+                errors
+            }
+            Err(err) => return Err(client_error(err)),
+        },
+        Err(errors) => errors,
+    };
+    render_new(&state, &page, &current, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct TabQuery {
+    #[serde(default)]
+    tab: String,
+}
+
+const TABS: [&str; 5] = ["summary", "profile", "notes", "emails", "activity"];
+
+/// The client page as shown: which tab, and the profile form's values and errors.
+struct View<'a> {
+    tab: &'a str,
+    form: &'a DetailsForm,
+    errors: FormErrors,
+    status: StatusCode,
+}
+
+async fn render_client(
+    state: &AppState,
+    page: &Page,
+    current: &CurrentStaff,
+    c: &client::Model,
+    view: View<'_>,
+) -> AppResult<Response> {
+    let View { tab, form, errors, status } = view;
+    let tab = TABS.iter().find(|t| **t == tab).copied().unwrap_or("summary");
+    let groups = group_options(state).await?;
+    let notes: Vec<Value> = admin::notes(&state.db, c.id)
+        .await?
+        .into_iter()
+        .map(|n| context! { by => n.staff_name, at => n.created_at.to_rfc3339(), body => n.body, pinned => n.pinned })
+        .collect();
+    let emails: Vec<Value> = if tab == "emails" {
+        admin::email_log(&state.db, c.id)
+            .await?
+            .into_iter()
+            .map(|m| {
+                context! {
+                    subject => m.subject, to => m.to_address, status => m.status,
+                    created_at => m.created_at.to_rfc3339(), sent_at => m.sent_at.map(|t| t.to_rfc3339()),
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let activity = if tab == "activity" {
+        crate::audit::handlers::for_entity(&state.db, "client", c.id.0, 100).await?
+    } else {
+        Vec::new()
+    };
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "clients",
+        tab => tab,
+        client => context! {
+            phone => c.phone.clone(),
+            address1 => c.address1.clone(), address2 => c.address2.clone(), city => c.city.clone(),
+            region => c.region.clone(), postcode => c.postcode.clone(),
+            country_name => countries::name(&c.country).unwrap_or_default(),
+            tax_id => c.tax_id.clone(), currency_code => c.currency_code.clone(), language => c.language.clone(),
+            email_verified => c.email_verified_at.is_some(),
+            twofa => c.totp_enabled_at.is_some(),
+            last_login_at => c.last_login_at.map(|t| t.to_rfc3339()),
+            anonymised => c.anonymised_at.is_some(),
+            ..row(c, &groups)
+        },
+        form => form.value(),
+        groups => groups,
+        countries => country_options(),
+        statuses => admin::STATUSES,
+        notes => notes,
+        emails => emails,
+        activity => activity,
+        errors => errors,
+        can_manage => current.can(Permission::ClientsManage),
+    };
+    state.render_status(status, page, "admin/clients/show.html", ctx).await
+}
+
+pub async fn show_client(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsView>,
+    Path(id): Path<ClientId>,
+    Query(q): Query<TabQuery>,
+) -> AppResult<Response> {
+    let c = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let form = DetailsForm::from_client(&c);
+    let view = View { tab: &q.tab, form: &form, errors: FormErrors::new(), status: StatusCode::OK };
+    render_client(&state, &page, &current, &c, view).await
+}
+
+pub async fn update_client(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsManage>,
+    Path(id): Path<ClientId>,
+    Form(form): Form<DetailsForm>,
+) -> AppResult<Response> {
+    let c = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let errors = match form.details().validate() {
+        Ok(valid) => match admin::update(&state, &actor(&current, &page), id, valid).await {
+            Ok(()) => {
+                return Ok(flash::redirect(&state, &format!("/admin/clients/{id}?tab=profile"), "success", "Saved."));
+            }
+            Err(ClientError::EmailTaken) => {
+                let mut errors = FormErrors::new();
+                errors.add("email", "Another client already uses this email address.");
+                errors
+            }
+            Err(err) => return Err(client_error(err)),
+        },
+        Err(errors) => errors,
+    };
+    let view = View { tab: "profile", form: &form, errors, status: StatusCode::UNPROCESSABLE_ENTITY };
+    render_client(&state, &page, &current, &c, view).await
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    body: String,
+    pinned: Option<String>,
+}
+
+pub async fn add_note(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsManage>,
+    Path(id): Path<ClientId>,
+    Form(form): Form<NoteForm>,
+) -> AppResult<Response> {
+    let to = format!("/admin/clients/{id}?tab=notes");
+    let body = form.body.trim();
+    if body.is_empty() || body.chars().count() > 10_000 {
+        return Ok(flash::redirect(&state, &to, "error", "Write a note of up to 10,000 characters."));
+    }
+    match admin::add_note(&state, &actor(&current, &page), id, body, form.pinned.is_some()).await {
+        Ok(()) => Ok(flash::redirect(&state, &to, "success", "Note added.")),
+        Err(ClientError::Anonymised) => {
+            Ok(flash::redirect(&state, &to, "error", "This client's personal data was erased; notes cannot be added."))
+        }
+        Err(err) => Err(client_error(err)),
+    }
+}
+
+fn json_download(value: &serde_json::Value, filename: &str) -> Response {
+    let body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn export_client(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsManage>,
+    Path(id): Path<ClientId>,
+) -> AppResult<Response> {
+    let data = admin::export(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    crate::audit::record(
+        &state.db,
+        &actor(&current, &page),
+        "client.exported",
+        Some(("client", id.0)),
+        "Exported the client's data",
+    )
+    .await?;
+    Ok(json_download(&data, &format!("client-{id}.json")))
+}
+
+/// A client downloads everything stored about them.
+pub async fn export_own_data(State(state): State<AppState>, page: Page, current: CurrentClient) -> AppResult<Response> {
+    let id = current.client.id;
+    let data = admin::export(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let who = Actor::client(id, &current.client.email, &page.ip);
+    crate::audit::record(&state.db, &who, "client.exported", Some(("client", id.0)), "Downloaded their data").await?;
+    Ok(json_download(&data, "my-data.json"))
+}
+
+#[derive(Deserialize)]
+pub struct AnonymiseForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+pub async fn anonymise_client(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsManage>,
+    Path(id): Path<ClientId>,
+    Form(form): Form<AnonymiseForm>,
+) -> AppResult<Response> {
+    let to = format!("/admin/clients/{id}");
+    if form.confirm.trim() != id.to_string() {
+        return Ok(flash::redirect(&state, &to, "error", "Type the client number to confirm; nothing was changed."));
+    }
+    match admin::anonymise(&state, &actor(&current, &page), id).await {
+        Ok(()) => Ok(flash::redirect(&state, &to, "success", "The account is closed and its personal data erased.")),
+        Err(ClientError::Anonymised) => {
+            Ok(flash::redirect(&state, &to, "error", "This client was already anonymised."))
+        }
+        Err(err) => Err(client_error(err)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct GroupForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    discount_percent: String,
+    exempt_from_fees: Option<String>,
+}
+
+async fn render_groups(
+    state: &AppState,
+    page: &Page,
+    current: &CurrentStaff,
+    form: &GroupForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let groups: Vec<Value> = admin::groups(&state.db)
+        .await?
+        .into_iter()
+        .map(|g| context! { id => g.id, name => g.name, discount_percent => g.discount_percent, exempt_from_fees => g.exempt_from_fees })
+        .collect();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "clients",
+        groups => groups,
+        form => context! { name => form.name.trim(), discount_percent => form.discount_percent.trim(), exempt_from_fees => form.exempt_from_fees.is_some() },
+        errors => errors,
+        can_manage => current.can(Permission::ClientsManage),
+    };
+    state.render_status(status, page, "admin/clients/groups.html", ctx).await
+}
+
+pub async fn list_groups(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsView>,
+) -> AppResult<Response> {
+    render_groups(&state, &page, &current, &GroupForm::default(), FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn create_group(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsManage>,
+    Form(form): Form<GroupForm>,
+) -> AppResult<Response> {
+    match admin::create_group(
+        &state,
+        &actor(&current, &page),
+        &form.name,
+        &form.discount_percent,
+        form.exempt_from_fees.is_some(),
+    )
+    .await
+    {
+        Ok(group) => {
+            Ok(flash::redirect(&state, "/admin/client-groups", "success", format!("Created the group {}.", group.name)))
+        }
+        Err(errors) => render_groups(&state, &page, &current, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
+}
