@@ -38,6 +38,26 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Tools for trying Hostwright at scale: seed data, time pages.
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Add generated clients (they have no password and cannot sign in).
+    Seed {
+        #[arg(long, default_value_t = 1000)]
+        clients: u64,
+    },
+    /// Time the admin list pages in-process and print p50/p95/max per page.
+    Bench {
+        /// Requests per page.
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -86,6 +106,7 @@ pub async fn run() -> anyhow::Result<()> {
             create_admin(settings, email, name, role, password_stdin).await
         }
         Command::Config { .. } => Ok(()),
+        Command::Dev { command } => dev(settings, command).await,
     }
 }
 
@@ -149,4 +170,35 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
         bail!("no password on standard input");
     }
     Ok(password)
+}
+
+async fn dev(settings: Settings, command: DevCommand) -> anyhow::Result<()> {
+    let state = crate::startup::build_state(settings).await?;
+    match command {
+        DevCommand::Seed { clients } => {
+            let took = crate::dev::seed_clients(&state, clients).await?;
+            let rate = clients as f64 / took.as_secs_f64().max(0.001);
+            println!("added {clients} clients in {:.2} s ({rate:.0} rows/s)", took.as_secs_f64());
+        }
+        DevCommand::Bench { rounds } => {
+            let paths: Vec<String> = [
+                "/admin/clients",
+                "/admin/clients?page=500",
+                "/admin/clients?q=hopper",
+                "/admin/clients?q=lovelace.hamilton",
+                "/admin/clients?status=inactive&sort=name",
+                "/admin/clients/1",
+                "/admin/audit",
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+            println!("{:<45} {:>9} {:>9} {:>9}", "page", "p50 ms", "p95 ms", "max ms");
+            for (path, p50, p95, max) in crate::dev::time_pages(&state, &paths, rounds).await? {
+                let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+                println!("{path:<45} {:>9.2} {:>9.2} {:>9.2}", ms(p50), ms(p95), ms(max));
+            }
+        }
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod dev;
 pub mod files;
 pub mod ids;
 pub mod mail;

@@ -218,7 +218,20 @@ async fn support_staff_may_look_but_not_change_clients(mut app: TestApp) {
     assert_eq!(app.scalar("SELECT COUNT(*) FROM clients WHERE anonymised_at IS NULL").await, 1);
 }
 
+async fn seeded_clients_are_searchable_and_the_page_timer_reports_them(mut app: TestApp) {
+    app.signed_in_admin().await;
+    hostwright::dev::seed_clients(&app.state, 1200).await.unwrap();
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM clients").await, 1200);
+    let paths = vec!["/admin/clients?q=hopper".to_owned(), "/admin/clients?page=24".to_owned()];
+    let timings = hostwright::dev::time_pages(&app.state, &paths, 3).await.unwrap();
+    assert_eq!(timings.len(), 2);
+    assert!(timings.iter().all(|(_, p50, p95, max)| p50 <= p95 && p95 <= max));
+    let page = app.get("/admin/clients?q=hopper").await;
+    page.assert_contains("Hopper");
+}
+
 on_both_backends!(
+    seeded_clients_are_searchable_and_the_page_timer_reports_them,
     staff_search_filter_sort_and_page_through_clients,
     staff_open_an_account_and_the_client_chooses_a_password,
     bad_client_details_are_refused_field_by_field,
