@@ -45,4 +45,8 @@ typed_ids!(
     ClientNoteId,
     /// A queued email.
     EmailId,
+    /// A group of products in the catalog.
+    ProductGroupId,
+    /// A product in the catalog.
+    ProductId,
 );

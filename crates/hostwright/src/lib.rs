@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod clients;
 pub mod config;

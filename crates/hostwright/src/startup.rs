@@ -95,6 +95,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::auth::handlers::router::<ClientArea>())
         .merge(crate::auth::handlers::router::<Admin>())
         .merge(crate::staff::router())
+        .merge(crate::catalog::router())
         .route("/admin/audit", get(crate::audit::handlers::list_audit))
         .route(
             "/admin/settings",

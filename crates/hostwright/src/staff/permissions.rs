@@ -11,16 +11,18 @@ pub enum Permission {
     SettingsManage,
     ClientsView,
     ClientsManage,
+    CatalogManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 7] = [
         Permission::StaffView,
         Permission::StaffManage,
         Permission::AuditView,
         Permission::SettingsManage,
         Permission::ClientsView,
         Permission::ClientsManage,
+        Permission::CatalogManage,
     ];
 
     pub fn key(self) -> &'static str {
@@ -31,6 +33,7 @@ impl Permission {
             Permission::SettingsManage => "settings.manage",
             Permission::ClientsView => "clients.view",
             Permission::ClientsManage => "clients.manage",
+            Permission::CatalogManage => "catalog.manage",
         }
     }
 
@@ -42,6 +45,7 @@ impl Permission {
             Permission::SettingsManage => "Change settings and see the email outbox",
             Permission::ClientsView => "See clients",
             Permission::ClientsManage => "Edit clients",
+            Permission::CatalogManage => "Edit products, prices and currencies",
         }
     }
 
@@ -67,5 +71,5 @@ pub mod perm {
             }
         )*};
     }
-    markers!(StaffView, StaffManage, AuditView, SettingsManage, ClientsView, ClientsManage);
+    markers!(StaffView, StaffManage, AuditView, SettingsManage, ClientsView, ClientsManage, CatalogManage);
 }

@@ -33,6 +33,13 @@ impl FormErrors {
     }
 }
 
+impl std::fmt::Display for FormErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let messages: Vec<String> = self.0.iter().map(|(field, message)| format!("{field}: {message}")).collect();
+        f.write_str(&messages.join("; "))
+    }
+}
+
 /// An email address, lower-cased and trimmed; parse, don't validate twice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EmailAddress(String);

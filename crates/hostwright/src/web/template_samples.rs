@@ -15,6 +15,7 @@ use super::flash::Flash;
 use super::forms::FormErrors;
 use super::templates::Templates;
 use crate::auth::handlers::{Admin, Area, ClientArea};
+use crate::catalog::service::{PaymentType, ProductType};
 use crate::site_settings::SiteSettings;
 use crate::staff::permissions::Permission;
 
@@ -147,6 +148,116 @@ fn client_form(filled: bool, invite: bool) -> Value {
         group_id => if filled { "2" } else { "" },
         status => if filled { "inactive" } else { "" },
         invite => invite,
+    }
+}
+
+/// A row of `catalog::handlers::product_row` (types as labels).
+fn product_row(
+    id: i64,
+    name: &str,
+    payment_type: PaymentType,
+    hidden: bool,
+    retired: bool,
+    stock: Option<i32>,
+) -> Value {
+    context! {
+        id => id,
+        group_id => 1,
+        name => name,
+        product_type => ProductType::SharedHosting.label(),
+        payment_type => payment_type.label(),
+        hidden => hidden,
+        retired => retired,
+        stock_enabled => stock.is_some(),
+        stock_quantity => stock.unwrap_or(0),
+    }
+}
+
+/// `GroupForm::value` of the catalog pages.
+fn product_group_form(filled: bool) -> Value {
+    let text = if filled { SCRIPT } else { "" };
+    context! { name => text, headline => text, sort_order => text, visible => !filled }
+}
+
+/// `ProductForm::value`: the defaults of `new_product_form`, or everything typed.
+fn product_form(filled: bool, payment_type: PaymentType) -> Value {
+    let text = if filled { SCRIPT } else { "" };
+    context! {
+        group_id => if filled { "2" } else { "" },
+        name => text,
+        product_type => if filled { "vps" } else { "shared_hosting" },
+        description => if filled { format!("{SCRIPT}\nsecond line") } else { String::new() },
+        payment_type => payment_type.key(),
+        taxable => !filled,
+        hidden => filled,
+        retired => filled,
+        stock_enabled => filled,
+        stock_quantity => text,
+        prorata_enabled => filled,
+        prorata_day => if filled { SCRIPT } else { "1" },
+        prorata_cutoff_day => text,
+        sort_order => text,
+    }
+}
+
+/// `catalog::handlers::options`.
+fn catalog_options(groups: bool) -> Value {
+    context! {
+        groups => if groups { group_options() } else { Vec::new() },
+        product_types => ProductType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
+        payment_types => PaymentType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
+    }
+}
+
+/// `catalog::handlers::price_matrix`; `typed` fills every cell with what a user typed.
+fn price_matrix(payment_type: PaymentType, currencies: &[&str], typed: bool) -> Value {
+    let rows: Vec<Value> = payment_type
+        .cycles()
+        .iter()
+        .enumerate()
+        .map(|(i, cycle)| {
+            let cells: Vec<Value> = currencies
+                .iter()
+                .map(|code| {
+                    let (price, setup) = match (typed, i % 2) {
+                        (true, _) => (SCRIPT, SCRIPT),
+                        (false, 0) => ("9.99", "4.50"),
+                        (false, _) => ("", ""),
+                    };
+                    context! {
+                        currency => code,
+                        price_field => format!("price.{code}.{}", cycle.key()),
+                        setup_field => format!("setup.{code}.{}", cycle.key()),
+                        price => price,
+                        setup => setup,
+                    }
+                })
+                .collect();
+            context! { cycle => cycle.key(), label => cycle.label(), cells => cells }
+        })
+        .collect();
+    context! { currencies => currencies, rows => rows, payment_type => payment_type.key() }
+}
+
+/// A row of `catalog::handlers::render_currencies`.
+fn currency_row(
+    code: &str,
+    name: &str,
+    exponent: i16,
+    is_default: bool,
+    rate: &str,
+    mode: &str,
+    increment: i32,
+) -> Value {
+    context! {
+        code => code,
+        name => name,
+        exponent => exponent,
+        is_default => is_default,
+        rate => rate,
+        rate_updated_at => TIME,
+        rounding_mode => mode,
+        rounding_increment => increment,
     }
 }
 
@@ -710,6 +821,138 @@ fn samples() -> Vec<(String, Value)> {
                     form => form,
                     errors => errors,
                     can_manage => can_manage,
+                },
+            ),
+        );
+    }
+
+    // The catalog (catalog/handlers.rs).
+    let catalog_groups = vec![
+        context! {
+            id => 1,
+            name => "Shared hosting",
+            headline => SCRIPT,
+            visible => true,
+            sort_order => 0,
+            products => vec![
+                product_row(1, SCRIPT, PaymentType::Recurring, false, false, None),
+                product_row(2, "Starter", PaymentType::OneTime, true, false, Some(3)),
+                product_row(3, "Legacy", PaymentType::Free, true, true, Some(0)),
+            ],
+        },
+        context! { id => 2, name => SCRIPT, headline => "", visible => false, sort_order => 5, products => Vec::<Value>::new() },
+    ];
+    for (groups, form, errors) in [
+        (catalog_groups, product_group_form(true), errors("name")),
+        (Vec::new(), product_group_form(false), FormErrors::new()),
+    ] {
+        add(
+            "admin/catalog/index.html",
+            page(
+                true,
+                context! { current_staff => staff(&all), nav => "catalog", groups => groups, form => form, errors => errors },
+            ),
+        );
+    }
+    let mut group_errors = errors("name");
+    group_errors.add("sort_order", SCRIPT);
+    for (form, errors) in [(product_group_form(false), FormErrors::new()), (product_group_form(true), group_errors)] {
+        add(
+            "admin/catalog/group.html",
+            page(
+                true,
+                context! { current_staff => staff(&all), nav => "catalog", group_id => 2, group_name => SCRIPT, form => form, errors => errors },
+            ),
+        );
+    }
+
+    let mut product_errors = errors("name");
+    for field in [
+        "group_id",
+        "product_type",
+        "payment_type",
+        "description",
+        "stock_quantity",
+        "prorata_enabled",
+        "prorata_day",
+        "prorata_cutoff_day",
+        "sort_order",
+    ] {
+        product_errors.add(field, SCRIPT);
+    }
+    for (form, groups, errors) in [
+        (product_form(false, PaymentType::Recurring), true, FormErrors::new()),
+        (product_form(true, PaymentType::OneTime), true, product_errors.clone()),
+        (product_form(false, PaymentType::Recurring), false, FormErrors::new()),
+    ] {
+        add(
+            "admin/catalog/product_new.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "catalog",
+                    form => form,
+                    options => catalog_options(groups),
+                    errors => errors,
+                },
+            ),
+        );
+    }
+
+    let mut price_errors = FormErrors::new();
+    price_errors.add("price.USD.monthly", SCRIPT);
+    price_errors.add("setup.EUR.annually", SCRIPT);
+    // (payment type, typed prices, currencies, errors, viewer's permissions, history)
+    let shown_products = [
+        (PaymentType::Recurring, false, vec!["USD", "EUR", "CHF"], FormErrors::new(), all.clone(), audit_rows()),
+        (PaymentType::Recurring, true, vec!["USD", "EUR"], price_errors, vec!["catalog.manage"], Vec::new()),
+        (PaymentType::OneTime, false, vec!["USD"], product_errors, all.clone(), audit_rows()),
+        (PaymentType::Free, false, vec!["USD"], FormErrors::new(), vec!["catalog.manage"], Vec::new()),
+        (PaymentType::Recurring, false, Vec::new(), FormErrors::new(), all.clone(), Vec::new()),
+    ];
+    for (index, (payment_type, typed, currencies, errors, perms, history)) in shown_products.into_iter().enumerate() {
+        add(
+            "admin/catalog/product.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&perms),
+                    nav => "catalog",
+                    product => product_row(7, SCRIPT, payment_type, index % 2 == 0, index == 2, (index == 1).then_some(4)),
+                    form => context! { group_id => if index == 2 { "2" } else { "1" }, ..product_form(index == 2, payment_type) },
+                    options => catalog_options(true),
+                    prices => price_matrix(payment_type, &currencies, typed),
+                    history => history,
+                    errors => errors,
+                },
+            ),
+        );
+    }
+
+    let currency_rows = vec![
+        currency_row("USD", "US Dollar", 2, true, "1", "half_up", 1),
+        currency_row("EUR", "Euro", 2, false, "0.92", "half_even", 1),
+        currency_row("CHF", "Swiss Franc", 2, false, "0.88", "odd", 5),
+        currency_row("XTS", "", 0, false, "1.5", "down", 1),
+    ];
+    let available = vec![("GBP", "GBP — Pound Sterling"), ("JPY", "JPY — Yen")];
+    for (currencies, available, form, errors) in [
+        (currency_rows, available, context! { code => SCRIPT, rate => SCRIPT }, errors("rate")),
+        (Vec::new(), Vec::new(), context! { code => "", rate => "" }, FormErrors::new()),
+    ] {
+        add(
+            "admin/catalog/currencies.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "currencies",
+                    currencies => currencies,
+                    available => available,
+                    rounding_modes => hostwright_core::RoundingMode::ALL.iter().map(|m| m.key()).collect::<Vec<_>>(),
+                    form => form,
+                    errors => errors,
                 },
             ),
         );

@@ -136,6 +136,9 @@ async fn every_admin_page_requires_sign_in(mut app: TestApp) {
         "/admin/clients/1",
         "/admin/clients/1/export",
         "/admin/client-groups",
+        "/admin/catalog",
+        "/admin/catalog/products/new",
+        "/admin/currencies",
     ] {
         let response = app.get(path).await;
         assert!(response.status.is_redirection(), "{path} answered {}", response.status);

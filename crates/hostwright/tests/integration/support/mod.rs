@@ -233,7 +233,10 @@ impl TestApp {
         let backend = self.state.db.get_database_backend();
         let row =
             self.state.db.query_one_raw(Statement::from_string(backend, sql)).await.expect("query").expect("a row");
-        row.try_get_by_index::<i64>(0).expect("an integer")
+        row.try_get_by_index::<i64>(0)
+            .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
+            .or_else(|_| row.try_get_by_index::<i16>(0).map(i64::from))
+            .expect("an integer")
     }
 
     pub async fn execute(&self, sql: &str) {

@@ -1,0 +1,577 @@
+//! Admin pages of the catalog: product groups, products with their price matrix, currencies.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use hostwright_core::{Currency, Money};
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use super::model::{currency, product};
+use super::service::{self, CatalogError, GroupInput, PaymentType, PriceInput, ProductInput, ProductType};
+use crate::audit::Actor;
+use crate::ids::{ProductGroupId, ProductId};
+use crate::staff::permissions::perm;
+use crate::state::AppState;
+use crate::web::current::{Authorized, CurrentStaff};
+use crate::web::{AppError, AppResult, FormErrors, Page, flash};
+
+fn actor(current: &CurrentStaff, page: &Page) -> Actor {
+    Actor::staff(current.staff.id, &current.staff.email, &page.ip)
+}
+
+fn catalog_error(err: CatalogError) -> AppError {
+    match err {
+        CatalogError::NotFound => AppError::NotFound,
+        CatalogError::Internal(err) => AppError::Internal(err),
+        CatalogError::Invalid(errors) => AppError::BadRequest(errors.to_string()),
+    }
+}
+
+fn product_row(p: &product::Model) -> Value {
+    context! {
+        id => p.id,
+        group_id => p.group_id,
+        name => p.name.clone(),
+        product_type => ProductType::parse(&p.product_type).map(ProductType::label).unwrap_or_default(),
+        payment_type => PaymentType::parse(&p.payment_type).map(PaymentType::label).unwrap_or_default(),
+        hidden => p.hidden,
+        retired => p.retired,
+        stock_enabled => p.stock_enabled,
+        stock_quantity => p.stock_quantity,
+    }
+}
+
+async fn render_catalog(
+    state: &AppState,
+    page: &Page,
+    current: &CurrentStaff,
+    form: &GroupForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let products = service::products(&state.db).await?;
+    let groups: Vec<Value> = service::groups(&state.db)
+        .await?
+        .into_iter()
+        .map(|g| {
+            let items: Vec<Value> = products.iter().filter(|p| p.group_id == g.id).map(product_row).collect();
+            context! { id => g.id, name => g.name, headline => g.headline, visible => g.visible, sort_order => g.sort_order, products => items }
+        })
+        .collect();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "catalog",
+        groups => groups,
+        form => form.value(),
+        errors => errors,
+    };
+    state.render_status(status, page, "admin/catalog/index.html", ctx).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct GroupForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    headline: String,
+    #[serde(default)]
+    sort_order: String,
+    visible: Option<String>,
+}
+
+impl GroupForm {
+    fn input(&self) -> GroupInput {
+        GroupInput {
+            name: self.name.clone(),
+            headline: self.headline.clone(),
+            sort_order: self.sort_order.clone(),
+            visible: self.visible.is_some(),
+        }
+    }
+
+    fn value(&self) -> Value {
+        context! { name => self.name.trim(), headline => self.headline.trim(), sort_order => self.sort_order.trim(), visible => self.visible.is_some() }
+    }
+}
+
+pub async fn catalog(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+) -> AppResult<Response> {
+    let form = GroupForm { visible: Some("on".into()), ..GroupForm::default() };
+    render_catalog(&state, &page, &current, &form, FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn create_group(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Form(form): Form<GroupForm>,
+) -> AppResult<Response> {
+    match service::save_group(&state, &actor(&current, &page), None, &form.input()).await {
+        Ok(_) => Ok(flash::redirect(&state, "/admin/catalog", "success", "Product group created.")),
+        Err(CatalogError::Invalid(errors)) => {
+            render_catalog(&state, &page, &current, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(err) => Err(catalog_error(err)),
+    }
+}
+
+async fn render_group(
+    state: &AppState,
+    page: &Page,
+    current: &CurrentStaff,
+    id: ProductGroupId,
+    form: &GroupForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let saved_name = service::groups(&state.db).await?.into_iter().find(|g| g.id == id).map(|g| g.name);
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "catalog",
+        group_id => id,
+        group_name => saved_name.unwrap_or_default(),
+        form => form.value(),
+        errors => errors,
+    };
+    state.render_status(status, page, "admin/catalog/group.html", ctx).await
+}
+
+pub async fn edit_group_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Path(id): Path<ProductGroupId>,
+) -> AppResult<Response> {
+    let group = service::groups(&state.db).await?.into_iter().find(|g| g.id == id).ok_or(AppError::NotFound)?;
+    let form = GroupForm {
+        name: group.name,
+        headline: group.headline,
+        sort_order: group.sort_order.to_string(),
+        visible: group.visible.then(|| "on".to_owned()),
+    };
+    render_group(&state, &page, &current, id, &form, FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn update_group(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Path(id): Path<ProductGroupId>,
+    Form(form): Form<GroupForm>,
+) -> AppResult<Response> {
+    match service::save_group(&state, &actor(&current, &page), Some(id), &form.input()).await {
+        Ok(_) => Ok(flash::redirect(&state, "/admin/catalog", "success", "Product group saved.")),
+        Err(CatalogError::Invalid(errors)) => {
+            render_group(&state, &page, &current, id, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(err) => Err(catalog_error(err)),
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct ProductForm {
+    #[serde(default)]
+    group_id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    product_type: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    payment_type: String,
+    taxable: Option<String>,
+    hidden: Option<String>,
+    retired: Option<String>,
+    stock_enabled: Option<String>,
+    #[serde(default)]
+    stock_quantity: String,
+    prorata_enabled: Option<String>,
+    #[serde(default)]
+    prorata_day: String,
+    #[serde(default)]
+    prorata_cutoff_day: String,
+    #[serde(default)]
+    sort_order: String,
+}
+
+impl ProductForm {
+    fn input(&self) -> ProductInput {
+        ProductInput {
+            group_id: self.group_id.clone(),
+            name: self.name.clone(),
+            product_type: self.product_type.clone(),
+            description: self.description.clone(),
+            payment_type: self.payment_type.clone(),
+            taxable: self.taxable.is_some(),
+            hidden: self.hidden.is_some(),
+            retired: self.retired.is_some(),
+            stock_enabled: self.stock_enabled.is_some(),
+            stock_quantity: self.stock_quantity.clone(),
+            prorata_enabled: self.prorata_enabled.is_some(),
+            prorata_day: self.prorata_day.clone(),
+            prorata_cutoff_day: self.prorata_cutoff_day.clone(),
+            sort_order: self.sort_order.clone(),
+        }
+    }
+
+    fn from_product(p: &product::Model) -> Self {
+        let on = |b: bool| b.then(|| "on".to_owned());
+        ProductForm {
+            group_id: p.group_id.to_string(),
+            name: p.name.clone(),
+            product_type: p.product_type.clone(),
+            description: p.description.clone(),
+            payment_type: p.payment_type.clone(),
+            taxable: on(p.taxable),
+            hidden: on(p.hidden),
+            retired: on(p.retired),
+            stock_enabled: on(p.stock_enabled),
+            stock_quantity: p.stock_quantity.to_string(),
+            prorata_enabled: on(p.prorata_enabled),
+            prorata_day: p.prorata_day.to_string(),
+            prorata_cutoff_day: p.prorata_cutoff_day.map(|d| d.to_string()).unwrap_or_default(),
+            sort_order: p.sort_order.to_string(),
+        }
+    }
+
+    fn value(&self) -> Value {
+        context! {
+            group_id => self.group_id.trim(), name => self.name.trim(), product_type => self.product_type.clone(),
+            description => self.description.clone(), payment_type => self.payment_type.clone(),
+            taxable => self.taxable.is_some(), hidden => self.hidden.is_some(), retired => self.retired.is_some(),
+            stock_enabled => self.stock_enabled.is_some(), stock_quantity => self.stock_quantity.trim(),
+            prorata_enabled => self.prorata_enabled.is_some(), prorata_day => self.prorata_day.trim(),
+            prorata_cutoff_day => self.prorata_cutoff_day.trim(), sort_order => self.sort_order.trim(),
+        }
+    }
+}
+
+async fn options(state: &AppState) -> AppResult<Value> {
+    let groups: Vec<(String, String)> =
+        service::groups(&state.db).await?.into_iter().map(|g| (g.id.to_string(), g.name)).collect();
+    Ok(context! {
+        groups => groups,
+        product_types => ProductType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
+        payment_types => PaymentType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn new_product_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> AppResult<Response> {
+    let form = ProductForm {
+        group_id: q.get("group").cloned().unwrap_or_default(),
+        product_type: "shared_hosting".into(),
+        payment_type: "recurring".into(),
+        taxable: Some("on".into()),
+        prorata_day: "1".into(),
+        ..ProductForm::default()
+    };
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "catalog",
+        form => form.value(),
+        options => options(&state).await?,
+        errors => FormErrors::new(),
+    };
+    state.render(&page, "admin/catalog/product_new.html", ctx).await
+}
+
+pub async fn create_product(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Form(form): Form<ProductForm>,
+) -> AppResult<Response> {
+    match service::save_product(&state, &actor(&current, &page), None, &form.input()).await {
+        Ok(id) => Ok(flash::redirect(
+            &state,
+            &format!("/admin/catalog/products/{id}"),
+            "success",
+            "Product created. Set its prices below.",
+        )),
+        Err(CatalogError::Invalid(errors)) => {
+            let ctx = context! {
+                current_staff => current.template_value(),
+                nav => "catalog",
+                form => form.value(),
+                options => options(&state).await?,
+                errors => errors,
+            };
+            state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "admin/catalog/product_new.html", ctx).await
+        }
+        Err(err) => Err(catalog_error(err)),
+    }
+}
+
+/// The price matrix: one row per cycle the product is sold in, one column per currency.
+fn price_matrix(
+    product: &product::Model,
+    currencies: &[currency::Model],
+    stored: &[super::model::price::Model],
+    typed: Option<&BTreeMap<String, String>>,
+) -> Value {
+    let payment_type = PaymentType::parse(&product.payment_type).unwrap_or(PaymentType::Free);
+    let rows: Vec<Value> = payment_type
+        .cycles()
+        .iter()
+        .map(|cycle| {
+            let cells: Vec<Value> = currencies
+                .iter()
+                .map(|c| {
+                    let price_field = format!("price.{}.{}", c.code, cycle.key());
+                    let setup_field = format!("setup.{}.{}", c.code, cycle.key());
+                    let (price, setup) = match typed {
+                        Some(typed) => (
+                            typed.get(&price_field).cloned().unwrap_or_default(),
+                            typed.get(&setup_field).cloned().unwrap_or_default(),
+                        ),
+                        None => {
+                            let core = service::to_core(c).unwrap_or(Currency::USD);
+                            stored
+                                .iter()
+                                .find(|p| p.currency_code == c.code && p.cycle == cycle.key())
+                                .map(|p| {
+                                    let setup = Money::from_minor(p.setup_fee_minor, core);
+                                    (
+                                        Money::from_minor(p.price_minor, core).to_decimal_string(),
+                                        if setup.is_zero() { String::new() } else { setup.to_decimal_string() },
+                                    )
+                                })
+                                .unwrap_or_default()
+                        }
+                    };
+                    context! { currency => c.code.clone(), price_field => price_field, setup_field => setup_field, price => price, setup => setup }
+                })
+                .collect();
+            context! { cycle => cycle.key(), label => cycle.label(), cells => cells }
+        })
+        .collect();
+    context! { currencies => currencies.iter().map(|c| c.code.clone()).collect::<Vec<_>>(), rows => rows, payment_type => payment_type.key() }
+}
+
+struct ProductView<'a> {
+    form: &'a ProductForm,
+    typed_prices: Option<&'a BTreeMap<String, String>>,
+    errors: FormErrors,
+    status: StatusCode,
+}
+
+async fn render_product(
+    state: &AppState,
+    page: &Page,
+    current: &CurrentStaff,
+    product: &product::Model,
+    view: ProductView<'_>,
+) -> AppResult<Response> {
+    let currencies = service::currencies(&state.db).await?;
+    let stored = service::prices(&state.db, product.id).await?;
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "catalog",
+        product => product_row(product),
+        form => view.form.value(),
+        options => options(state).await?,
+        prices => price_matrix(product, &currencies, &stored, view.typed_prices),
+        history => crate::audit::handlers::for_entity(&state.db, "product", product.id.0, 20).await?,
+        errors => view.errors,
+    };
+    state.render_status(view.status, page, "admin/catalog/product.html", ctx).await
+}
+
+pub async fn show_product(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Path(id): Path<ProductId>,
+) -> AppResult<Response> {
+    let product = service::find_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let form = ProductForm::from_product(&product);
+    let view = ProductView { form: &form, typed_prices: None, errors: FormErrors::new(), status: StatusCode::OK };
+    render_product(&state, &page, &current, &product, view).await
+}
+
+pub async fn update_product(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Path(id): Path<ProductId>,
+    Form(form): Form<ProductForm>,
+) -> AppResult<Response> {
+    let product = service::find_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    match service::save_product(&state, &actor(&current, &page), Some(id), &form.input()).await {
+        Ok(_) => Ok(flash::redirect(&state, &format!("/admin/catalog/products/{id}"), "success", "Product saved.")),
+        Err(CatalogError::Invalid(errors)) => {
+            let view =
+                ProductView { form: &form, typed_prices: None, errors, status: StatusCode::UNPROCESSABLE_ENTITY };
+            render_product(&state, &page, &current, &product, view).await
+        }
+        Err(err) => Err(catalog_error(err)),
+    }
+}
+
+pub async fn update_prices(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Path(id): Path<ProductId>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let product = service::find_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let typed: BTreeMap<String, String> = fields.into_iter().filter(|(k, _)| k != "csrf_token").collect();
+    let mut cells: BTreeMap<(String, String), PriceInput> = BTreeMap::new();
+    for (key, value) in &typed {
+        let mut parts = key.splitn(3, '.');
+        let (Some(kind), Some(code), Some(cycle)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let cell = cells.entry((code.to_owned(), cycle.to_owned())).or_insert_with(|| PriceInput {
+            currency: code.to_owned(),
+            cycle: cycle.to_owned(),
+            price: String::new(),
+            setup_fee: String::new(),
+        });
+        match kind {
+            "price" => cell.price = value.clone(),
+            "setup" => cell.setup_fee = value.clone(),
+            _ => {}
+        }
+    }
+    let cells: Vec<PriceInput> = cells.into_values().collect();
+    match service::save_prices(&state, &actor(&current, &page), id, &cells).await {
+        Ok(_) => Ok(flash::redirect(&state, &format!("/admin/catalog/products/{id}"), "success", "Prices saved.")),
+        Err(CatalogError::Invalid(errors)) => {
+            let form = ProductForm::from_product(&product);
+            let view = ProductView {
+                form: &form,
+                typed_prices: Some(&typed),
+                errors,
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            render_product(&state, &page, &current, &product, view).await
+        }
+        Err(err) => Err(catalog_error(err)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct CurrencyForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    rate: String,
+    #[serde(default)]
+    rounding_mode: String,
+    #[serde(default)]
+    rounding_increment: String,
+}
+
+async fn render_currencies(
+    state: &AppState,
+    page: &Page,
+    current: &CurrentStaff,
+    form: &CurrencyForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let stored = service::currencies(&state.db).await?;
+    let rows: Vec<Value> = stored
+        .iter()
+        .map(|c| {
+            let name = Currency::from_code(&c.code).ok().and_then(|c| c.name()).unwrap_or_default();
+            context! {
+                code => c.code.clone(), name => name, exponent => c.exponent, is_default => c.is_default,
+                rate => c.rate.clone(), rate_updated_at => c.rate_updated_at.to_rfc3339(),
+                rounding_mode => c.rounding_mode.clone(), rounding_increment => c.rounding_increment,
+            }
+        })
+        .collect();
+    let available: Vec<(String, String)> = Currency::iso_currencies()
+        .filter(|c| !stored.iter().any(|s| s.code == c.code()))
+        .map(|c| (c.code().to_owned(), format!("{} — {}", c.code(), c.name().unwrap_or_default())))
+        .collect();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "currencies",
+        currencies => rows,
+        available => available,
+        rounding_modes => hostwright_core::RoundingMode::ALL.iter().map(|m| m.key()).collect::<Vec<_>>(),
+        form => context! { code => form.code.trim(), rate => form.rate.trim() },
+        errors => errors,
+    };
+    state.render_status(status, page, "admin/catalog/currencies.html", ctx).await
+}
+
+pub async fn list_currencies(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+) -> AppResult<Response> {
+    render_currencies(&state, &page, &current, &CurrencyForm::default(), FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn add_currency(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Form(form): Form<CurrencyForm>,
+) -> AppResult<Response> {
+    match service::add_currency(&state, &actor(&current, &page), &form.code, &form.rate).await {
+        Ok(()) => Ok(flash::redirect(&state, "/admin/currencies", "success", "Currency added.")),
+        Err(CatalogError::Invalid(errors)) => {
+            render_currencies(&state, &page, &current, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(err) => Err(catalog_error(err)),
+    }
+}
+
+pub async fn update_currency(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Path(code): Path<String>,
+    Form(form): Form<CurrencyForm>,
+) -> AppResult<Response> {
+    let result = service::update_currency(
+        &state,
+        &actor(&current, &page),
+        &code,
+        &form.rate,
+        &form.rounding_mode,
+        &form.rounding_increment,
+    )
+    .await;
+    match result {
+        Ok(()) => Ok(flash::redirect(&state, "/admin/currencies", "success", format!("{code} saved."))),
+        Err(CatalogError::Invalid(errors)) => {
+            Ok(flash::redirect(&state, "/admin/currencies", "error", format!("{code}: {errors}")))
+        }
+        Err(err) => Err(catalog_error(err)),
+    }
+}
+
+pub async fn make_default_currency(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Path(code): Path<String>,
+) -> AppResult<Response> {
+    service::make_default(&state, &actor(&current, &page), &code).await.map_err(catalog_error)?;
+    Ok(flash::redirect(
+        &state,
+        "/admin/currencies",
+        "success",
+        format!("{code} is now the default currency; rates were re-expressed against it."),
+    ))
+}
