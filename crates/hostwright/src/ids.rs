@@ -49,4 +49,12 @@ typed_ids!(
     ProductGroupId,
     /// A product in the catalog.
     ProductId,
+    /// An invoice (draft or issued).
+    InvoiceId,
+    /// A line of an invoice.
+    InvoiceLineId,
+    /// A payment recorded against an invoice.
+    PaymentId,
+    /// A tax rule.
+    TaxRuleId,
 );

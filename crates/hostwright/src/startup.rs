@@ -36,7 +36,17 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let files = FileStore::from_settings(&settings)?;
     let assets = Arc::new(Assets::load(settings.theme_dir.as_deref()));
     let templates = Templates::new(settings.theme_dir.clone(), assets.clone());
-    Ok(AppState::new(settings, db, key, templates, assets, files, metrics_handle()))
+    let pdf = Arc::new(crate::documents::PdfRenderer::new(settings.theme_dir.as_deref())?);
+    Ok(AppState::new(crate::state::Parts {
+        settings,
+        db,
+        key,
+        templates,
+        assets,
+        files,
+        pdf,
+        metrics: metrics_handle(),
+    }))
 }
 
 /// The configured key, or the one in `<data_dir>/secret.key`, created on first start.
@@ -96,6 +106,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::auth::handlers::router::<Admin>())
         .merge(crate::staff::router())
         .merge(crate::catalog::router())
+        .merge(crate::invoices::router())
         .route("/admin/audit", get(crate::audit::handlers::list_audit))
         .route(
             "/admin/settings",

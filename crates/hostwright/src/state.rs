@@ -25,6 +25,8 @@ pub struct Inner {
     pub templates: Templates,
     pub assets: Arc<Assets>,
     pub files: FileStore,
+    /// Renders invoices and credit notes (fonts and template loaded once).
+    pub pdf: Arc<crate::documents::PdfRenderer>,
     pub metrics: Option<PrometheusHandle>,
     /// Wakes the outbox sender when an email is queued.
     pub outbox_wakeup: Notify,
@@ -32,16 +34,21 @@ pub struct Inner {
     draining: AtomicBool,
 }
 
+/// What a node is built from (see `startup::build_state`).
+pub struct Parts {
+    pub settings: Settings,
+    pub db: DatabaseConnection,
+    pub key: SecretKey,
+    pub templates: Templates,
+    pub assets: Arc<Assets>,
+    pub files: FileStore,
+    pub pdf: Arc<crate::documents::PdfRenderer>,
+    pub metrics: Option<PrometheusHandle>,
+}
+
 impl AppState {
-    pub fn new(
-        settings: Settings,
-        db: DatabaseConnection,
-        key: SecretKey,
-        templates: Templates,
-        assets: Arc<Assets>,
-        files: FileStore,
-        metrics: Option<PrometheusHandle>,
-    ) -> Self {
+    pub fn new(parts: Parts) -> Self {
+        let Parts { settings, db, key, templates, assets, files, pdf, metrics } = parts;
         Self(Arc::new(Inner {
             settings,
             db,
@@ -49,6 +56,7 @@ impl AppState {
             templates,
             assets,
             files,
+            pdf,
             metrics,
             outbox_wakeup: Notify::new(),
             draining: AtomicBool::new(false),

@@ -107,6 +107,7 @@ pub struct Details {
     pub language: String,
     pub group_id: String,
     pub status: String,
+    pub tax_exempt: bool,
 }
 
 /// Details that passed validation.
@@ -127,6 +128,7 @@ pub struct ValidDetails {
     pub language: String,
     pub group_id: Option<ClientGroupId>,
     pub status: String,
+    pub tax_exempt: bool,
 }
 
 impl Details {
@@ -198,6 +200,7 @@ impl Details {
                 language,
                 group_id,
                 status,
+                tax_exempt: self.tax_exempt,
             }),
             _ => Err(errors),
         }
@@ -221,6 +224,7 @@ fn apply(active: &mut client::ActiveModel, d: &ValidDetails) {
     active.language = Set(d.language.clone());
     active.group_id = Set(d.group_id);
     active.status = Set(d.status.clone());
+    active.tax_exempt = Set(d.tax_exempt);
     active.search_text = Set(search_text(&d.first_name, &d.last_name, &d.company_name, d.email.as_str(), &d.phone));
     active.updated_at = Set(Utc::now());
 }
@@ -328,7 +332,7 @@ pub async fn update(state: &AppState, actor: &Actor, id: ClientId, details: Vali
 }
 
 fn changed_fields(before: &client::Model, after: &client::Model) -> Vec<&'static str> {
-    let pairs: [(&'static str, bool); 15] = [
+    let pairs: [(&'static str, bool); 16] = [
         ("first name", before.first_name != after.first_name),
         ("last name", before.last_name != after.last_name),
         ("company", before.company_name != after.company_name),
@@ -344,6 +348,7 @@ fn changed_fields(before: &client::Model, after: &client::Model) -> Vec<&'static
         ("language", before.language != after.language),
         ("group", before.group_id != after.group_id),
         ("status", before.status != after.status),
+        ("tax exemption", before.tax_exempt != after.tax_exempt),
     ];
     pairs.into_iter().filter(|(_, changed)| *changed).map(|(name, _)| name).collect()
 }

@@ -138,6 +138,7 @@ pub struct DetailsForm {
     group_id: String,
     #[serde(default)]
     status: String,
+    tax_exempt: Option<String>,
     invite: Option<String>,
 }
 
@@ -160,6 +161,7 @@ impl DetailsForm {
             language: self.language.clone(),
             group_id: self.group_id.clone(),
             status: self.status.clone(),
+            tax_exempt: self.tax_exempt.is_some(),
         }
     }
 
@@ -181,6 +183,7 @@ impl DetailsForm {
             language: c.language.clone(),
             group_id: c.group_id.map(|g| g.to_string()).unwrap_or_default(),
             status: c.status.clone(),
+            tax_exempt: c.tax_exempt.then(|| "on".to_owned()),
             invite: None,
         }
     }
@@ -193,6 +196,7 @@ impl DetailsForm {
             region => self.region.trim(), postcode => self.postcode.trim(), country => self.country.trim(),
             tax_id => self.tax_id.trim(), currency_code => self.currency_code.trim(), language => self.language.trim(),
             group_id => self.group_id.trim(), status => self.status.trim(), invite => self.invite.is_some(),
+            tax_exempt => self.tax_exempt.is_some(),
         }
     }
 }

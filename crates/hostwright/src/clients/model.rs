@@ -40,6 +40,7 @@ pub mod client {
         /// Lower-cased name, company and email, for the admin search.
         pub search_text: String,
         pub anonymised_at: Option<DateTimeUtc>,
+        pub tax_exempt: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ use sea_orm_migration::prelude::*;
 mod m20261121_000001_foundation;
 mod m20261122_000002_client_records;
 mod m20261122_000003_catalog;
+mod m20261122_000004_invoices;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_foundation::Migration),
             Box::new(m20261122_000002_client_records::Migration),
             Box::new(m20261122_000003_catalog::Migration),
+            Box::new(m20261122_000004_invoices::Migration),
         ]
     }
 }

@@ -12,10 +12,12 @@ pub enum Permission {
     ClientsView,
     ClientsManage,
     CatalogManage,
+    InvoicesView,
+    InvoicesManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 9] = [
         Permission::StaffView,
         Permission::StaffManage,
         Permission::AuditView,
@@ -23,6 +25,8 @@ impl Permission {
         Permission::ClientsView,
         Permission::ClientsManage,
         Permission::CatalogManage,
+        Permission::InvoicesView,
+        Permission::InvoicesManage,
     ];
 
     pub fn key(self) -> &'static str {
@@ -34,6 +38,8 @@ impl Permission {
             Permission::ClientsView => "clients.view",
             Permission::ClientsManage => "clients.manage",
             Permission::CatalogManage => "catalog.manage",
+            Permission::InvoicesView => "invoices.view",
+            Permission::InvoicesManage => "invoices.manage",
         }
     }
 
@@ -46,6 +52,8 @@ impl Permission {
             Permission::ClientsView => "See clients",
             Permission::ClientsManage => "Edit clients",
             Permission::CatalogManage => "Edit products, prices and currencies",
+            Permission::InvoicesView => "See invoices and payments",
+            Permission::InvoicesManage => "Create and issue invoices, record payments, cancel",
         }
     }
 
@@ -71,5 +79,15 @@ pub mod perm {
             }
         )*};
     }
-    markers!(StaffView, StaffManage, AuditView, SettingsManage, ClientsView, ClientsManage, CatalogManage);
+    markers!(
+        StaffView,
+        StaffManage,
+        AuditView,
+        SettingsManage,
+        ClientsView,
+        ClientsManage,
+        CatalogManage,
+        InvoicesView,
+        InvoicesManage
+    );
 }

@@ -144,7 +144,7 @@ fn client_form(filled: bool, invite: bool) -> Value {
         first_name => text, last_name => text, company_name => text, email => text, phone => text,
         address1 => text, address2 => text, city => text, region => text, postcode => text,
         country => if filled { "FR" } else { "" },
-        tax_id => text, currency_code => text, language => text,
+        tax_id => text, currency_code => text, language => text, tax_exempt => filled,
         group_id => if filled { "2" } else { "" },
         status => if filled { "inactive" } else { "" },
         invite => invite,
@@ -261,6 +261,81 @@ fn currency_row(
     }
 }
 
+/// A `service::PartySnapshot` (seller or buyer of an invoice).
+fn party(filled: bool) -> Value {
+    if filled {
+        context! {
+            name => SCRIPT,
+            company => SCRIPT,
+            address_lines => vec![SCRIPT, "10115 Berlin"],
+            country => "DE",
+            tax_id => SCRIPT,
+            registration => SCRIPT,
+            email => SCRIPT,
+        }
+    } else {
+        context! {
+            name => "",
+            company => "",
+            address_lines => Vec::<&str>::new(),
+            country => "",
+            tax_id => "",
+            registration => "",
+            email => "",
+        }
+    }
+}
+
+/// A row of `invoices::handlers::invoice_row`.
+fn invoice_row(id: i64, status: &str, overdue: bool, reverse_charge: bool, filled: bool) -> Value {
+    let draft = status == "draft";
+    let paid = status == "paid";
+    context! {
+        id => id,
+        number => if draft { format!("Draft #{id}") } else { format!("2026-{id:05}") },
+        legal_number => (!draft).then(|| format!("2026-{id:05}")),
+        proforma_number => None::<String>,
+        client_id => 7,
+        client_name => if filled { format!("{SCRIPT} ({SCRIPT})") } else { "Jo Doe".to_owned() },
+        status => status,
+        overdue => overdue,
+        issue_date => (!draft).then_some("2026-11-01"),
+        due_date => "2026-11-15",
+        paid_date => paid.then_some("2026-11-10"),
+        currency => "EUR",
+        subtotal => "100.00 EUR",
+        discount => "0.00 EUR",
+        tax => if reverse_charge { "0.00 EUR" } else { "19.00 EUR" },
+        total => if reverse_charge { "100.00 EUR" } else { "119.00 EUR" },
+        credit_applied => "0.00 EUR",
+        amount_paid => if paid { "119.00 EUR" } else if filled { "19.00 EUR" } else { "0.00 EUR" },
+        balance => if paid { "0.00 EUR" } else if filled { "100.00 EUR" } else { "119.00 EUR" },
+        balance_decimal => if paid { "0.00" } else if filled { "100.00" } else { "119.00" },
+        reverse_charge => reverse_charge,
+        tax_treatment => if reverse_charge { "reverse_charge" } else { "standard" },
+        notes => if filled { format!("{SCRIPT}\nsecond line") } else { String::new() },
+        buyer => party(filled),
+        seller => party(filled),
+    }
+}
+
+/// `invoices::handlers::invoice_detail`: lines, taxes and payments (empty when not `filled`).
+fn invoice_detail(filled: bool) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+    if !filled {
+        return (Vec::new(), Vec::new(), Vec::new());
+    }
+    let lines = vec![
+        context! { description => format!("{SCRIPT}\nsecond line"), quantity => "1", unit_price => "90.00", amount => "90.00", tax => "17.10", taxed => true },
+        context! { description => "Setup", quantity => "2.5", unit_price => "4.00", amount => "10.00", tax => "0.00", taxed => false },
+    ];
+    let taxes = vec![context! { name => SCRIPT, rate => "19", base => "100.00 EUR", amount => "19.00 EUR" }];
+    let payments = vec![
+        context! { amount => "19.00 EUR", fee => "0.50 EUR", method => "Bank transfer", reference => SCRIPT, paid_on => "2026-11-05" },
+        context! { amount => "0.00 EUR", fee => "0.00 EUR", method => "Other", reference => "", paid_on => "2026-11-06" },
+    ];
+    (lines, taxes, payments)
+}
+
 /// The sample contexts, by template name; several per template where a page has several
 /// states worth rendering.
 fn samples() -> Vec<(String, Value)> {
@@ -307,9 +382,24 @@ fn samples() -> Vec<(String, Value)> {
         first_name => SCRIPT,
     });
     let welcome = email(context! { link => "https://hosting.example.com/password/reset/abc", first_name => SCRIPT });
-    for (template, ctx) in
-        [("password_reset", reset), ("staff_invite", invite), ("verify_email", verify), ("client_welcome", welcome)]
-    {
+    let issued = |proforma: bool| {
+        email(context! {
+            number => if proforma { "PF-000012" } else { "2026-00012" },
+            proforma => proforma,
+            total => "119.00 EUR",
+            due_date => "2026-11-15",
+            link => "https://hosting.example.com/account/invoices/12",
+            first_name => SCRIPT,
+        })
+    };
+    for (template, ctx) in [
+        ("password_reset", reset),
+        ("staff_invite", invite),
+        ("verify_email", verify),
+        ("client_welcome", welcome),
+        ("invoice_issued", issued(false)),
+        ("invoice_issued", issued(true)),
+    ] {
         for suffix in ["subject.txt", "txt", "html"] {
             add(&format!("emails/{template}.{suffix}"), ctx.clone());
         }
@@ -953,6 +1043,215 @@ fn samples() -> Vec<(String, Value)> {
                     rounding_modes => hostwright_core::RoundingMode::ALL.iter().map(|m| m.key()).collect::<Vec<_>>(),
                     form => form,
                     errors => errors,
+                },
+            ),
+        );
+    }
+
+    // Invoices, billing settings and tax rules (invoices/handlers.rs).
+    let invoice_rows = vec![
+        invoice_row(1, "draft", false, false, true),
+        invoice_row(2, "unpaid", true, false, true),
+        invoice_row(3, "paid", false, true, false),
+        invoice_row(4, "cancelled", false, false, false),
+        invoice_row(5, "refunded", false, false, false),
+        invoice_row(6, "collections", true, false, false),
+        invoice_row(7, "odd", false, false, false),
+    ];
+    let invoice_statuses = crate::invoices::service::STATUSES;
+    let no_invoice_filters = context! { status => "", client => "", overdue => false, from => "", to => "" };
+    let some_invoice_filters =
+        context! { status => "unpaid", client => SCRIPT, overdue => true, from => "2026-01-01", to => SCRIPT };
+    for (rows, filters, can_manage, page_number, pages, total) in [
+        (invoice_rows.clone(), some_invoice_filters.clone(), true, 2, 3, 120),
+        (Vec::new(), no_invoice_filters.clone(), true, 1, 1, 0),
+        (Vec::new(), no_invoice_filters, false, 1, 1, 0),
+        (Vec::new(), some_invoice_filters, false, 1, 1, 1),
+    ] {
+        add(
+            "admin/invoices/list.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "invoices",
+                    invoices => rows,
+                    statuses => invoice_statuses,
+                    filters => filters,
+                    pagination => context! {
+                        page => page_number,
+                        pages => pages,
+                        total => total,
+                        query => "status=unpaid&client=%3Cscript%3E&overdue=on&from=2026-01-01&to=",
+                    },
+                    can_manage => can_manage,
+                },
+            ),
+        );
+    }
+
+    let blank_line = || context! { description => "", quantity => "1", unit_price => "", taxed => true };
+    let typed_lines = vec![
+        context! { description => SCRIPT, quantity => SCRIPT, unit_price => SCRIPT, taxed => false },
+        blank_line(),
+        blank_line(),
+        blank_line(),
+        blank_line(),
+        context! { description => "Sixth", quantity => "2", unit_price => "4.00", taxed => true },
+    ];
+    let mut invoice_errors = errors("line.0.unit_price");
+    for field in ["lines", "line.0.description", "line.5.quantity", "client_id", "currency_code", "due_date", "notes"] {
+        invoice_errors.add(field, SCRIPT);
+    }
+    let currencies = vec![("EUR", "EUR"), ("USD", "USD")];
+    // (client known, typed form, currencies, errors)
+    for (known, typed, currencies, errors) in [
+        (true, false, currencies.clone(), FormErrors::new()),
+        (false, true, currencies.clone(), invoice_errors),
+        (false, false, Vec::new(), FormErrors::new()),
+    ] {
+        add(
+            "admin/invoices/new.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "invoices",
+                    client => known.then(|| context! { id => 7, name => SCRIPT, email => SCRIPT, country => "DE" }),
+                    form => context! {
+                        client_id => if typed { SCRIPT } else if known { "7" } else { "" },
+                        currency_code => if typed { SCRIPT } else { "EUR" },
+                        due_date => if typed { SCRIPT } else { "" },
+                        notes => if typed { SCRIPT } else { "" },
+                        lines => if typed { typed_lines.clone() } else { (0..5).map(|_| blank_line()).collect() },
+                    },
+                    currencies => currencies,
+                    errors => errors,
+                },
+            ),
+        );
+    }
+
+    let mut payment_errors = errors("amount");
+    for field in ["fee", "method", "reference", "paid_on"] {
+        payment_errors.add(field, SCRIPT);
+    }
+    let methods: Vec<(&str, &str)> = crate::invoices::service::MANUAL_METHODS.to_vec();
+    // (status, overdue, reverse charge, filled, can manage, viewer's permissions, errors)
+    let shown_invoices = [
+        ("draft", false, false, true, true, all.clone(), FormErrors::new()),
+        ("unpaid", true, false, true, true, all.clone(), payment_errors),
+        ("unpaid", false, true, false, true, vec!["invoices.view", "invoices.manage"], FormErrors::new()),
+        ("paid", false, true, false, false, vec!["invoices.view"], FormErrors::new()),
+        ("collections", true, false, true, true, all.clone(), FormErrors::new()),
+        ("cancelled", false, false, false, true, all.clone(), FormErrors::new()),
+    ];
+    for (status, overdue, reverse_charge, filled, can_manage, perms, errors) in shown_invoices {
+        let (lines, taxes, payments) = invoice_detail(filled);
+        let typed = !errors.is_empty();
+        add(
+            "admin/invoices/show.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&perms),
+                    nav => "invoices",
+                    invoice => invoice_row(9, status, overdue, reverse_charge, filled),
+                    lines => lines,
+                    taxes => taxes,
+                    payments => payments,
+                    payment_form => context! {
+                        amount => if typed { SCRIPT } else { "" },
+                        fee => if typed { SCRIPT } else { "" },
+                        method => if typed { SCRIPT } else { "bank_transfer" },
+                        reference => if typed { SCRIPT } else { "" },
+                        paid_on => if typed { SCRIPT } else { "" },
+                        key => "payment-key-sample",
+                    },
+                    methods => &methods,
+                    history => if filled { audit_rows() } else { Vec::new() },
+                    errors => errors,
+                    can_manage => can_manage,
+                    today => "2026-11-21",
+                },
+            ),
+        );
+    }
+
+    let filled_billing = crate::invoices::settings::BillingSettings {
+        company_name: SCRIPT.into(),
+        address: format!("{SCRIPT}\n10115 Berlin"),
+        country: "DE".into(),
+        tax_id: SCRIPT.into(),
+        registration: SCRIPT.into(),
+        email: SCRIPT.into(),
+        invoice_pattern: SCRIPT.into(),
+        invoice_yearly_reset: false,
+        credit_note_pattern: SCRIPT.into(),
+        proforma_mode: true,
+        proforma_pattern: SCRIPT.into(),
+        default_due_days: 30,
+        prices_include_tax: true,
+    };
+    let tax_rules = vec![
+        context! { id => 1, name => SCRIPT, country => "DE", region => "", rate => "19", level => 1 },
+        context! { id => 2, name => "QST", country => "CA", region => SCRIPT, rate => "9.975", level => 2 },
+        context! { id => 3, name => "Sales tax", country => "", region => "", rate => "0", level => 1 },
+    ];
+    let mut billing_errors = errors("invoice_pattern");
+    for field in [
+        "company_name",
+        "country",
+        "tax_id",
+        "registration",
+        "email",
+        "credit_note_pattern",
+        "proforma_pattern",
+        "default_due_days",
+    ] {
+        billing_errors.add(field, SCRIPT);
+    }
+    for (settings, rules, errors) in [
+        (crate::invoices::settings::BillingSettings::default(), Vec::new(), FormErrors::new()),
+        (filled_billing, tax_rules, billing_errors),
+    ] {
+        add(
+            "admin/billing_settings.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "billing",
+                    settings => Value::from_serialize(&settings),
+                    countries => country_options(),
+                    tax_rules => rules,
+                    errors => errors,
+                },
+            ),
+        );
+    }
+
+    for rows in [invoice_rows[1..].to_vec(), Vec::new()] {
+        add(
+            "client/invoices/list.html",
+            page(true, context! { current_client => client(true), nav => "invoices", invoices => rows }),
+        );
+    }
+    for (status, overdue, reverse_charge, filled) in
+        [("unpaid", true, false, true), ("paid", false, true, false), ("collections", false, false, true)]
+    {
+        let (lines, taxes, payments) = invoice_detail(filled);
+        add(
+            "client/invoices/show.html",
+            page(
+                true,
+                context! {
+                    current_client => client(true),
+                    nav => "invoices",
+                    invoice => invoice_row(9, status, overdue, reverse_charge, filled),
+                    lines => lines,
+                    taxes => taxes,
+                    payments => payments,
                 },
             ),
         );

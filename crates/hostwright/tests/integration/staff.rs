@@ -139,6 +139,9 @@ async fn every_admin_page_requires_sign_in(mut app: TestApp) {
         "/admin/catalog",
         "/admin/catalog/products/new",
         "/admin/currencies",
+        "/admin/invoices",
+        "/admin/invoices/new",
+        "/admin/settings/billing",
     ] {
         let response = app.get(path).await;
         assert!(response.status.is_redirection(), "{path} answered {}", response.status);

@@ -1,0 +1,699 @@
+//! Admin and client-area pages for invoices, billing settings and tax rules.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{NaiveDate, Utc};
+use hostwright_core::{Currency, Decimal, Money};
+use minijinja::{Value, context};
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, QueryOrder, TransactionTrait};
+use serde::Deserialize;
+
+use super::model::{invoice, tax_rule};
+use super::numbering::Pattern;
+use super::service::{self, DraftInput, InvoiceError, InvoiceQuery, LineInput, PaymentInput, PaymentOutcome};
+use super::settings::{self, BillingSettings};
+use crate::audit::{self, Actor};
+use crate::clients::countries;
+use crate::ids::{ClientId, InvoiceId, TaxRuleId};
+use crate::staff::permissions::{Permission, perm};
+use crate::state::AppState;
+use crate::web::current::{Authorized, CurrentClient, CurrentStaff};
+use crate::web::forms::optional_text;
+use crate::web::{AppError, AppResult, FormErrors, Page, flash};
+
+fn actor(current: &CurrentStaff, page: &Page) -> Actor {
+    Actor::staff(current.staff.id, &current.staff.email, &page.ip)
+}
+
+fn invoice_error(err: InvoiceError) -> AppError {
+    match err {
+        InvoiceError::NotFound => AppError::NotFound,
+        InvoiceError::Internal(err) => AppError::Internal(err),
+        other => AppError::BadRequest(other.to_string()),
+    }
+}
+
+async fn currency_of(state: &AppState, code: &str) -> AppResult<Currency> {
+    Ok(service::find_currency(&state.db, code).await.map_err(invoice_error)?.unwrap_or(Currency::USD))
+}
+
+fn money(minor: i64, currency: Currency) -> String {
+    Money::from_minor(minor, currency).to_string()
+}
+
+async fn invoice_row(state: &AppState, i: &invoice::Model) -> AppResult<Value> {
+    let currency = currency_of(state, &i.currency_code).await?;
+    let buyer: service::PartySnapshot = serde_json::from_str(&i.buyer).unwrap_or_default();
+    let overdue = (i.status == service::UNPAID || i.status == service::COLLECTIONS) && i.due_date < service::today();
+    Ok(context! {
+        id => i.id,
+        number => i.display_number(),
+        legal_number => i.number.clone(),
+        proforma_number => i.proforma_number.clone(),
+        client_id => i.client_id,
+        client_name => if buyer.company.is_empty() { buyer.name.clone() } else { format!("{} ({})", buyer.company, buyer.name) },
+        status => i.status.clone(),
+        overdue => overdue,
+        issue_date => i.issue_date.map(|d| d.to_string()),
+        due_date => i.due_date.to_string(),
+        paid_date => i.paid_date.map(|d| d.to_string()),
+        currency => i.currency_code.clone(),
+        subtotal => money(i.subtotal_minor, currency),
+        discount => money(i.discount_minor, currency),
+        tax => money(i.tax_minor, currency),
+        total => money(i.total_minor, currency),
+        credit_applied => money(i.credit_applied_minor, currency),
+        amount_paid => money(i.amount_paid_minor, currency),
+        balance => money(i.balance_minor(), currency),
+        balance_decimal => Money::from_minor(i.balance_minor(), currency).to_decimal_string(),
+        reverse_charge => i.reverse_charge,
+        tax_treatment => i.tax_treatment.clone(),
+        notes => i.notes.clone(),
+        buyer => Value::from_serialize(&buyer),
+        seller => Value::from_serialize(serde_json::from_str::<service::PartySnapshot>(&i.seller).unwrap_or_default()),
+    })
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    client: String,
+    #[serde(default)]
+    overdue: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    page: Option<u64>,
+}
+
+pub async fn list_invoices(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesView>,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+    let query = InvoiceQuery {
+        status: service::STATUSES.iter().find(|s| **s == q.status).map(|s| (*s).to_owned()),
+        client_id: q.client.trim().parse::<ClientId>().ok(),
+        overdue: !q.overdue.is_empty(),
+        from: date(&q.from),
+        to: date(&q.to),
+        page: q.page.unwrap_or(1).max(1),
+    };
+    let (rows, total) = service::search(&state.db, &query).await?;
+    let mut invoices = Vec::new();
+    for row in &rows {
+        invoices.push(invoice_row(&state, row).await?);
+    }
+    let query_string = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("status", &q.status)
+        .append_pair("client", &q.client)
+        .append_pair("overdue", &q.overdue)
+        .append_pair("from", &q.from)
+        .append_pair("to", &q.to)
+        .finish();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "invoices",
+        invoices => invoices,
+        statuses => service::STATUSES,
+        filters => context! { status => q.status, client => q.client, overdue => !q.overdue.is_empty(), from => q.from, to => q.to },
+        pagination => context! { page => query.page, pages => total.div_ceil(service::PER_PAGE).max(1), total => total, query => query_string },
+        can_manage => current.can(Permission::InvoicesManage),
+    };
+    state.render(&page, "admin/invoices/list.html", ctx).await
+}
+
+/// The lines typed into the new-invoice form: `line.N.description`, `.quantity`, `.unit_price`, `.taxed`.
+fn typed_lines(fields: &BTreeMap<String, String>) -> Vec<LineInput> {
+    let mut lines: BTreeMap<usize, LineInput> = BTreeMap::new();
+    for (key, value) in fields {
+        let mut parts = key.splitn(3, '.');
+        let (Some("line"), Some(index), Some(field)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let Ok(index) = index.parse::<usize>() else { continue };
+        if index >= 100 {
+            continue;
+        }
+        let entry = lines.entry(index).or_default();
+        match field {
+            "description" => entry.description = value.clone(),
+            "quantity" => entry.quantity = value.clone(),
+            "unit_price" => entry.unit_price = value.clone(),
+            "taxed" => entry.taxed = true,
+            _ => {}
+        }
+    }
+    let last = lines.keys().max().copied().unwrap_or(0);
+    (0..=last).map(|i| lines.remove(&i).unwrap_or_default()).collect()
+}
+
+async fn render_new_invoice(
+    state: &AppState,
+    page: &Page,
+    current: &CurrentStaff,
+    fields: &BTreeMap<String, String>,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let mut lines: Vec<Value> = typed_lines(fields)
+        .into_iter()
+        .map(|l| context! { description => l.description, quantity => l.quantity, unit_price => l.unit_price, taxed => l.taxed })
+        .collect();
+    while lines.len() < 5 {
+        lines.push(context! { description => "", quantity => "1", unit_price => "", taxed => true });
+    }
+    let client_id = fields.get("client_id").cloned().unwrap_or_default();
+    let client = match client_id.parse::<ClientId>() {
+        Ok(id) => crate::clients::store::find(&state.db, id).await?,
+        Err(_) => None,
+    };
+    let currencies: Vec<(String, String)> =
+        crate::catalog::service::currencies(&state.db).await?.into_iter().map(|c| (c.code.clone(), c.code)).collect();
+    let default_currency = client
+        .as_ref()
+        .map(|c| c.currency_code.clone())
+        .filter(|c| !c.is_empty())
+        .or_else(|| currencies.first().map(|(c, _)| c.clone()))
+        .unwrap_or_default();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "invoices",
+        client => client.map(|c| context! { id => c.id, name => c.full_name(), email => c.email, country => c.country }),
+        form => context! {
+            client_id => client_id,
+            currency_code => fields.get("currency_code").cloned().unwrap_or(default_currency),
+            due_date => fields.get("due_date").cloned().unwrap_or_default(),
+            notes => fields.get("notes").cloned().unwrap_or_default(),
+            lines => lines,
+        },
+        currencies => currencies,
+        errors => errors,
+    };
+    state.render_status(status, page, "admin/invoices/new.html", ctx).await
+}
+
+pub async fn new_invoice_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesManage>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> AppResult<Response> {
+    let mut fields = BTreeMap::new();
+    if let Some(client) = q.get("client") {
+        fields.insert("client_id".to_owned(), client.clone());
+    }
+    render_new_invoice(&state, &page, &current, &fields, FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn create_invoice(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesManage>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let fields: BTreeMap<String, String> = fields.into_iter().filter(|(k, _)| k != "csrf_token").collect();
+    let Ok(client_id) = fields.get("client_id").map(String::as_str).unwrap_or_default().trim().parse::<ClientId>()
+    else {
+        let mut errors = FormErrors::new();
+        errors.add("client_id", "Enter the client number.");
+        return render_new_invoice(&state, &page, &current, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let input = DraftInput {
+        client_id,
+        currency_code: fields.get("currency_code").cloned().unwrap_or_default(),
+        due_date: fields.get("due_date").cloned().unwrap_or_default(),
+        notes: fields.get("notes").cloned().unwrap_or_default(),
+        lines: typed_lines(&fields),
+    };
+    match service::create_draft(&state, &actor(&current, &page), &input).await {
+        Ok(id) => Ok(flash::redirect(
+            &state,
+            &format!("/admin/invoices/{id}"),
+            "success",
+            "Draft saved. Check it, then issue it to the client.",
+        )),
+        Err(InvoiceError::Invalid(errors)) => {
+            render_new_invoice(&state, &page, &current, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(InvoiceError::NotFound) => {
+            let mut errors = FormErrors::new();
+            errors.add("client_id", "There is no client with this number.");
+            render_new_invoice(&state, &page, &current, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(InvoiceError::NotAllowed(message)) => {
+            render_new_invoice(
+                &state,
+                &page,
+                &current,
+                &fields,
+                FormErrors::form(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(err) => Err(invoice_error(err)),
+    }
+}
+
+async fn invoice_detail(state: &AppState, i: &invoice::Model) -> AppResult<Value> {
+    let currency = currency_of(state, &i.currency_code).await?;
+    let lines: Vec<Value> = service::lines(&state.db, i.id)
+        .await?
+        .into_iter()
+        .map(|l| {
+            context! {
+                description => l.description, quantity => l.quantity,
+                unit_price => Money::from_minor(l.unit_price_minor, currency).to_decimal_string(),
+                amount => Money::from_minor(l.amount_minor, currency).to_decimal_string(),
+                tax => Money::from_minor(l.tax_minor, currency).to_decimal_string(),
+                taxed => l.taxed,
+            }
+        })
+        .collect();
+    let taxes: Vec<Value> = service::tax_lines(&state.db, i.id)
+        .await?
+        .into_iter()
+        .map(|t| context! { name => t.name, rate => t.rate, base => money(t.base_minor, currency), amount => money(t.amount_minor, currency) })
+        .collect();
+    let payments: Vec<Value> = service::payments(&state.db, i.id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let method = service::MANUAL_METHODS.iter().find(|(k, _)| *k == p.method).map(|(_, l)| *l).unwrap_or("Other");
+            context! { amount => money(p.amount_minor, currency), fee => money(p.fee_minor, currency), method => method, reference => p.reference, paid_on => p.paid_on.to_string() }
+        })
+        .collect();
+    Ok(context! { invoice => invoice_row(state, i).await?, lines => lines, taxes => taxes, payments => payments })
+}
+
+async fn render_invoice(
+    state: &AppState,
+    page: &Page,
+    current: &CurrentStaff,
+    i: &invoice::Model,
+    payment_form: Value,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "invoices",
+        payment_form => payment_form,
+        methods => service::MANUAL_METHODS.iter().map(|(k, l)| (*k, *l)).collect::<Vec<_>>(),
+        history => crate::audit::handlers::for_entity(&state.db, "invoice", i.id.0, 50).await?,
+        errors => errors,
+        can_manage => current.can(Permission::InvoicesManage),
+        today => service::today().to_string(),
+        ..invoice_detail(state, i).await?
+    };
+    state.render_status(status, page, "admin/invoices/show.html", ctx).await
+}
+
+pub async fn show_invoice(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesView>,
+    Path(id): Path<InvoiceId>,
+) -> AppResult<Response> {
+    let i = service::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let form = context! { amount => "", fee => "", method => "bank_transfer", reference => "", paid_on => "", key => crate::crypto::random_token() };
+    render_invoice(&state, &page, &current, &i, form, FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn issue_invoice(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesManage>,
+    Path(id): Path<InvoiceId>,
+) -> AppResult<Response> {
+    let to = format!("/admin/invoices/{id}");
+    match service::issue(&state, &actor(&current, &page), id).await {
+        Ok(issued) => Ok(flash::redirect(
+            &state,
+            &to,
+            "success",
+            format!("Issued as {} and emailed to the client.", issued.display_number()),
+        )),
+        Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
+        Err(err) => Err(invoice_error(err)),
+    }
+}
+
+pub async fn cancel_invoice(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesManage>,
+    Path(id): Path<InvoiceId>,
+) -> AppResult<Response> {
+    let to = format!("/admin/invoices/{id}");
+    match service::cancel(&state, &actor(&current, &page), id).await {
+        Ok(()) => Ok(flash::redirect(&state, &to, "success", "The invoice is cancelled.")),
+        Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
+        Err(err) => Err(invoice_error(err)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct PaymentForm {
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    fee: String,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    reference: String,
+    #[serde(default)]
+    paid_on: String,
+    #[serde(default)]
+    key: String,
+}
+
+pub async fn record_payment(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesManage>,
+    Path(id): Path<InvoiceId>,
+    Form(form): Form<PaymentForm>,
+) -> AppResult<Response> {
+    let to = format!("/admin/invoices/{id}");
+    let input = PaymentInput {
+        amount: form.amount.clone(),
+        fee: form.fee.clone(),
+        method: form.method.clone(),
+        reference: form.reference.clone(),
+        paid_on: form.paid_on.clone(),
+        idempotency_key: form.key.clone(),
+    };
+    match service::record_payment(&state, &actor(&current, &page), id, &input).await {
+        Ok(PaymentOutcome::Recorded { paid_in_full: true }) => {
+            Ok(flash::redirect(&state, &to, "success", "Payment recorded; the invoice is paid."))
+        }
+        Ok(PaymentOutcome::Recorded { paid_in_full: false }) => {
+            Ok(flash::redirect(&state, &to, "success", "Payment recorded; a balance remains."))
+        }
+        Ok(PaymentOutcome::AlreadyRecorded) => {
+            Ok(flash::redirect(&state, &to, "info", "This payment was already recorded."))
+        }
+        Err(InvoiceError::Invalid(errors)) => {
+            let i = service::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+            let form = context! { amount => form.amount, fee => form.fee, method => form.method, reference => form.reference, paid_on => form.paid_on, key => form.key };
+            render_invoice(&state, &page, &current, &i, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
+        Err(err) => Err(invoice_error(err)),
+    }
+}
+
+// --- client area ------------------------------------------------------------------------
+
+pub async fn client_invoices(State(state): State<AppState>, page: Page, current: CurrentClient) -> AppResult<Response> {
+    let rows = invoice::Entity::find()
+        .filter(invoice::Column::ClientId.eq(current.client.id))
+        .filter(invoice::Column::Status.ne(service::DRAFT))
+        .order_by_desc(invoice::Column::Id)
+        .all(&state.db)
+        .await?;
+    let mut invoices = Vec::new();
+    for row in &rows {
+        invoices.push(invoice_row(&state, row).await?);
+    }
+    let ctx = context! { current_client => current.template_value(), nav => "invoices", invoices => invoices };
+    state.render(&page, "client/invoices/list.html", ctx).await
+}
+
+pub async fn client_invoice(
+    State(state): State<AppState>,
+    page: Page,
+    current: CurrentClient,
+    Path(id): Path<InvoiceId>,
+) -> AppResult<Response> {
+    let i = service::find(&state.db, id)
+        .await?
+        .filter(|i| i.client_id == current.client.id && i.status != service::DRAFT)
+        .ok_or(AppError::NotFound)?;
+    let ctx = context! {
+        current_client => current.template_value(),
+        nav => "invoices",
+        ..invoice_detail(&state, &i).await?
+    };
+    state.render(&page, "client/invoices/show.html", ctx).await
+}
+
+// --- billing settings and tax rules -----------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct BillingForm {
+    #[serde(default)]
+    company_name: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    tax_id: String,
+    #[serde(default)]
+    registration: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    invoice_pattern: String,
+    invoice_yearly_reset: Option<String>,
+    #[serde(default)]
+    credit_note_pattern: String,
+    proforma_mode: Option<String>,
+    #[serde(default)]
+    proforma_pattern: String,
+    #[serde(default)]
+    default_due_days: String,
+    prices_include_tax: Option<String>,
+}
+
+async fn render_billing(
+    state: &AppState,
+    page: &Page,
+    current: &CurrentStaff,
+    settings: &BillingSettings,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let rules: Vec<Value> = tax_rule::Entity::find()
+        .order_by_asc(tax_rule::Column::Country)
+        .order_by_asc(tax_rule::Column::Level)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|r| context! { id => r.id, name => r.name, country => r.country, region => r.region, rate => r.rate, level => r.level })
+        .collect();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "billing",
+        settings => Value::from_serialize(settings),
+        countries => countries::COUNTRIES.to_vec(),
+        tax_rules => rules,
+        errors => errors,
+    };
+    state.render_status(status, page, "admin/billing_settings.html", ctx).await
+}
+
+pub async fn billing_settings(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::SettingsManage>,
+) -> AppResult<Response> {
+    let settings = settings::load(&state.db).await?;
+    render_billing(&state, &page, &current, &settings, FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn save_billing_settings(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::SettingsManage>,
+    Form(form): Form<BillingForm>,
+) -> AppResult<Response> {
+    let mut errors = FormErrors::new();
+    let settings = BillingSettings {
+        company_name: optional_text(&mut errors, "company_name", &form.company_name, 150),
+        address: form.address.trim().chars().take(1000).collect(),
+        country: match form.country.trim() {
+            "" => String::new(),
+            c => countries::parse(c).map(str::to_owned).unwrap_or_else(|| {
+                errors.add("country", "Choose a country from the list.");
+                String::new()
+            }),
+        },
+        tax_id: optional_text(&mut errors, "tax_id", &form.tax_id, 40).to_uppercase(),
+        registration: optional_text(&mut errors, "registration", &form.registration, 100),
+        email: optional_text(&mut errors, "email", &form.email, 200),
+        invoice_pattern: form.invoice_pattern.trim().to_owned(),
+        invoice_yearly_reset: form.invoice_yearly_reset.is_some(),
+        credit_note_pattern: form.credit_note_pattern.trim().to_owned(),
+        proforma_mode: form.proforma_mode.is_some(),
+        proforma_pattern: form.proforma_pattern.trim().to_owned(),
+        default_due_days: form.default_due_days.trim().parse::<u32>().ok().filter(|d| *d <= 365).unwrap_or_else(|| {
+            errors.add("default_due_days", "Enter a number of days from 0 to 365.");
+            14
+        }),
+        prices_include_tax: form.prices_include_tax.is_some(),
+    };
+    if let Err(message) = Pattern::parse(&settings.invoice_pattern, settings.invoice_yearly_reset) {
+        errors.add("invoice_pattern", message);
+    }
+    if let Err(message) = Pattern::parse(&settings.credit_note_pattern, settings.invoice_yearly_reset) {
+        errors.add("credit_note_pattern", message);
+    }
+    if let Err(message) = Pattern::parse(&settings.proforma_pattern, false) {
+        errors.add("proforma_pattern", message);
+    }
+    if !errors.is_empty() {
+        return render_billing(&state, &page, &current, &settings, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let txn = state.db.begin().await?;
+    settings::save(&txn, &settings).await?;
+    audit::record(&txn, &actor(&current, &page), "settings.billing_updated", None, "Billing settings changed").await?;
+    txn.commit().await?;
+    Ok(flash::redirect(&state, "/admin/settings/billing", "success", "Billing settings saved."))
+}
+
+#[derive(Deserialize, Default)]
+pub struct TaxRuleForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    rate: String,
+    #[serde(default)]
+    level: String,
+}
+
+pub async fn add_tax_rule(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::SettingsManage>,
+    Form(form): Form<TaxRuleForm>,
+) -> AppResult<Response> {
+    let back = "/admin/settings/billing";
+    let name = form.name.trim();
+    let country = match form.country.trim() {
+        "" => Some(String::new()),
+        c => countries::parse(c).map(str::to_owned),
+    };
+    let rate = Decimal::from_str(form.rate.trim())
+        .ok()
+        .filter(|r| *r >= Decimal::ZERO && *r <= Decimal::from(100) && r.scale() <= 4);
+    let level: i16 = if form.level == "2" { 2 } else { 1 };
+    let (Some(country), Some(rate), false) = (country, rate, name.is_empty() || name.chars().count() > 50) else {
+        return Ok(flash::redirect(
+            &state,
+            back,
+            "error",
+            "Give the tax a name, a country from the list (or none) and a rate from 0 to 100.",
+        ));
+    };
+    let region = form.region.trim().chars().take(100).collect::<String>();
+    // The money core refuses two rules of one level for one place: check before saving.
+    let existing = tax_rule::Entity::find().all(&state.db).await?;
+    if existing.iter().any(|r| r.country == country && r.region == region && r.level == level) {
+        return Ok(flash::redirect(&state, back, "error", "There is already a tax of that level for that place."));
+    }
+    let txn = state.db.begin().await?;
+    tax_rule::ActiveModel {
+        name: Set(name.to_owned()),
+        country: Set(country.clone()),
+        region: Set(region),
+        rate: Set(rate.normalize().to_string()),
+        level: Set(level),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        &actor(&current, &page),
+        "tax_rule.added",
+        None,
+        format!("Tax {name} {rate}% for {}", if country.is_empty() { "every country" } else { &country }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(flash::redirect(&state, back, "success", "Tax rule added."))
+}
+
+pub async fn delete_tax_rule(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::SettingsManage>,
+    Path(id): Path<TaxRuleId>,
+) -> AppResult<Response> {
+    let txn = state.db.begin().await?;
+    let rule = tax_rule::Entity::find_by_id(id).one(&txn).await?.ok_or(AppError::NotFound)?;
+    tax_rule::Entity::delete_by_id(id).exec(&txn).await?;
+    audit::record(
+        &txn,
+        &actor(&current, &page),
+        "tax_rule.removed",
+        None,
+        format!("Removed tax {} {}%", rule.name, rule.rate),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(flash::redirect(
+        &state,
+        "/admin/settings/billing",
+        "success",
+        "Tax rule removed. Issued invoices keep their taxes.",
+    ))
+}
+
+fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\"")),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+pub async fn invoice_pdf(
+    State(state): State<AppState>,
+    _current: Authorized<perm::InvoicesView>,
+    Path(id): Path<InvoiceId>,
+) -> AppResult<Response> {
+    let i = service::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let (bytes, name) = super::pdf::pdf(&state, &i).await?;
+    Ok(pdf_response(bytes, &name))
+}
+
+pub async fn client_invoice_pdf(
+    State(state): State<AppState>,
+    current: CurrentClient,
+    Path(id): Path<InvoiceId>,
+) -> AppResult<Response> {
+    let i = service::find(&state.db, id)
+        .await?
+        .filter(|i| i.client_id == current.client.id && i.status != service::DRAFT)
+        .ok_or(AppError::NotFound)?;
+    let (bytes, name) = super::pdf::pdf(&state, &i).await?;
+    Ok(pdf_response(bytes, &name))
+}

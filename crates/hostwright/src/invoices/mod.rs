@@ -1,0 +1,31 @@
+//! Invoices: drafts computed by the money core, gapless legal numbering, manual payments,
+//! billing settings and tax rules.
+
+pub mod handlers;
+pub mod model;
+pub mod numbering;
+pub mod pdf;
+pub mod service;
+pub mod settings;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/invoices", get(handlers::list_invoices).post(handlers::create_invoice))
+        .route("/admin/invoices/new", get(handlers::new_invoice_form))
+        .route("/admin/invoices/{id}", get(handlers::show_invoice))
+        .route("/admin/invoices/{id}/issue", post(handlers::issue_invoice))
+        .route("/admin/invoices/{id}/cancel", post(handlers::cancel_invoice))
+        .route("/admin/invoices/{id}/payments", post(handlers::record_payment))
+        .route("/admin/invoices/{id}/pdf", get(handlers::invoice_pdf))
+        .route("/account/invoices/{id}/pdf", get(handlers::client_invoice_pdf))
+        .route("/admin/settings/billing", get(handlers::billing_settings).post(handlers::save_billing_settings))
+        .route("/admin/tax-rules", post(handlers::add_tax_rule))
+        .route("/admin/tax-rules/{id}/delete", post(handlers::delete_tax_rule))
+        .route("/account/invoices", get(handlers::client_invoices))
+        .route("/account/invoices/{id}", get(handlers::client_invoice))
+}

@@ -1,0 +1,659 @@
+//! Invoice use cases: drafts computed by the money core, issuing with a gapless number,
+//! manual payments (idempotent per form submission), cancellation. Issued invoices are
+//! never edited; corrections are credit notes.
+
+use std::str::FromStr;
+
+use chrono::{Days, NaiveDate, Utc};
+use hostwright_core::{
+    Buyer, CountryCode, Currency, Decimal, Line, Money, PriceMode, TaxContext, TaxRule, TaxRules, TaxSettings,
+    TaxTreatment, VatId, compute_totals,
+};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveValue::Set, Condition, DbErr, QueryOrder, QuerySelect, TransactionTrait};
+use serde::{Deserialize, Serialize};
+
+use super::model::{invoice, line, payment, tax_line, tax_rule};
+use super::numbering::{self, Pattern};
+use super::settings::{self, BillingSettings};
+use crate::audit::{self, Actor};
+use crate::catalog::model::currency;
+use crate::clients::model::client;
+use crate::ids::{ClientId, InvoiceId};
+use crate::mail::{Email, outbox};
+use crate::state::AppState;
+use crate::web::FormErrors;
+
+pub const DRAFT: &str = "draft";
+pub const UNPAID: &str = "unpaid";
+pub const PAID: &str = "paid";
+pub const CANCELLED: &str = "cancelled";
+pub const REFUNDED: &str = "refunded";
+pub const COLLECTIONS: &str = "collections";
+pub const STATUSES: [&str; 6] = [DRAFT, UNPAID, PAID, CANCELLED, REFUNDED, COLLECTIONS];
+
+/// Ways staff record a payment by hand.
+pub const MANUAL_METHODS: [(&str, &str); 4] =
+    [("bank_transfer", "Bank transfer"), ("cheque", "Cheque"), ("cash", "Cash"), ("other", "Other")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvoiceError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Invalid(FormErrors),
+    #[error("{0}")]
+    NotAllowed(&'static str),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for InvoiceError {
+    fn from(err: DbErr) -> Self {
+        InvoiceError::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+/// A party as printed on an issued invoice; frozen at issue.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartySnapshot {
+    pub name: String,
+    pub company: String,
+    pub address_lines: Vec<String>,
+    pub country: String,
+    pub tax_id: String,
+    pub registration: String,
+    pub email: String,
+}
+
+fn buyer_snapshot(c: &client::Model) -> PartySnapshot {
+    let city_line =
+        [c.postcode.as_str(), c.city.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
+    let address_lines = [c.address1.clone(), c.address2.clone(), city_line, c.region.clone()]
+        .into_iter()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    PartySnapshot {
+        name: c.full_name(),
+        company: c.company_name.clone(),
+        address_lines,
+        country: c.country.clone(),
+        tax_id: c.tax_id.clone(),
+        registration: String::new(),
+        email: c.email.clone(),
+    }
+}
+
+fn seller_snapshot(s: &BillingSettings) -> PartySnapshot {
+    PartySnapshot {
+        name: s.company_name.clone(),
+        company: String::new(),
+        address_lines: s.address.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+        country: s.country.clone(),
+        tax_id: s.tax_id.clone(),
+        registration: s.registration.clone(),
+        email: s.email.clone(),
+    }
+}
+
+/// The tax rules of the installation and the tax context of one client.
+async fn tax_setup(
+    db: &impl ConnectionTrait,
+    billing: &BillingSettings,
+    c: &client::Model,
+) -> Result<(TaxContext, TaxRules), InvoiceError> {
+    let seller_country = CountryCode::parse(&billing.country).ok();
+    let buyer_country = CountryCode::parse(&c.country).ok().or(seller_country);
+    let rows = tax_rule::Entity::find().order_by_asc(tax_rule::Column::Id).all(db).await?;
+    let mut rules = Vec::new();
+    if seller_country.is_some() {
+        for row in rows {
+            let rate = Decimal::from_str(&row.rate).map_err(|e| anyhow::anyhow!("tax rule {}: {e}", row.id))?;
+            let mut rule = TaxRule::new(row.name.clone(), rate);
+            if let Ok(country) = CountryCode::parse(&row.country) {
+                rule = rule.in_country(country);
+            }
+            if !row.region.is_empty() {
+                rule = rule.in_region(row.region.clone());
+            }
+            if row.level == 2 {
+                rule = rule.compound();
+            }
+            rules.push(rule);
+        }
+    }
+    let rules = TaxRules::new(rules).map_err(|e| anyhow::anyhow!("tax rules: {e}"))?;
+    let fallback = CountryCode::parse("US").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seller = seller_country.or(buyer_country).unwrap_or(fallback);
+    let mut tax_settings = TaxSettings::new(seller);
+    tax_settings.price_mode = if billing.prices_include_tax { PriceMode::Inclusive } else { PriceMode::Exclusive };
+    let mut buyer = Buyer::in_country(buyer_country.unwrap_or(seller));
+    if !c.region.is_empty() {
+        buyer.region = Some(c.region.clone());
+    }
+    buyer.vat_id = buyer_country.and_then(|country| VatId::parse_for(country, &c.tax_id).ok());
+    buyer.tax_exempt = c.tax_exempt;
+    Ok((TaxContext { settings: tax_settings, buyer }, rules))
+}
+
+fn treatment_key(t: TaxTreatment) -> &'static str {
+    match t {
+        TaxTreatment::Taxed => "taxed",
+        TaxTreatment::Exempt => "exempt",
+        TaxTreatment::ReverseCharge => "reverse_charge",
+        TaxTreatment::Export => "export",
+    }
+}
+
+/// A line as staff type it.
+#[derive(Debug, Clone, Default)]
+pub struct LineInput {
+    pub description: String,
+    pub quantity: String,
+    pub unit_price: String,
+    pub taxed: bool,
+}
+
+/// A manual invoice as staff type it.
+#[derive(Debug, Clone)]
+pub struct DraftInput {
+    pub client_id: ClientId,
+    pub currency_code: String,
+    pub due_date: String,
+    pub notes: String,
+    pub lines: Vec<LineInput>,
+}
+
+pub async fn find_currency(db: &impl ConnectionTrait, code: &str) -> Result<Option<Currency>, InvoiceError> {
+    match currency::Entity::find_by_id(code.to_owned()).one(db).await? {
+        Some(row) => Ok(Some(crate::catalog::service::to_core(&row)?)),
+        None => Ok(None),
+    }
+}
+
+pub fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// Checks a draft and computes it; nothing is written.
+async fn prepare(
+    state: &AppState,
+    input: &DraftInput,
+) -> Result<(client::Model, Currency, NaiveDate, Vec<Line>, hostwright_core::Totals, BillingSettings), InvoiceError> {
+    let mut errors = FormErrors::new();
+    let c = crate::clients::store::find(&state.db, input.client_id).await?.ok_or(InvoiceError::NotFound)?;
+    if c.anonymised_at.is_some() {
+        return Err(InvoiceError::NotAllowed("This client's personal data was erased; invoice them no more."));
+    }
+    let code = input.currency_code.trim().to_uppercase();
+    let currency = find_currency(&state.db, &code).await?;
+    if currency.is_none() {
+        errors.add("currency_code", "Choose one of the currencies set up under Currencies.");
+    }
+    let billing = settings::load(&state.db).await?;
+    let due_date = match input.due_date.trim() {
+        "" => today().checked_add_days(Days::new(u64::from(billing.default_due_days))).unwrap_or_else(today),
+        text => NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| {
+            errors.add("due_date", "Enter the date as YYYY-MM-DD.");
+            today()
+        }),
+    };
+    if input.notes.chars().count() > 5000 {
+        errors.add("notes", "Use at most 5,000 characters.");
+    }
+    let filled: Vec<(usize, &LineInput)> = input
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !(l.description.trim().is_empty() && l.unit_price.trim().is_empty()))
+        .collect();
+    if filled.is_empty() {
+        errors.add("lines", "Add at least one line.");
+    }
+    let mut lines = Vec::new();
+    for (i, l) in &filled {
+        let description = l.description.trim();
+        if description.is_empty() || description.chars().count() > 500 {
+            errors.add(&format!("line.{i}.description"), "Describe the line (up to 500 characters).");
+        }
+        let quantity = match l.quantity.trim() {
+            "" => Some(Decimal::ONE),
+            q => Decimal::from_str(q)
+                .ok()
+                .filter(|q| *q > Decimal::ZERO && *q <= Decimal::from(100_000) && q.scale() <= 4)
+                .or_else(|| {
+                    errors.add(&format!("line.{i}.quantity"), "Enter a quantity above 0, e.g. 1 or 2.5.");
+                    None
+                }),
+        };
+        let price = currency.and_then(|cur| match Money::parse(l.unit_price.trim(), cur) {
+            Ok(m) if !m.is_negative() => Some(m),
+            Ok(_) => {
+                errors.add(&format!("line.{i}.unit_price"), "Prices cannot be negative; issue a credit note instead.");
+                None
+            }
+            Err(hostwright_core::MoneyError::TooManyDecimals { .. }) => {
+                errors.add(&format!("line.{i}.unit_price"), format!("{} has {} decimals.", cur.code(), cur.exponent()));
+                None
+            }
+            Err(_) => {
+                errors.add(&format!("line.{i}.unit_price"), "Enter an amount like 9.99.");
+                None
+            }
+        });
+        if let (Some(q), Some(price)) = (quantity, price) {
+            let line = Line::new(description.to_owned(), price, q);
+            lines.push(if l.taxed { line } else { line.untaxed() });
+        }
+    }
+    let Some(currency) = currency.filter(|_| errors.is_empty()) else {
+        return Err(InvoiceError::Invalid(errors));
+    };
+    let (ctx, rules) = tax_setup(&state.db, &billing, &c).await?;
+    let totals = compute_totals(currency, &lines, &ctx, &rules).map_err(|e| {
+        let mut errors = FormErrors::new();
+        errors.add("lines", format!("These lines cannot be invoiced: {e}"));
+        InvoiceError::Invalid(errors)
+    })?;
+    Ok((c, currency, due_date, lines, totals, billing))
+}
+
+/// Saves a draft invoice; staff review it, then issue it.
+pub async fn create_draft(state: &AppState, actor: &Actor, input: &DraftInput) -> Result<InvoiceId, InvoiceError> {
+    let (c, currency, due_date, lines, totals, _) = prepare(state, input).await?;
+    let txn = state.db.begin().await?;
+    let now = Utc::now();
+    let created = invoice::ActiveModel {
+        client_id: Set(c.id),
+        number: Set(None),
+        proforma_number: Set(None),
+        status: Set(DRAFT.into()),
+        currency_code: Set(currency.code().to_owned()),
+        issue_date: Set(None),
+        due_date: Set(due_date),
+        paid_date: Set(None),
+        subtotal_minor: Set(totals.subtotal.minor()),
+        discount_minor: Set(totals.discount_total.minor()),
+        tax_minor: Set(totals.tax_total.minor()),
+        total_minor: Set(totals.grand_total.minor()),
+        credit_applied_minor: Set(0),
+        amount_paid_minor: Set(0),
+        price_mode: Set(if totals.price_mode == PriceMode::Inclusive { "inclusive" } else { "exclusive" }.into()),
+        tax_treatment: Set(treatment_key(totals.treatment).into()),
+        reverse_charge: Set(totals.reverse_charge),
+        buyer: Set(serde_json::to_string(&buyer_snapshot(&c)).unwrap_or_default()),
+        seller: Set("{}".into()),
+        notes: Set(input.notes.trim().to_owned()),
+        pdf_key: Set(None),
+        issued_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    for (position, (input_line, computed)) in lines.iter().zip(&totals.lines).enumerate() {
+        line::ActiveModel {
+            invoice_id: Set(created.id),
+            position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+            kind: Set("manual".into()),
+            description: Set(input_line.description.clone()),
+            quantity: Set(input_line.quantity.normalize().to_string()),
+            unit_price_minor: Set(input_line.unit_price.minor()),
+            amount_minor: Set(computed.net.minor()),
+            discount_minor: Set(computed.discount.minor()),
+            tax_minor: Set(computed.tax.minor()),
+            taxed: Set(input_line.taxable),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    }
+    for tax in &totals.tax_lines {
+        tax_line::ActiveModel {
+            invoice_id: Set(created.id),
+            name: Set(tax.name.clone()),
+            rate: Set(tax.rate.normalize().to_string()),
+            level: Set(if tax.level == hostwright_core::TaxLevel::Compound { 2 } else { 1 }),
+            base_minor: Set(tax.base.minor()),
+            amount_minor: Set(tax.amount.minor()),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    }
+    audit::record(
+        &txn,
+        actor,
+        "invoice.created",
+        Some(("invoice", created.id.0)),
+        format!("Draft invoice for client #{} over {}", c.id, totals.grand_total),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created.id)
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: InvoiceId) -> Result<Option<invoice::Model>, DbErr> {
+    invoice::Entity::find_by_id(id).one(db).await
+}
+
+/// Issues a draft: it gets its number (legal, or proforma in proforma mode), its date, and
+/// frozen copies of the buyer's and seller's details; the client is emailed.
+pub async fn issue(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<invoice::Model, InvoiceError> {
+    let draft = find(&state.db, id).await?.ok_or(InvoiceError::NotFound)?;
+    if draft.status != DRAFT {
+        return Err(InvoiceError::NotAllowed("Only a draft can be issued."));
+    }
+    let billing = settings::load(&state.db).await?;
+    if billing.company_name.trim().is_empty() {
+        return Err(InvoiceError::NotAllowed(
+            "Enter your company details under Billing settings before issuing invoices.",
+        ));
+    }
+    let c = crate::clients::store::find(&state.db, draft.client_id).await?.ok_or(InvoiceError::NotFound)?;
+    let (series, pattern_text, yearly) = if billing.proforma_mode {
+        ("proforma", billing.proforma_pattern.as_str(), false)
+    } else {
+        ("invoice", billing.invoice_pattern.as_str(), billing.invoice_yearly_reset)
+    };
+    let pattern = Pattern::parse(pattern_text, yearly).map_err(InvoiceError::NotAllowed)?;
+    let txn = state.db.begin().await?;
+    // The number comes first: it takes the series' lock, and the date is read after it so
+    // that numbers and dates rise together.
+    let date = today();
+    let seq = numbering::next(&txn, series, &pattern.period(date)).await?;
+    let number = pattern.format(date, seq);
+    let now = Utc::now();
+    let mut update = Query::update();
+    update
+        .table(invoice::Entity)
+        .value(invoice::Column::Status, UNPAID)
+        .value(invoice::Column::IssueDate, date)
+        .value(invoice::Column::IssuedAt, now)
+        .value(invoice::Column::UpdatedAt, now)
+        .value(invoice::Column::Buyer, serde_json::to_string(&buyer_snapshot(&c)).unwrap_or_default())
+        .value(invoice::Column::Seller, serde_json::to_string(&seller_snapshot(&billing)).unwrap_or_default())
+        .and_where(Expr::col(invoice::Column::Id).eq(id))
+        .and_where(Expr::col(invoice::Column::Status).eq(DRAFT));
+    if billing.proforma_mode {
+        update.value(invoice::Column::ProformaNumber, number.clone());
+    } else {
+        update.value(invoice::Column::Number, number.clone());
+    }
+    if txn.execute(&update).await?.rows_affected() != 1 {
+        txn.rollback().await?;
+        return Err(InvoiceError::NotAllowed("Only a draft can be issued."));
+    }
+    let issued = find(&txn, id).await?.ok_or(InvoiceError::NotFound)?;
+    let currency = find_currency(&txn, &issued.currency_code).await?.unwrap_or(Currency::USD);
+    let link = state.settings.url(&format!("/account/invoices/{id}"));
+    let email = Email::compose(
+        state,
+        "invoice_issued",
+        &c.email,
+        &c.full_name(),
+        minijinja::context! {
+            number => number.clone(),
+            proforma => billing.proforma_mode,
+            total => Money::from_minor(issued.total_minor, currency).to_string(),
+            due_date => issued.due_date.to_string(),
+            link => link,
+            first_name => c.first_name.clone(),
+        },
+    )?
+    .for_client(c.id);
+    outbox::enqueue(&txn, email).await?;
+    audit::record(
+        &txn,
+        actor,
+        "invoice.issued",
+        Some(("invoice", id.0)),
+        format!(
+            "Issued {} {number} for {}",
+            if billing.proforma_mode { "proforma" } else { "invoice" },
+            Money::from_minor(issued.total_minor, currency)
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(issued)
+}
+
+/// A payment staff record by hand.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentInput {
+    pub amount: String,
+    pub fee: String,
+    pub method: String,
+    pub reference: String,
+    pub paid_on: String,
+    /// Identifies one submission of the payment form.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    Recorded { paid_in_full: bool },
+    AlreadyRecorded,
+}
+
+pub async fn record_payment(
+    state: &AppState,
+    actor: &Actor,
+    id: InvoiceId,
+    input: &PaymentInput,
+) -> Result<PaymentOutcome, InvoiceError> {
+    let current = find(&state.db, id).await?.ok_or(InvoiceError::NotFound)?;
+    if payment::Entity::find()
+        .filter(payment::Column::IdempotencyKey.eq(input.idempotency_key.trim()))
+        .one(&state.db)
+        .await?
+        .is_some()
+    {
+        return Ok(PaymentOutcome::AlreadyRecorded);
+    }
+    if current.status != UNPAID && current.status != COLLECTIONS {
+        return Err(InvoiceError::NotAllowed("Payments can be recorded on unpaid invoices only."));
+    }
+    let currency = find_currency(&state.db, &current.currency_code).await?.unwrap_or(Currency::USD);
+    let mut errors = FormErrors::new();
+    let amount = match Money::parse(input.amount.trim(), currency) {
+        Ok(m) if m.is_positive() && m.minor() <= current.balance_minor() => Some(m),
+        Ok(m) if m.is_positive() => {
+            errors.add(
+                "amount",
+                format!(
+                    "The balance is {}; record at most that.",
+                    Money::from_minor(current.balance_minor(), currency)
+                ),
+            );
+            None
+        }
+        _ => {
+            errors.add("amount", format!("Enter the amount received, e.g. 10.00 ({}).", currency.code()));
+            None
+        }
+    };
+    let fee = match input.fee.trim() {
+        "" => Some(Money::zero(currency)),
+        text => Money::parse(text, currency).ok().filter(|m| !m.is_negative()).or_else(|| {
+            errors.add("fee", "Enter the fee the bank charged, or leave it empty.");
+            None
+        }),
+    };
+    if !MANUAL_METHODS.iter().any(|(key, _)| *key == input.method) {
+        errors.add("method", "Choose how the money arrived.");
+    }
+    let reference = input.reference.trim();
+    if reference.chars().count() > 200 {
+        errors.add("reference", "Use at most 200 characters.");
+    }
+    let paid_on = match input.paid_on.trim() {
+        "" => Some(today()),
+        text => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().filter(|d| *d <= today()).or_else(|| {
+            errors.add("paid_on", "Enter the date the money arrived (YYYY-MM-DD, not in the future).");
+            None
+        }),
+    };
+    let key = input.idempotency_key.trim();
+    if key.len() < 16 || key.len() > 64 {
+        errors.add("_form", "This form is out of date; reload the page and try again.");
+    }
+    let (Some(amount), Some(fee), Some(paid_on), true) = (amount, fee, paid_on, errors.is_empty()) else {
+        return Err(InvoiceError::Invalid(errors));
+    };
+    let paid_in_full = amount.minor() == current.balance_minor();
+    let billing = settings::load(&state.db).await?;
+    let needs_legal_number = paid_in_full && current.number.is_none();
+    let txn = state.db.begin().await?;
+    let mut legal_number = None;
+    if needs_legal_number {
+        let pattern =
+            Pattern::parse(&billing.invoice_pattern, billing.invoice_yearly_reset).map_err(InvoiceError::NotAllowed)?;
+        let date = today();
+        let seq = numbering::next(&txn, "invoice", &pattern.period(date)).await?;
+        legal_number = Some((pattern.format(date, seq), date));
+    }
+    let inserted = payment::ActiveModel {
+        invoice_id: Set(id),
+        amount_minor: Set(amount.minor()),
+        fee_minor: Set(fee.minor()),
+        method: Set(input.method.clone()),
+        reference: Set(reference.to_owned()),
+        paid_on: Set(paid_on),
+        staff_id: Set(actor.id),
+        idempotency_key: Set(key.to_owned()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    if let Err(err) = inserted {
+        txn.rollback().await?;
+        if crate::web::forms::is_unique_violation(&err) {
+            return Ok(PaymentOutcome::AlreadyRecorded);
+        }
+        return Err(err.into());
+    }
+    let now = Utc::now();
+    let mut update = Query::update();
+    update
+        .table(invoice::Entity)
+        .value(invoice::Column::AmountPaidMinor, Expr::col(invoice::Column::AmountPaidMinor).add(amount.minor()))
+        .value(invoice::Column::UpdatedAt, now)
+        .and_where(Expr::col(invoice::Column::Id).eq(id))
+        .and_where(Expr::col(invoice::Column::Status).is_in([UNPAID, COLLECTIONS]))
+        // Two payments racing cannot together exceed the balance.
+        .and_where(Expr::col(invoice::Column::AmountPaidMinor).eq(current.amount_paid_minor))
+        .and_where(Expr::col(invoice::Column::CreditAppliedMinor).eq(current.credit_applied_minor));
+    if paid_in_full {
+        update.value(invoice::Column::Status, PAID).value(invoice::Column::PaidDate, paid_on);
+    }
+    if let Some((number, date)) = &legal_number {
+        // The legal invoice is a new document: its PDF is made afresh under the new number.
+        update
+            .value(invoice::Column::Number, number.clone())
+            .value(invoice::Column::IssueDate, *date)
+            .value(invoice::Column::PdfKey, Option::<String>::None);
+    }
+    if txn.execute(&update).await?.rows_affected() != 1 {
+        txn.rollback().await?;
+        return Err(InvoiceError::NotAllowed("The invoice changed meanwhile; reload it and check the balance."));
+    }
+    let mut summary = format!(
+        "Recorded {amount} by {} (ref. {})",
+        input.method,
+        if reference.is_empty() { "none" } else { reference }
+    );
+    if let Some((number, _)) = &legal_number {
+        summary.push_str(&format!("; paid in full, legal number {number}"));
+    } else if paid_in_full {
+        summary.push_str("; paid in full");
+    }
+    audit::record(&txn, actor, "invoice.payment_recorded", Some(("invoice", id.0)), summary).await?;
+    txn.commit().await?;
+    Ok(PaymentOutcome::Recorded { paid_in_full })
+}
+
+/// Cancels a draft or an unpaid invoice nobody paid anything on. An issued invoice keeps
+/// its number: the series stays gapless.
+pub async fn cancel(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<(), InvoiceError> {
+    let txn = state.db.begin().await?;
+    let update = Query::update()
+        .table(invoice::Entity)
+        .value(invoice::Column::Status, CANCELLED)
+        .value(invoice::Column::UpdatedAt, Utc::now())
+        .and_where(Expr::col(invoice::Column::Id).eq(id))
+        .and_where(Expr::col(invoice::Column::Status).is_in([DRAFT, UNPAID]))
+        .and_where(Expr::col(invoice::Column::AmountPaidMinor).eq(0))
+        .and_where(Expr::col(invoice::Column::CreditAppliedMinor).eq(0))
+        .to_owned();
+    if txn.execute(&update).await?.rows_affected() != 1 {
+        return Err(InvoiceError::NotAllowed("Only drafts and unpaid invoices without payments can be cancelled."));
+    }
+    audit::record(&txn, actor, "invoice.cancelled", Some(("invoice", id.0)), "Cancelled the invoice").await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The admin list's filters.
+#[derive(Debug, Clone, Default)]
+pub struct InvoiceQuery {
+    pub status: Option<String>,
+    pub client_id: Option<ClientId>,
+    pub overdue: bool,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub page: u64,
+}
+
+pub const PER_PAGE: u64 = 50;
+
+pub async fn search(db: &impl ConnectionTrait, q: &InvoiceQuery) -> Result<(Vec<invoice::Model>, u64), DbErr> {
+    let mut condition = Condition::all();
+    if let Some(status) = &q.status {
+        condition = condition.add(invoice::Column::Status.eq(status.as_str()));
+    }
+    if let Some(client_id) = q.client_id {
+        condition = condition.add(invoice::Column::ClientId.eq(client_id));
+    }
+    if q.overdue {
+        condition = condition
+            .add(invoice::Column::Status.is_in([UNPAID, COLLECTIONS]))
+            .add(invoice::Column::DueDate.lt(today()));
+    }
+    if let Some(from) = q.from {
+        condition = condition.add(invoice::Column::IssueDate.gte(from));
+    }
+    if let Some(to) = q.to {
+        condition = condition.add(invoice::Column::IssueDate.lte(to));
+    }
+    let base = invoice::Entity::find().filter(condition);
+    let total = base.clone().count(db).await?;
+    let rows = base
+        .order_by_desc(invoice::Column::Id)
+        .offset(q.page.saturating_sub(1) * PER_PAGE)
+        .limit(PER_PAGE)
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+pub async fn lines(db: &impl ConnectionTrait, id: InvoiceId) -> Result<Vec<line::Model>, DbErr> {
+    line::Entity::find().filter(line::Column::InvoiceId.eq(id)).order_by_asc(line::Column::Position).all(db).await
+}
+
+pub async fn tax_lines(db: &impl ConnectionTrait, id: InvoiceId) -> Result<Vec<tax_line::Model>, DbErr> {
+    tax_line::Entity::find()
+        .filter(tax_line::Column::InvoiceId.eq(id))
+        .order_by_asc(tax_line::Column::Level)
+        .all(db)
+        .await
+}
+
+pub async fn payments(db: &impl ConnectionTrait, id: InvoiceId) -> Result<Vec<payment::Model>, DbErr> {
+    payment::Entity::find().filter(payment::Column::InvoiceId.eq(id)).order_by_asc(payment::Column::Id).all(db).await
+}

@@ -1,0 +1,68 @@
+//! Billing settings staff edit: who issues the invoices, how they are numbered, when they
+//! fall due, how prices are meant. Stored as one JSON value so every node reads the same.
+
+use chrono::Utc;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use serde::{Deserialize, Serialize};
+
+use crate::site_settings::{ActiveModel, Column, Entity};
+
+const KEY: &str = "billing";
+
+/// The seller's identity and the numbering rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BillingSettings {
+    pub company_name: String,
+    /// Street, postcode and city, one per line.
+    pub address: String,
+    /// ISO 3166-1 alpha-2 of the seller, for tax decisions.
+    pub country: String,
+    pub tax_id: String,
+    pub registration: String,
+    pub email: String,
+    pub invoice_pattern: String,
+    pub invoice_yearly_reset: bool,
+    pub credit_note_pattern: String,
+    /// Unpaid invoices carry a proforma number; the legal number comes with payment.
+    pub proforma_mode: bool,
+    pub proforma_pattern: String,
+    pub default_due_days: u32,
+    /// Whether catalog prices include tax.
+    pub prices_include_tax: bool,
+}
+
+impl Default for BillingSettings {
+    fn default() -> Self {
+        Self {
+            company_name: String::new(),
+            address: String::new(),
+            country: String::new(),
+            tax_id: String::new(),
+            registration: String::new(),
+            email: String::new(),
+            invoice_pattern: "{YYYY}-{SEQ:5}".into(),
+            invoice_yearly_reset: true,
+            credit_note_pattern: "CN-{YYYY}-{SEQ:5}".into(),
+            proforma_mode: false,
+            proforma_pattern: "PF-{SEQ:6}".into(),
+            default_due_days: 14,
+            prices_include_tax: false,
+        }
+    }
+}
+
+pub async fn load(db: &impl ConnectionTrait) -> Result<BillingSettings, DbErr> {
+    let row = Entity::find_by_id(KEY.to_owned()).one(db).await?;
+    Ok(row.and_then(|r| serde_json::from_str(&r.value).ok()).unwrap_or_default())
+}
+
+pub async fn save(db: &impl ConnectionTrait, settings: &BillingSettings) -> Result<(), DbErr> {
+    let value = serde_json::to_string(settings).map_err(|e| DbErr::Custom(e.to_string()))?;
+    Entity::insert(ActiveModel { key: Set(KEY.into()), value: Set(value), updated_at: Set(Utc::now()) })
+        .on_conflict(OnConflict::column(Column::Key).update_columns([Column::Value, Column::UpdatedAt]).to_owned())
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! Invoices: drafts computed by the money core, gapless numbering (also under 50 concurrent
+//! issuers), proforma mode, idempotent manual payments, the client's view.
+
+use std::collections::BTreeSet;
+
+use hostwright::audit::Actor;
+use hostwright::ids::{ClientId, StaffId};
+use hostwright::invoices::service::{self, DraftInput, LineInput};
+
+use crate::on_both_backends;
+use crate::support::TestApp;
+
+async fn set_up_billing(app: &mut TestApp, proforma: bool) {
+    let mut form = vec![
+        ("company_name", "Acme Hosting GmbH"),
+        ("address", "Hauptstraße 1\n10115 Berlin"),
+        ("country", "DE"),
+        ("tax_id", "DE123456789"),
+        ("registration", "HRB 12345"),
+        ("email", "billing@acme.test"),
+        ("invoice_pattern", "{YYYY}-{SEQ:5}"),
+        ("invoice_yearly_reset", "on"),
+        ("credit_note_pattern", "CN-{YYYY}-{SEQ:5}"),
+        ("proforma_pattern", "PF-{SEQ:6}"),
+        ("default_due_days", "14"),
+    ];
+    if proforma {
+        form.push(("proforma_mode", "on"));
+    }
+    app.post_form("/admin/settings/billing", &form).await.assert_redirect_to("/admin/settings/billing");
+    app.post_form("/admin/tax-rules", &[("name", "VAT"), ("country", "DE"), ("rate", "19"), ("level", "1")]).await;
+    app.post_form("/admin/currencies", &[("code", "EUR"), ("rate", "0.92")]).await;
+}
+
+async fn client_in(app: &mut TestApp, email: &str, country: &str, tax_id: &str) -> ClientId {
+    let form = [
+        ("first_name", "Zoë"),
+        ("last_name", "Ørsted"),
+        ("email", email),
+        ("country", country),
+        ("tax_id", tax_id),
+        ("status", "active"),
+    ];
+    let created = app.post_form("/admin/clients", &form).await;
+    let id = created.location().trim_start_matches("/admin/clients/").parse::<i64>().unwrap();
+    ClientId(id)
+}
+
+async fn draft(app: &mut TestApp, client: ClientId, lines: &[(&str, &str, &str, bool)]) -> String {
+    let mut form: Vec<(String, String)> =
+        vec![("client_id".into(), client.to_string()), ("currency_code".into(), "EUR".into())];
+    for (i, (description, quantity, price, taxed)) in lines.iter().enumerate() {
+        form.push((format!("line.{i}.description"), (*description).into()));
+        form.push((format!("line.{i}.quantity"), (*quantity).into()));
+        form.push((format!("line.{i}.unit_price"), (*price).into()));
+        if *taxed {
+            form.push((format!("line.{i}.taxed"), "on".into()));
+        }
+    }
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let response = app.post_form("/admin/invoices", &fields).await;
+    assert!(response.location().starts_with("/admin/invoices/"), "{}", response.body);
+    response.location().to_owned()
+}
+
+fn year() -> String {
+    chrono::Utc::now().format("%Y").to_string()
+}
+
+async fn an_invoice_is_drafted_issued_numbered_and_paid_once(mut app: TestApp) {
+    app.signed_in_admin().await;
+    set_up_billing(&mut app, false).await;
+    let client = client_in(&mut app, "zoe@example.de", "DE", "").await;
+    let bad = app
+        .post_form(
+            "/admin/invoices",
+            &[
+                ("client_id", &client.to_string()),
+                ("currency_code", "EUR"),
+                ("line.0.description", "Hosting"),
+                ("line.0.unit_price", "9.999"),
+                ("line.1.description", ""),
+                ("line.1.unit_price", "-1"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    bad.assert_contains("EUR has 2 decimals.");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices").await, 0);
+
+    let path =
+        draft(&mut app, client, &[("Web hosting, December", "2", "9.99", true), ("Setup", "1", "5.00", false)]).await;
+    let page = app.get(&path).await;
+    page.assert_contains("Draft");
+    // 2 × 9.99 = 19.98 taxed at 19 % = 3.80; plus 5.00 untaxed.
+    page.assert_contains("28.78 EUR");
+    page.assert_contains("3.80 EUR");
+    app.post_form(&format!("{path}/issue"), &[]).await.assert_redirect_to(&path);
+    let number = format!("{}-00001", year());
+    app.get(&path).await.assert_contains(&number);
+    assert!(app.post_form(&format!("{path}/issue"), &[]).await.status.is_redirection());
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices WHERE number IS NOT NULL").await, 1);
+    app.deliver_email().await;
+    let email = app.smtp.wait_for("zoe@example.de").await;
+    assert!(email.subject().contains(&number), "{}", email.subject());
+
+    let second = draft(&mut app, client, &[("Domain", "1", "12.00", true)]).await;
+    app.post_form(&format!("{second}/issue"), &[]).await;
+    app.get(&second).await.assert_contains(&format!("{}-00002", year()));
+
+    // A partial payment, the same submission again, then the rest.
+    let key = "k".repeat(24);
+    app.post_form(
+        &format!("{path}/payments"),
+        &[("amount", "10.00"), ("method", "bank_transfer"), ("reference", "SEPA 1"), ("key", &key)],
+    )
+    .await;
+    app.post_form(
+        &format!("{path}/payments"),
+        &[("amount", "10.00"), ("method", "bank_transfer"), ("reference", "SEPA 1"), ("key", &key)],
+    )
+    .await;
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoice_payments").await, 1);
+    app.get(&path).await.assert_contains("18.78 EUR");
+    let too_much = app
+        .post_form(&format!("{path}/payments"), &[("amount", "50.00"), ("method", "cheque"), ("key", &"m".repeat(24))])
+        .await;
+    assert_eq!(too_much.status, 422);
+    too_much.assert_contains("The balance is 18.78 EUR");
+    app.post_form(&format!("{path}/payments"), &[("amount", "18.78"), ("method", "cheque"), ("key", &"n".repeat(24))])
+        .await;
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'paid' AND amount_paid_minor = 2878").await, 1);
+    // A paid invoice cannot be cancelled; an unpaid one can, and keeps its number.
+    app.post_form(&format!("{path}/cancel"), &[]).await;
+    app.post_form(&format!("{second}/cancel"), &[]).await;
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'cancelled' AND number IS NOT NULL").await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'paid'").await, 1);
+}
+
+async fn a_business_in_another_member_state_is_reverse_charged(mut app: TestApp) {
+    app.signed_in_admin().await;
+    set_up_billing(&mut app, false).await;
+    let client = client_in(&mut app, "compta@example.fr", "FR", "FR40303265045").await;
+    let path = draft(&mut app, client, &[("VPS, December", "1", "20.00", true)]).await;
+    app.post_form(&format!("{path}/issue"), &[]).await;
+    let page = app.get(&path).await;
+    page.assert_contains("20.00 EUR");
+    page.assert_contains("Reverse charge");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices WHERE reverse_charge AND tax_minor = 0").await, 1);
+}
+
+async fn a_tax_exempt_client_pays_no_tax(mut app: TestApp) {
+    app.signed_in_admin().await;
+    set_up_billing(&mut app, false).await;
+    let client = client_in(&mut app, "charity@example.de", "DE", "").await;
+    let form = [
+        ("first_name", "Zoë"),
+        ("last_name", "Ørsted"),
+        ("email", "charity@example.de"),
+        ("country", "DE"),
+        ("status", "active"),
+        ("tax_exempt", "on"),
+    ];
+    app.post_form(&format!("/admin/clients/{client}"), &form).await;
+    let path = draft(&mut app, client, &[("Hosting", "1", "10.00", true)]).await;
+    app.get(&path).await.assert_contains("10.00 EUR");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices WHERE tax_minor = 0 AND total_minor = 1000").await, 1);
+    app.get(&format!("/admin/clients/{client}?tab=activity")).await.assert_contains("tax exemption");
+}
+
+async fn in_proforma_mode_the_legal_number_comes_with_payment(mut app: TestApp) {
+    app.signed_in_admin().await;
+    set_up_billing(&mut app, true).await;
+    let client = client_in(&mut app, "zoe@example.de", "DE", "").await;
+    let path = draft(&mut app, client, &[("Hosting", "1", "10.00", true)]).await;
+    app.post_form(&format!("{path}/issue"), &[]).await;
+    app.get(&path).await.assert_contains("PF-000001");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM invoices WHERE number IS NULL AND proforma_number = 'PF-000001'").await,
+        1
+    );
+    app.post_form(
+        &format!("{path}/payments"),
+        &[("amount", "11.90"), ("method", "bank_transfer"), ("key", &"p".repeat(24))],
+    )
+    .await;
+    assert_eq!(
+        app.scalar(&format!("SELECT COUNT(*) FROM invoices WHERE status = 'paid' AND number = '{}-00001'", year()))
+            .await,
+        1
+    );
+}
+
+async fn clients_see_their_own_issued_invoices_only(mut app: TestApp) {
+    app.register_client("grace@example.com", "compass meadow 31").await;
+    let mut staff = app.second_node().await;
+    staff.signed_in_admin().await;
+    set_up_billing(&mut staff, false).await;
+    let other = client_in(&mut staff, "other@example.com", "DE", "").await;
+    let mine = draft(&mut staff, ClientId(1), &[("Hosting", "1", "10.00", true)]).await;
+    let not_mine = draft(&mut staff, other, &[("Hosting", "1", "10.00", true)]).await;
+    staff.post_form(&format!("{not_mine}/issue"), &[]).await;
+    let id = mine.trim_start_matches("/admin/invoices/");
+    assert_eq!(app.get(&format!("/account/invoices/{id}")).await.status, 404, "drafts are not shown");
+    staff.post_form(&format!("{mine}/issue"), &[]).await;
+    let page = app.get(&format!("/account/invoices/{id}")).await;
+    assert_eq!(page.status, 200);
+    page.assert_contains("Acme Hosting GmbH");
+    let pdf = app.get(&format!("/account/invoices/{id}/pdf")).await;
+    assert_eq!(pdf.headers.get("content-type").unwrap(), "application/pdf");
+    // Stored once through the file store, then served from it.
+    let key: String = format!("invoices/{id}/{}-00002.pdf", year());
+    assert!(app.state.files.get(&key).await.unwrap().is_some(), "{key} stored");
+    let other_pdf = not_mine.trim_start_matches("/admin/invoices/");
+    assert_eq!(app.get(&format!("/account/invoices/{other_pdf}/pdf")).await.status, 404);
+    app.get("/account/invoices").await.assert_contains(&format!("{}-0000", year()));
+    let other_id = not_mine.trim_start_matches("/admin/invoices/");
+    assert_eq!(app.get(&format!("/account/invoices/{other_id}")).await.status, 404);
+}
+
+async fn fifty_concurrent_issuers_get_fifty_consecutive_numbers(mut app: TestApp) {
+    app.signed_in_admin().await;
+    set_up_billing(&mut app, false).await;
+    let client = client_in(&mut app, "zoe@example.de", "DE", "").await;
+    let actor = Actor::staff(StaffId(1), "ada@hostwright.test", "");
+    let mut drafts = Vec::new();
+    for i in 0..50 {
+        let input = DraftInput {
+            client_id: client,
+            currency_code: "EUR".into(),
+            due_date: String::new(),
+            notes: String::new(),
+            lines: vec![LineInput {
+                description: format!("Item {i}"),
+                quantity: "1".into(),
+                unit_price: "1.00".into(),
+                taxed: true,
+            }],
+        };
+        drafts.push(service::create_draft(&app.state, &actor, &input).await.unwrap());
+    }
+    let mut tasks = Vec::new();
+    for id in drafts {
+        let state = app.state.clone();
+        let actor = actor.clone();
+        tasks.push(tokio::spawn(async move { service::issue(&state, &actor, id).await.map(|i| i.number) }));
+    }
+    let mut numbers = BTreeSet::new();
+    for task in tasks {
+        let number = task.await.unwrap().unwrap().unwrap();
+        assert!(numbers.insert(number.clone()), "duplicate {number}");
+    }
+    let expected: BTreeSet<String> = (1..=50).map(|n| format!("{}-{n:05}", year())).collect();
+    assert_eq!(numbers, expected, "no gaps, no duplicates");
+    // Numbers rise with the time of issue.
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM invoices a JOIN invoices b ON a.number < b.number AND a.issued_at > b.issued_at"
+        )
+        .await,
+        0
+    );
+}
+
+on_both_backends!(
+    an_invoice_is_drafted_issued_numbered_and_paid_once,
+    a_business_in_another_member_state_is_reverse_charged,
+    a_tax_exempt_client_pays_no_tax,
+    in_proforma_mode_the_legal_number_comes_with_payment,
+    clients_see_their_own_issued_invoices_only,
+    fifty_concurrent_issuers_get_fifty_consecutive_numbers,
+);
