@@ -198,6 +198,8 @@ async fn dev(settings: Settings, command: DevCommand) -> anyhow::Result<()> {
                 let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
                 println!("{path:<45} {:>9.2} {:>9.2} {:>9.2}", ms(p50), ms(p95), ms(max));
             }
+            let per_second = tokio::task::spawn_blocking(|| crate::documents::bench(200)).await??;
+            println!("invoice PDFs (12 lines, one thread): {per_second:.0} per second");
         }
     }
     Ok(())
