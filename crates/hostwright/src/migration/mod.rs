@@ -9,6 +9,7 @@ mod m20261121_000001_foundation;
 mod m20261122_000002_client_records;
 mod m20261122_000003_catalog;
 mod m20261122_000004_invoices;
+mod m20261122_000005_client_search_index;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_client_records::Migration),
             Box::new(m20261122_000003_catalog::Migration),
             Box::new(m20261122_000004_invoices::Migration),
+            Box::new(m20261122_000005_client_search_index::Migration),
         ]
     }
 }

@@ -241,3 +241,14 @@ on_both_backends!(
     anonymising_erases_personal_data_but_keeps_the_record,
     support_staff_may_look_but_not_change_clients,
 );
+
+mod postgres_search {
+    use crate::support::{Backend, TestApp};
+
+    /// The suite's PostgreSQL has contrib installed, so the trigram index must be there.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgresql_the_client_search_has_a_trigram_index() {
+        let app = TestApp::spawn(Backend::Postgres).await;
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'clients_search_trgm'").await, 1);
+    }
+}
