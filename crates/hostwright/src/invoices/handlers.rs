@@ -351,6 +351,20 @@ pub async fn issue_invoice(
     }
 }
 
+pub async fn resend_invoice(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesManage>,
+    Path(id): Path<InvoiceId>,
+) -> AppResult<Response> {
+    let to = format!("/admin/invoices/{id}");
+    match service::resend(&state, &actor(&current, &page), id).await {
+        Ok(()) => Ok(flash::redirect(&state, &to, "success", "The invoice email is on its way to the client.")),
+        Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
+        Err(err) => Err(invoice_error(err)),
+    }
+}
+
 pub async fn cancel_invoice(
     State(state): State<AppState>,
     page: Page,

@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/invoices/{id}", get(handlers::show_invoice))
         .route("/admin/invoices/{id}/issue", post(handlers::issue_invoice))
         .route("/admin/invoices/{id}/cancel", post(handlers::cancel_invoice))
+        .route("/admin/invoices/{id}/resend", post(handlers::resend_invoice))
         .route("/admin/invoices/{id}/payments", post(handlers::record_payment))
         .route("/admin/invoices/{id}/pdf", get(handlers::invoice_pdf))
         .route("/account/invoices/{id}/pdf", get(handlers::client_invoice_pdf))

@@ -388,23 +388,7 @@ pub async fn issue(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<inv
     }
     let issued = find(&txn, id).await?.ok_or(InvoiceError::NotFound)?;
     let currency = find_currency(&txn, &issued.currency_code).await?.unwrap_or(Currency::USD);
-    let link = state.settings.url(&format!("/account/invoices/{id}"));
-    let email = Email::compose(
-        state,
-        "invoice_issued",
-        &c.email,
-        &c.full_name(),
-        minijinja::context! {
-            number => number.clone(),
-            proforma => billing.proforma_mode,
-            total => Money::from_minor(issued.total_minor, currency).to_string(),
-            due_date => issued.due_date.to_string(),
-            link => link,
-            first_name => c.first_name.clone(),
-        },
-    )?
-    .for_client(c.id);
-    outbox::enqueue(&txn, email).await?;
+    outbox::enqueue(&txn, invoice_email(state, &issued, &c, currency)?).await?;
     audit::record(
         &txn,
         actor,
@@ -420,6 +404,55 @@ pub async fn issue(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<inv
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
     Ok(issued)
+}
+
+/// The email telling a client about an issued invoice, with a link to it.
+fn invoice_email(state: &AppState, i: &invoice::Model, c: &client::Model, currency: Currency) -> anyhow::Result<Email> {
+    let link = state.settings.url(&format!("/account/invoices/{}", i.id));
+    Ok(Email::compose(
+        state,
+        "invoice_issued",
+        &c.email,
+        &c.full_name(),
+        minijinja::context! {
+            number => i.display_number(),
+            proforma => i.number.is_none(),
+            total => Money::from_minor(i.total_minor, currency).to_string(),
+            due_date => i.due_date.to_string(),
+            link => link,
+            first_name => c.first_name.clone(),
+        },
+    )?
+    .for_client(c.id))
+}
+
+/// Sends the invoice email again (the client lost it, or their address changed).
+pub async fn resend(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<(), InvoiceError> {
+    let i = find(&state.db, id).await?.ok_or(InvoiceError::NotFound)?;
+    if i.status == DRAFT || i.status == CANCELLED {
+        return Err(InvoiceError::NotAllowed("Only issued invoices can be sent."));
+    }
+    let c = crate::clients::store::find(&state.db, i.client_id).await?.ok_or(InvoiceError::NotFound)?;
+    if c.anonymised_at.is_some() {
+        return Err(InvoiceError::NotAllowed(
+            "This client's personal data was erased; there is no address to send to.",
+        ));
+    }
+    let currency = find_currency(&state.db, &i.currency_code).await?.unwrap_or(Currency::USD);
+    let email = invoice_email(state, &i, &c, currency)?;
+    let txn = state.db.begin().await?;
+    outbox::enqueue(&txn, email).await?;
+    audit::record(
+        &txn,
+        actor,
+        "invoice.resent",
+        Some(("invoice", id.0)),
+        format!("Sent {} to {} again", i.display_number(), c.email),
+    )
+    .await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(())
 }
 
 /// A payment staff record by hand.

@@ -104,7 +104,17 @@ async fn an_invoice_is_drafted_issued_numbered_and_paid_once(mut app: TestApp) {
     let email = app.smtp.wait_for("zoe@example.de").await;
     assert!(email.subject().contains(&number), "{}", email.subject());
 
+    app.post_form(&format!("{path}/resend"), &[]).await.assert_redirect_to(&path);
+    app.deliver_email().await;
+    assert_eq!(app.smtp.to("zoe@example.de").len(), 2, "sent again on request");
+
     let second = draft(&mut app, client, &[("Domain", "1", "12.00", true)]).await;
+    app.post_form(&format!("{second}/resend"), &[]).await;
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.resent'").await,
+        1,
+        "drafts are not sent"
+    );
     app.post_form(&format!("{second}/issue"), &[]).await;
     app.get(&second).await.assert_contains(&format!("{}-00002", year()));
 
