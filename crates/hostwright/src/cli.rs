@@ -51,6 +51,9 @@ enum DevCommand {
     Seed {
         #[arg(long, default_value_t = 1000)]
         clients: u64,
+        /// Issued invoices to add, spread over all clients.
+        #[arg(long, default_value_t = 0)]
+        invoices: u64,
     },
     /// Time the admin list pages in-process and print p50/p95/max per page.
     Bench {
@@ -175,10 +178,17 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 async fn dev(settings: Settings, command: DevCommand) -> anyhow::Result<()> {
     let state = crate::startup::build_state(settings).await?;
     match command {
-        DevCommand::Seed { clients } => {
-            let took = crate::dev::seed_clients(&state, clients).await?;
-            let rate = clients as f64 / took.as_secs_f64().max(0.001);
-            println!("added {clients} clients in {:.2} s ({rate:.0} rows/s)", took.as_secs_f64());
+        DevCommand::Seed { clients, invoices } => {
+            if clients > 0 {
+                let took = crate::dev::seed_clients(&state, clients).await?;
+                let rate = clients as f64 / took.as_secs_f64().max(0.001);
+                println!("added {clients} clients in {:.2} s ({rate:.0} rows/s)", took.as_secs_f64());
+            }
+            if invoices > 0 {
+                let took = crate::dev::seed_invoices(&state, invoices).await?;
+                let rate = invoices as f64 / took.as_secs_f64().max(0.001);
+                println!("added {invoices} invoices in {:.2} s ({rate:.0} rows/s)", took.as_secs_f64());
+            }
         }
         DevCommand::Bench { rounds } => {
             let paths: Vec<String> = [
@@ -188,6 +198,12 @@ async fn dev(settings: Settings, command: DevCommand) -> anyhow::Result<()> {
                 "/admin/clients?q=lovelace.hamilton",
                 "/admin/clients?status=inactive&sort=name",
                 "/admin/clients/1",
+                "/admin/invoices",
+                "/admin/invoices?page=1000",
+                "/admin/invoices?status=unpaid",
+                "/admin/invoices?overdue=1",
+                "/admin/invoices?client=5",
+                "/admin/invoices/1",
                 "/admin/audit",
             ]
             .into_iter()

@@ -80,6 +80,78 @@ pub async fn seed_clients(state: &AppState, count: u64) -> anyhow::Result<Durati
     Ok(started.elapsed())
 }
 
+/// Adds `count` issued invoices spread over the existing clients (numbers `S-1`, `S-2`…,
+/// most paid, some unpaid and overdue, a few cancelled), for list timings.
+pub async fn seed_invoices(state: &AppState, count: u64) -> anyhow::Result<Duration> {
+    use crate::invoices::model::invoice;
+    let started = Instant::now();
+    let clients = client::Entity::find().count(&state.db).await?;
+    anyhow::ensure!(clients > 0, "seed clients first (hostwright dev seed --clients N)");
+    let existing = invoice::Entity::find().count(&state.db).await?;
+    let now = Utc::now();
+    let today = now.date_naive();
+    let batch = 500;
+    let mut done = 0;
+    while done < count {
+        let txn = state.db.begin().await?;
+        let mut insert = Query::insert();
+        insert.into_table(invoice::Entity).columns([
+            invoice::Column::ClientId,
+            invoice::Column::Number,
+            invoice::Column::Status,
+            invoice::Column::CurrencyCode,
+            invoice::Column::IssueDate,
+            invoice::Column::DueDate,
+            invoice::Column::PaidDate,
+            invoice::Column::SubtotalMinor,
+            invoice::Column::TaxMinor,
+            invoice::Column::TotalMinor,
+            invoice::Column::AmountPaidMinor,
+            invoice::Column::Buyer,
+            invoice::Column::IssuedAt,
+            invoice::Column::CreatedAt,
+            invoice::Column::UpdatedAt,
+        ]);
+        for i in done..(done + batch).min(count) {
+            let n = existing + i + 1;
+            let days_ago = (count - i) / 300;
+            let issued = today - chrono::Days::new(days_ago);
+            let due = issued + chrono::Days::new(14);
+            let status = match n % 20 {
+                0 => "cancelled",
+                1..=3 => "unpaid",
+                _ => "paid",
+            };
+            let total = 999 + (n % 50) as i64 * 100;
+            let buyer = format!(
+                r#"{{"name":"Client {}","company":"","address_lines":[],"country":"DE","tax_id":"","registration":"","email":""}}"#,
+                n % clients + 1
+            );
+            insert.values_panic([
+                ((n % clients) as i64 + 1).into(),
+                format!("S-{n}").into(),
+                status.into(),
+                "USD".into(),
+                issued.into(),
+                due.into(),
+                (status == "paid").then_some(issued).into(),
+                (total * 100 / 119).into(),
+                (total - total * 100 / 119).into(),
+                total.into(),
+                if status == "paid" { total } else { 0 }.into(),
+                buyer.into(),
+                now.into(),
+                now.into(),
+                now.into(),
+            ]);
+        }
+        txn.execute(&insert).await.context("inserting invoices")?;
+        txn.commit().await?;
+        done = (done + batch).min(count);
+    }
+    Ok(started.elapsed())
+}
+
 /// Times admin pages in-process (no network): each path `rounds` times, as a signed-in
 /// administrator. Returns (path, p50, p95, max) per path.
 pub async fn time_pages(

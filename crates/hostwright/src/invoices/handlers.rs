@@ -49,9 +49,22 @@ fn money(minor: i64, currency: Currency) -> String {
 
 async fn invoice_row(state: &AppState, i: &invoice::Model) -> AppResult<Value> {
     let currency = currency_of(state, &i.currency_code).await?;
+    Ok(row_in(i, currency))
+}
+
+/// Every currency, once per page, so a list of invoices costs no query per row.
+async fn currency_table(state: &AppState) -> AppResult<BTreeMap<String, Currency>> {
+    let mut table = BTreeMap::new();
+    for stored in crate::catalog::service::currencies(&state.db).await? {
+        table.insert(stored.code.clone(), crate::catalog::service::to_core(&stored)?);
+    }
+    Ok(table)
+}
+
+fn row_in(i: &invoice::Model, currency: Currency) -> Value {
     let buyer: service::PartySnapshot = serde_json::from_str(&i.buyer).unwrap_or_default();
     let overdue = (i.status == service::UNPAID || i.status == service::COLLECTIONS) && i.due_date < service::today();
-    Ok(context! {
+    context! {
         id => i.id,
         number => i.display_number(),
         legal_number => i.number.clone(),
@@ -77,7 +90,7 @@ async fn invoice_row(state: &AppState, i: &invoice::Model) -> AppResult<Value> {
         notes => i.notes.clone(),
         buyer => Value::from_serialize(&buyer),
         seller => Value::from_serialize(serde_json::from_str::<service::PartySnapshot>(&i.seller).unwrap_or_default()),
-    })
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -111,10 +124,11 @@ pub async fn list_invoices(
         page: q.page.unwrap_or(1).max(1),
     };
     let (rows, total) = service::search(&state.db, &query).await?;
-    let mut invoices = Vec::new();
-    for row in &rows {
-        invoices.push(invoice_row(&state, row).await?);
-    }
+    let currencies = currency_table(&state).await?;
+    let invoices: Vec<Value> = rows
+        .iter()
+        .map(|row| row_in(row, currencies.get(&row.currency_code).copied().unwrap_or(Currency::USD)))
+        .collect();
     let query_string = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("status", &q.status)
         .append_pair("client", &q.client)
@@ -440,10 +454,11 @@ pub async fn client_invoices(State(state): State<AppState>, page: Page, current:
         .order_by_desc(invoice::Column::Id)
         .all(&state.db)
         .await?;
-    let mut invoices = Vec::new();
-    for row in &rows {
-        invoices.push(invoice_row(&state, row).await?);
-    }
+    let currencies = currency_table(&state).await?;
+    let invoices: Vec<Value> = rows
+        .iter()
+        .map(|row| row_in(row, currencies.get(&row.currency_code).copied().unwrap_or(Currency::USD)))
+        .collect();
     let ctx = context! { current_client => current.template_value(), nav => "invoices", invoices => invoices };
     state.render(&page, "client/invoices/list.html", ctx).await
 }

@@ -222,9 +222,15 @@ async fn seeded_clients_are_searchable_and_the_page_timer_reports_them(mut app: 
     app.signed_in_admin().await;
     hostwright::dev::seed_clients(&app.state, 1200).await.unwrap();
     assert_eq!(app.scalar("SELECT COUNT(*) FROM clients").await, 1200);
-    let paths = vec!["/admin/clients?q=hopper".to_owned(), "/admin/clients?page=24".to_owned()];
+    hostwright::dev::seed_invoices(&app.state, 600).await.unwrap();
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices WHERE number LIKE 'S-%'").await, 600);
+    let paths = vec![
+        "/admin/clients?q=hopper".to_owned(),
+        "/admin/clients?page=24".to_owned(),
+        "/admin/invoices?overdue=1".to_owned(),
+    ];
     let timings = hostwright::dev::time_pages(&app.state, &paths, 3).await.unwrap();
-    assert_eq!(timings.len(), 2);
+    assert_eq!(timings.len(), 3);
     assert!(timings.iter().all(|(_, p50, p95, max)| p50 <= p95 && p95 <= max));
     let page = app.get("/admin/clients?q=hopper").await;
     page.assert_contains("Hopper");
