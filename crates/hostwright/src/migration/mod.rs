@@ -10,6 +10,7 @@ mod m20261122_000002_client_records;
 mod m20261122_000003_catalog;
 mod m20261122_000004_invoices;
 mod m20261122_000005_client_search_index;
+mod m20261122_000006_invoice_list_index;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_catalog::Migration),
             Box::new(m20261122_000004_invoices::Migration),
             Box::new(m20261122_000005_client_search_index::Migration),
+            Box::new(m20261122_000006_invoice_list_index::Migration),
         ]
     }
 }
