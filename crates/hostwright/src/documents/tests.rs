@@ -1,5 +1,4 @@
 use std::sync::LazyLock;
-use std::time::Instant;
 
 use typst::layout::{Frame, FrameItem};
 use typst_layout::PagedDocument;
@@ -244,56 +243,44 @@ fn render_pdf_renders_without_a_kept_renderer() {
     assert!(render_pdf(&sample_document(1), None).unwrap().starts_with(b"%PDF-"));
 }
 
-/// `cargo test --release -p hostwright --lib documents::tests::bench -- --ignored --nocapture`
+/// The figure itself is printed by `hostwright dev bench` on a release build; here the
+/// benchmark and a renderer shared by several threads are checked to work at all.
 #[test]
-#[ignore = "benchmark; run by hand"]
-fn bench_documents_per_second() {
-    let n = 200;
-    let per_second = bench(n).unwrap();
-    println!("rendered {n} documents: {per_second:.1} documents/second on one thread");
-
-    // All cores, one shared renderer, as the server would use it. Every document differs:
-    // Typst memoises, and the same document twice is nearly free.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+fn the_benchmark_counts_documents_and_one_renderer_serves_several_threads() {
+    let per_second = bench(2).unwrap();
+    assert!(per_second.is_finite() && per_second > 0.0, "{per_second}");
     let renderer = &*RENDERER;
-    let doc = sample_document(12);
-    let started = Instant::now();
+    let doc = sample_document(2);
     std::thread::scope(|scope| {
-        for thread in 0..threads {
-            let doc = &doc;
-            scope.spawn(move || {
-                for i in 0..n / threads {
+        let workers: Vec<_> = (0..2)
+            .map(|thread| {
+                let doc = &doc;
+                scope.spawn(move || {
                     let mut doc = doc.clone();
-                    doc.number = format!("2026-{thread}{i:05}");
-                    renderer.render(&doc).unwrap();
-                }
-            });
+                    doc.number = format!("2026-T{thread}");
+                    renderer.render(&doc).unwrap()
+                })
+            })
+            .collect();
+        for worker in workers {
+            assert!(worker.join().unwrap().starts_with(b"%PDF-"));
         }
     });
-    let per_second = (n / threads * threads) as f64 / started.elapsed().as_secs_f64();
-    println!("rendered {n} documents: {per_second:.1} documents/second on {threads} threads");
-    let pdf = renderer.render(&doc).unwrap();
-    println!("one 12-line invoice is {} bytes", pdf.len());
 }
 
-/// Writes the sample documents for a person to look at:
-/// `cargo test -p hostwright --lib documents::tests::write_samples -- --ignored`
 #[test]
-#[ignore = "writes files to /tmp"]
-fn write_samples() {
-    let out = std::env::temp_dir();
-    std::fs::write(out.join("sample-invoice.pdf"), RENDERER.render(&sample_document(8)).unwrap()).unwrap();
-    std::fs::write(out.join("sample-invoice-60.pdf"), RENDERER.render(&sample_document(60)).unwrap()).unwrap();
+fn awkward_documents_still_lay_out_with_every_value_printed() {
     let mut credit = sample_document(2);
     credit.kind = DocumentKind::CreditNote;
     credit.number = "CN-2026-00007".to_owned();
-    credit.status_label = "Issued".to_owned();
     credit.references = vec!["Credits invoice 2026-00012".to_owned()];
-    std::fs::write(out.join("sample-credit-note.pdf"), RENDERER.render(&credit).unwrap()).unwrap();
+    let (texts, missing) = page_texts(&RENDERER.layout(&credit).unwrap());
+    assert!(!missing);
+    assert_prints(&texts, "CN-2026-00007");
+    assert_prints(&texts, "Credits invoice 2026-00012");
 
     let mut edge = sample_document(4);
     edge.kind = DocumentKind::Proforma;
-    edge.status_label = "Paid".to_owned();
     edge.seller.name = "Internationale Rechenzentrums- und Domainverwaltungsgesellschaft mbH & Co. KG".to_owned();
     edge.buyer.company = Some("Общество с ограниченной ответственностью «Северный Хостинг Ζήτα»".to_owned());
     edge.lines[1].description = format!("Domain transfer https://{}.example/very/long/path", "a".repeat(90));
@@ -304,11 +291,10 @@ fn write_samples() {
         amount: "0.84".to_owned(),
     });
     edge.discount = None;
-    edge.amount_paid = Some("-125.31".to_owned());
-    edge.notes.push(
-        "Reverse charge: VAT to be accounted for by the recipient under Article 196 of Council Directive \
-         2006/112/EC."
-            .to_owned(),
-    );
-    std::fs::write(out.join("sample-edge-cases.pdf"), RENDERER.render(&edge).unwrap()).unwrap();
+    let (texts, missing) = page_texts(&RENDERER.layout(&edge).unwrap());
+    assert!(!missing, "a glyph is missing");
+    assert_prints(&texts, "Северный Хостинг Ζήτα");
+    assert_prints(&texts, "Domainverwaltungsgesellschaft");
+    assert_prints(&texts, "0.84");
+    assert!(RENDERER.render(&edge).unwrap().starts_with(b"%PDF-"));
 }
