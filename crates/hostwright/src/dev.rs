@@ -159,6 +159,7 @@ pub async fn time_pages(
     paths: &[String],
     rounds: usize,
 ) -> anyhow::Result<Vec<(String, Duration, Duration, Duration)>> {
+    anyhow::ensure!(rounds > 0, "time each page at least once (--rounds 1 or more)");
     let cookie = bench_session(state).await?;
     let app = crate::startup::app(state.clone());
     let mut results = Vec::new();
