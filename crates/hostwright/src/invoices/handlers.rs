@@ -62,7 +62,13 @@ async fn currency_table(state: &AppState) -> AppResult<BTreeMap<String, Currency
 }
 
 fn row_in(i: &invoice::Model, currency: Currency) -> Value {
-    let buyer: service::PartySnapshot = serde_json::from_str(&i.buyer).unwrap_or_default();
+    let with_country_name = |mut party: service::PartySnapshot| {
+        if let Some(name) = countries::name(&party.country) {
+            party.country = name.to_owned();
+        }
+        party
+    };
+    let buyer = with_country_name(serde_json::from_str(&i.buyer).unwrap_or_default());
     let overdue = (i.status == service::UNPAID || i.status == service::COLLECTIONS) && i.due_date < service::today();
     context! {
         id => i.id,
@@ -89,7 +95,7 @@ fn row_in(i: &invoice::Model, currency: Currency) -> Value {
         tax_treatment => i.tax_treatment.clone(),
         notes => i.notes.clone(),
         buyer => Value::from_serialize(&buyer),
-        seller => Value::from_serialize(serde_json::from_str::<service::PartySnapshot>(&i.seller).unwrap_or_default()),
+        seller => Value::from_serialize(with_country_name(serde_json::from_str(&i.seller).unwrap_or_default())),
     }
 }
 

@@ -14,12 +14,10 @@ use crate::documents::{DocLine, DocTaxLine, Document, DocumentKind, Party};
 use crate::state::AppState;
 
 fn party(p: &PartySnapshot) -> Party {
-    let (name, company) =
-        if p.company.is_empty() { (p.name.clone(), None) } else { (p.company.clone(), Some(p.name.clone())) };
     let some = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
     Party {
-        name,
-        company,
+        name: p.name.clone(),
+        company: some(&p.company),
         address_lines: p.address_lines.clone(),
         country: countries::name(&p.country).map(str::to_owned).or_else(|| some(&p.country)),
         tax_id: some(&p.tax_id),
