@@ -32,6 +32,7 @@
 
 pub mod calendar;
 pub mod country;
+pub mod credit;
 pub mod currency;
 pub mod money;
 pub mod prorata;
@@ -47,6 +48,7 @@ mod proptests;
 
 pub use calendar::{BillingCycle, CalendarError, DueSchedule, Period, days_in_month, due_date, next_due_after, period};
 pub use country::{CountryCode, InvalidCountryCode};
+pub use credit::{CreditError, CreditTotals, CreditedLine, CreditedTax, InvoicedLine, InvoicedTax, credit_totals};
 pub use currency::{Currency, CurrencyError, RoundingMode, RoundingRule};
 pub use money::{Money, MoneyError};
 pub use prorata::{ProRataError, ProRataPlan, ProRataStart, prorate};

@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 
 use crate::calendar::days_in_month;
 use crate::calendar::{BillingCycle, DueSchedule, due_date, next_due_after};
+use crate::credit::{CreditTotals, InvoicedLine, InvoicedTax, credit_totals};
 use crate::currency::Currency;
 use crate::money::{Money, MoneyError};
 use crate::prorata::{ProRataPlan, prorate};
@@ -57,6 +58,71 @@ proptest! {
             prop_assert_eq!(line.gross, line.net.checked_add(line.tax).unwrap());
             prop_assert!(!line.tax.is_negative() && !line.net.is_negative());
             prop_assert!(line.taxable || line.tax.is_zero());
+        }
+    }
+
+    /// Crediting an invoice in random partial steps never takes back more than it charged,
+    /// and the note that credits the rest leaves every line and every tax at exactly zero.
+    #[test]
+    fn credit_notes_in_any_steps_add_up_to_the_invoice(
+        (currency, lines) in cart(),
+        (rules, ctx) in tax_setup(),
+        steps in prop::collection::vec(prop::collection::vec(0u32..=100, 1..=12), 0..4),
+    ) {
+        let invoice = compute_totals(currency, &lines, &ctx, &rules).unwrap();
+        let mut invoiced: Vec<InvoicedLine> = invoice
+            .lines
+            .iter()
+            .map(|l| InvoicedLine { net: l.net, taxable: l.taxable, credited: Money::zero(currency) })
+            .collect();
+        let mut taxes: Vec<InvoicedTax> = invoice
+            .tax_lines
+            .iter()
+            .map(|t| InvoicedTax { base: t.base, amount: t.amount, credited_base: Money::zero(currency), credited_amount: Money::zero(currency) })
+            .collect();
+        let mut notes: Vec<CreditTotals> = Vec::new();
+        let mut credit = |amounts: Vec<Money>, invoiced: &mut Vec<InvoicedLine>, taxes: &mut Vec<InvoicedTax>| {
+            match credit_totals(currency, invoiced, taxes, &amounts) {
+                Ok(note) => {
+                    for (line, credited) in invoiced.iter_mut().zip(&note.lines) {
+                        line.credited = line.credited.checked_add(credited.net).unwrap();
+                    }
+                    for (tax, credited) in taxes.iter_mut().zip(&note.taxes) {
+                        tax.credited_base = tax.credited_base.checked_add(credited.base).unwrap();
+                        tax.credited_amount = tax.credited_amount.checked_add(credited.amount).unwrap();
+                    }
+                    notes.push(note);
+                }
+                Err(crate::credit::CreditError::Nothing) => {}
+                Err(other) => panic!("{other}"),
+            }
+        };
+        for percents in steps {
+            // A percentage of what remains of each line, rounded down to whole minor units.
+            let amounts: Vec<Money> = invoiced
+                .iter()
+                .enumerate()
+                .map(|(i, line)| {
+                    let remaining = line.remaining().unwrap().minor();
+                    Money::from_minor(remaining * i64::from(percents[i % percents.len()]) / 100, currency)
+                })
+                .collect();
+            credit(amounts, &mut invoiced, &mut taxes);
+            for tax in &taxes {
+                prop_assert!(tax.credited_amount <= tax.amount && !tax.credited_amount.is_negative());
+            }
+        }
+        let rest: Vec<Money> = invoiced.iter().map(|line| line.remaining().unwrap()).collect();
+        credit(rest, &mut invoiced, &mut taxes);
+        for tax in &taxes {
+            prop_assert_eq!(tax.credited_amount, tax.amount);
+            prop_assert_eq!(tax.credited_base, tax.base);
+        }
+        let credited_total = sum(currency, notes.iter().map(|note| note.total));
+        prop_assert_eq!(credited_total, invoice.grand_total);
+        for note in &notes {
+            prop_assert_eq!(note.total, note.net_total.checked_add(note.tax_total).unwrap());
+            prop_assert_eq!(sum(currency, note.lines.iter().map(|l| l.tax)), note.tax_total);
         }
     }
 

@@ -78,28 +78,38 @@ fn shift_point_right(amount: Decimal, places: u32) -> Result<Decimal, MoneyError
 pub(crate) fn allocate(total: Money, weights: &[i64]) -> Result<Vec<Money>, MoneyError> {
     let currency = total.currency();
     let sum: i128 = weights.iter().map(|w| i128::from(*w)).sum();
-    if sum == 0 {
-        return Ok(weights.iter().map(|_| Money::zero(currency)).collect());
-    }
-    let sum = Decimal::try_from_i128_with_scale(sum, 0).map_err(|_| MoneyError::Overflow)?;
-    let total = total.to_decimal();
     let mut shares = Vec::with_capacity(weights.len());
-    let mut cumulative = Decimal::ZERO;
+    let mut cumulative = 0i128;
     let mut previous = Money::zero(currency);
     for weight in weights {
-        cumulative = cumulative.checked_add(Decimal::from(*weight)).ok_or(MoneyError::Overflow)?;
-        // Multiply before dividing so exact proportions stay exact; fall back to the ratio
-        // only for totals large enough to overflow the product.
-        let exact = match total.checked_mul(cumulative) {
-            Some(product) => product.checked_div(sum),
-            None => cumulative.checked_div(sum).and_then(|ratio| ratio.checked_mul(total)),
-        }
-        .ok_or(MoneyError::Overflow)?;
-        let running = round(exact, &currency)?;
+        cumulative += i128::from(*weight);
+        let running = proportion(total, cumulative, sum)?;
         shares.push(running.checked_sub(previous)?);
         previous = running;
     }
     Ok(shares)
+}
+
+/// `total × part / whole`, rounded once through [`round`]; zero when `whole` is zero. A
+/// whole part gives back `total` exactly, whatever the currency's rounding step.
+pub(crate) fn proportion(total: Money, part: i128, whole: i128) -> Result<Money, MoneyError> {
+    let currency = total.currency();
+    if whole == 0 {
+        return Ok(Money::zero(currency));
+    }
+    if part == whole {
+        return Ok(total);
+    }
+    let to_decimal = |n: i128| Decimal::try_from_i128_with_scale(n, 0).map_err(|_| MoneyError::Overflow);
+    let (part, whole, total) = (to_decimal(part)?, to_decimal(whole)?, total.to_decimal());
+    // Multiply before dividing so exact proportions stay exact; fall back to the ratio only
+    // for totals large enough to overflow the product.
+    let exact = match total.checked_mul(part) {
+        Some(product) => product.checked_div(whole),
+        None => part.checked_div(whole).and_then(|ratio| ratio.checked_mul(total)),
+    }
+    .ok_or(MoneyError::Overflow)?;
+    round(exact, &currency)
 }
 
 #[cfg(test)]

@@ -57,4 +57,8 @@ typed_ids!(
     PaymentId,
     /// A tax rule.
     TaxRuleId,
+    /// A credit note (a correction of an issued invoice).
+    CreditNoteId,
+    /// A movement on a client's account credit.
+    CreditEntryId,
 );

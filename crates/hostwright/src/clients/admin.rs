@@ -467,6 +467,14 @@ pub async fn export(db: &impl ConnectionTrait, id: ClientId) -> Result<Option<Va
         .all(db)
         .await?;
     let notes = notes(db, id).await?;
+    let invoices = crate::invoices::model::invoice::Entity::find()
+        .filter(crate::invoices::model::invoice::Column::ClientId.eq(id))
+        .filter(crate::invoices::model::invoice::Column::Status.ne("draft"))
+        .order_by_asc(crate::invoices::model::invoice::Column::Id)
+        .all(db)
+        .await?;
+    let credit_notes = crate::invoices::credit_notes::for_client(db, id).await?;
+    let credit = crate::invoices::account_credit::entries(db, id, 1_000_000).await?;
     Ok(Some(json!({
         "exported_at": Utc::now().to_rfc3339(),
         "client": {
@@ -486,6 +494,19 @@ pub async fn export(db: &impl ConnectionTrait, id: ClientId) -> Result<Option<Va
             "sent_at": e.sent_at, "body": e.body_text,
         })).collect::<Vec<_>>(),
         "notes": notes.iter().map(|n| json!({ "by": n.staff_name, "at": n.created_at, "text": n.body })).collect::<Vec<_>>(),
+        "invoices": invoices.iter().map(|i| json!({
+            "number": i.display_number(), "status": i.status, "currency": i.currency_code,
+            "issue_date": i.issue_date, "due_date": i.due_date, "paid_date": i.paid_date,
+            "total_minor": i.total_minor, "balance_minor": i.balance_minor(),
+        })).collect::<Vec<_>>(),
+        "credit_notes": credit_notes.iter().map(|n| json!({
+            "number": n.number, "issue_date": n.issue_date, "currency": n.currency_code,
+            "total_minor": n.total_minor, "reason": n.reason,
+        })).collect::<Vec<_>>(),
+        "account_credit": credit.iter().map(|e| json!({
+            "at": e.created_at, "currency": e.currency_code, "amount_minor": e.amount_minor,
+            "balance_after_minor": e.balance_after_minor, "reason": e.reason,
+        })).collect::<Vec<_>>(),
         "activity": activity.iter().map(|a| json!({
             "at": a.occurred_at, "action": a.action, "summary": a.summary, "ip": a.ip,
         })).collect::<Vec<_>>(),

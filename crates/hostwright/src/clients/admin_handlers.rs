@@ -268,7 +268,7 @@ pub struct TabQuery {
     tab: String,
 }
 
-const TABS: [&str; 5] = ["summary", "profile", "notes", "emails", "activity"];
+const TABS: [&str; 7] = ["summary", "profile", "invoices", "credit", "notes", "emails", "activity"];
 
 /// The client page as shown: which tab, and the profile form's values and errors.
 struct View<'a> {
@@ -312,10 +312,29 @@ async fn render_client(
     } else {
         Vec::new()
     };
+    let can_view_invoices = current.can(Permission::InvoicesView);
+    let invoices = if tab == "invoices" && can_view_invoices {
+        crate::invoices::handlers::client_invoice_rows(state, c.id).await?
+    } else {
+        Value::from(())
+    };
+    let credit = if tab == "credit" && can_view_invoices {
+        crate::invoices::credit_handlers::credit_overview(state, c.id).await?
+    } else {
+        Value::from(())
+    };
+    let currencies: Vec<String> =
+        crate::catalog::service::currencies(&state.db).await?.into_iter().map(|c| c.code).collect();
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "clients",
         tab => tab,
+        invoices => invoices,
+        credit => credit,
+        currencies => currencies,
+        credit_form => context! { key => crate::crypto::random_token() },
+        can_view_invoices => can_view_invoices,
+        can_manage_invoices => current.can(Permission::InvoicesManage),
         client => context! {
             phone => c.phone.clone(),
             address1 => c.address1.clone(), address2 => c.address2.clone(), city => c.city.clone(),

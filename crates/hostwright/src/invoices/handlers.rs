@@ -27,11 +27,11 @@ use crate::web::current::{Authorized, CurrentClient, CurrentStaff};
 use crate::web::forms::optional_text;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
-fn actor(current: &CurrentStaff, page: &Page) -> Actor {
+pub(super) fn actor(current: &CurrentStaff, page: &Page) -> Actor {
     Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 
-fn invoice_error(err: InvoiceError) -> AppError {
+pub(super) fn invoice_error(err: InvoiceError) -> AppError {
     match err {
         InvoiceError::NotFound => AppError::NotFound,
         InvoiceError::Internal(err) => AppError::Internal(err),
@@ -39,11 +39,11 @@ fn invoice_error(err: InvoiceError) -> AppError {
     }
 }
 
-async fn currency_of(state: &AppState, code: &str) -> AppResult<Currency> {
+pub(super) async fn currency_of(state: &AppState, code: &str) -> AppResult<Currency> {
     Ok(service::find_currency(&state.db, code).await.map_err(invoice_error)?.unwrap_or(Currency::USD))
 }
 
-fn money(minor: i64, currency: Currency) -> String {
+pub(super) fn money(minor: i64, currency: Currency) -> String {
     Money::from_minor(minor, currency).to_string()
 }
 
@@ -53,7 +53,7 @@ async fn invoice_row(state: &AppState, i: &invoice::Model) -> AppResult<Value> {
 }
 
 /// Every currency, once per page, so a list of invoices costs no query per row.
-async fn currency_table(state: &AppState) -> AppResult<BTreeMap<String, Currency>> {
+pub(super) async fn currency_table(state: &AppState) -> AppResult<BTreeMap<String, Currency>> {
     let mut table = BTreeMap::new();
     for stored in crate::catalog::service::currencies(&state.db).await? {
         table.insert(stored.code.clone(), crate::catalog::service::to_core(&stored)?);
@@ -89,6 +89,8 @@ fn row_in(i: &invoice::Model, currency: Currency) -> Value {
         total => money(i.total_minor, currency),
         credit_applied => money(i.credit_applied_minor, currency),
         amount_paid => money(i.amount_paid_minor, currency),
+        credited => (i.credited_minor != 0).then(|| money(i.credited_minor, currency)),
+        refunded => (i.refunded_minor != 0).then(|| money(i.refunded_minor, currency)),
         balance => money(i.balance_minor(), currency),
         balance_decimal => Money::from_minor(i.balance_minor(), currency).to_decimal_string(),
         reverse_charge => i.reverse_charge,
@@ -315,7 +317,15 @@ async fn invoice_detail(state: &AppState, i: &invoice::Model) -> AppResult<Value
             context! { amount => money(p.amount_minor, currency), fee => money(p.fee_minor, currency), method => method, reference => p.reference, paid_on => p.paid_on.to_string() }
         })
         .collect();
-    Ok(context! { invoice => invoice_row(state, i).await?, lines => lines, taxes => taxes, payments => payments })
+    let credit_notes: Vec<Value> = super::credit_notes::for_invoice(&state.db, i.id)
+        .await?
+        .iter()
+        .map(|n| super::credit_handlers::note_row(n, currency))
+        .collect();
+    Ok(context! {
+        invoice => invoice_row(state, i).await?, lines => lines, taxes => taxes, payments => payments,
+        credit_notes => credit_notes,
+    })
 }
 
 async fn render_invoice(
@@ -327,6 +337,9 @@ async fn render_invoice(
     errors: FormErrors,
     status: StatusCode,
 ) -> AppResult<Response> {
+    let currency = currency_of(state, &i.currency_code).await?;
+    let held = super::account_credit::balance(&state.db, i.client_id, &i.currency_code).await?;
+    let client_credit = (held > 0).then(|| money(held, currency));
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "invoices",
@@ -336,6 +349,9 @@ async fn render_invoice(
         errors => errors,
         can_manage => current.can(Permission::InvoicesManage),
         today => service::today().to_string(),
+        credit_refusal => super::credit_notes::refusal(i),
+        client_credit => client_credit,
+        credit_form => context! { key => crate::crypto::random_token() },
         ..invoice_detail(state, i).await?
     };
     state.render_status(status, page, "admin/invoices/show.html", ctx).await
@@ -449,6 +465,19 @@ pub async fn record_payment(
         Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
         Err(err) => Err(invoice_error(err)),
     }
+}
+
+/// The newest invoices of one client (drafts included) for the client's admin page, and
+/// how many there are in all.
+pub async fn client_invoice_rows(state: &AppState, client_id: ClientId) -> AppResult<Value> {
+    let query = InvoiceQuery { client_id: Some(client_id), page: 1, ..Default::default() };
+    let (rows, total) = service::search(&state.db, &query).await?;
+    let currencies = currency_table(state).await?;
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|row| row_in(row, currencies.get(&row.currency_code).copied().unwrap_or(Currency::USD)))
+        .collect();
+    Ok(context! { rows => rows, total => total })
 }
 
 // --- client area ------------------------------------------------------------------------
@@ -696,7 +725,7 @@ pub async fn delete_tax_rule(
     ))
 }
 
-fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
+pub(super) fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
     use axum::http::header;
     use axum::response::IntoResponse;
     (

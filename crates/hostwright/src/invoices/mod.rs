@@ -1,6 +1,9 @@
 //! Invoices: drafts computed by the money core, gapless legal numbering, manual payments,
 //! billing settings and tax rules.
 
+pub mod account_credit;
+pub mod credit_handlers;
+pub mod credit_notes;
 pub mod handlers;
 pub mod model;
 pub mod numbering;
@@ -23,6 +26,14 @@ pub fn router() -> Router<AppState> {
         .route("/admin/invoices/{id}/resend", post(handlers::resend_invoice))
         .route("/admin/invoices/{id}/payments", post(handlers::record_payment))
         .route("/admin/invoices/{id}/pdf", get(handlers::invoice_pdf))
+        .route("/admin/invoices/{id}/credit-notes/new", get(credit_handlers::new_credit_note_form))
+        .route("/admin/invoices/{id}/credit-notes", post(credit_handlers::create_credit_note))
+        .route("/admin/invoices/{id}/apply-credit", post(credit_handlers::apply_credit))
+        .route("/admin/credit-notes/{id}", get(credit_handlers::show_credit_note))
+        .route("/admin/credit-notes/{id}/pdf", get(credit_handlers::credit_note_pdf))
+        .route("/admin/clients/{id}/credit", post(credit_handlers::adjust_credit))
+        .route("/account/credit", get(credit_handlers::client_credit))
+        .route("/account/credit-notes/{id}/pdf", get(credit_handlers::client_credit_note_pdf))
         .route("/account/invoices/{id}/pdf", get(handlers::client_invoice_pdf))
         .route("/admin/settings/billing", get(handlers::billing_settings).post(handlers::save_billing_settings))
         .route("/admin/tax-rules", post(handlers::add_tax_rule))

@@ -1,4 +1,4 @@
-//! The PDF of an invoice: rendered from the frozen snapshot of an issued invoice, stored
+//! The PDF of an invoice or a credit note: rendered from the frozen snapshot of an issued invoice, stored
 //! through the FileStore once, and served from there ever after (an issued document never
 //! changes; a proforma that is paid gets a new document under its legal number).
 
@@ -7,7 +7,8 @@ use hostwright_core::{Currency, Money};
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
-use super::model::invoice;
+use super::credit_notes;
+use super::model::{credit_note, invoice};
 use super::service::{self, PartySnapshot};
 use crate::clients::countries;
 use crate::documents::{DocLine, DocTaxLine, Document, DocumentKind, Party};
@@ -102,30 +103,34 @@ pub async fn document(state: &AppState, i: &invoice::Model) -> anyhow::Result<Do
     })
 }
 
-fn file_key(i: &invoice::Model) -> String {
-    let safe: String = i
-        .display_number()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
-        .collect();
-    format!("invoices/{}/{safe}.pdf", i.id)
+fn safe_file_name(number: &str) -> String {
+    number.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+}
+
+/// Renders `doc` to PDF bytes off the async threads.
+async fn render(state: &AppState, doc: Document) -> anyhow::Result<Vec<u8>> {
+    let renderer = state.pdf.clone();
+    tokio::task::spawn_blocking(move || renderer.render(&doc)).await.context("rendering the PDF")?
+}
+
+/// The stored bytes under `key`, if the document was stored there before.
+async fn stored(state: &AppState, key: &str, stored_key: Option<&str>) -> anyhow::Result<Option<Vec<u8>>> {
+    if stored_key != Some(key) {
+        return Ok(None);
+    }
+    state.files.get(key).await
 }
 
 /// The PDF bytes and a file name. Issued invoices are stored once and served from the file
 /// store afterwards; drafts are rendered each time and never stored.
 pub async fn pdf(state: &AppState, i: &invoice::Model) -> anyhow::Result<(Vec<u8>, String)> {
-    let key = file_key(i);
-    let name = key.rsplit('/').next().unwrap_or("invoice.pdf").to_owned();
+    let name = format!("{}.pdf", safe_file_name(&i.display_number()));
+    let key = format!("invoices/{}/{name}", i.id);
     let final_document = i.status != service::DRAFT;
-    if final_document
-        && i.pdf_key.as_deref() == Some(key.as_str())
-        && let Some(bytes) = state.files.get(&key).await?
-    {
+    if final_document && let Some(bytes) = stored(state, &key, i.pdf_key.as_deref()).await? {
         return Ok((bytes, name));
     }
-    let doc = document(state, i).await?;
-    let renderer = state.pdf.clone();
-    let bytes = tokio::task::spawn_blocking(move || renderer.render(&doc)).await.context("rendering the PDF")??;
+    let bytes = render(state, document(state, i).await?).await?;
     if final_document {
         state.files.put(&key, bytes.clone()).await?;
         let update = Query::update()
@@ -135,5 +140,94 @@ pub async fn pdf(state: &AppState, i: &invoice::Model) -> anyhow::Result<(Vec<u8
             .to_owned();
         state.db.execute(&update).await?;
     }
+    Ok((bytes, name))
+}
+
+/// The printable document of a credit note.
+pub async fn credit_note_document(state: &AppState, note: &credit_note::Model) -> anyhow::Result<Document> {
+    let currency = service::find_currency(&state.db, &note.currency_code)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .unwrap_or(Currency::USD);
+    let amount = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
+    let lines = credit_notes::lines(&state.db, note.id)
+        .await?
+        .into_iter()
+        .map(|l| DocLine {
+            description: l.description,
+            quantity: "1".to_owned(),
+            unit_price: amount(l.net_minor),
+            amount: amount(l.net_minor),
+        })
+        .collect();
+    let tax_lines = credit_notes::tax_lines(&state.db, note.id)
+        .await?
+        .into_iter()
+        .filter(|t| t.amount_minor != 0 || t.base_minor != 0)
+        .map(|t| DocTaxLine {
+            name: t.name,
+            rate: format!("{}%", t.rate),
+            base: amount(t.base_minor),
+            amount: amount(t.amount_minor),
+        })
+        .collect();
+    let invoice_number = service::find(&state.db, note.invoice_id)
+        .await?
+        .map(|i| i.display_number())
+        .unwrap_or_else(|| format!("#{}", note.invoice_id));
+    let buyer: PartySnapshot = serde_json::from_str(&note.buyer).unwrap_or_default();
+    let seller: PartySnapshot = serde_json::from_str(&note.seller).unwrap_or_default();
+    let mut notes = vec![format!("Reason: {}", note.reason)];
+    if note.reverse_charge {
+        notes.push(
+            "Reverse charge: VAT to be accounted for by the recipient (Article 196, Council Directive 2006/112/EC)."
+                .to_owned(),
+        );
+    }
+    match note.refund_method.as_str() {
+        "account_credit" => {
+            notes.push(format!("{} {} added to your account credit.", amount(note.refunded_minor), note.currency_code))
+        }
+        "external" => notes.push(format!("{} {} refunded to you.", amount(note.refunded_minor), note.currency_code)),
+        _ => {}
+    }
+    Ok(Document {
+        kind: DocumentKind::CreditNote,
+        number: note.number.clone(),
+        issue_date: note.issue_date.format("%d.%m.%Y").to_string(),
+        due_date: None,
+        status_label: String::new(),
+        seller: party(&seller),
+        buyer: party(&buyer),
+        currency: note.currency_code.clone(),
+        lines,
+        tax_lines,
+        subtotal: amount(note.net_minor),
+        discount: None,
+        tax_total: amount(note.tax_minor),
+        total: amount(note.total_minor),
+        credit_applied: None,
+        amount_paid: None,
+        balance: amount(note.total_minor),
+        notes,
+        references: vec![format!("Credits invoice {invoice_number}")],
+    })
+}
+
+/// A credit note's PDF, rendered once and kept in the file store.
+pub async fn credit_note_pdf(state: &AppState, note: &credit_note::Model) -> anyhow::Result<(Vec<u8>, String)> {
+    let name = format!("{}.pdf", safe_file_name(&note.number));
+    let key = format!("credit-notes/{}/{name}", note.id);
+    if let Some(bytes) = stored(state, &key, note.pdf_key.as_deref()).await? {
+        return Ok((bytes, name));
+    }
+    let bytes = render(state, credit_note_document(state, note).await?).await?;
+    state.files.put(&key, bytes.clone()).await?;
+    let update = Query::update()
+        .table(credit_note::Entity)
+        .value(credit_note::Column::PdfKey, key)
+        .and_where(Expr::col(credit_note::Column::Id).eq(note.id))
+        .to_owned();
+    state.db.execute(&update).await?;
     Ok((bytes, name))
 }

@@ -67,7 +67,7 @@ pub struct PartySnapshot {
     pub email: String,
 }
 
-fn buyer_snapshot(c: &client::Model) -> PartySnapshot {
+pub(crate) fn buyer_snapshot(c: &client::Model) -> PartySnapshot {
     let city_line =
         [c.postcode.as_str(), c.city.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
     let address_lines = [c.address1.clone(), c.address2.clone(), city_line, c.region.clone()]
@@ -85,7 +85,7 @@ fn buyer_snapshot(c: &client::Model) -> PartySnapshot {
     }
 }
 
-fn seller_snapshot(s: &BillingSettings) -> PartySnapshot {
+pub(crate) fn seller_snapshot(s: &BillingSettings) -> PartySnapshot {
     PartySnapshot {
         name: s.company_name.clone(),
         company: String::new(),
@@ -279,6 +279,8 @@ pub async fn create_draft(state: &AppState, actor: &Actor, input: &DraftInput) -
         total_minor: Set(totals.grand_total.minor()),
         credit_applied_minor: Set(0),
         amount_paid_minor: Set(0),
+        credited_minor: Set(0),
+        refunded_minor: Set(0),
         price_mode: Set(if totals.price_mode == PriceMode::Inclusive { "inclusive" } else { "exclusive" }.into()),
         tax_treatment: Set(treatment_key(totals.treatment).into()),
         reverse_charge: Set(totals.reverse_charge),
@@ -538,18 +540,7 @@ pub async fn record_payment(
     let (Some(amount), Some(fee), Some(paid_on), true) = (amount, fee, paid_on, errors.is_empty()) else {
         return Err(InvoiceError::Invalid(errors));
     };
-    let paid_in_full = amount.minor() == current.balance_minor();
-    let billing = settings::load(&state.db).await?;
-    let needs_legal_number = paid_in_full && current.number.is_none();
     let txn = state.db.begin().await?;
-    let mut legal_number = None;
-    if needs_legal_number {
-        let pattern =
-            Pattern::parse(&billing.invoice_pattern, billing.invoice_yearly_reset).map_err(InvoiceError::NotAllowed)?;
-        let date = today();
-        let seq = numbering::next(&txn, "invoice", &pattern.period(date)).await?;
-        legal_number = Some((pattern.format(date, seq), date));
-    }
     let inserted = payment::ActiveModel {
         invoice_id: Set(id),
         amount_minor: Set(amount.minor()),
@@ -571,17 +562,72 @@ pub async fn record_payment(
         }
         return Err(err.into());
     }
-    let now = Utc::now();
+    let settled = receive(&txn, &current, Received::Payment(amount.minor()), paid_on).await?;
+    let mut summary = format!(
+        "Recorded {amount} by {} (ref. {})",
+        input.method,
+        if reference.is_empty() { "none" } else { reference }
+    );
+    if let Some(number) = &settled.legal_number {
+        summary.push_str(&format!("; paid in full, legal number {number}"));
+    } else if settled.paid_in_full {
+        summary.push_str("; paid in full");
+    }
+    audit::record(&txn, actor, "invoice.payment_recorded", Some(("invoice", id.0)), summary).await?;
+    txn.commit().await?;
+    Ok(PaymentOutcome::Recorded { paid_in_full: settled.paid_in_full })
+}
+
+/// Money that reached an unpaid invoice.
+#[derive(Debug, Clone, Copy)]
+pub enum Received {
+    /// A payment (its record is written by the caller).
+    Payment(i64),
+    /// Account credit applied (its ledger entry is written by the caller).
+    Credit(i64),
+}
+
+#[derive(Debug)]
+pub struct Settled {
+    pub paid_in_full: bool,
+    /// The legal number a proforma received because it is now paid.
+    pub legal_number: Option<String>,
+}
+
+/// Books money received on `current` inside the caller's transaction: the invoice is paid
+/// when its balance reaches zero, and a paid proforma gets its legal number, dated today.
+/// Fails, changing nothing, if the invoice changed since `current` was read, so two
+/// receipts racing can never together exceed the balance.
+pub async fn receive(
+    txn: &impl ConnectionTrait,
+    current: &invoice::Model,
+    received: Received,
+    paid_on: NaiveDate,
+) -> Result<Settled, InvoiceError> {
+    let (column, amount) = match received {
+        Received::Payment(amount) => (invoice::Column::AmountPaidMinor, amount),
+        Received::Credit(amount) => (invoice::Column::CreditAppliedMinor, amount),
+    };
+    let paid_in_full = amount == current.balance_minor();
+    let mut legal_number = None;
+    if paid_in_full && current.number.is_none() {
+        let billing = settings::load(txn).await?;
+        let pattern =
+            Pattern::parse(&billing.invoice_pattern, billing.invoice_yearly_reset).map_err(InvoiceError::NotAllowed)?;
+        let date = today();
+        let seq = numbering::next(txn, "invoice", &pattern.period(date)).await?;
+        legal_number = Some((pattern.format(date, seq), date));
+    }
     let mut update = Query::update();
     update
         .table(invoice::Entity)
-        .value(invoice::Column::AmountPaidMinor, Expr::col(invoice::Column::AmountPaidMinor).add(amount.minor()))
-        .value(invoice::Column::UpdatedAt, now)
-        .and_where(Expr::col(invoice::Column::Id).eq(id))
+        .value(column, Expr::col(column).add(amount))
+        .value(invoice::Column::UpdatedAt, Utc::now())
+        .and_where(Expr::col(invoice::Column::Id).eq(current.id))
         .and_where(Expr::col(invoice::Column::Status).is_in([UNPAID, COLLECTIONS]))
-        // Two payments racing cannot together exceed the balance.
         .and_where(Expr::col(invoice::Column::AmountPaidMinor).eq(current.amount_paid_minor))
-        .and_where(Expr::col(invoice::Column::CreditAppliedMinor).eq(current.credit_applied_minor));
+        .and_where(Expr::col(invoice::Column::CreditAppliedMinor).eq(current.credit_applied_minor))
+        .and_where(Expr::col(invoice::Column::CreditedMinor).eq(current.credited_minor));
     if paid_in_full {
         update.value(invoice::Column::Status, PAID).value(invoice::Column::PaidDate, paid_on);
     }
@@ -593,22 +639,9 @@ pub async fn record_payment(
             .value(invoice::Column::PdfKey, Option::<String>::None);
     }
     if txn.execute(&update).await?.rows_affected() != 1 {
-        txn.rollback().await?;
         return Err(InvoiceError::NotAllowed("The invoice changed meanwhile; reload it and check the balance."));
     }
-    let mut summary = format!(
-        "Recorded {amount} by {} (ref. {})",
-        input.method,
-        if reference.is_empty() { "none" } else { reference }
-    );
-    if let Some((number, _)) = &legal_number {
-        summary.push_str(&format!("; paid in full, legal number {number}"));
-    } else if paid_in_full {
-        summary.push_str("; paid in full");
-    }
-    audit::record(&txn, actor, "invoice.payment_recorded", Some(("invoice", id.0)), summary).await?;
-    txn.commit().await?;
-    Ok(PaymentOutcome::Recorded { paid_in_full })
+    Ok(Settled { paid_in_full, legal_number: legal_number.map(|(number, _)| number) })
 }
 
 /// Cancels a draft or an unpaid invoice nobody paid anything on. An issued invoice keeps
@@ -623,6 +656,7 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<()
         .and_where(Expr::col(invoice::Column::Status).is_in([DRAFT, UNPAID]))
         .and_where(Expr::col(invoice::Column::AmountPaidMinor).eq(0))
         .and_where(Expr::col(invoice::Column::CreditAppliedMinor).eq(0))
+        .and_where(Expr::col(invoice::Column::CreditedMinor).eq(0))
         .to_owned();
     if txn.execute(&update).await?.rows_affected() != 1 {
         return Err(InvoiceError::NotAllowed("Only drafts and unpaid invoices without payments can be cancelled."));

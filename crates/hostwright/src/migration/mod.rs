@@ -11,6 +11,7 @@ mod m20261122_000003_catalog;
 mod m20261122_000004_invoices;
 mod m20261122_000005_client_search_index;
 mod m20261122_000006_invoice_list_index;
+mod m20261122_000007_credit;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_invoices::Migration),
             Box::new(m20261122_000005_client_search_index::Migration),
             Box::new(m20261122_000006_invoice_list_index::Migration),
+            Box::new(m20261122_000007_credit::Migration),
         ]
     }
 }

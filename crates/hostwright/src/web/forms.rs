@@ -31,6 +31,11 @@ impl FormErrors {
     pub fn has(&self, field: &str) -> bool {
         self.0.contains_key(field)
     }
+
+    /// The messages alone, for a flash message above a small form.
+    pub fn messages(&self) -> String {
+        self.0.values().cloned().collect::<Vec<_>>().join(" ")
+    }
 }
 
 impl std::fmt::Display for FormErrors {

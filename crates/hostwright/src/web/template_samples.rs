@@ -290,6 +290,9 @@ fn party(filled: bool) -> Value {
 fn invoice_row(id: i64, status: &str, overdue: bool, reverse_charge: bool, filled: bool) -> Value {
     let draft = status == "draft";
     let paid = status == "paid";
+    let total = if reverse_charge { "100.00 EUR" } else { "119.00 EUR" };
+    let credited = if status == "refunded" { Some(total) } else { (filled && !draft).then_some("10.00 EUR") };
+    let refunded = if status == "refunded" { Some(total) } else { (filled && paid).then_some("10.00 EUR") };
     context! {
         id => id,
         number => if draft { format!("Draft #{id}") } else { format!("2026-{id:05}") },
@@ -306,9 +309,11 @@ fn invoice_row(id: i64, status: &str, overdue: bool, reverse_charge: bool, fille
         subtotal => "100.00 EUR",
         discount => "0.00 EUR",
         tax => if reverse_charge { "0.00 EUR" } else { "19.00 EUR" },
-        total => if reverse_charge { "100.00 EUR" } else { "119.00 EUR" },
+        total => total,
         credit_applied => "0.00 EUR",
         amount_paid => if paid { "119.00 EUR" } else if filled { "19.00 EUR" } else { "0.00 EUR" },
+        credited => credited,
+        refunded => refunded,
         balance => if paid { "0.00 EUR" } else if filled { "100.00 EUR" } else { "119.00 EUR" },
         balance_decimal => if paid { "0.00" } else if filled { "100.00" } else { "119.00" },
         reverse_charge => reverse_charge,
@@ -334,6 +339,87 @@ fn invoice_detail(filled: bool) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
         context! { amount => "0.00 EUR", fee => "0.00 EUR", method => "Other", reference => "", paid_on => "2026-11-06" },
     ];
     (lines, taxes, payments)
+}
+
+/// A row of `invoices::credit_handlers::note_row`; `refund_method` empty when nothing was
+/// refunded.
+fn credit_note_row(id: i64, refund_method: &str, filled: bool) -> Value {
+    let refunded = !refund_method.is_empty();
+    context! {
+        id => id,
+        number => format!("CN-2026-{id:05}"),
+        invoice_id => 9,
+        issue_date => "2026-11-20",
+        reason => if filled { format!("{SCRIPT}\nsecond line") } else { "Service cancelled.".to_owned() },
+        net => "10.00 EUR",
+        tax => "1.90 EUR",
+        total => "11.90 EUR",
+        settled => if refunded { "1.90 EUR" } else { "11.90 EUR" },
+        refunded => refunded.then_some("10.00 EUR"),
+        refund_method => refund_method,
+        currency => "EUR",
+    }
+}
+
+/// Credit notes of an invoice or client: without refund, refunded either way, and a refund
+/// method the templates do not know.
+fn credit_note_rows() -> Vec<Value> {
+    vec![
+        credit_note_row(1, "", true),
+        credit_note_row(2, "account_credit", false),
+        credit_note_row(3, "external", true),
+        credit_note_row(4, "odd", false),
+    ]
+}
+
+/// A row of `invoices::credit_handlers::entry_row`.
+fn credit_entry_row(
+    amount: &str,
+    balance_after: &str,
+    kind: &str,
+    reason: &str,
+    invoice_id: Option<i64>,
+    credit_note_id: Option<i64>,
+    staff_name: &str,
+) -> Value {
+    context! {
+        at => TIME,
+        amount => amount,
+        added => !amount.starts_with('-'),
+        balance_after => balance_after,
+        kind => crate::invoices::account_credit::kind_label(kind),
+        reason => reason,
+        invoice_id => invoice_id,
+        credit_note_id => credit_note_id,
+        staff_name => staff_name,
+    }
+}
+
+/// `invoices::credit_handlers::credit_overview` (empty lists when not `filled`).
+fn credit_overview(filled: bool) -> Value {
+    use crate::invoices::account_credit::{ADDED, APPLIED, CREDIT_NOTE, REMOVED};
+    if !filled {
+        return context! {
+            balances => Vec::<Value>::new(),
+            entries => Vec::<Value>::new(),
+            credit_notes => Vec::<Value>::new(),
+        };
+    }
+    let reason = "Credit note CN-2026-00002 for invoice 2026-00009";
+    context! {
+        balances => vec![
+            context! { currency => "EUR", amount => "25.00 EUR" },
+            context! { currency => "USD", amount => "0.00 USD" },
+        ],
+        entries => vec![
+            credit_entry_row("-5.00 USD", "0.00 USD", REMOVED, "", None, None, "Sam"),
+            credit_entry_row("-10.00 EUR", "25.00 EUR", APPLIED, "Applied to invoice 2026-00009", Some(9), None, SCRIPT),
+            credit_entry_row("10.00 EUR", "35.00 EUR", CREDIT_NOTE, reason, Some(9), Some(2), ""),
+            credit_entry_row("25.00 EUR", "25.00 EUR", ADDED, SCRIPT, None, None, SCRIPT),
+            credit_entry_row("1.00 EUR", "1.00 EUR", "odd", "", None, Some(3), ""),
+        ],
+        credit_notes => credit_note_rows(),
+    }
 }
 
 /// The sample contexts, by template name; several per template where a page has several
@@ -392,6 +478,18 @@ fn samples() -> Vec<(String, Value)> {
             first_name => SCRIPT,
         })
     };
+    let credited = |refunded: Option<&str>, to_account_credit: bool| {
+        email(context! {
+            number => "CN-2026-00002",
+            invoice_number => "2026-00012",
+            total => "11.90 EUR",
+            refunded => refunded,
+            to_account_credit => to_account_credit,
+            reason => format!("{SCRIPT}\nsecond line"),
+            link => "https://hosting.example.com/account/credit",
+            first_name => SCRIPT,
+        })
+    };
     for (template, ctx) in [
         ("password_reset", reset),
         ("staff_invite", invite),
@@ -399,6 +497,9 @@ fn samples() -> Vec<(String, Value)> {
         ("client_welcome", welcome),
         ("invoice_issued", issued(false)),
         ("invoice_issued", issued(true)),
+        ("credit_note_issued", credited(None, false)),
+        ("credit_note_issued", credited(Some("10.00 EUR"), true)),
+        ("credit_note_issued", credited(Some("10.00 EUR"), false)),
     ] {
         for suffix in ["subject.txt", "txt", "html"] {
             add(&format!("emails/{template}.{suffix}"), ctx.clone());
@@ -824,16 +925,34 @@ fn samples() -> Vec<(String, Value)> {
         context! { subject => "Welcome", to => "jo@example.com", status => "failed", created_at => TIME, sent_at => None::<String> },
         context! { subject => "Welcome", to => "jo@example.com", status => "odd", created_at => TIME, sent_at => None::<String> },
     ];
+    let client_invoices = vec![
+        invoice_row(1, "draft", false, false, true),
+        invoice_row(2, "unpaid", true, false, true),
+        invoice_row(5, "refunded", false, false, false),
+    ];
     // (anonymised, can manage, viewer's permissions, whether the lists have rows)
     let viewers = [
         (false, true, all.clone(), true),
         (true, true, all.clone(), true),
         (false, false, vec!["clients.view"], false),
         (true, false, vec!["clients.view"], false),
+        (false, false, vec!["clients.view", "invoices.view"], true),
+        (false, false, vec!["clients.view", "invoices.view", "invoices.manage"], false),
     ];
-    for tab in ["summary", "profile", "notes", "emails", "activity"] {
+    for tab in ["summary", "profile", "invoices", "credit", "notes", "emails", "activity"] {
         for (anonymised, can_manage, perms, filled) in &viewers {
             let (anonymised, can_manage, filled) = (*anonymised, *can_manage, *filled);
+            let can_view_invoices = perms.contains(&"invoices.view");
+            let invoices = if tab == "invoices" && can_view_invoices {
+                if filled {
+                    context! { rows => &client_invoices, total => 120 }
+                } else {
+                    context! { rows => Vec::<Value>::new(), total => 0 }
+                }
+            } else {
+                Value::from(())
+            };
+            let credit = if tab == "credit" && can_view_invoices { credit_overview(filled) } else { Value::from(()) };
             let client = context! {
                 phone => if filled { SCRIPT } else { "" },
                 address1 => if filled { SCRIPT } else { "" },
@@ -868,6 +987,12 @@ fn samples() -> Vec<(String, Value)> {
                         notes => if filled { notes.clone() } else { Vec::new() },
                         emails => if tab == "emails" && filled { client_emails.clone() } else { Vec::new() },
                         activity => if tab == "activity" && filled { audit_rows() } else { Vec::new() },
+                        invoices => invoices,
+                        credit => credit,
+                        currencies => if filled { vec!["EUR", "USD"] } else { Vec::new() },
+                        credit_form => context! { key => "credit-key-sample" },
+                        can_view_invoices => can_view_invoices,
+                        can_manage_invoices => perms.contains(&"invoices.manage"),
                         errors => errors,
                         can_manage => can_manage,
                     },
@@ -1137,16 +1262,33 @@ fn samples() -> Vec<(String, Value)> {
         payment_errors.add(field, SCRIPT);
     }
     let methods: Vec<(&str, &str)> = crate::invoices::service::MANUAL_METHODS.to_vec();
-    // (status, overdue, reverse charge, filled, can manage, viewer's permissions, errors)
+    let draft_refusal = "A draft can still be edited or cancelled; credit notes correct issued invoices.";
+    // (status, overdue, reverse charge, filled, can manage, viewer's permissions, errors,
+    // credit notes, why it cannot be credited, the client's account credit)
     let shown_invoices = [
-        ("draft", false, false, true, true, all.clone(), FormErrors::new()),
-        ("unpaid", true, false, true, true, all.clone(), payment_errors),
-        ("unpaid", false, true, false, true, vec!["invoices.view", "invoices.manage"], FormErrors::new()),
-        ("paid", false, true, false, false, vec!["invoices.view"], FormErrors::new()),
-        ("collections", true, false, true, true, all.clone(), FormErrors::new()),
-        ("cancelled", false, false, false, true, all.clone(), FormErrors::new()),
+        ("draft", false, false, true, true, all.clone(), FormErrors::new(), false, Some(draft_refusal), None),
+        ("unpaid", true, false, true, true, all.clone(), payment_errors, true, None, Some("25.00 EUR")),
+        (
+            "unpaid",
+            false,
+            true,
+            false,
+            true,
+            vec!["invoices.view", "invoices.manage"],
+            FormErrors::new(),
+            false,
+            None,
+            Some("0.01 EUR"),
+        ),
+        ("paid", false, true, false, false, vec!["invoices.view"], FormErrors::new(), true, None, Some("25.00 EUR")),
+        ("paid", false, false, true, true, all.clone(), FormErrors::new(), true, None, Some("25.00 EUR")),
+        ("collections", true, false, true, true, all.clone(), FormErrors::new(), true, None, Some(SCRIPT)),
+        ("cancelled", false, false, false, true, all.clone(), FormErrors::new(), false, Some(SCRIPT), None),
+        ("refunded", false, false, false, true, all.clone(), FormErrors::new(), true, Some(SCRIPT), None),
     ];
-    for (status, overdue, reverse_charge, filled, can_manage, perms, errors) in shown_invoices {
+    for (status, overdue, reverse_charge, filled, can_manage, perms, errors, notes, refusal, client_credit) in
+        shown_invoices
+    {
         let (lines, taxes, payments) = invoice_detail(filled);
         let typed = !errors.is_empty();
         add(
@@ -1160,6 +1302,10 @@ fn samples() -> Vec<(String, Value)> {
                     lines => lines,
                     taxes => taxes,
                     payments => payments,
+                    credit_notes => if notes { credit_note_rows() } else { Vec::new() },
+                    credit_refusal => refusal,
+                    client_credit => client_credit,
+                    credit_form => context! { key => "credit-key-sample" },
                     payment_form => context! {
                         amount => if typed { SCRIPT } else { "" },
                         fee => if typed { SCRIPT } else { "" },
@@ -1173,6 +1319,102 @@ fn samples() -> Vec<(String, Value)> {
                     errors => errors,
                     can_manage => can_manage,
                     today => "2026-11-21",
+                },
+            ),
+        );
+    }
+
+    let creditable_lines = |typed: bool| {
+        vec![
+            context! {
+                index => 0,
+                description => format!("{SCRIPT}\nsecond line"),
+                taxed => true,
+                net => "90.00",
+                credited => "10.00",
+                remaining => "80.00",
+                amount => if typed { SCRIPT } else { "80.00" },
+            },
+            context! {
+                index => 1,
+                description => "Setup",
+                taxed => false,
+                net => "10.00",
+                credited => "0.00",
+                remaining => "10.00",
+                amount => if typed { "" } else { "10.00" },
+            },
+        ]
+    };
+    let mut credit_note_errors = errors("amount.0");
+    for field in ["amount.1", "reason", "refund_method"] {
+        credit_note_errors.add(field, SCRIPT);
+    }
+    let refund_methods: Vec<(&str, &str)> = crate::invoices::credit_notes::REFUND_METHODS.to_vec();
+    // (why it cannot be credited, lines, typed form, errors)
+    for (refusal, lines, typed, errors) in [
+        (None, creditable_lines(false), false, FormErrors::new()),
+        (None, creditable_lines(true), true, credit_note_errors),
+        (Some(SCRIPT), creditable_lines(false), false, FormErrors::new()),
+        (None, Vec::new(), false, FormErrors::new()),
+    ] {
+        add(
+            "admin/invoices/credit_note_new.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "invoices",
+                    invoice => context! {
+                        id => 9,
+                        number => "2026-00009",
+                        currency => "EUR",
+                        total => "119.00 EUR",
+                        balance => "100.00 EUR",
+                        received => "19.00 EUR",
+                        credited => if typed { "11.90 EUR" } else { "0.00 EUR" },
+                    },
+                    refusal => refusal,
+                    lines => lines,
+                    refund_methods => &refund_methods,
+                    form => context! {
+                        reason => if typed { SCRIPT } else { "" },
+                        refund_method => if typed { SCRIPT } else { "account_credit" },
+                        key => "credit-note-key-sample",
+                    },
+                    errors => errors,
+                },
+            ),
+        );
+    }
+
+    let credited_lines = vec![
+        context! { description => format!("{SCRIPT}\nsecond line"), net => "10.00", tax => "1.90" },
+        context! { description => "Setup", net => "0.00", tax => "0.00" },
+    ];
+    let credited_taxes = vec![context! { name => SCRIPT, rate => "19", base => "10.00 EUR", amount => "1.90 EUR" }];
+    // (note, invoice number, filled, viewer's permissions)
+    let shown_notes = [
+        (credit_note_row(3, "external", true), Some("2026-00009"), true, all.clone()),
+        (credit_note_row(2, "account_credit", false), None, false, vec!["invoices.view"]),
+        (credit_note_row(1, "", true), Some(SCRIPT), false, vec!["invoices.view"]),
+        (credit_note_row(4, "odd", false), Some("2026-00009"), true, vec!["invoices.view"]),
+    ];
+    for (note, invoice_number, filled, perms) in shown_notes {
+        add(
+            "admin/invoices/credit_note.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&perms),
+                    nav => "invoices",
+                    note => note,
+                    invoice_number => invoice_number,
+                    buyer => party(filled),
+                    client_id => 7,
+                    lines => if filled { credited_lines.clone() } else { Vec::new() },
+                    taxes => if filled { credited_taxes.clone() } else { Vec::new() },
+                    history => if filled { audit_rows() } else { Vec::new() },
                 },
             ),
         );
@@ -1237,9 +1479,12 @@ fn samples() -> Vec<(String, Value)> {
             page(true, context! { current_client => client(true), nav => "invoices", invoices => rows }),
         );
     }
-    for (status, overdue, reverse_charge, filled) in
-        [("unpaid", true, false, true), ("paid", false, true, false), ("collections", false, false, true)]
-    {
+    for (status, overdue, reverse_charge, filled) in [
+        ("unpaid", true, false, true),
+        ("paid", false, true, false),
+        ("collections", false, false, true),
+        ("refunded", false, false, false),
+    ] {
         let (lines, taxes, payments) = invoice_detail(filled);
         add(
             "client/invoices/show.html",
@@ -1252,8 +1497,15 @@ fn samples() -> Vec<(String, Value)> {
                     lines => lines,
                     taxes => taxes,
                     payments => payments,
+                    credit_notes => if filled || status == "refunded" { credit_note_rows() } else { Vec::new() },
                 },
             ),
+        );
+    }
+    for filled in [true, false] {
+        add(
+            "client/credit.html",
+            page(true, context! { current_client => client(true), nav => "credit", ..credit_overview(filled) }),
         );
     }
 

@@ -10,7 +10,7 @@ use hostwright::invoices::service::{self, DraftInput, LineInput};
 use crate::on_both_backends;
 use crate::support::TestApp;
 
-async fn set_up_billing(app: &mut TestApp, proforma: bool) {
+pub(crate) async fn set_up_billing(app: &mut TestApp, proforma: bool) {
     let mut form = vec![
         ("company_name", "Acme Hosting GmbH"),
         ("address", "Hauptstraße 1\n10115 Berlin"),
@@ -32,7 +32,7 @@ async fn set_up_billing(app: &mut TestApp, proforma: bool) {
     app.post_form("/admin/currencies", &[("code", "EUR"), ("rate", "0.92")]).await;
 }
 
-async fn client_in(app: &mut TestApp, email: &str, country: &str, tax_id: &str) -> ClientId {
+pub(crate) async fn client_in(app: &mut TestApp, email: &str, country: &str, tax_id: &str) -> ClientId {
     let form = [
         ("first_name", "Zoë"),
         ("last_name", "Ørsted"),
@@ -46,7 +46,7 @@ async fn client_in(app: &mut TestApp, email: &str, country: &str, tax_id: &str) 
     ClientId(id)
 }
 
-async fn draft(app: &mut TestApp, client: ClientId, lines: &[(&str, &str, &str, bool)]) -> String {
+pub(crate) async fn draft(app: &mut TestApp, client: ClientId, lines: &[(&str, &str, &str, bool)]) -> String {
     let mut form: Vec<(String, String)> =
         vec![("client_id".into(), client.to_string()), ("currency_code".into(), "EUR".into())];
     for (i, (description, quantity, price, taxed)) in lines.iter().enumerate() {
@@ -63,7 +63,7 @@ async fn draft(app: &mut TestApp, client: ClientId, lines: &[(&str, &str, &str, 
     response.location().to_owned()
 }
 
-fn year() -> String {
+pub(crate) fn year() -> String {
     chrono::Utc::now().format("%Y").to_string()
 }
 

@@ -7,6 +7,7 @@ mod catalog;
 mod cli;
 mod clients;
 mod clients_admin;
+mod credit;
 mod invoices;
 mod journey;
 mod platform;

@@ -1,0 +1,322 @@
+//! Pages for credit notes and account credit: issuing a note against an invoice, applying
+//! credit to an invoice, staff adjustments, and the client's own credit page.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use hostwright_core::{Currency, Money};
+use minijinja::{Value, context};
+
+use super::account_credit::{self, AdjustInput, Outcome};
+use super::credit_notes::{self, CreditNoteInput, IssueOutcome};
+use super::handlers::{actor, currency_of, currency_table, invoice_error, money, pdf_response};
+use super::model::{credit_entry, credit_note};
+use super::service::{self, InvoiceError};
+use crate::ids::{ClientId, CreditNoteId, InvoiceId};
+use crate::staff::permissions::perm;
+use crate::state::AppState;
+use crate::web::current::{Authorized, CurrentClient, CurrentStaff};
+use crate::web::{AppError, AppResult, FormErrors, Page, flash};
+
+fn minor_text(minor: i64, currency: Currency) -> String {
+    Money::from_minor(minor, currency).to_decimal_string()
+}
+
+/// A credit note for lists and its own page.
+pub fn note_row(note: &credit_note::Model, currency: Currency) -> Value {
+    context! {
+        id => note.id,
+        number => note.number.clone(),
+        invoice_id => note.invoice_id,
+        issue_date => note.issue_date.to_string(),
+        reason => note.reason.clone(),
+        net => money(note.net_minor, currency),
+        tax => money(note.tax_minor, currency),
+        total => money(note.total_minor, currency),
+        settled => money(note.settled_minor, currency),
+        refunded => (note.refunded_minor > 0).then(|| money(note.refunded_minor, currency)),
+        refund_method => note.refund_method.clone(),
+        currency => note.currency_code.clone(),
+    }
+}
+
+/// A ledger entry for the admin credit tab and the client's credit page.
+pub fn entry_row(e: &credit_entry::Model, currency: Currency) -> Value {
+    context! {
+        at => e.created_at.to_rfc3339(),
+        amount => money(e.amount_minor, currency),
+        added => e.amount_minor > 0,
+        balance_after => money(e.balance_after_minor, currency),
+        kind => account_credit::kind_label(&e.kind),
+        reason => e.reason.clone(),
+        invoice_id => e.invoice_id,
+        credit_note_id => e.credit_note_id,
+        staff_name => e.staff_name.clone(),
+    }
+}
+
+/// Balances, ledger and credit notes of one client, as both areas show them.
+pub async fn credit_overview(state: &AppState, client_id: ClientId) -> AppResult<Value> {
+    let currencies = currency_table(state).await?;
+    let currency = |code: &str| currencies.get(code).copied().unwrap_or(Currency::USD);
+    let balances: Vec<Value> = account_credit::balances(&state.db, client_id)
+        .await?
+        .into_iter()
+        .map(|b| context! { currency => b.currency_code.clone(), amount => money(b.balance_minor, currency(&b.currency_code)) })
+        .collect();
+    let entries: Vec<Value> = account_credit::entries(&state.db, client_id, 200)
+        .await?
+        .iter()
+        .map(|e| entry_row(e, currency(&e.currency_code)))
+        .collect();
+    let notes: Vec<Value> = credit_notes::for_client(&state.db, client_id)
+        .await?
+        .iter()
+        .map(|n| note_row(n, currency(&n.currency_code)))
+        .collect();
+    Ok(context! { balances => balances, entries => entries, credit_notes => notes })
+}
+
+async fn render_credit_note_form(
+    state: &AppState,
+    page: &Page,
+    current: &CurrentStaff,
+    invoice_id: InvoiceId,
+    fields: &BTreeMap<String, String>,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let i = service::find(&state.db, invoice_id).await?.ok_or(AppError::NotFound)?;
+    let currency = currency_of(state, &i.currency_code).await?;
+    let lines: Vec<Value> = credit_notes::creditable_lines(&state.db, invoice_id)
+        .await?
+        .iter()
+        .enumerate()
+        .map(|(index, l)| {
+            let key = format!("amount.{index}");
+            context! {
+                index => index,
+                description => l.description.clone(),
+                taxed => l.taxed,
+                net => minor_text(l.net_minor, currency),
+                credited => minor_text(l.credited_minor, currency),
+                remaining => minor_text(l.remaining_minor(), currency),
+                amount => fields.get(&key).cloned().unwrap_or_else(|| minor_text(l.remaining_minor(), currency)),
+            }
+        })
+        .collect();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "invoices",
+        invoice => context! {
+            id => i.id, number => i.display_number(), currency => i.currency_code.clone(),
+            total => money(i.total_minor, currency), balance => money(i.balance_minor(), currency),
+            received => money(i.received_minor(), currency), credited => money(i.credited_minor, currency),
+        },
+        refusal => credit_notes::refusal(&i),
+        lines => lines,
+        refund_methods => credit_notes::REFUND_METHODS.iter().map(|(k, l)| (*k, *l)).collect::<Vec<_>>(),
+        form => context! {
+            reason => fields.get("reason").cloned().unwrap_or_default(),
+            refund_method => fields.get("refund_method").cloned().unwrap_or_else(|| "account_credit".to_owned()),
+            key => fields.get("key").cloned().unwrap_or_else(crate::crypto::random_token),
+        },
+        errors => errors,
+    };
+    state.render_status(status, page, "admin/invoices/credit_note_new.html", ctx).await
+}
+
+pub async fn new_credit_note_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesManage>,
+    Path(id): Path<InvoiceId>,
+) -> AppResult<Response> {
+    render_credit_note_form(&state, &page, &current, id, &BTreeMap::new(), FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn create_credit_note(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesManage>,
+    Path(id): Path<InvoiceId>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let fields: BTreeMap<String, String> = fields.into_iter().filter(|(k, _)| k != "csrf_token").collect();
+    let mut amounts = Vec::new();
+    while let Some(amount) = fields.get(&format!("amount.{}", amounts.len())) {
+        amounts.push(amount.clone());
+        if amounts.len() >= 1000 {
+            break;
+        }
+    }
+    let input = CreditNoteInput {
+        amounts,
+        reason: fields.get("reason").cloned().unwrap_or_default(),
+        refund_method: fields.get("refund_method").cloned().unwrap_or_default(),
+        idempotency_key: fields.get("key").cloned().unwrap_or_default(),
+    };
+    match credit_notes::issue(&state, &actor(&current, &page), id, &input).await {
+        Ok(IssueOutcome::Issued(note)) => Ok(flash::redirect(
+            &state,
+            &format!("/admin/credit-notes/{note}"),
+            "success",
+            "Credit note issued and emailed to the client.",
+        )),
+        Ok(IssueOutcome::AlreadyIssued(note)) => Ok(flash::redirect(
+            &state,
+            &format!("/admin/credit-notes/{note}"),
+            "info",
+            "This credit note was already issued.",
+        )),
+        Err(InvoiceError::Invalid(errors)) => {
+            render_credit_note_form(&state, &page, &current, id, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY)
+                .await
+        }
+        Err(InvoiceError::NotAllowed(message)) => {
+            Ok(flash::redirect(&state, &format!("/admin/invoices/{id}"), "error", message))
+        }
+        Err(err) => Err(invoice_error(err)),
+    }
+}
+
+/// A credit note's page: its lines and taxes as stored (never recomputed).
+async fn note_detail(state: &AppState, note: &credit_note::Model) -> AppResult<Value> {
+    let currency = currency_of(state, &note.currency_code).await?;
+    let lines: Vec<Value> = credit_notes::lines(&state.db, note.id)
+        .await?
+        .into_iter()
+        .map(|l| context! { description => l.description, net => minor_text(l.net_minor, currency), tax => minor_text(l.tax_minor, currency) })
+        .collect();
+    let taxes: Vec<Value> = credit_notes::tax_lines(&state.db, note.id)
+        .await?
+        .into_iter()
+        .map(|t| context! { name => t.name, rate => t.rate, base => money(t.base_minor, currency), amount => money(t.amount_minor, currency) })
+        .collect();
+    let invoice_number = service::find(&state.db, note.invoice_id).await?.map(|i| i.display_number());
+    let buyer: service::PartySnapshot = serde_json::from_str(&note.buyer).unwrap_or_default();
+    Ok(context! {
+        note => note_row(note, currency),
+        invoice_number => invoice_number,
+        buyer => Value::from_serialize(&buyer),
+        client_id => note.client_id,
+        lines => lines,
+        taxes => taxes,
+    })
+}
+
+pub async fn show_credit_note(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesView>,
+    Path(id): Path<CreditNoteId>,
+) -> AppResult<Response> {
+    let note = credit_notes::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "invoices",
+        history => crate::audit::handlers::for_entity(&state.db, "invoice", note.invoice_id.0, 50).await?,
+        ..note_detail(&state, &note).await?
+    };
+    state.render(&page, "admin/invoices/credit_note.html", ctx).await
+}
+
+pub async fn credit_note_pdf(
+    State(state): State<AppState>,
+    _current: Authorized<perm::InvoicesView>,
+    Path(id): Path<CreditNoteId>,
+) -> AppResult<Response> {
+    let note = credit_notes::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let (bytes, name) = super::pdf::credit_note_pdf(&state, &note).await?;
+    Ok(pdf_response(bytes, &name))
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct ApplyCreditForm {
+    #[serde(default)]
+    credit_amount: String,
+    #[serde(default)]
+    key: String,
+}
+
+pub async fn apply_credit(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesManage>,
+    Path(id): Path<InvoiceId>,
+    Form(form): Form<ApplyCreditForm>,
+) -> AppResult<Response> {
+    let to = format!("/admin/invoices/{id}");
+    match account_credit::apply_to_invoice(&state, &actor(&current, &page), id, &form.credit_amount, &form.key).await {
+        Ok(Outcome::Done { .. }) => Ok(flash::redirect(&state, &to, "success", "Account credit applied.")),
+        Ok(Outcome::AlreadyDone) => Ok(flash::redirect(&state, &to, "info", "This credit was already applied.")),
+        Err(InvoiceError::Invalid(errors)) => Ok(flash::redirect(&state, &to, "error", errors.messages())),
+        Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
+        Err(err) => Err(invoice_error(err)),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct AdjustForm {
+    #[serde(default)]
+    currency_code: String,
+    #[serde(default)]
+    direction: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    key: String,
+}
+
+pub async fn adjust_credit(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesManage>,
+    Path(id): Path<ClientId>,
+    Form(form): Form<AdjustForm>,
+) -> AppResult<Response> {
+    let to = format!("/admin/clients/{id}?tab=credit");
+    let input = AdjustInput {
+        currency_code: form.currency_code,
+        direction: form.direction,
+        amount: form.amount,
+        reason: form.reason,
+        idempotency_key: form.key,
+    };
+    match account_credit::adjust(&state, &actor(&current, &page), id, &input).await {
+        Ok(Outcome::Done { .. }) => Ok(flash::redirect(&state, &to, "success", "Account credit updated.")),
+        Ok(Outcome::AlreadyDone) => Ok(flash::redirect(&state, &to, "info", "This change was already made.")),
+        Err(InvoiceError::Invalid(errors)) => Ok(flash::redirect(&state, &to, "error", errors.messages())),
+        Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
+        Err(err) => Err(invoice_error(err)),
+    }
+}
+
+// --- client area ------------------------------------------------------------------------
+
+pub async fn client_credit(State(state): State<AppState>, page: Page, current: CurrentClient) -> AppResult<Response> {
+    let ctx = context! {
+        current_client => current.template_value(),
+        nav => "credit",
+        ..credit_overview(&state, current.client.id).await?
+    };
+    state.render(&page, "client/credit.html", ctx).await
+}
+
+pub async fn client_credit_note_pdf(
+    State(state): State<AppState>,
+    current: CurrentClient,
+    Path(id): Path<CreditNoteId>,
+) -> AppResult<Response> {
+    let note = credit_notes::find(&state.db, id)
+        .await?
+        .filter(|n| n.client_id == current.client.id)
+        .ok_or(AppError::NotFound)?;
+    let (bytes, name) = super::pdf::credit_note_pdf(&state, &note).await?;
+    Ok(pdf_response(bytes, &name))
+}
