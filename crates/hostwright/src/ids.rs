@@ -61,4 +61,14 @@ typed_ids!(
     CreditNoteId,
     /// A movement on a client's account credit.
     CreditEntryId,
+    /// A contact (or sub-user) of a client account.
+    ContactId,
+    /// A group of configurable options, attached to products.
+    ConfigOptionGroupId,
+    /// A configurable option (dropdown, radio, yes/no or quantity).
+    ConfigOptionId,
+    /// A value of a configurable option, priced per cycle and currency.
+    ConfigOptionValueId,
+    /// A product add-on (extra backups, a dedicated IP ...).
+    AddonId,
 );

@@ -49,6 +49,11 @@ impl Actor {
         Self { kind: "client", id: Some(id.0), label: email.to_owned(), ip: ip.to_owned() }
     }
 
+    /// A sub-user acting in a client's account.
+    pub fn contact(id: crate::ids::ContactId, email: &str, ip: &str) -> Self {
+        Self { kind: "contact", id: Some(id.0), label: email.to_owned(), ip: ip.to_owned() }
+    }
+
     /// Someone not signed in (a failed sign-in, a reset request).
     pub fn anonymous(claimed: &str, ip: &str) -> Self {
         Self { kind: "anonymous", id: None, label: claimed.chars().take(200).collect(), ip: ip.to_owned() }

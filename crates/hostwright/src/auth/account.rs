@@ -3,11 +3,12 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use super::PrincipalKind;
+use crate::clients::model::contact;
 use crate::clients::store as clients;
-use crate::ids::{ClientId, StaffId};
+use crate::ids::{ClientId, ContactId, StaffId};
 use crate::staff::store as staff;
 
 /// One person who can sign in.
@@ -22,12 +23,15 @@ pub struct Account {
     pub totp_enabled: bool,
     pub totp_last_step: Option<i64>,
     pub active: bool,
+    /// The client account a client or sub-user belongs to.
+    pub owner_client: Option<ClientId>,
 }
 
 fn table(kind: PrincipalKind) -> Alias {
     Alias::new(match kind {
         PrincipalKind::Staff => "staff",
         PrincipalKind::Client => "clients",
+        PrincipalKind::Contact => "client_contacts",
     })
 }
 
@@ -35,6 +39,7 @@ pub async fn find(db: &impl ConnectionTrait, kind: PrincipalKind, id: i64) -> Re
     Ok(match kind {
         PrincipalKind::Staff => staff::find(db, StaffId(id)).await?.map(from_staff),
         PrincipalKind::Client => clients::find(db, ClientId(id)).await?.map(from_client),
+        PrincipalKind::Contact => find_contact(db, ContactId(id)).await?,
     })
 }
 
@@ -46,7 +51,54 @@ pub async fn find_by_email(
     Ok(match kind {
         PrincipalKind::Staff => staff::find_by_email(db, email).await?.map(from_staff),
         PrincipalKind::Client => clients::find_by_email(db, email).await?.map(from_client),
+        PrincipalKind::Contact => {
+            let found = contact::Entity::find()
+                .filter(contact::Column::Email.eq(email))
+                .filter(contact::Column::LoginEnabled.eq(true))
+                .one(db)
+                .await?;
+            match found {
+                Some(c) => find_contact(db, c.id).await?,
+                None => None,
+            }
+        }
     })
+}
+
+/// Who signs in with `email` to an area: in the client area the account's owner first, then
+/// a sub-user (their addresses are kept apart when sub-users are created).
+pub async fn find_for_sign_in(
+    db: &impl ConnectionTrait,
+    area: PrincipalKind,
+    email: &str,
+) -> Result<Option<Account>, DbErr> {
+    match area.area() {
+        PrincipalKind::Staff => find_by_email(db, PrincipalKind::Staff, email).await,
+        _ => match find_by_email(db, PrincipalKind::Client, email).await? {
+            Some(owner) => Ok(Some(owner)),
+            None => find_by_email(db, PrincipalKind::Contact, email).await,
+        },
+    }
+}
+
+/// A sub-user, active while their login is enabled and their client's account is open.
+async fn find_contact(db: &impl ConnectionTrait, id: ContactId) -> Result<Option<Account>, DbErr> {
+    let Some(c) = contact::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let owner_open = clients::find(db, c.client_id).await?.is_some_and(|owner| owner.status != clients::CLOSED);
+    Ok(Some(Account {
+        kind: PrincipalKind::Contact,
+        id: c.id.0,
+        active: c.login_enabled && owner_open,
+        name: c.full_name(),
+        email: c.email,
+        password_hash: c.password_hash,
+        totp_secret: c.totp_secret,
+        totp_enabled: c.totp_enabled_at.is_some(),
+        totp_last_step: c.totp_last_step,
+        owner_client: Some(c.client_id),
+    }))
 }
 
 fn from_staff(m: crate::staff::model::staff::Model) -> Account {
@@ -60,12 +112,14 @@ fn from_staff(m: crate::staff::model::staff::Model) -> Account {
         totp_secret: m.totp_secret,
         totp_enabled: m.totp_enabled_at.is_some(),
         totp_last_step: m.totp_last_step,
+        owner_client: None,
     }
 }
 
 fn from_client(m: crate::clients::model::client::Model) -> Account {
     Account {
         kind: PrincipalKind::Client,
+        owner_client: Some(m.id),
         id: m.id.0,
         active: m.status != clients::CLOSED,
         name: m.full_name(),

@@ -55,6 +55,7 @@ fn actor(account: &Account, ip: &str) -> Actor {
     match account.kind {
         PrincipalKind::Staff => Actor::staff(StaffId(account.id), &account.email, ip),
         PrincipalKind::Client => Actor::client(ClientId(account.id), &account.email, ip),
+        PrincipalKind::Contact => Actor::contact(crate::ids::ContactId(account.id), &account.email, ip),
     }
 }
 
@@ -104,14 +105,14 @@ pub async fn sign_in(
     let ip_bucket = format!("login:ip:{}", origin.ip);
     check_locked(&state.db, &[account_bucket.clone(), ip_bucket.clone()]).await?;
 
-    let found = account::find_by_email(&state.db, kind, &email).await?;
+    let found = account::find_for_sign_in(&state.db, kind, &email).await?;
     let verdict =
         password::verify_async(password_given.to_owned(), found.as_ref().and_then(|a| a.password_hash.clone())).await?;
     let account = match (found, verdict) {
         (Some(account), password::Verified::Yes | password::Verified::YesRehash) if account.active => {
             if verdict_needs_rehash(&verdict) {
                 let fresh = password::hash_async(password_given.to_owned()).await?;
-                account::set_password_hash(&state.db, kind, account.id, fresh).await?;
+                account::set_password_hash(&state.db, account.kind, account.id, fresh).await?;
             }
             account
         }
@@ -141,9 +142,9 @@ pub async fn sign_in(
     throttle::clear(&txn, &[account_bucket]).await?;
     let stage = if account.totp_enabled { Stage::SecondFactor } else { Stage::Authenticated };
     let (token, _) =
-        session::create(&txn, &state.settings, kind, account.id, stage, &origin.ip, &origin.user_agent).await?;
+        session::create(&txn, &state.settings, account.kind, account.id, stage, &origin.ip, &origin.user_agent).await?;
     if stage == Stage::Authenticated {
-        account::record_login(&txn, kind, account.id).await?;
+        account::record_login(&txn, account.kind, account.id).await?;
         audit::record(&txn, &actor(&account, &origin.ip), &action(kind, "login"), entity(&account), "Signed in")
             .await?;
     }
@@ -415,13 +416,14 @@ pub async fn request_password_reset(
         return Ok(());
     }
     throttle::hit(&state.db, &per_address, Limit { max: 3, window: Duration::hours(1) }).await?;
-    let Some(account) = account::find_by_email(&state.db, kind, &email).await?.filter(|a| a.active) else {
+    let Some(account) = account::find_for_sign_in(&state.db, kind, &email).await?.filter(|a| a.active) else {
         return Ok(());
     };
     let txn = state.db.begin().await?;
     tokens::revoke_all(&txn, Purpose::PasswordReset, kind, account.id).await?;
     let token =
-        tokens::issue(&txn, Purpose::PasswordReset, Some((kind, account.id)), Some(Duration::minutes(60))).await?;
+        tokens::issue(&txn, Purpose::PasswordReset, Some((account.kind, account.id)), Some(Duration::minutes(60)))
+            .await?;
     let link = state.settings.url(&format!("{reset_path}/{token}"));
     let mut email = Email::compose(
         state,
@@ -430,8 +432,8 @@ pub async fn request_password_reset(
         &account.name,
         minijinja::context! { link => link, minutes => 60 },
     )?;
-    if kind == PrincipalKind::Client {
-        email = email.for_client(ClientId(account.id));
+    if let Some(owner) = account.owner_client {
+        email = email.for_client(owner);
     }
     outbox::enqueue(&txn, email).await?;
     audit::record(
@@ -457,6 +459,13 @@ pub async fn reset_password(
 ) -> Result<Account, AuthError> {
     let found = tokens::peek(&state.db, Purpose::PasswordReset, token).await?.ok_or(AuthError::InvalidLink)?;
     let id = found.principal_id.ok_or(AuthError::InvalidLink)?;
+    // The link names whose password it sets; it must belong to this area.
+    let kind = found
+        .principal_kind
+        .as_deref()
+        .and_then(PrincipalKind::parse)
+        .filter(|k| k.area() == kind.area())
+        .ok_or(AuthError::InvalidLink)?;
     let account = account::find(&state.db, kind, id).await?.filter(|a| a.active).ok_or(AuthError::InvalidLink)?;
     password::check_policy(new, &[&account.email, &account.name]).map_err(AuthError::WeakPassword)?;
     let hash = password::hash_async(new.to_owned()).await?;
@@ -469,7 +478,7 @@ pub async fn reset_password(
     if kind == PrincipalKind::Client {
         crate::clients::service::mark_email_verified(&txn, ClientId(account.id)).await?;
     }
-    throttle::clear(&txn, &[format!("login:{}:{}", kind.as_str(), account.email)]).await?;
+    throttle::clear(&txn, &[format!("login:{}:{}", kind.area().as_str(), account.email)]).await?;
     audit::record(
         &txn,
         &Actor::anonymous(&account.email, &origin.ip),

@@ -45,10 +45,10 @@ impl Signed for CurrentStaff {
 
 impl Signed for CurrentClient {
     fn kind(&self) -> PrincipalKind {
-        PrincipalKind::Client
+        if self.contact.is_some() { PrincipalKind::Contact } else { PrincipalKind::Client }
     }
     fn id(&self) -> i64 {
-        self.client.id.0
+        self.contact.as_ref().map_or(self.client.id.0, |c| c.id.0)
     }
     fn session_token(&self) -> &str {
         &self.session_token
@@ -127,7 +127,7 @@ pub fn router<A: Area>() -> Router<AppState> {
 fn twofa_path<A: Area>(rest: &str) -> String {
     match A::KIND {
         PrincipalKind::Staff => format!("/admin/account/2fa{rest}"),
-        PrincipalKind::Client => format!("/account/2fa{rest}"),
+        PrincipalKind::Client | PrincipalKind::Contact => format!("/account/2fa{rest}"),
     }
 }
 

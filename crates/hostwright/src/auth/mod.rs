@@ -18,6 +18,8 @@ use serde::Serialize;
 pub enum PrincipalKind {
     Staff,
     Client,
+    /// A sub-user of a client account: signs in to the client area with their own password.
+    Contact,
 }
 
 impl PrincipalKind {
@@ -25,6 +27,15 @@ impl PrincipalKind {
         match self {
             PrincipalKind::Staff => "staff",
             PrincipalKind::Client => "client",
+            PrincipalKind::Contact => "contact",
+        }
+    }
+
+    /// The area a principal signs in to: contacts use the client area (its cookie and pages).
+    pub fn area(self) -> PrincipalKind {
+        match self {
+            PrincipalKind::Staff => PrincipalKind::Staff,
+            PrincipalKind::Client | PrincipalKind::Contact => PrincipalKind::Client,
         }
     }
 
@@ -32,6 +43,7 @@ impl PrincipalKind {
         match text {
             "staff" => Some(PrincipalKind::Staff),
             "client" => Some(PrincipalKind::Client),
+            "contact" => Some(PrincipalKind::Contact),
             _ => None,
         }
     }

@@ -72,16 +72,16 @@ impl Model {
 }
 
 pub fn cookie_name(kind: PrincipalKind) -> &'static str {
-    match kind {
+    match kind.area() {
         PrincipalKind::Staff => STAFF_COOKIE,
-        PrincipalKind::Client => CLIENT_COOKIE,
+        PrincipalKind::Client | PrincipalKind::Contact => CLIENT_COOKIE,
     }
 }
 
 fn cookie_path(kind: PrincipalKind) -> &'static str {
-    match kind {
+    match kind.area() {
         PrincipalKind::Staff => "/admin",
-        PrincipalKind::Client => "/",
+        PrincipalKind::Client | PrincipalKind::Contact => "/",
     }
 }
 
@@ -128,7 +128,8 @@ pub async fn load(
         return Ok(None);
     };
     let now = Utc::now();
-    if found.principal_kind != kind.as_str() || !found.is_live(now, Duration::minutes(settings.session.idle_minutes)) {
+    let same_area = PrincipalKind::parse(&found.principal_kind).map(PrincipalKind::area) == Some(kind.area());
+    if !same_area || !found.is_live(now, Duration::minutes(settings.session.idle_minutes)) {
         return Ok(None);
     }
     if now - found.last_seen_at > Duration::seconds(TOUCH_EVERY_SECONDS) {

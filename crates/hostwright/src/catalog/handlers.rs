@@ -1,4 +1,6 @@
-//! Admin pages of the catalog: product groups, products with their price matrix, currencies.
+//! Admin pages of the catalog: product groups, products with their price matrix, upgrade
+//! paths and option groups, currencies. The option groups' and add-ons' own pages are in
+//! `option_handlers` and `addon_handlers`.
 
 use std::collections::BTreeMap;
 
@@ -6,12 +8,15 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use hostwright_core::{Currency, Money};
+use hostwright_core::{BillingCycle, Currency, Money};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::model::{currency, product};
-use super::service::{self, CatalogError, GroupInput, PaymentType, PriceInput, ProductInput, ProductType};
+use super::service::{
+    self, CatalogError, GroupInput, PaymentType, PriceInput, ProductInput, ProductType, ProvisioningModule,
+};
+use super::{addons, options as option_groups};
 use crate::audit::Actor;
 use crate::ids::{ProductGroupId, ProductId};
 use crate::staff::permissions::perm;
@@ -19,11 +24,11 @@ use crate::state::AppState;
 use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
-fn actor(current: &CurrentStaff, page: &Page) -> Actor {
+pub(super) fn actor(current: &CurrentStaff, page: &Page) -> Actor {
     Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 
-fn catalog_error(err: CatalogError) -> AppError {
+pub(super) fn catalog_error(err: CatalogError) -> AppError {
     match err {
         CatalogError::NotFound => AppError::NotFound,
         CatalogError::Internal(err) => AppError::Internal(err),
@@ -200,6 +205,8 @@ pub struct ProductForm {
     prorata_cutoff_day: String,
     #[serde(default)]
     sort_order: String,
+    #[serde(default)]
+    module: String,
 }
 
 impl ProductForm {
@@ -219,6 +226,7 @@ impl ProductForm {
             prorata_day: self.prorata_day.clone(),
             prorata_cutoff_day: self.prorata_cutoff_day.clone(),
             sort_order: self.sort_order.clone(),
+            module: self.module.clone(),
         }
     }
 
@@ -239,6 +247,7 @@ impl ProductForm {
             prorata_day: p.prorata_day.to_string(),
             prorata_cutoff_day: p.prorata_cutoff_day.map(|d| d.to_string()).unwrap_or_default(),
             sort_order: p.sort_order.to_string(),
+            module: p.module.clone(),
         }
     }
 
@@ -250,6 +259,7 @@ impl ProductForm {
             stock_enabled => self.stock_enabled.is_some(), stock_quantity => self.stock_quantity.trim(),
             prorata_enabled => self.prorata_enabled.is_some(), prorata_day => self.prorata_day.trim(),
             prorata_cutoff_day => self.prorata_cutoff_day.trim(), sort_order => self.sort_order.trim(),
+            module => self.module.trim(),
         }
     }
 }
@@ -261,6 +271,7 @@ async fn options(state: &AppState) -> AppResult<Value> {
         groups => groups,
         product_types => ProductType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
         payment_types => PaymentType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
+        modules => ProvisioningModule::ALL.iter().map(|m| (m.key(), m.label())).collect::<Vec<_>>(),
     })
 }
 
@@ -276,6 +287,7 @@ pub async fn new_product_form(
         payment_type: "recurring".into(),
         taxable: Some("on".into()),
         prorata_day: "1".into(),
+        module: ProvisioningModule::None.key().into(),
         ..ProductForm::default()
     };
     let ctx = context! {
@@ -315,16 +327,18 @@ pub async fn create_product(
     }
 }
 
-/// The price matrix: one row per cycle the product is sold in, one column per currency.
-fn price_matrix(
-    product: &product::Model,
+/// A stored price cell, whichever table it comes from: (currency, cycle, price, setup fee).
+pub(super) type StoredPrice = (String, String, i64, i64);
+
+/// A price grid: one row per cycle, one column per currency, each cell a price and a setup
+/// fee. `typed` (what a refused form sent) wins over `stored`.
+pub(super) fn price_grid(
+    cycles: &[BillingCycle],
     currencies: &[currency::Model],
-    stored: &[super::model::price::Model],
+    stored: &[StoredPrice],
     typed: Option<&BTreeMap<String, String>>,
 ) -> Value {
-    let payment_type = PaymentType::parse(&product.payment_type).unwrap_or(PaymentType::Free);
-    let rows: Vec<Value> = payment_type
-        .cycles()
+    let rows: Vec<Value> = cycles
         .iter()
         .map(|cycle| {
             let cells: Vec<Value> = currencies
@@ -341,11 +355,11 @@ fn price_matrix(
                             let core = service::to_core(c).unwrap_or(Currency::USD);
                             stored
                                 .iter()
-                                .find(|p| p.currency_code == c.code && p.cycle == cycle.key())
-                                .map(|p| {
-                                    let setup = Money::from_minor(p.setup_fee_minor, core);
+                                .find(|(code, key, _, _)| *code == c.code && key == cycle.key())
+                                .map(|(_, _, price, setup)| {
+                                    let setup = Money::from_minor(*setup, core);
                                     (
-                                        Money::from_minor(p.price_minor, core).to_decimal_string(),
+                                        Money::from_minor(*price, core).to_decimal_string(),
                                         if setup.is_zero() { String::new() } else { setup.to_decimal_string() },
                                     )
                                 })
@@ -358,7 +372,72 @@ fn price_matrix(
             context! { cycle => cycle.key(), label => cycle.label(), cells => cells }
         })
         .collect();
-    context! { currencies => currencies.iter().map(|c| c.code.clone()).collect::<Vec<_>>(), rows => rows, payment_type => payment_type.key() }
+    context! { currencies => currencies.iter().map(|c| c.code.clone()).collect::<Vec<_>>(), rows => rows }
+}
+
+/// The price matrix of a product or add-on: the cycles its payment type sells.
+pub(super) fn price_matrix(
+    payment_type: &str,
+    currencies: &[currency::Model],
+    stored: &[StoredPrice],
+    typed: Option<&BTreeMap<String, String>>,
+) -> Value {
+    let payment_type = PaymentType::parse(payment_type).unwrap_or(PaymentType::Free);
+    context! { payment_type => payment_type.key(), ..price_grid(payment_type.cycles(), currencies, stored, typed) }
+}
+
+/// The fields a price form sent (without its CSRF token), to show again when refused.
+pub(super) fn typed_fields(fields: Vec<(String, String)>) -> BTreeMap<String, String> {
+    fields.into_iter().filter(|(k, _)| k != "csrf_token").collect()
+}
+
+/// The cells of a price form, from fields named `price.<code>.<cycle>` and `setup.<code>.<cycle>`.
+pub(super) fn price_cells(typed: &BTreeMap<String, String>) -> Vec<PriceInput> {
+    let mut cells: BTreeMap<(String, String), PriceInput> = BTreeMap::new();
+    for (key, value) in typed {
+        let mut parts = key.splitn(3, '.');
+        let (Some(kind), Some(code), Some(cycle)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let cell = cells.entry((code.to_owned(), cycle.to_owned())).or_insert_with(|| PriceInput {
+            currency: code.to_owned(),
+            cycle: cycle.to_owned(),
+            price: String::new(),
+            setup_fee: String::new(),
+        });
+        match kind {
+            "price" => cell.price = value.clone(),
+            "setup" => cell.setup_fee = value.clone(),
+            _ => {}
+        }
+    }
+    cells.into_values().collect()
+}
+
+/// The values of the checkboxes named `name` a form sent.
+pub(super) fn ticked(fields: &[(String, String)], name: &str) -> Vec<String> {
+    fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+}
+
+/// Products as checkbox rows: {id, name, group, checked}.
+pub(super) async fn product_choices(
+    state: &AppState,
+    checked: &[ProductId],
+    except: Option<ProductId>,
+) -> AppResult<Vec<Value>> {
+    let groups = service::groups(&state.db).await?;
+    let products = service::products(&state.db).await?;
+    // In catalog order: group by group, then the products' own order.
+    let mut rows = Vec::new();
+    for g in &groups {
+        for p in products.iter().filter(|p| p.group_id == g.id && Some(p.id) != except) {
+            rows.push(context! {
+                id => p.id, name => p.name.clone(), group => g.name.clone(), retired => p.retired,
+                checked => checked.contains(&p.id),
+            });
+        }
+    }
+    Ok(rows)
 }
 
 struct ProductView<'a> {
@@ -376,14 +455,35 @@ async fn render_product(
     view: ProductView<'_>,
 ) -> AppResult<Response> {
     let currencies = service::currencies(&state.db).await?;
-    let stored = service::prices(&state.db, product.id).await?;
+    let stored: Vec<StoredPrice> = service::prices(&state.db, product.id)
+        .await?
+        .into_iter()
+        .map(|p| (p.currency_code, p.cycle, p.price_minor, p.setup_fee_minor))
+        .collect();
+    let attached = option_groups::product_groups(&state.db, product.id).await?;
+    let option_group_rows: Vec<Value> = option_groups::groups(&state.db)
+        .await?
+        .into_iter()
+        .map(|g| context! { id => g.id, name => g.name, checked => attached.contains(&g.id) })
+        .collect();
+    let targets = service::upgrade_targets(&state.db, product.id).await?;
+    let offered = addons::product_addons(&state.db, product.id).await?;
+    let addon_rows: Vec<Value> = addons::addons(&state.db)
+        .await?
+        .into_iter()
+        .filter(|a| offered.contains(&a.id))
+        .map(|a| context! { id => a.id, name => a.name, hidden => a.hidden, retired => a.retired })
+        .collect();
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "catalog",
         product => product_row(product),
         form => view.form.value(),
         options => options(state).await?,
-        prices => price_matrix(product, &currencies, &stored, view.typed_prices),
+        prices => price_matrix(&product.payment_type, &currencies, &stored, view.typed_prices),
+        option_groups => option_group_rows,
+        upgrades => product_choices(state, &targets, Some(product.id)).await?,
+        addons => addon_rows,
         history => crate::audit::handlers::for_entity(&state.db, "product", product.id.0, 20).await?,
         errors => view.errors,
     };
@@ -429,26 +529,8 @@ pub async fn update_prices(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let product = service::find_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let typed: BTreeMap<String, String> = fields.into_iter().filter(|(k, _)| k != "csrf_token").collect();
-    let mut cells: BTreeMap<(String, String), PriceInput> = BTreeMap::new();
-    for (key, value) in &typed {
-        let mut parts = key.splitn(3, '.');
-        let (Some(kind), Some(code), Some(cycle)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        let cell = cells.entry((code.to_owned(), cycle.to_owned())).or_insert_with(|| PriceInput {
-            currency: code.to_owned(),
-            cycle: cycle.to_owned(),
-            price: String::new(),
-            setup_fee: String::new(),
-        });
-        match kind {
-            "price" => cell.price = value.clone(),
-            "setup" => cell.setup_fee = value.clone(),
-            _ => {}
-        }
-    }
-    let cells: Vec<PriceInput> = cells.into_values().collect();
+    let typed = typed_fields(fields);
+    let cells = price_cells(&typed);
     match service::save_prices(&state, &actor(&current, &page), id, &cells).await {
         Ok(_) => Ok(flash::redirect(&state, &format!("/admin/catalog/products/{id}"), "success", "Prices saved.")),
         Err(CatalogError::Invalid(errors)) => {
@@ -463,6 +545,45 @@ pub async fn update_prices(
         }
         Err(err) => Err(catalog_error(err)),
     }
+}
+
+/// Flash-redirects back to `to` after a checkbox form: success, or why nothing changed.
+pub(super) fn after_checkboxes(
+    state: &AppState,
+    to: &str,
+    result: Result<usize, CatalogError>,
+    saved: &str,
+) -> AppResult<Response> {
+    match result {
+        Ok(_) => Ok(flash::redirect(state, to, "success", saved)),
+        Err(CatalogError::Invalid(errors)) => {
+            Ok(flash::redirect(state, to, "error", format!("Nothing was changed. {}", errors.messages())))
+        }
+        Err(err) => Err(catalog_error(err)),
+    }
+}
+
+pub async fn update_upgrades(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Path(id): Path<ProductId>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let result = service::save_upgrades(&state, &actor(&current, &page), id, &ticked(&fields, "upgrade")).await;
+    after_checkboxes(&state, &format!("/admin/catalog/products/{id}"), result, "Upgrades and downgrades saved.")
+}
+
+pub async fn update_product_option_groups(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Path(id): Path<ProductId>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let result =
+        option_groups::save_product_groups(&state, &actor(&current, &page), id, &ticked(&fields, "option_group")).await;
+    after_checkboxes(&state, &format!("/admin/catalog/products/{id}"), result, "Configurable options saved.")
 }
 
 #[derive(Deserialize, Default)]

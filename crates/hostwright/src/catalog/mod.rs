@@ -1,7 +1,14 @@
-//! The catalog: what the business sells and at which prices, in which currencies.
+//! The catalog: what the business sells and at which prices, in which currencies; the
+//! configurable options, add-ons and upgrade paths of products, and `pricing`, which turns
+//! a client's choices into invoice lines.
 
+pub mod addon_handlers;
+pub mod addons;
 pub mod handlers;
 pub mod model;
+pub mod option_handlers;
+pub mod options;
+pub mod pricing;
 pub mod service;
 
 use axum::Router;
@@ -18,6 +25,33 @@ pub fn router() -> Router<AppState> {
         .route("/admin/catalog/products/new", get(handlers::new_product_form))
         .route("/admin/catalog/products/{id}", get(handlers::show_product).post(handlers::update_product))
         .route("/admin/catalog/products/{id}/prices", post(handlers::update_prices))
+        .route("/admin/catalog/products/{id}/upgrades", post(handlers::update_upgrades))
+        .route("/admin/catalog/products/{id}/option-groups", post(handlers::update_product_option_groups))
+        .route(
+            "/admin/catalog/option-groups",
+            get(option_handlers::list_option_groups).post(option_handlers::create_option_group),
+        )
+        .route(
+            "/admin/catalog/option-groups/{id}",
+            get(option_handlers::show_option_group).post(option_handlers::update_option_group),
+        )
+        .route("/admin/catalog/option-groups/{id}/delete", post(option_handlers::delete_option_group))
+        .route("/admin/catalog/option-groups/{id}/products", post(option_handlers::update_option_group_products))
+        .route("/admin/catalog/option-groups/{id}/options", post(option_handlers::create_option))
+        .route("/admin/catalog/options/{id}", get(option_handlers::show_option).post(option_handlers::update_option))
+        .route("/admin/catalog/options/{id}/delete", post(option_handlers::delete_option))
+        .route("/admin/catalog/options/{id}/values", post(option_handlers::create_option_value))
+        .route(
+            "/admin/catalog/option-values/{id}",
+            get(option_handlers::show_option_value).post(option_handlers::update_option_value),
+        )
+        .route("/admin/catalog/option-values/{id}/prices", post(option_handlers::update_option_value_prices))
+        .route("/admin/catalog/option-values/{id}/delete", post(option_handlers::delete_option_value))
+        .route("/admin/catalog/addons", get(addon_handlers::list_addons).post(addon_handlers::create_addon))
+        .route("/admin/catalog/addons/{id}", get(addon_handlers::show_addon).post(addon_handlers::update_addon))
+        .route("/admin/catalog/addons/{id}/prices", post(addon_handlers::update_addon_prices))
+        .route("/admin/catalog/addons/{id}/products", post(addon_handlers::update_addon_products))
+        .route("/admin/catalog/addons/{id}/delete", post(addon_handlers::delete_addon))
         .route("/admin/currencies", get(handlers::list_currencies).post(handlers::add_currency))
         .route("/admin/currencies/{code}", post(handlers::update_currency))
         .route("/admin/currencies/{code}/default", post(handlers::make_default_currency))

@@ -2,6 +2,7 @@
 //! price matrix. Amounts are parsed and checked by `hostwright-core`; every change is
 //! audited in its transaction.
 
+use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use chrono::Utc;
@@ -9,7 +10,7 @@ use hostwright_core::{BillingCycle, Currency, Decimal, Money, RoundingMode, Roun
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, DbErr, QueryOrder, TransactionTrait};
 
-use super::model::{currency, group, price, product};
+use super::model::{currency, group, price, product, upgrade};
 use crate::audit::{self, Actor};
 use crate::ids::{ProductGroupId, ProductId};
 use crate::state::AppState;
@@ -103,6 +104,33 @@ impl PaymentType {
     }
 }
 
+/// The provisioning module that sets up a product's services. Until provisioning modules
+/// exist (cPanel, Plesk ...), every product is set up by hand: `none` has no settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProvisioningModule {
+    None,
+}
+
+impl ProvisioningModule {
+    pub const ALL: [ProvisioningModule; 1] = [Self::None];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::None => "none",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::None => "None (manual)",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.key() == key)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("not found")]
@@ -125,7 +153,7 @@ impl From<FormErrors> for CatalogError {
     }
 }
 
-fn invalid(field: &str, message: &str) -> CatalogError {
+pub(crate) fn invalid(field: &str, message: &str) -> CatalogError {
     let mut errors = FormErrors::new();
     errors.add(field, message);
     CatalogError::Invalid(errors)
@@ -269,7 +297,7 @@ pub struct GroupInput {
     pub visible: bool,
 }
 
-fn parse_order(errors: &mut FormErrors, text: &str) -> i32 {
+pub(crate) fn parse_order(errors: &mut FormErrors, text: &str) -> i32 {
     match text.trim() {
         "" => 0,
         t => t.parse::<i32>().ok().filter(|n| (-10_000..=10_000).contains(n)).unwrap_or_else(|| {
@@ -338,6 +366,8 @@ pub struct ProductInput {
     pub prorata_day: String,
     pub prorata_cutoff_day: String,
     pub sort_order: String,
+    /// A `ProvisioningModule` key; empty means "none".
+    pub module: String,
 }
 
 fn day_of_month(errors: &mut FormErrors, field: &str, text: &str) -> Option<i16> {
@@ -394,8 +424,15 @@ pub async fn save_product(
         errors.add("prorata_enabled", "Pro-rata billing applies to recurring products only.");
     }
     let sort_order = parse_order(&mut errors, &input.sort_order);
-    let (Some(group_id), Some(product_type), Some(payment_type), true) =
-        (group_id, product_type, payment_type, errors.is_empty())
+    let module = match input.module.trim() {
+        "" => Some(ProvisioningModule::None),
+        key => ProvisioningModule::parse(key),
+    };
+    if module.is_none() {
+        errors.add("module", "Choose a provisioning module.");
+    }
+    let (Some(group_id), Some(product_type), Some(payment_type), Some(module), true) =
+        (group_id, product_type, payment_type, module, errors.is_empty())
     else {
         return Err(CatalogError::Invalid(errors));
     };
@@ -403,13 +440,13 @@ pub async fn save_product(
     let now = Utc::now();
     let mut active = match id {
         Some(id) => product::Entity::find_by_id(id).one(&txn).await?.ok_or(CatalogError::NotFound)?.into(),
-        None => product::ActiveModel {
-            module: Set("none".into()),
-            module_settings: Set("{}".into()),
-            created_at: Set(now),
-            ..Default::default()
-        },
+        None => product::ActiveModel { created_at: Set(now), ..Default::default() },
     };
+    // A module's settings belong to that module: another module starts from none.
+    if active.module.try_as_ref().is_none_or(|current| current != module.key()) {
+        active.module = Set(module.key().into());
+        active.module_settings = Set("{}".into());
+    }
     active.group_id = Set(group_id);
     active.name = Set(name.clone());
     active.product_type = Set(product_type.key().into());
@@ -438,6 +475,66 @@ pub async fn save_product(
     audit::record(&txn, actor, action, Some(("product", saved_id.0)), format!("Product {name}")).await?;
     txn.commit().await?;
     Ok(saved_id)
+}
+
+/// The ids ticked in a list of checkboxes: each must be one of `known` (a tampered form is
+/// refused as a whole); duplicates collapse.
+pub(crate) fn chosen_ids<T: Copy + Ord + FromStr>(
+    texts: &[String],
+    known: &[T],
+    field: &str,
+) -> Result<BTreeSet<T>, CatalogError> {
+    let mut chosen = BTreeSet::new();
+    for text in texts.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        match text.parse::<T>() {
+            Ok(id) if known.contains(&id) => {
+                chosen.insert(id);
+            }
+            _ => return Err(invalid(field, "Choose from the list.")),
+        }
+    }
+    Ok(chosen)
+}
+
+/// The products `id` may be upgraded or downgraded to.
+pub async fn upgrade_targets(db: &impl ConnectionTrait, id: ProductId) -> Result<Vec<ProductId>, DbErr> {
+    Ok(upgrade::Entity::find()
+        .filter(upgrade::Column::ProductId.eq(id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| u.target_product_id)
+        .collect())
+}
+
+/// Replaces the products a product may be upgraded or downgraded to.
+pub async fn save_upgrades(
+    state: &AppState,
+    actor: &Actor,
+    id: ProductId,
+    targets: &[String],
+) -> Result<usize, CatalogError> {
+    let txn = state.db.begin().await?;
+    let all = products(&txn).await?;
+    let product = all.iter().find(|p| p.id == id).ok_or(CatalogError::NotFound)?;
+    if targets.iter().any(|t| t.trim().parse::<ProductId>().is_ok_and(|t| t == id)) {
+        return Err(invalid("upgrades", "A product cannot be upgraded to itself."));
+    }
+    let known: Vec<ProductId> = all.iter().map(|p| p.id).collect();
+    let chosen = chosen_ids(targets, &known, "upgrades")?;
+    upgrade::Entity::delete_many().filter(upgrade::Column::ProductId.eq(id)).exec(&txn).await?;
+    for target in &chosen {
+        upgrade::ActiveModel { product_id: Set(id), target_product_id: Set(*target) }.insert(&txn).await?;
+    }
+    let names: Vec<&str> = all.iter().filter(|p| chosen.contains(&p.id)).map(|p| p.name.as_str()).collect();
+    let summary = if names.is_empty() {
+        format!("{}: no upgrades or downgrades", product.name)
+    } else {
+        format!("{}: upgrades and downgrades to {}", product.name, names.join(", "))
+    };
+    audit::record(&txn, actor, "product.upgrades_updated", Some(("product", id.0)), summary).await?;
+    txn.commit().await?;
+    Ok(chosen.len())
 }
 
 pub async fn prices(db: &impl ConnectionTrait, id: ProductId) -> Result<Vec<price::Model>, DbErr> {
@@ -475,23 +572,31 @@ fn parse_amount(errors: &mut FormErrors, field: &str, text: &str, currency: Curr
     }
 }
 
-/// Replaces a product's price matrix; nothing is saved unless every cell is valid.
-pub async fn save_prices(
-    state: &AppState,
-    actor: &Actor,
-    id: ProductId,
+/// A valid cell of a price grid, ready to store.
+#[derive(Debug, Clone)]
+pub struct PriceRow {
+    pub currency_code: String,
+    pub cycle: BillingCycle,
+    pub price: Money,
+    pub setup_fee: Money,
+}
+
+/// Checks a whole price grid (product, option value or add-on) against the currencies set up
+/// and the cycles the thing is sold in; `not_sold` says why another cycle is refused. Field
+/// names are `price.<code>.<cycle>` and `setup.<code>.<cycle>`, as the forms send them.
+pub fn parse_price_grid(
+    known: &[currency::Model],
+    allowed: &[BillingCycle],
     cells: &[PriceInput],
-) -> Result<usize, CatalogError> {
-    let product = find_product(&state.db, id).await?.ok_or(CatalogError::NotFound)?;
-    let payment_type = PaymentType::parse(&product.payment_type).unwrap_or(PaymentType::Free);
-    let allowed = payment_type.cycles();
-    let known = currencies(&state.db).await?;
+    not_sold: &str,
+) -> Result<Vec<PriceRow>, CatalogError> {
     let mut errors = FormErrors::new();
     let mut rows = Vec::new();
     for cell in cells {
         let field = format!("price.{}.{}", cell.currency, cell.cycle);
+        // A cell the grid does not show is reported for the whole form, or nobody would see it.
         let Some(stored) = known.iter().find(|c| c.code == cell.currency) else {
-            errors.add(&field, "Unknown currency.");
+            errors.add("_form", format!("Unknown currency: {}.", cell.currency));
             continue;
         };
         if cell.price.trim().is_empty() {
@@ -501,7 +606,7 @@ pub async fn save_prices(
             continue;
         }
         let Some(cycle) = allowed.iter().find(|c| c.key() == cell.cycle) else {
-            errors.add(&field, "This product is not sold in that cycle.");
+            errors.add("_form", not_sold);
             continue;
         };
         let currency = to_core(stored)?;
@@ -512,36 +617,51 @@ pub async fn save_prices(
         } else {
             parse_amount(&mut errors, &setup_field, &cell.setup_fee, currency)
         };
-        if let (Some(price), Some(setup)) = (price, setup) {
-            rows.push((stored.code.clone(), *cycle, price, setup));
+        if let (Some(price), Some(setup_fee)) = (price, setup) {
+            rows.push(PriceRow { currency_code: stored.code.clone(), cycle: *cycle, price, setup_fee });
         }
     }
     if !errors.is_empty() {
         return Err(CatalogError::Invalid(errors));
     }
+    Ok(rows)
+}
+
+/// What an audit entry says about a saved price grid.
+pub fn price_summary(rows: &[PriceRow]) -> String {
+    if rows.is_empty() {
+        return "Removed all prices".to_owned();
+    }
+    let cells: Vec<String> =
+        rows.iter().map(|r| format!("{} {} (+{} setup)", r.cycle.key(), r.price, r.setup_fee)).collect();
+    format!("Prices: {}", cells.join(", "))
+}
+
+/// Replaces a product's price matrix; nothing is saved unless every cell is valid.
+pub async fn save_prices(
+    state: &AppState,
+    actor: &Actor,
+    id: ProductId,
+    cells: &[PriceInput],
+) -> Result<usize, CatalogError> {
+    let product = find_product(&state.db, id).await?.ok_or(CatalogError::NotFound)?;
+    let payment_type = PaymentType::parse(&product.payment_type).unwrap_or(PaymentType::Free);
+    let known = currencies(&state.db).await?;
+    let rows = parse_price_grid(&known, payment_type.cycles(), cells, "This product is not sold in that cycle.")?;
     let txn = state.db.begin().await?;
     price::Entity::delete_many().filter(price::Column::ProductId.eq(id)).exec(&txn).await?;
-    for (code, cycle, price, setup) in &rows {
+    for row in &rows {
         price::ActiveModel {
             product_id: Set(id),
-            currency_code: Set(code.clone()),
-            cycle: Set(cycle.key().to_owned()),
-            price_minor: Set(price.minor()),
-            setup_fee_minor: Set(setup.minor()),
+            currency_code: Set(row.currency_code.clone()),
+            cycle: Set(row.cycle.key().to_owned()),
+            price_minor: Set(row.price.minor()),
+            setup_fee_minor: Set(row.setup_fee.minor()),
         }
         .insert(&txn)
         .await?;
     }
-    let summary: Vec<String> =
-        rows.iter().map(|(_, cycle, price, setup)| format!("{} {price} (+{setup} setup)", cycle.key())).collect();
-    audit::record(
-        &txn,
-        actor,
-        "product.prices_updated",
-        Some(("product", id.0)),
-        if summary.is_empty() { "Removed all prices".to_owned() } else { format!("Prices: {}", summary.join(", ")) },
-    )
-    .await?;
+    audit::record(&txn, actor, "product.prices_updated", Some(("product", id.0)), price_summary(&rows)).await?;
     txn.commit().await?;
     Ok(rows.len())
 }

@@ -105,10 +105,15 @@ pub struct Details {
     pub tax_id: String,
     pub currency_code: String,
     pub language: String,
+    pub payment_method: String,
     pub group_id: String,
     pub status: String,
     pub tax_exempt: bool,
 }
+
+/// How a client may prefer to pay; payment gateways add theirs.
+pub const PAYMENT_METHODS: [(&str, &str); 3] =
+    [("", "No preference"), ("bank_transfer", "Bank transfer"), ("account_credit", "Account credit")];
 
 /// Details that passed validation.
 pub struct ValidDetails {
@@ -126,6 +131,7 @@ pub struct ValidDetails {
     pub tax_id: String,
     pub currency_code: String,
     pub language: String,
+    pub payment_method: String,
     pub group_id: Option<ClientGroupId>,
     pub status: String,
     pub tax_exempt: bool,
@@ -170,6 +176,13 @@ impl Details {
                 String::new()
             }
         };
+        let payment_method = match PAYMENT_METHODS.iter().find(|(key, _)| *key == self.payment_method.trim()) {
+            Some((key, _)) => (*key).to_owned(),
+            None => {
+                errors.add("payment_method", "Choose a payment method from the list.");
+                String::new()
+            }
+        };
         let group_id = match self.group_id.trim() {
             "" => None,
             text => text.parse::<ClientGroupId>().map_err(|_| errors.add("group_id", "Choose a group.")).ok(),
@@ -198,6 +211,7 @@ impl Details {
                 tax_id,
                 currency_code,
                 language,
+                payment_method,
                 group_id,
                 status,
                 tax_exempt: self.tax_exempt,
@@ -222,6 +236,7 @@ fn apply(active: &mut client::ActiveModel, d: &ValidDetails) {
     active.tax_id = Set(d.tax_id.clone());
     active.currency_code = Set(d.currency_code.clone());
     active.language = Set(d.language.clone());
+    active.payment_method = Set(d.payment_method.clone());
     active.group_id = Set(d.group_id);
     active.status = Set(d.status.clone());
     active.tax_exempt = Set(d.tax_exempt);
@@ -332,7 +347,7 @@ pub async fn update(state: &AppState, actor: &Actor, id: ClientId, details: Vali
 }
 
 fn changed_fields(before: &client::Model, after: &client::Model) -> Vec<&'static str> {
-    let pairs: [(&'static str, bool); 16] = [
+    let pairs: [(&'static str, bool); 17] = [
         ("first name", before.first_name != after.first_name),
         ("last name", before.last_name != after.last_name),
         ("company", before.company_name != after.company_name),
@@ -346,6 +361,7 @@ fn changed_fields(before: &client::Model, after: &client::Model) -> Vec<&'static
         ("tax id", before.tax_id != after.tax_id),
         ("currency", before.currency_code != after.currency_code),
         ("language", before.language != after.language),
+        ("payment method", before.payment_method != after.payment_method),
         ("group", before.group_id != after.group_id),
         ("status", before.status != after.status),
         ("tax exemption", before.tax_exempt != after.tax_exempt),
@@ -475,6 +491,7 @@ pub async fn export(db: &impl ConnectionTrait, id: ClientId) -> Result<Option<Va
         .await?;
     let credit_notes = crate::invoices::credit_notes::for_client(db, id).await?;
     let credit = crate::invoices::account_credit::entries(db, id, 1_000_000).await?;
+    let contacts = super::contacts::list(db, id).await?;
     Ok(Some(json!({
         "exported_at": Utc::now().to_rfc3339(),
         "client": {
@@ -494,6 +511,12 @@ pub async fn export(db: &impl ConnectionTrait, id: ClientId) -> Result<Option<Va
             "sent_at": e.sent_at, "body": e.body_text,
         })).collect::<Vec<_>>(),
         "notes": notes.iter().map(|n| json!({ "by": n.staff_name, "at": n.created_at, "text": n.body })).collect::<Vec<_>>(),
+        "contacts": contacts.iter().map(|c| json!({
+            "first_name": c.first_name, "last_name": c.last_name, "email": c.email, "phone": c.phone,
+            "receives_billing": c.receives_billing, "receives_technical": c.receives_technical,
+            "receives_general": c.receives_general, "sub_user": c.login_enabled, "permissions": c.permissions,
+            "last_login_at": c.last_login_at,
+        })).collect::<Vec<_>>(),
         "invoices": invoices.iter().map(|i| json!({
             "number": i.display_number(), "status": i.status, "currency": i.currency_code,
             "issue_date": i.issue_date, "due_date": i.due_date, "paid_date": i.paid_date,
@@ -549,6 +572,16 @@ pub async fn anonymise(state: &AppState, actor: &Actor, id: ClientId) -> Result<
     tokens::revoke_all(&txn, Purpose::PasswordReset, PrincipalKind::Client, id.0).await?;
     tokens::revoke_all(&txn, Purpose::VerifyEmail, PrincipalKind::Client, id.0).await?;
     note::Entity::delete_many().filter(note::Column::ClientId.eq(id)).exec(&txn).await?;
+    // Contacts are people too: their details, sign-ins and links go with the account's.
+    for c in super::contacts::list(&txn, id).await? {
+        session::delete_all_for(&txn, PrincipalKind::Contact, c.id.0, None).await?;
+        recovery::remove_all(&txn, PrincipalKind::Contact, c.id.0).await?;
+        tokens::revoke_all(&txn, Purpose::PasswordReset, PrincipalKind::Contact, c.id.0).await?;
+    }
+    super::model::contact::Entity::delete_many()
+        .filter(super::model::contact::Column::ClientId.eq(id))
+        .exec(&txn)
+        .await?;
     let redact_email = Query::update()
         .table(outbox::Entity)
         .value(outbox::Column::ToAddress, placeholder_email.clone())

@@ -135,6 +135,8 @@ pub struct DetailsForm {
     #[serde(default)]
     language: String,
     #[serde(default)]
+    payment_method: String,
+    #[serde(default)]
     group_id: String,
     #[serde(default)]
     status: String,
@@ -159,6 +161,7 @@ impl DetailsForm {
             tax_id: self.tax_id.clone(),
             currency_code: self.currency_code.clone(),
             language: self.language.clone(),
+            payment_method: self.payment_method.clone(),
             group_id: self.group_id.clone(),
             status: self.status.clone(),
             tax_exempt: self.tax_exempt.is_some(),
@@ -181,6 +184,7 @@ impl DetailsForm {
             tax_id: c.tax_id.clone(),
             currency_code: c.currency_code.clone(),
             language: c.language.clone(),
+            payment_method: c.payment_method.clone(),
             group_id: c.group_id.map(|g| g.to_string()).unwrap_or_default(),
             status: c.status.clone(),
             tax_exempt: c.tax_exempt.then(|| "on".to_owned()),
@@ -195,6 +199,7 @@ impl DetailsForm {
             address1 => self.address1.trim(), address2 => self.address2.trim(), city => self.city.trim(),
             region => self.region.trim(), postcode => self.postcode.trim(), country => self.country.trim(),
             tax_id => self.tax_id.trim(), currency_code => self.currency_code.trim(), language => self.language.trim(),
+            payment_method => self.payment_method.trim(),
             group_id => self.group_id.trim(), status => self.status.trim(), invite => self.invite.is_some(),
             tax_exempt => self.tax_exempt.is_some(),
         }
@@ -219,6 +224,7 @@ async fn render_new(
         form => form.value(),
         groups => group_options(state).await?,
         countries => country_options(),
+        payment_methods => admin::PAYMENT_METHODS.to_vec(),
         statuses => admin::STATUSES,
         errors => errors,
     };
@@ -268,7 +274,7 @@ pub struct TabQuery {
     tab: String,
 }
 
-const TABS: [&str; 7] = ["summary", "profile", "invoices", "credit", "notes", "emails", "activity"];
+const TABS: [&str; 8] = ["summary", "profile", "contacts", "invoices", "credit", "notes", "emails", "activity"];
 
 /// The client page as shown: which tab, and the profile form's values and errors.
 struct View<'a> {
@@ -325,10 +331,13 @@ async fn render_client(
     };
     let currencies: Vec<String> =
         crate::catalog::service::currencies(&state.db).await?.into_iter().map(|c| c.code).collect();
+    let contacts =
+        if tab == "contacts" { super::contact_handlers::contact_rows(state, c.id).await? } else { Vec::new() };
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "clients",
         tab => tab,
+        contacts => contacts,
         invoices => invoices,
         credit => credit,
         currencies => currencies,
@@ -341,6 +350,7 @@ async fn render_client(
             region => c.region.clone(), postcode => c.postcode.clone(),
             country_name => countries::name(&c.country).unwrap_or_default(),
             tax_id => c.tax_id.clone(), currency_code => c.currency_code.clone(), language => c.language.clone(),
+            payment_method => admin::PAYMENT_METHODS.iter().find(|(k, _)| *k == c.payment_method).map(|(_, l)| *l),
             email_verified => c.email_verified_at.is_some(),
             twofa => c.totp_enabled_at.is_some(),
             last_login_at => c.last_login_at.map(|t| t.to_rfc3339()),
@@ -350,6 +360,7 @@ async fn render_client(
         form => form.value(),
         groups => groups,
         countries => country_options(),
+        payment_methods => admin::PAYMENT_METHODS.to_vec(),
         statuses => admin::STATUSES,
         notes => notes,
         emails => emails,
@@ -459,6 +470,9 @@ pub async fn export_client(
 
 /// A client downloads everything stored about them.
 pub async fn export_own_data(State(state): State<AppState>, page: Page, current: CurrentClient) -> AppResult<Response> {
+    if !current.is_owner() {
+        return Err(AppError::Forbidden);
+    }
     let id = current.client.id;
     let data = admin::export(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let who = Actor::client(id, &current.client.email, &page.ip);

@@ -12,7 +12,7 @@ use super::service::{self, ClientError, Profile, Registration};
 use crate::auth::flows::{self, AuthError};
 use crate::auth::{PrincipalKind, session};
 use crate::state::AppState;
-use crate::web::current::CurrentClient;
+use crate::web::current::{ClientAllowed, CurrentClient, client_perm};
 use crate::web::forms::{EmailAddress, optional_text, required_text};
 use crate::web::{AppError, AppResult, FormErrors, Page, csrf, flash};
 
@@ -175,7 +175,11 @@ pub struct ProfileForm {
     company_name: String,
 }
 
-pub async fn profile_form(State(state): State<AppState>, page: Page, current: CurrentClient) -> AppResult<Response> {
+pub async fn profile_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: ClientAllowed<client_perm::Profile>,
+) -> AppResult<Response> {
     let c = &current.client;
     let ctx = context! {
         current_client => current.template_value(),
@@ -189,7 +193,7 @@ pub async fn profile_form(State(state): State<AppState>, page: Page, current: Cu
 pub async fn update_profile(
     State(state): State<AppState>,
     page: Page,
-    current: CurrentClient,
+    current: ClientAllowed<client_perm::Profile>,
     Form(form): Form<ProfileForm>,
 ) -> AppResult<Response> {
     let mut errors = FormErrors::new();

@@ -2,6 +2,8 @@
 
 pub mod admin;
 pub mod admin_handlers;
+pub mod contact_handlers;
+pub mod contacts;
 pub mod countries;
 pub mod handlers;
 pub mod model;
@@ -28,5 +30,22 @@ pub fn router() -> Router<AppState> {
         .route("/admin/clients/{id}/notes", post(admin_handlers::add_note))
         .route("/admin/clients/{id}/export", get(admin_handlers::export_client))
         .route("/admin/clients/{id}/anonymise", post(admin_handlers::anonymise_client))
+        .route(
+            "/account/contacts",
+            get(contact_handlers::client_contacts).post(contact_handlers::create_client_contact),
+        )
+        .route("/account/contacts/new", get(contact_handlers::new_client_contact_form))
+        .route(
+            "/account/contacts/{id}",
+            get(contact_handlers::edit_client_contact_form).post(contact_handlers::update_client_contact),
+        )
+        .route("/account/contacts/{id}/delete", post(contact_handlers::delete_client_contact))
+        .route("/admin/clients/{id}/contacts/new", get(contact_handlers::new_contact_form))
+        .route("/admin/clients/{id}/contacts", post(contact_handlers::create_contact))
+        .route(
+            "/admin/clients/{id}/contacts/{contact}",
+            get(contact_handlers::edit_contact_form).post(contact_handlers::update_contact),
+        )
+        .route("/admin/clients/{id}/contacts/{contact}/delete", post(contact_handlers::delete_contact))
         .route("/admin/client-groups", get(admin_handlers::list_groups).post(admin_handlers::create_group))
 }

@@ -41,6 +41,8 @@ pub mod client {
         pub search_text: String,
         pub anonymised_at: Option<DateTimeUtc>,
         pub tax_exempt: bool,
+        /// A key of `clients::admin::PAYMENT_METHODS`, or empty for no preference.
+        pub payment_method: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -102,4 +104,51 @@ pub mod note {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod contact {
+    use sea_orm::entity::prelude::*;
+
+    use crate::ids::{ClientId, ContactId};
+
+    /// A contact of a client account; with `login_enabled`, a sub-user.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "client_contacts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: ContactId,
+        pub client_id: ClientId,
+        pub first_name: String,
+        pub last_name: String,
+        pub email: String,
+        pub phone: String,
+        pub receives_billing: bool,
+        pub receives_technical: bool,
+        pub receives_general: bool,
+        pub login_enabled: bool,
+        /// Comma-separated keys of `clients::contacts::PERMISSIONS`.
+        pub permissions: String,
+        pub password_hash: Option<String>,
+        pub totp_secret: Option<String>,
+        pub totp_enabled_at: Option<DateTimeUtc>,
+        pub totp_last_step: Option<i64>,
+        pub last_login_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    impl Model {
+        pub fn full_name(&self) -> String {
+            format!("{} {}", self.first_name, self.last_name).trim().to_owned()
+        }
+
+        pub fn may(&self, permission: &str) -> bool {
+            self.permissions.split(',').any(|p| p == permission)
+        }
+    }
 }

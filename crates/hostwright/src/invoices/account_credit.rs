@@ -299,7 +299,9 @@ pub async fn apply_to_invoice(
         }
         Err(MoveError::Db(err)) => return Err(err.into()),
     };
-    let settled = service::receive(&txn, &current, service::Received::Credit(amount.minor()), service::today()).await?;
+    let settled =
+        service::receive(&txn, &current, service::Received::Credit(amount.minor()), service::today(&state.db).await?)
+            .await?;
     let mut summary = format!("Applied {amount} of account credit");
     if let Some(number) = settled.legal_number {
         summary.push_str(&format!("; paid in full, legal number {number}"));

@@ -18,7 +18,7 @@ use super::service::{self, InvoiceError};
 use crate::ids::{ClientId, CreditNoteId, InvoiceId};
 use crate::staff::permissions::perm;
 use crate::state::AppState;
-use crate::web::current::{Authorized, CurrentClient, CurrentStaff};
+use crate::web::current::{Authorized, ClientAllowed, CurrentStaff, client_perm};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 fn minor_text(minor: i64, currency: Currency) -> String {
@@ -299,7 +299,11 @@ pub async fn adjust_credit(
 
 // --- client area ------------------------------------------------------------------------
 
-pub async fn client_credit(State(state): State<AppState>, page: Page, current: CurrentClient) -> AppResult<Response> {
+pub async fn client_credit(
+    State(state): State<AppState>,
+    page: Page,
+    current: ClientAllowed<client_perm::Invoices>,
+) -> AppResult<Response> {
     let ctx = context! {
         current_client => current.template_value(),
         nav => "credit",
@@ -310,7 +314,7 @@ pub async fn client_credit(State(state): State<AppState>, page: Page, current: C
 
 pub async fn client_credit_note_pdf(
     State(state): State<AppState>,
-    current: CurrentClient,
+    current: ClientAllowed<client_perm::Invoices>,
     Path(id): Path<CreditNoteId>,
 ) -> AppResult<Response> {
     let note = credit_notes::find(&state.db, id)

@@ -18,8 +18,8 @@ use super::numbering::{self, Pattern};
 use super::service::{self, InvoiceError};
 use super::settings;
 use crate::audit::{self, Actor};
+use crate::clients::contacts::send_billing_email;
 use crate::ids::{CreditNoteId, InvoiceId, InvoiceLineId};
-use crate::mail::{Email, outbox};
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -255,7 +255,7 @@ pub async fn issue(
         Pattern::parse(&billing.credit_note_pattern, billing.invoice_yearly_reset).map_err(InvoiceError::NotAllowed)?;
     let c = crate::clients::store::find(&state.db, current.client_id).await?.ok_or(InvoiceError::NotFound)?;
     let txn = state.db.begin().await?;
-    let date = service::today();
+    let date = billing.today();
     let seq = numbering::next(&txn, "credit_note", &pattern.period(date)).await?;
     let number = pattern.format(date, seq);
     let now = Utc::now();
@@ -377,7 +377,8 @@ pub async fn issue(
         }
     }
     if c.anonymised_at.is_none() {
-        outbox::enqueue(&txn, credit_note_email(state, &note, &current, &c, currency)?).await?;
+        send_billing_email(state, &txn, &c, "credit_note_issued", credit_note_email(state, &note, &current, currency))
+            .await?;
     }
     let mut summary = format!("Credit note {number} over {}: {reason}", totals.total);
     if refunded > 0 {
@@ -394,24 +395,15 @@ fn credit_note_email(
     state: &AppState,
     note: &credit_note::Model,
     i: &invoice::Model,
-    c: &crate::clients::model::client::Model,
     currency: Currency,
-) -> anyhow::Result<Email> {
-    Ok(Email::compose(
-        state,
-        "credit_note_issued",
-        &c.email,
-        &c.full_name(),
-        minijinja::context! {
-            number => note.number.clone(),
-            invoice_number => i.display_number(),
-            total => Money::from_minor(note.total_minor, currency).to_string(),
-            refunded => (note.refunded_minor > 0).then(|| Money::from_minor(note.refunded_minor, currency).to_string()),
-            to_account_credit => note.refund_method == "account_credit",
-            reason => note.reason.clone(),
-            link => state.settings.url("/account/credit"),
-            first_name => c.first_name.clone(),
-        },
-    )?
-    .for_client(c.id))
+) -> minijinja::Value {
+    minijinja::context! {
+        number => note.number.clone(),
+        invoice_number => i.display_number(),
+        total => Money::from_minor(note.total_minor, currency).to_string(),
+        refunded => (note.refunded_minor > 0).then(|| Money::from_minor(note.refunded_minor, currency).to_string()),
+        to_account_credit => note.refund_method == "account_credit",
+        reason => note.reason.clone(),
+        link => state.settings.url("/account/credit"),
+    }
 }

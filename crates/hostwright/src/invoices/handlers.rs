@@ -23,7 +23,7 @@ use crate::clients::countries;
 use crate::ids::{ClientId, InvoiceId, TaxRuleId};
 use crate::staff::permissions::{Permission, perm};
 use crate::state::AppState;
-use crate::web::current::{Authorized, CurrentClient, CurrentStaff};
+use crate::web::current::{Authorized, ClientAllowed, CurrentStaff, client_perm};
 use crate::web::forms::optional_text;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
@@ -49,7 +49,7 @@ pub(super) fn money(minor: i64, currency: Currency) -> String {
 
 async fn invoice_row(state: &AppState, i: &invoice::Model) -> AppResult<Value> {
     let currency = currency_of(state, &i.currency_code).await?;
-    Ok(row_in(i, currency))
+    Ok(row_in(i, currency, service::today(&state.db).await?))
 }
 
 /// Every currency, once per page, so a list of invoices costs no query per row.
@@ -61,7 +61,8 @@ pub(super) async fn currency_table(state: &AppState) -> AppResult<BTreeMap<Strin
     Ok(table)
 }
 
-fn row_in(i: &invoice::Model, currency: Currency) -> Value {
+/// An invoice for lists and pages; `today` (the business's date) decides whether it is overdue.
+fn row_in(i: &invoice::Model, currency: Currency, today: NaiveDate) -> Value {
     let with_country_name = |mut party: service::PartySnapshot| {
         if let Some(name) = countries::name(&party.country) {
             party.country = name.to_owned();
@@ -69,7 +70,7 @@ fn row_in(i: &invoice::Model, currency: Currency) -> Value {
         party
     };
     let buyer = with_country_name(serde_json::from_str(&i.buyer).unwrap_or_default());
-    let overdue = (i.status == service::UNPAID || i.status == service::COLLECTIONS) && i.due_date < service::today();
+    let overdue = (i.status == service::UNPAID || i.status == service::COLLECTIONS) && i.due_date < today;
     context! {
         id => i.id,
         number => i.display_number(),
@@ -133,9 +134,10 @@ pub async fn list_invoices(
     };
     let (rows, total) = service::search(&state.db, &query).await?;
     let currencies = currency_table(&state).await?;
+    let today = service::today(&state.db).await?;
     let invoices: Vec<Value> = rows
         .iter()
-        .map(|row| row_in(row, currencies.get(&row.currency_code).copied().unwrap_or(Currency::USD)))
+        .map(|row| row_in(row, currencies.get(&row.currency_code).copied().unwrap_or(Currency::USD), today))
         .collect();
     let query_string = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("status", &q.status)
@@ -150,7 +152,12 @@ pub async fn list_invoices(
         invoices => invoices,
         statuses => service::STATUSES,
         filters => context! { status => q.status, client => q.client, overdue => !q.overdue.is_empty(), from => q.from, to => q.to },
-        pagination => context! { page => query.page, pages => total.div_ceil(service::PER_PAGE).max(1), total => total, query => query_string },
+        pagination => context! {
+            page => query.page,
+            pages => total.min(service::COUNT_CAP).div_ceil(service::PER_PAGE).max(1),
+            total => if total > service::COUNT_CAP { Value::from("more than 10,000") } else { Value::from(total) },
+            query => query_string,
+        },
         can_manage => current.can(Permission::InvoicesManage),
     };
     state.render(&page, "admin/invoices/list.html", ctx).await
@@ -348,7 +355,7 @@ async fn render_invoice(
         history => crate::audit::handlers::for_entity(&state.db, "invoice", i.id.0, 50).await?,
         errors => errors,
         can_manage => current.can(Permission::InvoicesManage),
-        today => service::today().to_string(),
+        today => service::today(&state.db).await?.to_string(),
         credit_refusal => super::credit_notes::refusal(i),
         client_credit => client_credit,
         credit_form => context! { key => crate::crypto::random_token() },
@@ -473,16 +480,21 @@ pub async fn client_invoice_rows(state: &AppState, client_id: ClientId) -> AppRe
     let query = InvoiceQuery { client_id: Some(client_id), page: 1, ..Default::default() };
     let (rows, total) = service::search(&state.db, &query).await?;
     let currencies = currency_table(state).await?;
+    let today = service::today(&state.db).await?;
     let rows: Vec<Value> = rows
         .iter()
-        .map(|row| row_in(row, currencies.get(&row.currency_code).copied().unwrap_or(Currency::USD)))
+        .map(|row| row_in(row, currencies.get(&row.currency_code).copied().unwrap_or(Currency::USD), today))
         .collect();
     Ok(context! { rows => rows, total => total })
 }
 
 // --- client area ------------------------------------------------------------------------
 
-pub async fn client_invoices(State(state): State<AppState>, page: Page, current: CurrentClient) -> AppResult<Response> {
+pub async fn client_invoices(
+    State(state): State<AppState>,
+    page: Page,
+    current: ClientAllowed<client_perm::Invoices>,
+) -> AppResult<Response> {
     let rows = invoice::Entity::find()
         .filter(invoice::Column::ClientId.eq(current.client.id))
         .filter(invoice::Column::Status.ne(service::DRAFT))
@@ -490,9 +502,10 @@ pub async fn client_invoices(State(state): State<AppState>, page: Page, current:
         .all(&state.db)
         .await?;
     let currencies = currency_table(&state).await?;
+    let today = service::today(&state.db).await?;
     let invoices: Vec<Value> = rows
         .iter()
-        .map(|row| row_in(row, currencies.get(&row.currency_code).copied().unwrap_or(Currency::USD)))
+        .map(|row| row_in(row, currencies.get(&row.currency_code).copied().unwrap_or(Currency::USD), today))
         .collect();
     let ctx = context! { current_client => current.template_value(), nav => "invoices", invoices => invoices };
     state.render(&page, "client/invoices/list.html", ctx).await
@@ -501,7 +514,7 @@ pub async fn client_invoices(State(state): State<AppState>, page: Page, current:
 pub async fn client_invoice(
     State(state): State<AppState>,
     page: Page,
-    current: CurrentClient,
+    current: ClientAllowed<client_perm::Invoices>,
     Path(id): Path<InvoiceId>,
 ) -> AppResult<Response> {
     let i = service::find(&state.db, id)
@@ -543,6 +556,8 @@ pub struct BillingForm {
     #[serde(default)]
     default_due_days: String,
     prices_include_tax: Option<String>,
+    #[serde(default)]
+    time_zone: String,
 }
 
 async fn render_billing(
@@ -611,6 +626,13 @@ pub async fn save_billing_settings(
             14
         }),
         prices_include_tax: form.prices_include_tax.is_some(),
+        time_zone: match form.time_zone.trim() {
+            "" => "UTC".to_owned(),
+            name => settings::parse_time_zone(name).map(|tz| tz.name().to_owned()).unwrap_or_else(|message| {
+                errors.add("time_zone", message);
+                name.chars().take(64).collect()
+            }),
+        },
     };
     if let Err(message) = Pattern::parse(&settings.invoice_pattern, settings.invoice_yearly_reset) {
         errors.add("invoice_pattern", message);
@@ -751,7 +773,7 @@ pub async fn invoice_pdf(
 
 pub async fn client_invoice_pdf(
     State(state): State<AppState>,
-    current: CurrentClient,
+    current: ClientAllowed<client_perm::Invoices>,
     Path(id): Path<InvoiceId>,
 ) -> AppResult<Response> {
     let i = service::find(&state.db, id)

@@ -11,7 +11,7 @@ use hostwright_core::{
 };
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ActiveValue::Set, Condition, DbErr, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ActiveValue::Set, Condition, DbErr, QueryOrder, QuerySelect, QueryTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 use super::model::{invoice, line, payment, tax_line, tax_rule};
@@ -19,9 +19,9 @@ use super::numbering::{self, Pattern};
 use super::settings::{self, BillingSettings};
 use crate::audit::{self, Actor};
 use crate::catalog::model::currency;
+use crate::clients::contacts::send_billing_email;
 use crate::clients::model::client;
 use crate::ids::{ClientId, InvoiceId};
-use crate::mail::{Email, outbox};
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -172,8 +172,9 @@ pub async fn find_currency(db: &impl ConnectionTrait, code: &str) -> Result<Opti
     }
 }
 
-pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
+/// Today in the business's time zone (billing dates are calendar dates there).
+pub async fn today(db: &impl ConnectionTrait) -> Result<NaiveDate, DbErr> {
+    Ok(settings::load(db).await?.today())
 }
 
 /// Checks a draft and computes it; nothing is written.
@@ -193,10 +194,12 @@ async fn prepare(
     }
     let billing = settings::load(&state.db).await?;
     let due_date = match input.due_date.trim() {
-        "" => today().checked_add_days(Days::new(u64::from(billing.default_due_days))).unwrap_or_else(today),
+        "" => {
+            billing.today().checked_add_days(Days::new(u64::from(billing.default_due_days))).unwrap_or(billing.today())
+        }
         text => NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| {
             errors.add("due_date", "Enter the date as YYYY-MM-DD.");
-            today()
+            billing.today()
         }),
     };
     if input.notes.chars().count() > 5000 {
@@ -364,7 +367,7 @@ pub async fn issue(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<inv
     let txn = state.db.begin().await?;
     // The number comes first: it takes the series' lock, and the date is read after it so
     // that numbers and dates rise together.
-    let date = today();
+    let date = billing.today();
     let seq = numbering::next(&txn, series, &pattern.period(date)).await?;
     let number = pattern.format(date, seq);
     let now = Utc::now();
@@ -390,7 +393,7 @@ pub async fn issue(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<inv
     }
     let issued = find(&txn, id).await?.ok_or(InvoiceError::NotFound)?;
     let currency = find_currency(&txn, &issued.currency_code).await?.unwrap_or(Currency::USD);
-    outbox::enqueue(&txn, invoice_email(state, &issued, &c, currency)?).await?;
+    send_billing_email(state, &txn, &c, "invoice_issued", invoice_email(state, &issued, currency)).await?;
     audit::record(
         &txn,
         actor,
@@ -408,24 +411,15 @@ pub async fn issue(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<inv
     Ok(issued)
 }
 
-/// The email telling a client about an issued invoice, with a link to it.
-fn invoice_email(state: &AppState, i: &invoice::Model, c: &client::Model, currency: Currency) -> anyhow::Result<Email> {
-    let link = state.settings.url(&format!("/account/invoices/{}", i.id));
-    Ok(Email::compose(
-        state,
-        "invoice_issued",
-        &c.email,
-        &c.full_name(),
-        minijinja::context! {
-            number => i.display_number(),
-            proforma => i.number.is_none(),
-            total => Money::from_minor(i.total_minor, currency).to_string(),
-            due_date => i.due_date.to_string(),
-            link => link,
-            first_name => c.first_name.clone(),
-        },
-    )?
-    .for_client(c.id))
+/// What the email telling a client about an issued invoice says, with a link to it.
+fn invoice_email(state: &AppState, i: &invoice::Model, currency: Currency) -> minijinja::Value {
+    minijinja::context! {
+        number => i.display_number(),
+        proforma => i.number.is_none(),
+        total => Money::from_minor(i.total_minor, currency).to_string(),
+        due_date => i.due_date.to_string(),
+        link => state.settings.url(&format!("/account/invoices/{}", i.id)),
+    }
 }
 
 /// Sends the invoice email again (the client lost it, or their address changed).
@@ -441,9 +435,8 @@ pub async fn resend(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<()
         ));
     }
     let currency = find_currency(&state.db, &i.currency_code).await?.unwrap_or(Currency::USD);
-    let email = invoice_email(state, &i, &c, currency)?;
     let txn = state.db.begin().await?;
-    outbox::enqueue(&txn, email).await?;
+    send_billing_email(state, &txn, &c, "invoice_issued", invoice_email(state, &i, currency)).await?;
     audit::record(
         &txn,
         actor,
@@ -494,6 +487,7 @@ pub async fn record_payment(
         return Err(InvoiceError::NotAllowed("Payments can be recorded on unpaid invoices only."));
     }
     let currency = find_currency(&state.db, &current.currency_code).await?.unwrap_or(Currency::USD);
+    let today = today(&state.db).await?;
     let mut errors = FormErrors::new();
     let amount = match Money::parse(input.amount.trim(), currency) {
         Ok(m) if m.is_positive() && m.minor() <= current.balance_minor() => Some(m),
@@ -527,8 +521,8 @@ pub async fn record_payment(
         errors.add("reference", "Use at most 200 characters.");
     }
     let paid_on = match input.paid_on.trim() {
-        "" => Some(today()),
-        text => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().filter(|d| *d <= today()).or_else(|| {
+        "" => Some(today),
+        text => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().filter(|d| *d <= today).or_else(|| {
             errors.add("paid_on", "Enter the date the money arrived (YYYY-MM-DD, not in the future).");
             None
         }),
@@ -614,7 +608,7 @@ pub async fn receive(
         let billing = settings::load(txn).await?;
         let pattern =
             Pattern::parse(&billing.invoice_pattern, billing.invoice_yearly_reset).map_err(InvoiceError::NotAllowed)?;
-        let date = today();
+        let date = billing.today();
         let seq = numbering::next(txn, "invoice", &pattern.period(date)).await?;
         legal_number = Some((pattern.format(date, seq), date));
     }
@@ -679,6 +673,9 @@ pub struct InvoiceQuery {
 
 pub const PER_PAGE: u64 = 50;
 
+/// Lists count matching invoices up to this many; beyond it they say "more than".
+pub const COUNT_CAP: u64 = 10_000;
+
 pub async fn search(db: &impl ConnectionTrait, q: &InvoiceQuery) -> Result<(Vec<invoice::Model>, u64), DbErr> {
     let mut condition = Condition::all();
     if let Some(status) = &q.status {
@@ -690,7 +687,7 @@ pub async fn search(db: &impl ConnectionTrait, q: &InvoiceQuery) -> Result<(Vec<
     if q.overdue {
         condition = condition
             .add(invoice::Column::Status.is_in([UNPAID, COLLECTIONS]))
-            .add(invoice::Column::DueDate.lt(today()));
+            .add(invoice::Column::DueDate.lt(today(db).await?));
     }
     if let Some(from) = q.from {
         condition = condition.add(invoice::Column::IssueDate.gte(from));
@@ -699,7 +696,14 @@ pub async fn search(db: &impl ConnectionTrait, q: &InvoiceQuery) -> Result<(Vec<
         condition = condition.add(invoice::Column::IssueDate.lte(to));
     }
     let base = invoice::Entity::find().filter(condition);
-    let total = base.clone().count(db).await?;
+    // Counting a million matching rows costs more than showing fifty of them: count up to
+    // the cap and let the page say "more than".
+    let capped = base.clone().select_only().column(invoice::Column::Id).limit(COUNT_CAP + 1).into_query();
+    let count = Query::select().expr(Expr::cust("COUNT(*)")).from_subquery(capped, "capped").to_owned();
+    let total = match db.query_one(&count).await? {
+        Some(row) => u64::try_from(row.try_get_by_index::<i64>(0)?).unwrap_or(0),
+        None => 0,
+    };
     let rows = base
         .order_by_desc(invoice::Column::Id)
         .offset(q.page.saturating_sub(1) * PER_PAGE)

@@ -1,7 +1,8 @@
 //! Billing settings staff edit: who issues the invoices, how they are numbered, when they
 //! fall due, how prices are meant. Stored as one JSON value so every node reads the same.
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
+use chrono_tz::Tz;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,25 @@ pub struct BillingSettings {
     pub default_due_days: u32,
     /// Whether catalog prices include tax.
     pub prices_include_tax: bool,
+    /// The business's IANA time zone: invoice, due and payment dates are calendar dates there.
+    pub time_zone: String,
+}
+
+impl BillingSettings {
+    /// The business's time zone (UTC when the stored name is unknown).
+    pub fn tz(&self) -> Tz {
+        self.time_zone.parse().unwrap_or(Tz::UTC)
+    }
+
+    /// Today's date where the business is.
+    pub fn today(&self) -> NaiveDate {
+        Utc::now().with_timezone(&self.tz()).date_naive()
+    }
+}
+
+/// Checks a time zone name staff typed (e.g. `Europe/Berlin`).
+pub fn parse_time_zone(name: &str) -> Result<Tz, &'static str> {
+    name.trim().parse().map_err(|_| "Enter a time zone from the IANA database, e.g. Europe/Berlin or America/New_York.")
 }
 
 impl Default for BillingSettings {
@@ -49,6 +69,7 @@ impl Default for BillingSettings {
             proforma_pattern: "PF-{SEQ:6}".into(),
             default_due_days: 14,
             prices_include_tax: false,
+            time_zone: "UTC".into(),
         }
     }
 }

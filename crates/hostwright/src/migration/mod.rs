@@ -12,6 +12,8 @@ mod m20261122_000004_invoices;
 mod m20261122_000005_client_search_index;
 mod m20261122_000006_invoice_list_index;
 mod m20261122_000007_credit;
+mod m20261122_000008_catalog_options;
+mod m20261122_000009_client_contacts;
 
 pub struct Migrator;
 
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_client_search_index::Migration),
             Box::new(m20261122_000006_invoice_list_index::Migration),
             Box::new(m20261122_000007_credit::Migration),
+            Box::new(m20261122_000008_catalog_options::Migration),
+            Box::new(m20261122_000009_client_contacts::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! Who is making the request: `CurrentStaff`, `Authorized<P>` (staff with permission P) and
-//! `CurrentClient`. Every admin route takes one of the first two; there is no other check.
+//! `CurrentClient` (the owner or a sub-user) and `ClientAllowed<P>` (a client-area permission).
+//! Every admin route takes one of the first two; there is no other check.
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
@@ -9,13 +10,14 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::CookieJar;
 use minijinja::{Value, context};
+use sea_orm::EntityTrait;
 
 use super::error::AppError;
 use crate::auth::PrincipalKind;
 use crate::auth::session::{self, Stage};
-use crate::clients::model::client;
+use crate::clients::model::{client, contact};
 use crate::clients::store as client_store;
-use crate::ids::{ClientId, StaffId};
+use crate::ids::{ClientId, ContactId, StaffId};
 use crate::staff::model::staff;
 use crate::staff::permissions::{Permission, perm};
 use crate::staff::store as staff_store;
@@ -112,21 +114,95 @@ impl<P: perm::Required> FromRequestParts<AppState> for Authorized<P> {
     }
 }
 
-/// A signed-in client.
+/// Someone signed in to a client's account: the owner, or a sub-user (`contact`) acting
+/// with the permissions the owner gave them.
 #[derive(Debug, Clone)]
 pub struct CurrentClient {
     pub client: client::Model,
+    pub contact: Option<contact::Model>,
     pub session_token: String,
 }
 
 impl CurrentClient {
+    /// Whether the person may use a part of the account (`clients::contacts::PERMISSIONS`).
+    pub fn may(&self, permission: &str) -> bool {
+        self.contact.as_ref().is_none_or(|c| c.may(permission))
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.contact.is_none()
+    }
+
+    /// Who is acting, for the audit log.
+    pub fn actor(&self, ip: &str) -> crate::audit::Actor {
+        match &self.contact {
+            Some(c) => crate::audit::Actor::contact(c.id, &c.email, ip),
+            None => crate::audit::Actor::client(self.client.id, &self.client.email, ip),
+        }
+    }
+
     pub fn template_value(&self) -> Value {
+        let permissions: Vec<&str> =
+            crate::clients::contacts::PERMISSIONS.iter().map(|(key, _)| *key).filter(|key| self.may(key)).collect();
         context! {
             id => self.client.id,
-            name => self.client.full_name(),
-            email => self.client.email.clone(),
-            email_verified => self.client.email_verified_at.is_some(),
+            name => self.contact.as_ref().map_or_else(|| self.client.full_name(), |c| c.full_name()),
+            account_name => if self.client.company_name.is_empty() { self.client.full_name() } else { self.client.company_name.clone() },
+            email => self.contact.as_ref().map_or_else(|| self.client.email.clone(), |c| c.email.clone()),
+            email_verified => self.contact.is_some() || self.client.email_verified_at.is_some(),
+            is_owner => self.is_owner(),
+            permissions => permissions,
         }
+    }
+}
+
+/// A client-area permission a sub-user must hold (the owner holds them all).
+pub trait ClientPermission: Send + Sync + 'static {
+    const KEY: &'static str;
+}
+
+/// Client-area permission markers, as `ClientAllowed<client_perm::Invoices>`.
+pub mod client_perm {
+    macro_rules! markers {
+        ($($name:ident => $key:literal),* $(,)?) => {$(
+            pub struct $name;
+            impl super::ClientPermission for $name {
+                const KEY: &'static str = $key;
+            }
+        )*};
+    }
+    markers!(
+        Invoices => "invoices",
+        Services => "services",
+        Tickets => "tickets",
+        Domains => "domains",
+        Contacts => "contacts",
+        Profile => "profile",
+    );
+}
+
+/// The signed-in client, refused (403) unless they may use the part of the account `P` names.
+pub struct ClientAllowed<P: ClientPermission> {
+    pub current: CurrentClient,
+    _permission: PhantomData<P>,
+}
+
+impl<P: ClientPermission> std::ops::Deref for ClientAllowed<P> {
+    type Target = CurrentClient;
+    fn deref(&self) -> &CurrentClient {
+        &self.current
+    }
+}
+
+impl<P: ClientPermission> FromRequestParts<AppState> for ClientAllowed<P> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let current = CurrentClient::from_request_parts(parts, state).await?;
+        if !current.may(P::KEY) {
+            return Err(AppError::Forbidden);
+        }
+        Ok(ClientAllowed { current, _permission: PhantomData })
     }
 }
 
@@ -146,14 +222,27 @@ impl FromRequestParts<AppState> for CurrentClient {
         if found.stage() != Stage::Authenticated {
             return Err(sign_in());
         }
-        let Some(client) = client_store::find(&state.db, ClientId(found.principal_id)).await? else {
+        let contact = if found.principal_kind == PrincipalKind::Contact.as_str() {
+            let Some(c) = contact::Entity::find_by_id(ContactId(found.principal_id)).one(&state.db).await? else {
+                return Err(sign_in());
+            };
+            if !c.login_enabled {
+                session::delete(&state.db, &token).await?;
+                return Err(sign_in());
+            }
+            Some(c)
+        } else {
+            None
+        };
+        let client_id = contact.as_ref().map_or(ClientId(found.principal_id), |c| c.client_id);
+        let Some(client) = client_store::find(&state.db, client_id).await? else {
             return Err(sign_in());
         };
         if client.status == client_store::CLOSED {
             session::delete(&state.db, &token).await?;
             return Err(sign_in());
         }
-        Ok(CurrentClient { client, session_token: token })
+        Ok(CurrentClient { client, contact, session_token: token })
     }
 }
 

@@ -15,7 +15,10 @@ use super::flash::Flash;
 use super::forms::FormErrors;
 use super::templates::Templates;
 use crate::auth::handlers::{Admin, Area, ClientArea};
-use crate::catalog::service::{PaymentType, ProductType};
+use crate::catalog::addons::AddonWelcome;
+use crate::catalog::options::{OptionKind, PRICED_CYCLES};
+use crate::catalog::service::{PaymentType, ProductType, ProvisioningModule};
+use crate::clients::contacts::PERMISSIONS as CONTACT_PERMISSIONS;
 use crate::site_settings::SiteSettings;
 use crate::staff::permissions::Permission;
 
@@ -76,9 +79,79 @@ fn staff(permissions: &[&str]) -> Value {
     context! { id => 1, name => SCRIPT, email => "admin@example.com", permissions => permissions }
 }
 
-/// `CurrentClient::template_value`.
+/// `CurrentClient::template_value` of the account's owner (who may use everything).
 fn client(email_verified: bool) -> Value {
-    context! { id => 7, name => SCRIPT, email => "jo@example.com", email_verified => email_verified }
+    let permissions: Vec<&str> = CONTACT_PERMISSIONS.iter().map(|(key, _)| *key).collect();
+    context! {
+        id => 7,
+        name => SCRIPT,
+        account_name => SCRIPT,
+        email => "jo@example.com",
+        email_verified => email_verified,
+        is_owner => true,
+        permissions => permissions,
+    }
+}
+
+/// `CurrentClient::template_value` of a sub-user allowed only `permissions`.
+fn sub_user(permissions: &[&str]) -> Value {
+    context! {
+        id => 7,
+        name => SCRIPT,
+        account_name => SCRIPT,
+        email => "ana@example.com",
+        email_verified => true,
+        is_owner => false,
+        permissions => permissions,
+    }
+}
+
+/// A row of `clients::contact_handlers::contact_row`.
+fn contact_row(id: i64, login_enabled: bool, invited: bool, filled: bool) -> Value {
+    let labels: Vec<&str> =
+        if filled { CONTACT_PERMISSIONS.iter().map(|(_, label)| *label).collect() } else { Vec::new() };
+    context! {
+        id => id,
+        name => SCRIPT,
+        email => SCRIPT,
+        phone => if filled { SCRIPT } else { "" },
+        receives_billing => filled,
+        receives_technical => filled,
+        receives_general => !login_enabled,
+        login_enabled => login_enabled,
+        invited => invited,
+        twofa => filled && !invited,
+        last_login_at => if filled && !invited { Some(TIME) } else { None },
+        permissions => labels,
+    }
+}
+
+fn contact_rows() -> Vec<Value> {
+    vec![
+        contact_row(1, true, false, true),
+        contact_row(2, true, true, true),
+        contact_row(3, false, false, false),
+        contact_row(4, true, false, false),
+    ]
+}
+
+/// `ContactForm::value`: empty (a new contact) or everything typed, with `keys` ticked.
+fn contact_form(filled: bool, keys: &[&str]) -> Value {
+    let text = if filled { SCRIPT } else { "" };
+    context! {
+        first_name => text, last_name => text, email => text, phone => text,
+        receives_billing => filled, receives_technical => filled, receives_general => false,
+        login_enabled => filled,
+        permissions => keys,
+    }
+}
+
+/// `contact_handlers::permissions_for`: the editor may grant the keys in `grantable`.
+fn contact_permissions(grantable: &[&str]) -> Vec<Value> {
+    CONTACT_PERMISSIONS
+        .iter()
+        .map(|(key, label)| context! { key => *key, label => *label, grantable => grantable.contains(key) })
+        .collect()
 }
 
 /// A row of `audit::handlers::row`.
@@ -145,6 +218,7 @@ fn client_form(filled: bool, invite: bool) -> Value {
         address1 => text, address2 => text, city => text, region => text, postcode => text,
         country => if filled { "FR" } else { "" },
         tax_id => text, currency_code => text, language => text, tax_exempt => filled,
+        payment_method => if filled { "bank_transfer" } else { "" },
         group_id => if filled { "2" } else { "" },
         status => if filled { "inactive" } else { "" },
         invite => invite,
@@ -197,6 +271,7 @@ fn product_form(filled: bool, payment_type: PaymentType) -> Value {
         prorata_day => if filled { SCRIPT } else { "1" },
         prorata_cutoff_day => text,
         sort_order => text,
+        module => if filled { SCRIPT } else { "none" },
     }
 }
 
@@ -206,13 +281,18 @@ fn catalog_options(groups: bool) -> Value {
         groups => if groups { group_options() } else { Vec::new() },
         product_types => ProductType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
         payment_types => PaymentType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
+        modules => ProvisioningModule::ALL.iter().map(|m| (m.key(), m.label())).collect::<Vec<_>>(),
     }
 }
 
 /// `catalog::handlers::price_matrix`; `typed` fills every cell with what a user typed.
 fn price_matrix(payment_type: PaymentType, currencies: &[&str], typed: bool) -> Value {
-    let rows: Vec<Value> = payment_type
-        .cycles()
+    context! { payment_type => payment_type.key(), ..price_grid(payment_type.cycles(), currencies, typed) }
+}
+
+/// `catalog::handlers::price_grid`.
+fn price_grid(cycles: &[hostwright_core::BillingCycle], currencies: &[&str], typed: bool) -> Value {
+    let rows: Vec<Value> = cycles
         .iter()
         .enumerate()
         .map(|(i, cycle)| {
@@ -236,7 +316,70 @@ fn price_matrix(payment_type: PaymentType, currencies: &[&str], typed: bool) -> 
             context! { cycle => cycle.key(), label => cycle.label(), cells => cells }
         })
         .collect();
-    context! { currencies => currencies, rows => rows, payment_type => payment_type.key() }
+    context! { currencies => currencies, rows => rows }
+}
+
+/// A row of `catalog::handlers::product_choices`.
+fn product_choice(id: i64, name: &str, retired: bool, checked: bool) -> Value {
+    context! { id => id, name => name, group => SCRIPT, retired => retired, checked => checked }
+}
+
+fn product_choices() -> Vec<Value> {
+    vec![product_choice(1, SCRIPT, false, true), product_choice(2, "Starter", true, false)]
+}
+
+/// `catalog::option_handlers::option_value_of` (plus the group page's value counts).
+fn config_option(id: i64, kind: OptionKind, hidden: bool, values: usize) -> Value {
+    let quantity = kind == OptionKind::Quantity;
+    context! {
+        id => id,
+        name => SCRIPT,
+        kind => kind.key(),
+        kind_label => kind.label(),
+        single_value => kind.has_single_value(),
+        hidden => hidden,
+        unit_label => if quantity { SCRIPT } else { "" },
+        range => if quantity { format!("1 to 16 {SCRIPT}, in steps of 1") } else { String::new() },
+        values => values,
+        visible_values => values.saturating_sub(1),
+    }
+}
+
+/// `OptionForm::value`: the "New option" defaults, or everything typed.
+fn config_option_form(filled: bool, kind: OptionKind) -> Value {
+    let text = if filled { SCRIPT } else { "" };
+    context! {
+        name => text,
+        kind => if filled { SCRIPT } else { kind.key() },
+        sort_order => text,
+        hidden => filled,
+        quantity_min => if filled { SCRIPT } else { "0" },
+        quantity_max => text,
+        quantity_step => if filled { SCRIPT } else { "1" },
+        unit_label => text,
+    }
+}
+
+/// `AddonForm::value`.
+fn addon_form(filled: bool) -> Value {
+    let text = if filled { SCRIPT } else { "" };
+    context! {
+        name => text,
+        description => if filled { format!("{SCRIPT}\nsecond line") } else { String::new() },
+        payment_type => if filled { SCRIPT } else { "recurring" },
+        taxable => !filled,
+        hidden => filled,
+        retired => filled,
+        welcome_email => if filled { SCRIPT } else { "none" },
+    }
+}
+
+/// `catalog::addon_handlers::choices`.
+fn addon_choices() -> Value {
+    context! {
+        payment_types => PaymentType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
+        welcome_emails => AddonWelcome::ALL.iter().map(|w| (w.key(), w.label())).collect::<Vec<_>>(),
+    }
 }
 
 /// A row of `catalog::handlers::render_currencies`.
@@ -468,6 +611,12 @@ fn samples() -> Vec<(String, Value)> {
         first_name => SCRIPT,
     });
     let welcome = email(context! { link => "https://hosting.example.com/password/reset/abc", first_name => SCRIPT });
+    let contact_invite = email(context! {
+        link => "https://hosting.example.com/password/reset/abc",
+        days => 7,
+        account => SCRIPT,
+        first_name => SCRIPT,
+    });
     let issued = |proforma: bool| {
         email(context! {
             number => if proforma { "PF-000012" } else { "2026-00012" },
@@ -495,6 +644,7 @@ fn samples() -> Vec<(String, Value)> {
         ("staff_invite", invite),
         ("verify_email", verify),
         ("client_welcome", welcome),
+        ("contact_invite", contact_invite),
         ("invoice_issued", issued(false)),
         ("invoice_issued", issued(true)),
         ("credit_note_issued", credited(None, false)),
@@ -878,6 +1028,7 @@ fn samples() -> Vec<(String, Value)> {
                     clients => rows,
                     groups => group_options(),
                     statuses => CLIENT_STATUSES,
+                    payment_methods => crate::clients::admin::PAYMENT_METHODS.to_vec(),
                     filters => filters,
                     pagination => context! {
                         page => page_number,
@@ -909,6 +1060,7 @@ fn samples() -> Vec<(String, Value)> {
                     groups => group_options(),
                     countries => country_options(),
                     statuses => CLIENT_STATUSES,
+                    payment_methods => crate::clients::admin::PAYMENT_METHODS.to_vec(),
                     errors => errors,
                 },
             ),
@@ -939,7 +1091,7 @@ fn samples() -> Vec<(String, Value)> {
         (false, false, vec!["clients.view", "invoices.view"], true),
         (false, false, vec!["clients.view", "invoices.view", "invoices.manage"], false),
     ];
-    for tab in ["summary", "profile", "invoices", "credit", "notes", "emails", "activity"] {
+    for tab in ["summary", "profile", "contacts", "invoices", "credit", "notes", "emails", "activity"] {
         for (anonymised, can_manage, perms, filled) in &viewers {
             let (anonymised, can_manage, filled) = (*anonymised, *can_manage, *filled);
             let can_view_invoices = perms.contains(&"invoices.view");
@@ -964,6 +1116,7 @@ fn samples() -> Vec<(String, Value)> {
                 tax_id => if filled { SCRIPT } else { "" },
                 currency_code => if filled { "EUR" } else { "" },
                 language => "en",
+                payment_method => if filled { Some(SCRIPT) } else { None },
                 email_verified => filled,
                 twofa => filled,
                 last_login_at => if filled { Some(TIME) } else { None },
@@ -980,10 +1133,13 @@ fn samples() -> Vec<(String, Value)> {
                         nav => "clients",
                         tab => tab,
                         client => client,
+                        contacts => if tab == "contacts" && filled { contact_rows() } else { Vec::new() },
                         form => client_form(filled, false),
                         groups => group_options(),
                         countries => country_options(),
                         statuses => CLIENT_STATUSES,
+                        payment_methods => crate::clients::admin::PAYMENT_METHODS.to_vec(),
+                    payment_methods => crate::clients::admin::PAYMENT_METHODS.to_vec(),
                         notes => if filled { notes.clone() } else { Vec::new() },
                         emails => if tab == "emails" && filled { client_emails.clone() } else { Vec::new() },
                         activity => if tab == "activity" && filled { audit_rows() } else { Vec::new() },
@@ -999,6 +1155,40 @@ fn samples() -> Vec<(String, Value)> {
                 ),
             );
         }
+    }
+
+    // Contacts of a client (clients/contact_handlers.rs): a new one, and an existing one
+    // sent back with errors.
+    let mut contact_errors = errors("email");
+    for field in ["first_name", "permissions"] {
+        contact_errors.add(field, SCRIPT);
+    }
+    let all_contact_keys: Vec<&str> = CONTACT_PERMISSIONS.iter().map(|(key, _)| *key).collect();
+    for (form, delete, errors) in [
+        (contact_form(false, &[]), None, FormErrors::new()),
+        (
+            contact_form(true, &["invoices", "contacts"]),
+            Some("/admin/clients/7/contacts/3/delete"),
+            contact_errors.clone(),
+        ),
+    ] {
+        add(
+            "admin/clients/contact_form.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "clients",
+                    client => context! { id => 7, name => SCRIPT },
+                    form => form,
+                    permissions => contact_permissions(&all_contact_keys),
+                    back => "/admin/clients/7?tab=contacts",
+                    action => if delete.is_some() { "/admin/clients/7/contacts/3" } else { "/admin/clients/7/contacts" },
+                    delete => delete,
+                    errors => errors,
+                },
+            ),
+        );
     }
 
     let client_groups = vec![
@@ -1092,6 +1282,7 @@ fn samples() -> Vec<(String, Value)> {
         "prorata_day",
         "prorata_cutoff_day",
         "sort_order",
+        "module",
     ] {
         product_errors.add(field, SCRIPT);
     }
@@ -1138,8 +1329,216 @@ fn samples() -> Vec<(String, Value)> {
                     form => context! { group_id => if index == 2 { "2" } else { "1" }, ..product_form(index == 2, payment_type) },
                     options => catalog_options(true),
                     prices => price_matrix(payment_type, &currencies, typed),
+                    option_groups => if index == 4 { Vec::new() } else { vec![
+                        context! { id => 1, name => SCRIPT, checked => true },
+                        context! { id => 2, name => "Backups", checked => false },
+                    ] },
+                    upgrades => if index == 4 { Vec::new() } else { product_choices() },
+                    addons => if index == 4 { Vec::new() } else { vec![
+                        context! { id => 1, name => SCRIPT, hidden => false, retired => false },
+                        context! { id => 2, name => "Old backups", hidden => true, retired => true },
+                    ] },
                     history => history,
                     errors => errors,
+                },
+            ),
+        );
+    }
+
+    // Configurable options and add-ons (catalog/option_handlers.rs, catalog/addon_handlers.rs).
+    let option_group_rows = vec![
+        context! { id => 1, name => SCRIPT, description => SCRIPT, options => 3, products => 2 },
+        context! { id => 2, name => "Backups", description => "", options => 0, products => 0 },
+    ];
+    let mut group_errors = errors("name");
+    group_errors.add("description", SCRIPT);
+    for (groups, form, errors) in [
+        (option_group_rows, context! { name => SCRIPT, description => SCRIPT }, group_errors.clone()),
+        (Vec::new(), context! { name => "", description => "" }, FormErrors::new()),
+    ] {
+        add(
+            "admin/catalog/option_groups.html",
+            page(
+                true,
+                context! { current_staff => staff(&all), nav => "catalog", groups => groups, form => form, errors => errors },
+            ),
+        );
+    }
+    let mut option_errors = errors("name");
+    for field in ["kind", "sort_order", "quantity_min", "quantity_max", "quantity_step", "unit_label"] {
+        option_errors.add(field, SCRIPT);
+    }
+    let kinds: Vec<(&str, &str)> = OptionKind::ALL.iter().map(|k| (k.key(), k.label())).collect();
+    let group_options = vec![
+        config_option(1, OptionKind::Dropdown, false, 3),
+        config_option(2, OptionKind::Radio, true, 0),
+        config_option(3, OptionKind::YesNo, false, 1),
+        config_option(4, OptionKind::Quantity, false, 1),
+    ];
+    // (options, products, form sent, errors, history)
+    let shown_groups = [
+        (group_options, product_choices(), "", FormErrors::new(), audit_rows()),
+        (Vec::new(), product_choices(), "group", group_errors, Vec::new()),
+        (Vec::new(), Vec::new(), "option", option_errors.clone(), Vec::new()),
+    ];
+    for (options, products, sent, errors, history) in shown_groups {
+        add(
+            "admin/catalog/option_group.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "catalog",
+                    group => context! { id => 1, name => SCRIPT },
+                    form => context! { name => SCRIPT, description => SCRIPT },
+                    options => options,
+                    products => products,
+                    option_form => config_option_form(sent == "option", OptionKind::Dropdown),
+                    kinds => &kinds,
+                    history => history,
+                    errors => errors,
+                    sent => sent,
+                },
+            ),
+        );
+    }
+    let value_rows = vec![
+        context! { id => 1, label => SCRIPT, sort_order => 0, hidden => false, prices => 14 },
+        context! { id => 2, label => "16 GB", sort_order => 5, hidden => true, prices => 0 },
+    ];
+    let mut value_errors = errors("label");
+    value_errors.add("sort_order", SCRIPT);
+    // (kind, values, form sent, errors)
+    let shown_options = [
+        (OptionKind::Dropdown, value_rows.clone(), "", FormErrors::new()),
+        (OptionKind::Radio, Vec::new(), "value", value_errors.clone()),
+        (OptionKind::Quantity, value_rows[..1].to_vec(), "option", option_errors),
+        (OptionKind::YesNo, value_rows[..1].to_vec(), "value", FormErrors::form(SCRIPT)),
+    ];
+    for (kind, values, sent, errors) in shown_options {
+        add(
+            "admin/catalog/option.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "catalog",
+                    group => context! { id => 1, name => SCRIPT },
+                    option => config_option(3, kind, sent == "option", values.len()),
+                    form => config_option_form(sent == "option", kind),
+                    values => values,
+                    price_cells => 14,
+                    value_form => context! {
+                        label => if sent == "value" { SCRIPT } else { "" },
+                        sort_order => if sent == "value" { SCRIPT } else { "" },
+                        hidden => sent == "value",
+                    },
+                    errors => errors,
+                    sent => sent,
+                },
+            ),
+        );
+    }
+    let mut option_price_errors = FormErrors::new();
+    option_price_errors.add("price.USD.monthly", SCRIPT);
+    option_price_errors.add("setup.EUR.one_time", SCRIPT);
+    // (kind, currencies, typed prices, form sent, errors)
+    let shown_values = [
+        (OptionKind::Dropdown, vec!["USD", "EUR"], false, "", FormErrors::new()),
+        (OptionKind::Quantity, vec!["USD", "EUR"], true, "prices", option_price_errors.clone()),
+        (OptionKind::YesNo, vec!["USD"], false, "value", value_errors),
+        (OptionKind::Radio, Vec::new(), false, "", FormErrors::new()),
+    ];
+    for (kind, currencies, typed, sent, errors) in shown_values {
+        add(
+            "admin/catalog/option_value.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "catalog",
+                    group => context! { id => 1, name => SCRIPT },
+                    option => config_option(3, kind, false, 1),
+                    value => context! { id => 5, label => SCRIPT },
+                    form => context! { label => SCRIPT, sort_order => "0", hidden => sent == "value" },
+                    prices => price_grid(&PRICED_CYCLES, &currencies, typed),
+                    errors => errors,
+                    sent => sent,
+                },
+            ),
+        );
+    }
+    let addon_rows = vec![
+        context! { id => 1, name => SCRIPT, payment_type => PaymentType::Recurring.label(), hidden => false, retired => false, products => 2 },
+        context! { id => 2, name => "Old backups", payment_type => PaymentType::OneTime.label(), hidden => true, retired => true, products => 0 },
+    ];
+    let mut addon_errors = errors("name");
+    for field in ["description", "payment_type", "welcome_email"] {
+        addon_errors.add(field, SCRIPT);
+    }
+    for (addons, filled, errors) in [(addon_rows, true, addon_errors.clone()), (Vec::new(), false, FormErrors::new())] {
+        add(
+            "admin/catalog/addons.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "catalog",
+                    addons => addons,
+                    form => addon_form(filled),
+                    options => addon_choices(),
+                    errors => errors,
+                },
+            ),
+        );
+    }
+    // (payment type, currencies, typed prices, form sent, errors, products, viewer's permissions, history)
+    let shown_addons = [
+        (
+            PaymentType::Recurring,
+            vec!["USD", "EUR"],
+            false,
+            "",
+            FormErrors::new(),
+            product_choices(),
+            all.clone(),
+            audit_rows(),
+        ),
+        (
+            PaymentType::Recurring,
+            vec!["USD"],
+            true,
+            "prices",
+            option_price_errors,
+            product_choices(),
+            vec!["catalog.manage"],
+            Vec::new(),
+        ),
+        (PaymentType::OneTime, vec!["USD"], false, "addon", addon_errors, Vec::new(), all.clone(), Vec::new()),
+        (PaymentType::Free, vec!["USD"], false, "", FormErrors::new(), product_choices(), all.clone(), Vec::new()),
+        (PaymentType::Recurring, Vec::new(), false, "", FormErrors::new(), Vec::new(), all.clone(), Vec::new()),
+    ];
+    for (index, (payment_type, currencies, typed, sent, errors, products, perms, history)) in
+        shown_addons.into_iter().enumerate()
+    {
+        add(
+            "admin/catalog/addon.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&perms),
+                    nav => "catalog",
+                    addon => context! {
+                        id => 4, name => SCRIPT, payment_type => payment_type.label(),
+                        hidden => index % 2 == 1, retired => index == 2,
+                    },
+                    form => addon_form(sent == "addon"),
+                    options => addon_choices(),
+                    prices => price_matrix(payment_type, &currencies, typed),
+                    products => products,
+                    history => history,
+                    errors => errors,
+                    sent => sent,
                 },
             ),
         );
@@ -1434,6 +1833,7 @@ fn samples() -> Vec<(String, Value)> {
         proforma_pattern: SCRIPT.into(),
         default_due_days: 30,
         prices_include_tax: true,
+        time_zone: SCRIPT.into(),
     };
     let tax_rules = vec![
         context! { id => 1, name => SCRIPT, country => "DE", region => "", rate => "19", level => 1 },
@@ -1528,6 +1928,64 @@ fn samples() -> Vec<(String, Value)> {
     }
     for verified in [true, false] {
         add("client/dashboard.html", page(true, context! { current_client => client(verified), nav => "dashboard" }));
+    }
+    // Sub-users see only what they may use (layout/client.html, client/dashboard.html).
+    for permissions in [&["invoices", "contacts"][..], &["services"], &["profile", "tickets"]] {
+        add(
+            "client/dashboard.html",
+            page(true, context! { current_client => sub_user(permissions), nav => "dashboard" }),
+        );
+    }
+    add(
+        "client/invoices/list.html",
+        page(
+            true,
+            context! { current_client => sub_user(&["invoices"]), nav => "invoices", invoices => Vec::<Value>::new() },
+        ),
+    );
+
+    // Contacts and sub-users (clients/contact_handlers.rs), for the owner and for a sub-user
+    // who may manage contacts but not everything.
+    for (who, rows) in [(client(true), contact_rows()), (sub_user(&["contacts", "invoices"]), Vec::new())] {
+        add(
+            "client/contacts/list.html",
+            page(true, context! { current_client => who, nav => "contacts", contacts => rows }),
+        );
+    }
+    let all_contact_keys: Vec<&str> = CONTACT_PERMISSIONS.iter().map(|(key, _)| *key).collect();
+    for (who, grantable, form, delete, errors) in [
+        (client(true), all_contact_keys.clone(), contact_form(false, &[]), None, FormErrors::new()),
+        (
+            client(true),
+            all_contact_keys,
+            contact_form(true, &["invoices", "profile"]),
+            Some("/account/contacts/3/delete"),
+            contact_errors.clone(),
+        ),
+        (
+            sub_user(&["contacts", "invoices"]),
+            vec!["contacts", "invoices"],
+            contact_form(true, &["invoices", "domains"]),
+            Some("/account/contacts/3/delete"),
+            FormErrors::new(),
+        ),
+    ] {
+        add(
+            "client/contacts/form.html",
+            page(
+                true,
+                context! {
+                    current_client => who,
+                    nav => "contacts",
+                    form => form,
+                    permissions => contact_permissions(&grantable),
+                    back => "/account/contacts",
+                    action => if delete.is_some() { "/account/contacts/3" } else { "/account/contacts" },
+                    delete => delete,
+                    errors => errors,
+                },
+            ),
+        );
     }
     for errors in [FormErrors::new(), errors("first_name")] {
         add(

@@ -93,10 +93,12 @@ async fn bad_client_details_are_refused_field_by_field(mut app: TestApp) {
         ("email", "c0@example.com"),
         ("country", "ZZ"),
         ("currency_code", "euros"),
+        ("payment_method", "bitcoin"),
     ];
     let refused = app.post_form("/admin/clients", &form).await;
     assert_eq!(refused.status, 422);
     refused.assert_contains("Choose a country from the list.");
+    refused.assert_contains("Choose a payment method from the list.");
     refused.assert_contains("three-letter ISO currency code");
     let duplicate =
         app.post_form("/admin/clients", &[("first_name", "X"), ("last_name", "Y"), ("email", "C0@example.com")]).await;
@@ -116,8 +118,10 @@ async fn edits_are_recorded_and_a_new_email_must_be_confirmed_again(mut app: Tes
         ("email", "grace@navy.example"),
         ("phone", "+1 555 0100"),
         ("status", "active"),
+        ("payment_method", "bank_transfer"),
     ];
     staff.post_form("/admin/clients/1", &form).await.assert_redirect_to("/admin/clients/1?tab=profile");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM clients WHERE payment_method = 'bank_transfer'").await, 1);
     staff.get("/admin/clients/1?tab=activity").await.assert_contains("Changed email, phone");
     assert_eq!(app.scalar("SELECT COUNT(*) FROM clients WHERE email_verified_at IS NULL").await, 1);
     // Closing the account signs the client out.
@@ -234,6 +238,13 @@ async fn seeded_clients_are_searchable_and_the_page_timer_reports_them(mut app: 
     assert!(timings.iter().all(|(_, p50, p95, max)| p50 <= p95 && p95 <= max));
     let page = app.get("/admin/clients?q=hopper").await;
     page.assert_contains("Hopper");
+    app.get("/admin/invoices").await.assert_contains("600 invoices");
+    // Beyond the count cap the list says "more than" instead of counting every row.
+    hostwright::dev::seed_invoices(&app.state, 9_500).await.unwrap();
+    let list = app.get("/admin/invoices").await;
+    list.assert_contains("more than 10,000 invoices");
+    list.assert_contains("Page 1 of 200");
+    assert!(app.get("/admin/invoices?page=201").await.status.is_success());
 }
 
 on_both_backends!(

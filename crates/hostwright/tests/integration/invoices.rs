@@ -272,8 +272,43 @@ async fn fifty_concurrent_issuers_get_fifty_consecutive_numbers(mut app: TestApp
     );
 }
 
+async fn invoices_are_dated_in_the_business_time_zone(mut app: TestApp) {
+    app.signed_in_admin().await;
+    set_up_billing(&mut app, false).await;
+    let form = |zone: &'static str| {
+        vec![
+            ("company_name", "Acme Hosting GmbH"),
+            ("country", "DE"),
+            ("invoice_pattern", "{YYYY}-{SEQ:5}"),
+            ("credit_note_pattern", "CN-{YYYY}-{SEQ:5}"),
+            ("proforma_pattern", "PF-{SEQ:6}"),
+            ("default_due_days", "14"),
+            ("time_zone", zone),
+        ]
+    };
+    let bad = app.post_form("/admin/settings/billing", &form("Mars/Olympus_Mons")).await;
+    assert_eq!(bad.status, 422);
+    bad.assert_contains("Enter a time zone from the IANA database");
+    // UTC+14 and UTC−11: at any instant at least one of them is on another date than UTC.
+    for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
+        app.post_form("/admin/settings/billing", &form(zone)).await.assert_redirect_to("/admin/settings/billing");
+        let client = client_in(&mut app, &format!("{}@example.de", zone.len()), "DE", "").await;
+        let path = draft(&mut app, client, &[("Hosting", "1", "10.00", true)]).await;
+        app.post_form(&format!("{path}/issue"), &[]).await;
+        let tz: chrono_tz::Tz = zone.parse().unwrap();
+        let expected = chrono::Utc::now().with_timezone(&tz).date_naive();
+        let id = path.trim_start_matches("/admin/invoices/");
+        let due = expected + chrono::Days::new(14);
+        let sql = format!(
+            "SELECT COUNT(*) FROM invoices WHERE id = {id} AND issue_date = '{expected}' AND due_date = '{due}'"
+        );
+        assert_eq!(app.scalar(&sql).await, 1, "issued on {expected}, due {due} in {zone}");
+    }
+}
+
 on_both_backends!(
     an_invoice_is_drafted_issued_numbered_and_paid_once,
+    invoices_are_dated_in_the_business_time_zone,
     a_business_in_another_member_state_is_reverse_charged,
     a_tax_exempt_client_pays_no_tax,
     in_proforma_mode_the_legal_number_comes_with_payment,

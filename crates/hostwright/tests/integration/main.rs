@@ -4,9 +4,11 @@
 mod support;
 
 mod catalog;
+mod catalog_options;
 mod cli;
 mod clients;
 mod clients_admin;
+mod contacts;
 mod credit;
 mod invoices;
 mod journey;

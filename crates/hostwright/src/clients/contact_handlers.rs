@@ -1,0 +1,322 @@
+//! Contact and sub-user pages, for the account's owner (or a sub-user allowed to manage
+//! contacts) in the client area, and for staff on the client's admin page.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use minijinja::{Value, context};
+
+use super::contacts::{self, ContactError, ContactForm, PERMISSIONS};
+use super::model::{client, contact};
+use super::store;
+use crate::audit::Actor;
+use crate::ids::{ClientId, ContactId};
+use crate::staff::permissions::perm;
+use crate::state::AppState;
+use crate::web::current::{Authorized, ClientAllowed, client_perm};
+use crate::web::{AppError, AppResult, FormErrors, Page, flash};
+
+fn contact_error(err: ContactError) -> AppError {
+    match err {
+        ContactError::NotFound => AppError::NotFound,
+        ContactError::Internal(err) => AppError::Internal(err),
+        other => AppError::BadRequest(other.to_string()),
+    }
+}
+
+/// A contact for the lists.
+pub fn contact_row(c: &contact::Model) -> Value {
+    let labels: Vec<&str> = PERMISSIONS.iter().filter(|(k, _)| c.may(k)).map(|(_, label)| *label).collect();
+    context! {
+        id => c.id,
+        name => c.full_name(),
+        email => c.email.clone(),
+        phone => c.phone.clone(),
+        receives_billing => c.receives_billing,
+        receives_technical => c.receives_technical,
+        receives_general => c.receives_general,
+        login_enabled => c.login_enabled,
+        invited => c.login_enabled && c.password_hash.is_none(),
+        twofa => c.totp_enabled_at.is_some(),
+        last_login_at => c.last_login_at.map(|t| t.to_rfc3339()),
+        permissions => labels,
+    }
+}
+
+pub async fn contact_rows(state: &AppState, client_id: ClientId) -> AppResult<Vec<Value>> {
+    Ok(contacts::list(&state.db, client_id).await?.iter().map(contact_row).collect())
+}
+
+/// Where a contact form posts and returns to, in one area.
+struct FormPlace {
+    template: &'static str,
+    /// The page of the list.
+    back: String,
+    /// Where the form posts.
+    action: String,
+    /// The delete action of an existing contact.
+    delete: Option<String>,
+    /// The client whose contact it is (shown in the admin area).
+    client: Option<Value>,
+}
+
+fn permissions_for(grantable: &(dyn Fn(&str) -> bool + Sync)) -> Vec<Value> {
+    PERMISSIONS
+        .iter()
+        .map(|(key, label)| context! { key => *key, label => *label, grantable => grantable(key) })
+        .collect()
+}
+
+// --- client area ------------------------------------------------------------------------
+
+pub async fn client_contacts(
+    State(state): State<AppState>,
+    page: Page,
+    current: ClientAllowed<client_perm::Contacts>,
+) -> AppResult<Response> {
+    let ctx = context! {
+        current_client => current.template_value(),
+        nav => "contacts",
+        contacts => contact_rows(&state, current.client.id).await?,
+    };
+    state.render(&page, "client/contacts/list.html", ctx).await
+}
+
+async fn render_client_form(
+    state: &AppState,
+    page: &Page,
+    current: &ClientAllowed<client_perm::Contacts>,
+    place: FormPlace,
+    form: &ContactForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let grantable = |key: &str| current.may(key);
+    let ctx = context! {
+        current_client => current.template_value(),
+        nav => "contacts",
+        form => form.value(),
+        permissions => permissions_for(&grantable),
+        back => place.back, action => place.action, delete => place.delete,
+        errors => errors,
+    };
+    state.render_status(status, page, place.template, ctx).await
+}
+
+fn client_place(id: Option<ContactId>) -> FormPlace {
+    FormPlace {
+        template: "client/contacts/form.html",
+        back: "/account/contacts".into(),
+        action: id.map_or_else(|| "/account/contacts".to_owned(), |id| format!("/account/contacts/{id}")),
+        delete: id.map(|id| format!("/account/contacts/{id}/delete")),
+        client: None,
+    }
+}
+
+pub async fn new_client_contact_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: ClientAllowed<client_perm::Contacts>,
+) -> AppResult<Response> {
+    let form = ContactForm::default();
+    render_client_form(&state, &page, &current, client_place(None), &form, FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn create_client_contact(
+    State(state): State<AppState>,
+    page: Page,
+    current: ClientAllowed<client_perm::Contacts>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let form = ContactForm::from_pairs(pairs);
+    let grantable = |key: &str| current.may(key);
+    let actor = current.actor(&page.ip);
+    match contacts::create(&state, &actor, &current.client, &form, &grantable).await {
+        Ok(_) => Ok(flash::redirect(&state, "/account/contacts", "success", saved_message(&form))),
+        Err(ContactError::Invalid(errors)) => {
+            let place = client_place(None);
+            render_client_form(&state, &page, &current, place, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(err) => Err(contact_error(err)),
+    }
+}
+
+pub async fn edit_client_contact_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: ClientAllowed<client_perm::Contacts>,
+    Path(id): Path<ContactId>,
+) -> AppResult<Response> {
+    let c = contacts::find(&state.db, current.client.id, id).await?.ok_or(AppError::NotFound)?;
+    let form = ContactForm::from_contact(&c);
+    render_client_form(&state, &page, &current, client_place(Some(id)), &form, FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn update_client_contact(
+    State(state): State<AppState>,
+    page: Page,
+    current: ClientAllowed<client_perm::Contacts>,
+    Path(id): Path<ContactId>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let form = ContactForm::from_pairs(pairs);
+    let grantable = |key: &str| current.may(key);
+    let actor = current.actor(&page.ip);
+    match contacts::update(&state, &actor, &current.client, id, &form, &grantable).await {
+        Ok(()) => Ok(flash::redirect(&state, "/account/contacts", "success", "Contact saved.")),
+        Err(ContactError::Invalid(errors)) => {
+            let place = client_place(Some(id));
+            render_client_form(&state, &page, &current, place, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(err) => Err(contact_error(err)),
+    }
+}
+
+pub async fn delete_client_contact(
+    State(state): State<AppState>,
+    page: Page,
+    current: ClientAllowed<client_perm::Contacts>,
+    Path(id): Path<ContactId>,
+) -> AppResult<Response> {
+    let actor = current.actor(&page.ip);
+    contacts::delete(&state, &actor, &current.client, id).await.map_err(contact_error)?;
+    Ok(flash::redirect(&state, "/account/contacts", "success", "Contact removed."))
+}
+
+fn saved_message(form: &ContactForm) -> &'static str {
+    if form.login_enabled.is_some() {
+        "Sub-user added. They were emailed a link to choose their password."
+    } else {
+        "Contact added."
+    }
+}
+
+// --- admin ------------------------------------------------------------------------------
+
+fn staff_actor(current: &Authorized<perm::ClientsManage>, page: &Page) -> Actor {
+    Actor::staff(current.staff.id, &current.staff.email, &page.ip)
+}
+
+fn admin_place(owner: &client::Model, id: Option<ContactId>) -> FormPlace {
+    let client_id = owner.id;
+    let base = format!("/admin/clients/{client_id}/contacts");
+    FormPlace {
+        client: Some(context! { id => owner.id, name => owner.full_name() }),
+        template: "admin/clients/contact_form.html",
+        back: format!("/admin/clients/{client_id}?tab=contacts"),
+        action: id.map_or_else(|| base.clone(), |id| format!("{base}/{id}")),
+        delete: id.map(|id| format!("{base}/{id}/delete")),
+    }
+}
+
+async fn render_admin_form(
+    state: &AppState,
+    page: &Page,
+    current: &Authorized<perm::ClientsManage>,
+    place: FormPlace,
+    form: &ContactForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "clients",
+        client => place.client,
+        form => form.value(),
+        permissions => permissions_for(&|_: &str| true),
+        back => place.back, action => place.action, delete => place.delete,
+        errors => errors,
+    };
+    state.render_status(status, page, place.template, ctx).await
+}
+
+async fn owner(state: &AppState, id: ClientId) -> AppResult<client::Model> {
+    store::find(&state.db, id).await?.ok_or(AppError::NotFound)
+}
+
+pub async fn new_contact_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsManage>,
+    Path(client_id): Path<ClientId>,
+) -> AppResult<Response> {
+    let owner = owner(&state, client_id).await?;
+    let place = admin_place(&owner, None);
+    let form = ContactForm::default();
+    render_admin_form(&state, &page, &current, place, &form, FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn create_contact(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsManage>,
+    Path(client_id): Path<ClientId>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let owner = owner(&state, client_id).await?;
+    let form = ContactForm::from_pairs(pairs);
+    match contacts::create(&state, &staff_actor(&current, &page), &owner, &form, &|_: &str| true).await {
+        Ok(_) => Ok(flash::redirect(
+            &state,
+            &format!("/admin/clients/{client_id}?tab=contacts"),
+            "success",
+            saved_message(&form),
+        )),
+        Err(ContactError::Invalid(errors)) => {
+            let place = admin_place(&owner, None);
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_admin_form(&state, &page, &current, place, &form, errors, status).await
+        }
+        Err(ContactError::NotAllowed(message)) => {
+            Ok(flash::redirect(&state, &format!("/admin/clients/{client_id}?tab=contacts"), "error", message))
+        }
+        Err(err) => Err(contact_error(err)),
+    }
+}
+
+pub async fn edit_contact_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsManage>,
+    Path((client_id, id)): Path<(ClientId, ContactId)>,
+) -> AppResult<Response> {
+    let owner = owner(&state, client_id).await?;
+    let c = contacts::find(&state.db, client_id, id).await?.ok_or(AppError::NotFound)?;
+    let place = admin_place(&owner, Some(id));
+    let form = ContactForm::from_contact(&c);
+    render_admin_form(&state, &page, &current, place, &form, FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn update_contact(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsManage>,
+    Path((client_id, id)): Path<(ClientId, ContactId)>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let owner = owner(&state, client_id).await?;
+    let form = ContactForm::from_pairs(pairs);
+    let back = format!("/admin/clients/{client_id}?tab=contacts");
+    match contacts::update(&state, &staff_actor(&current, &page), &owner, id, &form, &|_: &str| true).await {
+        Ok(()) => Ok(flash::redirect(&state, &back, "success", "Contact saved.")),
+        Err(ContactError::Invalid(errors)) => {
+            let place = admin_place(&owner, Some(id));
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_admin_form(&state, &page, &current, place, &form, errors, status).await
+        }
+        Err(ContactError::NotAllowed(message)) => Ok(flash::redirect(&state, &back, "error", message)),
+        Err(err) => Err(contact_error(err)),
+    }
+}
+
+pub async fn delete_contact(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::ClientsManage>,
+    Path((client_id, id)): Path<(ClientId, ContactId)>,
+) -> AppResult<Response> {
+    let owner = owner(&state, client_id).await?;
+    contacts::delete(&state, &staff_actor(&current, &page), &owner, id).await.map_err(contact_error)?;
+    Ok(flash::redirect(&state, &format!("/admin/clients/{client_id}?tab=contacts"), "success", "Contact removed."))
+}
