@@ -15,3 +15,4 @@ mod journey;
 mod platform;
 mod sessions;
 mod staff;
+mod totals_agree;
