@@ -71,4 +71,6 @@ typed_ids!(
     ConfigOptionValueId,
     /// A product add-on (extra backups, a dedicated IP ...).
     AddonId,
+    /// A custom client field (text, dropdown or checkbox) staff define.
+    ClientFieldId,
 );

@@ -1,13 +1,16 @@
 //! What staff do with client records: search, create, edit, notes, groups, GDPR export and
 //! anonymisation. Each change is one transaction with its audit record.
 
+use std::collections::BTreeMap;
+
 use chrono::{Duration, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, Condition, DbErr, QueryOrder, QuerySelect, TransactionTrait};
 use serde_json::{Value, json};
 
-use super::model::{client, group, note};
+use super::fields::{self, Audience};
+use super::model::{client, field, group, note};
 use super::service::search_text;
 use super::store::{self, ACTIVE, CLOSED};
 use super::{countries, service::ClientError};
@@ -109,6 +112,8 @@ pub struct Details {
     pub group_id: String,
     pub status: String,
     pub tax_exempt: bool,
+    /// The custom fields as sent, by input name (`fields::input_name`).
+    pub custom: BTreeMap<String, String>,
 }
 
 /// How a client may prefer to pay; payment gateways add theirs.
@@ -135,11 +140,23 @@ pub struct ValidDetails {
     pub group_id: Option<ClientGroupId>,
     pub status: String,
     pub tax_exempt: bool,
+    /// A value for every custom field the form showed (empty = not set).
+    pub custom: fields::Values,
 }
 
 impl Details {
     /// Checks every field; on failure the form shows each message next to its field.
     pub fn validate(&self) -> Result<ValidDetails, FormErrors> {
+        self.validate_with(&[], &fields::Values::new())
+    }
+
+    /// Checks every field including the custom `custom_fields` (staff see them all);
+    /// `stored` holds the client's current values (none for a new client).
+    pub fn validate_with(
+        &self,
+        custom_fields: &[field::Model],
+        stored: &fields::Values,
+    ) -> Result<ValidDetails, FormErrors> {
         let mut errors = FormErrors::new();
         let first_name = required_text(&mut errors, "first_name", &self.first_name, "a first name", 100);
         let last_name = required_text(&mut errors, "last_name", &self.last_name, "a last name", 100);
@@ -195,6 +212,7 @@ impl Details {
                 String::new()
             }
         };
+        let custom = fields::validate(custom_fields, Audience::Staff, &self.custom, stored, &mut errors);
         match (errors.is_empty(), email) {
             (true, Some(email)) => Ok(ValidDetails {
                 first_name,
@@ -215,6 +233,7 @@ impl Details {
                 group_id,
                 status,
                 tax_exempt: self.tax_exempt,
+                custom,
             }),
             _ => Err(errors),
         }
@@ -262,6 +281,9 @@ pub async fn create(
     invite: bool,
 ) -> Result<client::Model, ClientError> {
     check_group(&state.db, details.group_id).await?;
+    if super::contacts::is_sub_user_address(&state.db, details.email.as_str()).await? {
+        return Err(ClientError::EmailTaken);
+    }
     let txn = state.db.begin().await?;
     let now = Utc::now();
     let mut active = client::ActiveModel {
@@ -277,6 +299,7 @@ pub async fn create(
     };
     apply(&mut active, &details);
     let created = active.insert(&txn).await?;
+    fields::save_values(&txn, created.id, &fields::list(&txn).await?, &details.custom).await?;
     if invite {
         let token = tokens::issue(
             &txn,
@@ -322,10 +345,16 @@ pub async fn update(state: &AppState, actor: &Actor, id: ClientId, details: Vali
     if current.anonymised_at.is_some() {
         return Err(ClientError::Anonymised);
     }
+    if current.email != details.email.as_str()
+        && super::contacts::is_sub_user_address(&txn, details.email.as_str()).await?
+    {
+        return Err(ClientError::EmailTaken);
+    }
     let mut active: client::ActiveModel = current.clone().into();
     apply(&mut active, &details);
     let updated = active.update(&txn).await?;
-    let changed = changed_fields(&current, &updated);
+    let mut changed: Vec<String> = changed_fields(&current, &updated).into_iter().map(str::to_owned).collect();
+    changed.extend(fields::save_values(&txn, id, &fields::list(&txn).await?, &details.custom).await?);
     if updated.email != current.email {
         // A new address is unverified until the client confirms it.
         let update = Query::update()
@@ -492,6 +521,17 @@ pub async fn export(db: &impl ConnectionTrait, id: ClientId) -> Result<Option<Va
     let credit_notes = crate::invoices::credit_notes::for_client(db, id).await?;
     let credit = crate::invoices::account_credit::entries(db, id, 1_000_000).await?;
     let contacts = super::contacts::list(db, id).await?;
+    // Staff-only fields too: an access request covers everything stored about the person.
+    let custom_values = fields::values_of(db, id).await?;
+    let custom_fields: Vec<Value> = fields::list(db)
+        .await?
+        .into_iter()
+        .filter_map(|f| {
+            let value = custom_values.get(&f.id)?;
+            let visible_to_client = f.visibility == fields::Visibility::Registration.key();
+            Some(json!({ "field": f.name, "visible_to_client": visible_to_client, "value": value }))
+        })
+        .collect();
     Ok(Some(json!({
         "exported_at": Utc::now().to_rfc3339(),
         "client": {
@@ -503,6 +543,7 @@ pub async fn export(db: &impl ConnectionTrait, id: ClientId) -> Result<Option<Va
             "two_factor_enabled": c.totp_enabled_at.is_some(),
             "created_at": c.created_at, "last_login_at": c.last_login_at,
         },
+        "custom_fields": custom_fields,
         "sessions": sessions.iter().map(|s| json!({
             "ip": s.ip, "user_agent": s.user_agent, "created_at": s.created_at, "last_seen_at": s.last_seen_at,
         })).collect::<Vec<_>>(),
@@ -572,6 +613,7 @@ pub async fn anonymise(state: &AppState, actor: &Actor, id: ClientId) -> Result<
     tokens::revoke_all(&txn, Purpose::PasswordReset, PrincipalKind::Client, id.0).await?;
     tokens::revoke_all(&txn, Purpose::VerifyEmail, PrincipalKind::Client, id.0).await?;
     note::Entity::delete_many().filter(note::Column::ClientId.eq(id)).exec(&txn).await?;
+    fields::delete_values_of(&txn, id).await?;
     // Contacts are people too: their details, sign-ins and links go with the account's.
     for c in super::contacts::list(&txn, id).await? {
         session::delete_all_for(&txn, PrincipalKind::Contact, c.id.0, None).await?;

@@ -1,6 +1,8 @@
 //! Admin pages for clients: the searchable list, the client page with its tabs, notes,
 //! groups, GDPR export and anonymisation.
 
+use std::collections::BTreeMap;
+
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -9,6 +11,8 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::admin::{self, ClientQuery, Details, Sort};
+use super::field_handlers::inputs;
+use super::fields::{self, Audience, Values};
 use super::model::client;
 use super::service::ClientError;
 use super::{countries, store};
@@ -142,6 +146,9 @@ pub struct DetailsForm {
     status: String,
     tax_exempt: Option<String>,
     invite: Option<String>,
+    /// The custom fields (`cf_<id>`).
+    #[serde(flatten)]
+    custom: BTreeMap<String, String>,
 }
 
 impl DetailsForm {
@@ -165,10 +172,11 @@ impl DetailsForm {
             group_id: self.group_id.clone(),
             status: self.status.clone(),
             tax_exempt: self.tax_exempt.is_some(),
+            custom: self.custom.clone(),
         }
     }
 
-    fn from_client(c: &client::Model) -> Self {
+    fn from_client(c: &client::Model, stored: &Values) -> Self {
         DetailsForm {
             first_name: c.first_name.clone(),
             last_name: c.last_name.clone(),
@@ -189,6 +197,7 @@ impl DetailsForm {
             status: c.status.clone(),
             tax_exempt: c.tax_exempt.then(|| "on".to_owned()),
             invite: None,
+            custom: stored.iter().map(|(id, value)| (fields::input_name(*id), value.clone())).collect(),
         }
     }
 
@@ -218,10 +227,13 @@ async fn render_new(
     errors: FormErrors,
     status: StatusCode,
 ) -> AppResult<Response> {
+    let all = fields::list(&state.db).await?;
+    let typed = fields::typed(&all, Audience::Staff, &form.custom);
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "clients",
         form => form.value(),
+        custom_fields => inputs(&all, Audience::Staff, &typed, &Values::new()),
         groups => group_options(state).await?,
         countries => country_options(),
         payment_methods => admin::PAYMENT_METHODS.to_vec(),
@@ -246,7 +258,8 @@ pub async fn create_client(
     current: Authorized<perm::ClientsManage>,
     Form(form): Form<DetailsForm>,
 ) -> AppResult<Response> {
-    let errors = match form.details().validate() {
+    let all = fields::list(&state.db).await?;
+    let errors = match form.details().validate_with(&all, &Values::new()) {
         Ok(valid) => match admin::create(&state, &actor(&current, &page), valid, form.invite.is_some()).await {
             Ok(created) => {
                 return Ok(flash::redirect(
@@ -333,6 +346,9 @@ async fn render_client(
         crate::catalog::service::currencies(&state.db).await?.into_iter().map(|c| c.code).collect();
     let contacts =
         if tab == "contacts" { super::contact_handlers::contact_rows(state, c.id).await? } else { Vec::new() };
+    let all_fields = fields::list(&state.db).await?;
+    let stored = fields::values_of(&state.db, c.id).await?;
+    let shown = fields::typed(&all_fields, Audience::Staff, &form.custom);
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "clients",
@@ -358,6 +374,7 @@ async fn render_client(
             ..row(c, &groups)
         },
         form => form.value(),
+        custom_fields => inputs(&all_fields, Audience::Staff, &shown, &stored),
         groups => groups,
         countries => country_options(),
         payment_methods => admin::PAYMENT_METHODS.to_vec(),
@@ -379,7 +396,7 @@ pub async fn show_client(
     Query(q): Query<TabQuery>,
 ) -> AppResult<Response> {
     let c = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let form = DetailsForm::from_client(&c);
+    let form = DetailsForm::from_client(&c, &fields::values_of(&state.db, id).await?);
     let view = View { tab: &q.tab, form: &form, errors: FormErrors::new(), status: StatusCode::OK };
     render_client(&state, &page, &current, &c, view).await
 }
@@ -392,7 +409,9 @@ pub async fn update_client(
     Form(form): Form<DetailsForm>,
 ) -> AppResult<Response> {
     let c = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let errors = match form.details().validate() {
+    let all = fields::list(&state.db).await?;
+    let stored = fields::values_of(&state.db, id).await?;
+    let errors = match form.details().validate_with(&all, &stored) {
         Ok(valid) => match admin::update(&state, &actor(&current, &page), id, valid).await {
             Ok(()) => {
                 return Ok(flash::redirect(&state, &format!("/admin/clients/{id}?tab=profile"), "success", "Saved."));

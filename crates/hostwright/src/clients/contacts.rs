@@ -214,6 +214,16 @@ pub async fn send_billing_email(
     Ok(())
 }
 
+/// Whether a sub-user signs in with `email` (an account owner may not then take it).
+pub async fn is_sub_user_address(db: &impl ConnectionTrait, email: &str) -> Result<bool, DbErr> {
+    Ok(contact::Entity::find()
+        .filter(contact::Column::Email.eq(email))
+        .filter(contact::Column::LoginEnabled.eq(true))
+        .one(db)
+        .await?
+        .is_some())
+}
+
 /// Sign-in addresses must lead to one person: a sub-user's email may not be an account
 /// owner's, nor another sub-user's (the database enforces the latter too).
 async fn check_sign_in_address(

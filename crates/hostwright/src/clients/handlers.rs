@@ -1,5 +1,7 @@
 //! The client area's own pages: home, registration, email verification, dashboard, profile.
 
+use std::collections::BTreeMap;
+
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,6 +10,8 @@ use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use serde::Deserialize;
 
+use super::field_handlers::inputs;
+use super::fields::{self, Audience, Values};
 use super::service::{self, ClientError, Profile, Registration};
 use crate::auth::flows::{self, AuthError};
 use crate::auth::{PrincipalKind, session};
@@ -42,6 +46,9 @@ pub struct RegisterForm {
     password: String,
     #[serde(default)]
     password_confirm: String,
+    /// The registration fields (`cf_<id>`).
+    #[serde(flatten)]
+    custom: BTreeMap<String, String>,
 }
 
 async fn render_register(
@@ -52,9 +59,12 @@ async fn render_register(
     status: StatusCode,
 ) -> AppResult<Response> {
     let open = crate::site_settings::load(&state.db).await?.registration_open;
+    let asked = fields::for_audience(&state.db, Audience::Registration).await?;
+    let typed = fields::typed(&asked, Audience::Registration, &form.custom);
     let ctx = context! {
         nav => "register",
         open => open,
+        custom_fields => inputs(&asked, Audience::Registration, &typed, &Values::new()),
         form => context! {
             first_name => form.first_name.trim(),
             last_name => form.last_name.trim(),
@@ -86,6 +96,8 @@ pub async fn register(
     if form.password != form.password_confirm {
         errors.add("password_confirm", "The two passwords are not the same.");
     }
+    let asked = fields::for_audience(&state.db, Audience::Registration).await?;
+    let custom = fields::validate(&asked, Audience::Registration, &form.custom, &Values::new(), &mut errors);
     let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     if let (true, Some(email)) = (errors.is_empty(), email) {
         match flows::throttle_requests(&state, "register", &page.ip).await {
@@ -98,8 +110,14 @@ pub async fn register(
             }
             Err(err) => return Err(AppError::Internal(anyhow::anyhow!("{err}"))),
             Ok(()) => {
-                let registration =
-                    Registration { first_name, last_name, company_name, email, password: form.password.clone() };
+                let registration = Registration {
+                    first_name,
+                    last_name,
+                    company_name,
+                    email,
+                    password: form.password.clone(),
+                    custom,
+                };
                 match service::register(&state, registration, &page.ip, &page.user_agent).await {
                     Ok((_, token)) => {
                         let mut response = flash::redirect(
@@ -173,6 +191,9 @@ pub struct ProfileForm {
     last_name: String,
     #[serde(default)]
     company_name: String,
+    /// The registration fields (`cf_<id>`); staff-only fields are never read from here.
+    #[serde(flatten)]
+    custom: BTreeMap<String, String>,
 }
 
 pub async fn profile_form(
@@ -181,10 +202,13 @@ pub async fn profile_form(
     current: ClientAllowed<client_perm::Profile>,
 ) -> AppResult<Response> {
     let c = &current.client;
+    let editable = fields::for_audience(&state.db, Audience::Client).await?;
+    let stored = fields::values_of(&state.db, c.id).await?;
     let ctx = context! {
         current_client => current.template_value(),
         nav => "profile",
         form => context! { first_name => c.first_name.clone(), last_name => c.last_name.clone(), company_name => c.company_name.clone(), email => c.email.clone() },
+        custom_fields => inputs(&editable, Audience::Client, &stored, &stored),
         errors => FormErrors::new(),
     };
     state.render(&page, "client/profile.html", ctx).await
@@ -200,15 +224,22 @@ pub async fn update_profile(
     let first_name = required_text(&mut errors, "first_name", &form.first_name, "your first name", 100);
     let last_name = required_text(&mut errors, "last_name", &form.last_name, "your last name", 100);
     let company_name = optional_text(&mut errors, "company_name", &form.company_name, 150);
+    let editable = fields::for_audience(&state.db, Audience::Client).await?;
+    let stored = fields::values_of(&state.db, current.client.id).await?;
+    let custom = fields::validate(&editable, Audience::Client, &form.custom, &stored, &mut errors);
     if errors.is_empty() {
-        let profile = Profile { first_name, last_name, company_name };
-        service::update_profile(&state, &current.client, profile, &page.ip).await.map_err(client_error)?;
+        let profile = Profile { first_name, last_name, company_name, custom };
+        service::update_profile(&state, &current.client, profile, &current.actor(&page.ip))
+            .await
+            .map_err(client_error)?;
         return Ok(flash::redirect(&state, "/account/profile", "success", "Your profile was saved."));
     }
+    let typed = fields::typed(&editable, Audience::Client, &form.custom);
     let ctx = context! {
         current_client => current.template_value(),
         nav => "profile",
         form => context! { first_name => form.first_name.trim(), last_name => form.last_name.trim(), company_name => form.company_name.trim(), email => current.client.email.clone() },
+        custom_fields => inputs(&editable, Audience::Client, &typed, &stored),
         errors => errors,
     };
     state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "client/profile.html", ctx).await

@@ -5,6 +5,8 @@ pub mod admin_handlers;
 pub mod contact_handlers;
 pub mod contacts;
 pub mod countries;
+pub mod field_handlers;
+pub mod fields;
 pub mod handlers;
 pub mod model;
 pub mod service;
@@ -48,4 +50,14 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/clients/{id}/contacts/{contact}/delete", post(contact_handlers::delete_contact))
         .route("/admin/client-groups", get(admin_handlers::list_groups).post(admin_handlers::create_group))
+        .route(
+            "/admin/settings/client-fields",
+            get(field_handlers::list_client_fields).post(field_handlers::create_client_field),
+        )
+        .route(
+            "/admin/settings/client-fields/{id}",
+            get(field_handlers::edit_client_field_form).post(field_handlers::update_client_field),
+        )
+        .route("/admin/settings/client-fields/{id}/move", post(field_handlers::move_client_field))
+        .route("/admin/settings/client-fields/{id}/delete", post(field_handlers::delete_client_field))
 }

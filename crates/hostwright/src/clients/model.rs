@@ -152,3 +152,66 @@ pub mod contact {
         }
     }
 }
+
+pub mod field {
+    use sea_orm::entity::prelude::*;
+
+    use crate::ids::ClientFieldId;
+
+    /// A custom client field staff define (decision 0010).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "client_fields")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: ClientFieldId,
+        #[sea_orm(unique)]
+        pub name: String,
+        /// A `clients::fields::FieldType` key; never changes.
+        pub field_type: String,
+        /// Dropdowns only: the choices, one per line.
+        pub options: String,
+        /// Help shown under the field.
+        pub description: String,
+        /// A `clients::fields::Visibility` key.
+        pub visibility: String,
+        pub required: bool,
+        pub sort_order: i32,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    impl Model {
+        /// The choices of a dropdown, in order.
+        pub fn choices(&self) -> Vec<&str> {
+            self.options.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+        }
+    }
+}
+
+pub mod field_value {
+    use sea_orm::entity::prelude::*;
+
+    use crate::ids::{ClientFieldId, ClientId};
+
+    /// A client's value of a custom field; there is no row for an empty value.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "client_field_values")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: ClientId,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub field_id: ClientFieldId,
+        pub value: String,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -5,6 +5,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, DbErr, TransactionTrait};
 
+use super::fields::{self, Audience};
 use super::model::client;
 use super::store::{self, ACTIVE};
 use crate::audit::{self, Actor};
@@ -46,6 +47,8 @@ pub struct Registration {
     pub company_name: String,
     pub email: EmailAddress,
     pub password: String,
+    /// The registration fields' values (`fields::validate` with `Audience::Registration`).
+    pub custom: fields::Values,
 }
 
 /// The profile fields a client edits.
@@ -53,6 +56,8 @@ pub struct Profile {
     pub first_name: String,
     pub last_name: String,
     pub company_name: String,
+    /// The registration fields' values (`fields::validate` with `Audience::Client`).
+    pub custom: fields::Values,
 }
 
 const VERIFY_HOURS: i64 = 48;
@@ -96,6 +101,10 @@ pub async fn register(
         &[registration.email.as_str(), &registration.first_name, &registration.last_name],
     )
     .map_err(ClientError::WeakPassword)?;
+    // A sub-user signs in with this address already: one address, one person.
+    if super::contacts::is_sub_user_address(&state.db, registration.email.as_str()).await? {
+        return Err(ClientError::EmailTaken);
+    }
     let hash = password::hash_async(registration.password.clone()).await?;
     let search = search_text(
         &registration.first_name,
@@ -125,6 +134,8 @@ pub async fn register(
     }
     .insert(&txn)
     .await?;
+    let asked = fields::for_audience(&txn, Audience::Registration).await?;
+    fields::save_values(&txn, created.id, &asked, &registration.custom).await?;
     queue_verification(state, &txn, &created).await?;
     let (token, _) = session::create(
         &txn,
@@ -191,20 +202,24 @@ pub async fn resend_verification(state: &AppState, client: &client::Model) -> Re
     Ok(())
 }
 
+/// Saves a client's own profile changes; `actor` is the owner or a sub-user.
 pub async fn update_profile(
     state: &AppState,
     client: &client::Model,
     profile: Profile,
-    ip: &str,
+    actor: &Actor,
 ) -> Result<(), ClientError> {
     let txn = state.db.begin().await?;
     let mut changes = Vec::new();
     if client.first_name != profile.first_name || client.last_name != profile.last_name {
-        changes.push("name");
+        changes.push("name".to_owned());
     }
     if client.company_name != profile.company_name {
-        changes.push("company");
+        changes.push("company".to_owned());
     }
+    // Only the fields a client sees: a staff-only value can never be changed from here.
+    let editable = fields::for_audience(&txn, Audience::Client).await?;
+    changes.extend(fields::save_values(&txn, client.id, &editable, &profile.custom).await?);
     let mut active: client::ActiveModel = client.clone().into();
     active.search_text =
         Set(search_text(&profile.first_name, &profile.last_name, &profile.company_name, &client.email, &client.phone));
@@ -216,7 +231,7 @@ pub async fn update_profile(
     if !changes.is_empty() {
         audit::record(
             &txn,
-            &Actor::client(client.id, &client.email, ip),
+            actor,
             "client.profile_updated",
             Some(("client", client.id.0)),
             format!("Updated their {}", changes.join(" and ")),

@@ -14,6 +14,7 @@ mod m20261122_000006_invoice_list_index;
 mod m20261122_000007_credit;
 mod m20261122_000008_catalog_options;
 mod m20261122_000009_client_contacts;
+mod m20261122_000010_client_fields;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_credit::Migration),
             Box::new(m20261122_000008_catalog_options::Migration),
             Box::new(m20261122_000009_client_contacts::Migration),
+            Box::new(m20261122_000010_client_fields::Migration),
         ]
     }
 }

@@ -19,6 +19,7 @@ use crate::catalog::addons::AddonWelcome;
 use crate::catalog::options::{OptionKind, PRICED_CYCLES};
 use crate::catalog::service::{PaymentType, ProductType, ProvisioningModule};
 use crate::clients::contacts::PERMISSIONS as CONTACT_PERMISSIONS;
+use crate::clients::fields::{FieldType, Visibility};
 use crate::site_settings::SiteSettings;
 use crate::staff::permissions::Permission;
 
@@ -222,6 +223,54 @@ fn client_form(filled: bool, invite: bool) -> Value {
         group_id => if filled { "2" } else { "" },
         status => if filled { "inactive" } else { "" },
         invite => invite,
+    }
+}
+
+/// `clients::field_handlers::inputs`: a text, a dropdown (holding a choice since removed)
+/// and a checkbox the audience sees, plus staff-only ones for staff. `filled` holds values.
+fn custom_field_inputs(staff: bool, filled: bool) -> Vec<Value> {
+    let input = |id: i64, kind: &str, value: &str, required: bool, admin_only: bool| {
+        let mut options: Vec<(String, String)> = Vec::new();
+        if kind == "dropdown" {
+            options.push((String::new(), if required { "Choose…".into() } else { "—".into() }));
+            options.extend([("Small".to_owned(), "Small".to_owned()), (SCRIPT.to_owned(), SCRIPT.to_owned())]);
+            if filled {
+                options.push(("Old".into(), "Old (no longer offered)".into()));
+            }
+        }
+        context! {
+            name => format!("cf_{id}"),
+            label => SCRIPT,
+            kind => kind,
+            checked => value == "yes",
+            value => value,
+            required => required,
+            help => if id % 2 == 0 { SCRIPT } else { "" },
+            admin_only => admin_only,
+            options => options,
+            max_length => 500,
+        }
+    };
+    let (text, choice, tick) = if filled { (SCRIPT, "Old", "yes") } else { ("", "", "") };
+    let mut inputs = vec![
+        input(1, "text", text, true, false),
+        input(2, "dropdown", choice, true, false),
+        input(3, "checkbox", tick, !staff, false),
+    ];
+    if staff {
+        inputs.push(input(4, "text", text, false, true));
+        inputs.push(input(5, "checkbox", tick, false, true));
+        inputs.push(input(6, "dropdown", if filled { SCRIPT } else { "" }, false, true));
+    }
+    inputs
+}
+
+/// `FieldForm::value` of the custom client field pages.
+fn client_field_form(filled: bool, field_type: &str) -> Value {
+    let text = if filled { SCRIPT } else { "" };
+    context! {
+        name => text, field_type => field_type, options => if field_type == "dropdown" { text } else { "" },
+        description => text, visibility => if filled { "registration" } else { "admin" }, required => filled,
     }
 }
 
@@ -1046,9 +1095,14 @@ fn samples() -> Vec<(String, Value)> {
     for field in ["first_name", "country", "currency_code", "language", "group_id", "status"] {
         details_errors.add(field, SCRIPT);
     }
-    for (form, errors) in
-        [(client_form(false, true), FormErrors::new()), (client_form(true, false), details_errors.clone())]
-    {
+    for field in ["cf_1", "cf_2", "cf_6"] {
+        details_errors.add(field, SCRIPT);
+    }
+    for (form, errors, custom) in [
+        (client_form(false, true), FormErrors::new(), Vec::new()),
+        (client_form(false, true), FormErrors::new(), custom_field_inputs(true, false)),
+        (client_form(true, false), details_errors.clone(), custom_field_inputs(true, true)),
+    ] {
         add(
             "admin/clients/new.html",
             page(
@@ -1057,6 +1111,7 @@ fn samples() -> Vec<(String, Value)> {
                     current_staff => staff(&all),
                     nav => "clients",
                     form => form,
+                    custom_fields => custom,
                     groups => group_options(),
                     countries => country_options(),
                     statuses => CLIENT_STATUSES,
@@ -1135,6 +1190,7 @@ fn samples() -> Vec<(String, Value)> {
                         client => client,
                         contacts => if tab == "contacts" && filled { contact_rows() } else { Vec::new() },
                         form => client_form(filled, false),
+                        custom_fields => custom_field_inputs(true, filled),
                         groups => group_options(),
                         countries => country_options(),
                         statuses => CLIENT_STATUSES,
@@ -1226,6 +1282,68 @@ fn samples() -> Vec<(String, Value)> {
                     form => form,
                     errors => errors,
                     can_manage => can_manage,
+                },
+            ),
+        );
+    }
+
+    // Custom client fields (clients/field_handlers.rs).
+    let (field_types, field_visibilities) = (FieldType::options(), Visibility::options());
+    let field_rows = vec![
+        context! {
+            id => 1, name => SCRIPT, kind_label => "Text", visibility => "registration",
+            visibility_label => "Registration and client profile", required => true, choices => 0, values => 12,
+            first => true, last => false,
+        },
+        context! {
+            id => 2, name => "Plan size", kind_label => "Dropdown", visibility => "admin",
+            visibility_label => "Staff only", required => false, choices => 1, values => 0,
+            first => false, last => false,
+        },
+        context! {
+            id => 3, name => "Newsletter", kind_label => "Checkbox", visibility => "registration",
+            visibility_label => "Registration and client profile", required => false, choices => 0, values => 1,
+            first => false, last => true,
+        },
+    ];
+    for (rows, form, errors) in [
+        (field_rows, client_field_form(true, "dropdown"), errors("options")),
+        (Vec::new(), client_field_form(false, "text"), FormErrors::new()),
+    ] {
+        add(
+            "admin/clients/fields.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "settings",
+                    fields => rows,
+                    form => form,
+                    types => field_types.clone(),
+                    visibilities => field_visibilities.clone(),
+                    errors => errors,
+                },
+            ),
+        );
+    }
+    for (kind, kind_label, values, filled, errors, history) in [
+        ("dropdown", "Dropdown", 1, true, errors("name"), audit_rows()),
+        ("text", "Text", 0, false, FormErrors::new(), Vec::new()),
+        ("checkbox", "Checkbox", 7, true, FormErrors::new(), audit_rows()),
+    ] {
+        add(
+            "admin/clients/field.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "settings",
+                    field => context! { id => 4, name => SCRIPT, kind => kind, kind_label => kind_label, values => values },
+                    form => client_field_form(filled, kind),
+                    types => field_types.clone(),
+                    visibilities => field_visibilities.clone(),
+                    history => history,
+                    errors => errors,
                 },
             ),
         );
@@ -1916,14 +2034,22 @@ fn samples() -> Vec<(String, Value)> {
     let empty_registration = context! { first_name => "", last_name => "", company_name => "", email => "" };
     let filled_registration =
         context! { first_name => SCRIPT, last_name => SCRIPT, company_name => SCRIPT, email => SCRIPT };
-    for (open, form, errors) in [
-        (true, empty_registration.clone(), FormErrors::new()),
-        (true, filled_registration, errors("email")),
-        (false, empty_registration, FormErrors::new()),
+    let mut registration_errors = errors("email");
+    for field in ["cf_1", "cf_2", "cf_3"] {
+        registration_errors.add(field, SCRIPT);
+    }
+    for (open, form, errors, custom) in [
+        (true, empty_registration.clone(), FormErrors::new(), Vec::new()),
+        (true, empty_registration.clone(), FormErrors::new(), custom_field_inputs(false, false)),
+        (true, filled_registration, registration_errors, custom_field_inputs(false, true)),
+        (false, empty_registration, FormErrors::new(), custom_field_inputs(false, false)),
     ] {
         add(
             "client/register.html",
-            page(open, context! { nav => "register", open => open, form => form, errors => errors }),
+            page(
+                open,
+                context! { nav => "register", open => open, form => form, custom_fields => custom, errors => errors },
+            ),
         );
     }
     for verified in [true, false] {
@@ -1987,7 +2113,13 @@ fn samples() -> Vec<(String, Value)> {
             ),
         );
     }
-    for errors in [FormErrors::new(), errors("first_name")] {
+    let mut profile_errors = errors("first_name");
+    profile_errors.add("cf_1", SCRIPT);
+    for (errors, custom) in [
+        (FormErrors::new(), Vec::new()),
+        (FormErrors::new(), custom_field_inputs(false, true)),
+        (profile_errors, custom_field_inputs(false, false)),
+    ] {
         add(
             "client/profile.html",
             page(
@@ -1996,6 +2128,7 @@ fn samples() -> Vec<(String, Value)> {
                     current_client => client(true),
                     nav => "profile",
                     form => context! { first_name => SCRIPT, last_name => "Doe", company_name => "", email => SCRIPT },
+                    custom_fields => custom,
                     errors => errors,
                 },
             ),

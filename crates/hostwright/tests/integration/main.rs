@@ -6,6 +6,7 @@ mod support;
 mod catalog;
 mod catalog_options;
 mod cli;
+mod client_fields;
 mod clients;
 mod clients_admin;
 mod contacts;
