@@ -704,12 +704,14 @@ pub async fn search(db: &impl ConnectionTrait, q: &InvoiceQuery) -> Result<(Vec<
         Some(row) => u64::try_from(row.try_get_by_index::<i64>(0)?).unwrap_or(0),
         None => 0,
     };
-    let rows = base
-        .order_by_desc(invoice::Column::Id)
-        .offset(q.page.saturating_sub(1) * PER_PAGE)
-        .limit(PER_PAGE)
-        .all(db)
-        .await?;
+    // Overdue invoices are chased oldest debt first; every other list shows the newest first.
+    // Both orders follow an index, so a page never sorts every matching row.
+    let ordered = if q.overdue {
+        base.order_by_asc(invoice::Column::DueDate).order_by_asc(invoice::Column::Id)
+    } else {
+        base.order_by_desc(invoice::Column::Id)
+    };
+    let rows = ordered.offset(q.page.saturating_sub(1) * PER_PAGE).limit(PER_PAGE).all(db).await?;
     Ok((rows, total))
 }
 

@@ -15,6 +15,7 @@ mod m20261122_000007_credit;
 mod m20261122_000008_catalog_options;
 mod m20261122_000009_client_contacts;
 mod m20261122_000010_client_fields;
+mod m20261122_000011_open_invoices_index;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_catalog_options::Migration),
             Box::new(m20261122_000009_client_contacts::Migration),
             Box::new(m20261122_000010_client_fields::Migration),
+            Box::new(m20261122_000011_open_invoices_index::Migration),
         ]
     }
 }

@@ -306,8 +306,34 @@ async fn invoices_are_dated_in_the_business_time_zone(mut app: TestApp) {
     }
 }
 
+async fn overdue_invoices_are_listed_oldest_debt_first(mut app: TestApp) {
+    app.signed_in_admin().await;
+    set_up_billing(&mut app, false).await;
+    let client = client_in(&mut app, "late@example.de", "DE", "").await;
+    for due in ["2025-03-01", "2024-01-15", "2025-01-31"] {
+        let form = [
+            ("client_id", client.to_string()),
+            ("currency_code", "EUR".to_owned()),
+            ("due_date", due.to_owned()),
+            ("line.0.description", format!("Hosting due {due}")),
+            ("line.0.unit_price", "10.00".to_owned()),
+        ];
+        let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let path = app.post_form("/admin/invoices", &fields).await.location().to_owned();
+        app.post_form(&format!("{path}/issue"), &[]).await;
+    }
+    let page = app.get("/admin/invoices?overdue=1").await;
+    let at = |due: &str| page.body.find(due).unwrap_or_else(|| panic!("{due} listed"));
+    assert!(at("2024-01-15") < at("2025-01-31") && at("2025-01-31") < at("2025-03-01"), "oldest debt first");
+    // Every other list shows the newest invoice first.
+    let all = app.get("/admin/invoices").await;
+    let number = |n: u32| all.body.find(&format!("{}-{n:05}", year())).unwrap_or(usize::MAX);
+    assert!(number(3) < number(1));
+}
+
 on_both_backends!(
     an_invoice_is_drafted_issued_numbered_and_paid_once,
+    overdue_invoices_are_listed_oldest_debt_first,
     invoices_are_dated_in_the_business_time_zone,
     a_business_in_another_member_state_is_reverse_charged,
     a_tax_exempt_client_pays_no_tax,
