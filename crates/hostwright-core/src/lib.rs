@@ -12,6 +12,8 @@
 //!   charge, destination VAT, exports), with [`VatId`] checking EU VAT number formats.
 //! - [`compute_totals`] is the one function the cart and the invoice compute their lines,
 //!   taxes and totals with.
+//! - [`credit_totals`] computes what a credit note takes back of an issued invoice;
+//!   [`quote_change`] what an upgrade, downgrade or billing-cycle change costs mid-period.
 //!
 //! ```
 //! use hostwright_core::{
@@ -41,6 +43,7 @@ pub mod rounding;
 pub mod strategies;
 pub mod tax;
 pub mod totals;
+pub mod upgrade;
 pub mod vat;
 
 #[cfg(test)]
@@ -64,4 +67,5 @@ pub use totals::{
     Discount, Line, LineError, LineTotal, MAX_QUANTITY, MAX_UNIT_PRICE_MINOR, TaxLine, Totals, TotalsError,
     compute_totals,
 };
+pub use upgrade::{Change, DowngradeCredit, Quote, UpgradeError, quote_change};
 pub use vat::{VatId, VatIdError, eu_member_states, is_eu_member, vat_prefix};

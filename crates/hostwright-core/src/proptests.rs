@@ -14,6 +14,7 @@ use crate::rounding::round;
 use crate::strategies::{cart, cart_rounded_to_minor_units, currency, tax_setup};
 use crate::tax::{PriceMode, TaxContext, TaxSettings};
 use crate::totals::{Line, LineError, TotalsError, compute_totals};
+use crate::upgrade::{Change, DowngradeCredit, quote_change};
 
 fn sum(currency: Currency, amounts: impl IntoIterator<Item = Money>) -> Money {
     Money::sum(currency, amounts).unwrap()
@@ -223,6 +224,32 @@ proptest! {
         let (found, period) = DueSchedule::new(anchor, cycle).period_containing(due).unwrap();
         prop_assert_eq!(found, n);
         prop_assert_eq!((period.start, period.end), (due, next));
+    }
+
+    /// A change on the first day of a period credits everything paid and charges the whole new
+    /// price; a later change never credits or charges more, and what is due plus the excess
+    /// credit always equals the difference.
+    #[test]
+    fn upgrades_credit_and_charge_no_more_than_the_prices(
+        old in 0i64..=1_000_000,
+        new in 0i64..=1_000_000,
+        currency in currency(),
+        start in date_between((2000, 1, 1), 365 * 50),
+        cycle in recurring_cycle(),
+        offset in 0u64..1200,
+    ) {
+        let end = due_date(start, cycle, 1).unwrap();
+        let days = u64::try_from((end - start).num_days()).unwrap();
+        let on = start.checked_add_days(Days::new(offset % (days + 1))).unwrap();
+        let (old, new) = (Money::from_minor(old, currency), Money::from_minor(new, currency));
+        let change = |on| Change { period: crate::calendar::Period { start, end }, old_price: old, old_cycle: cycle, new_price: new, new_cycle: cycle, on };
+        let first = quote_change(&change(start), DowngradeCredit::ToAccount).unwrap();
+        prop_assert_eq!((first.credit, first.charge), (old, new));
+        let quote = quote_change(&change(on), DowngradeCredit::ToAccount).unwrap();
+        prop_assert!(quote.credit <= old && quote.charge <= new);
+        prop_assert_eq!(quote.next_due, end);
+        let balance = quote.due_now.checked_sub(quote.account_credit).unwrap();
+        prop_assert_eq!(balance, quote.charge.checked_sub(quote.credit).unwrap());
     }
 
     #[test]
