@@ -12,9 +12,9 @@ use minijinja::{Value, context};
 
 use super::account_credit::{self, AdjustInput, Outcome};
 use super::credit_notes::{self, CreditNoteInput, IssueOutcome};
-use super::handlers::{actor, currency_of, currency_table, invoice_error, money, pdf_response};
 use super::model::{credit_entry, credit_note};
 use super::service::{self, InvoiceError};
+use super::views::{actor, currency_of, currency_table, invoice_error, money, note_row, pdf_response};
 use crate::ids::{ClientId, CreditNoteId, InvoiceId};
 use crate::staff::permissions::perm;
 use crate::state::AppState;
@@ -23,24 +23,6 @@ use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 fn minor_text(minor: i64, currency: Currency) -> String {
     Money::from_minor(minor, currency).to_decimal_string()
-}
-
-/// A credit note for lists and its own page.
-pub fn note_row(note: &credit_note::Model, currency: Currency) -> Value {
-    context! {
-        id => note.id,
-        number => note.number.clone(),
-        invoice_id => note.invoice_id,
-        issue_date => note.issue_date.to_string(),
-        reason => note.reason.clone(),
-        net => money(note.net_minor, currency),
-        tax => money(note.tax_minor, currency),
-        total => money(note.total_minor, currency),
-        settled => money(note.settled_minor, currency),
-        refunded => (note.refunded_minor > 0).then(|| money(note.refunded_minor, currency)),
-        refund_method => note.refund_method.clone(),
-        currency => note.currency_code.clone(),
-    }
 }
 
 /// A ledger entry for the admin credit tab and the client's credit page.

@@ -18,7 +18,8 @@ use super::model::{invoice, tax_rule};
 use super::numbering::Pattern;
 use super::service::{self, DraftInput, InvoiceError, InvoiceQuery, LineInput, PaymentInput, PaymentOutcome};
 use super::settings::{self, BillingSettings};
-use crate::audit::{self, Actor};
+use super::views::{actor, currency_of, currency_table, invoice_error, money, note_row, pdf_response};
+use crate::audit;
 use crate::clients::countries;
 use crate::ids::{ClientId, InvoiceId, TaxRuleId};
 use crate::staff::permissions::{Permission, perm};
@@ -27,38 +28,9 @@ use crate::web::current::{Authorized, ClientAllowed, CurrentStaff, client_perm};
 use crate::web::forms::optional_text;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
-pub(super) fn actor(current: &CurrentStaff, page: &Page) -> Actor {
-    Actor::staff(current.staff.id, &current.staff.email, &page.ip)
-}
-
-pub(super) fn invoice_error(err: InvoiceError) -> AppError {
-    match err {
-        InvoiceError::NotFound => AppError::NotFound,
-        InvoiceError::Internal(err) => AppError::Internal(err),
-        other => AppError::BadRequest(other.to_string()),
-    }
-}
-
-pub(super) async fn currency_of(state: &AppState, code: &str) -> AppResult<Currency> {
-    Ok(service::find_currency(&state.db, code).await.map_err(invoice_error)?.unwrap_or(Currency::USD))
-}
-
-pub(super) fn money(minor: i64, currency: Currency) -> String {
-    Money::from_minor(minor, currency).to_string()
-}
-
 async fn invoice_row(state: &AppState, i: &invoice::Model) -> AppResult<Value> {
     let currency = currency_of(state, &i.currency_code).await?;
     Ok(row_in(i, currency, service::today(&state.db).await?))
-}
-
-/// Every currency, once per page, so a list of invoices costs no query per row.
-pub(super) async fn currency_table(state: &AppState) -> AppResult<BTreeMap<String, Currency>> {
-    let mut table = BTreeMap::new();
-    for stored in crate::catalog::service::currencies(&state.db).await? {
-        table.insert(stored.code.clone(), crate::catalog::service::to_core(&stored)?);
-    }
-    Ok(table)
 }
 
 /// An invoice for lists and pages; `today` (the business's date) decides whether it is overdue.
@@ -324,11 +296,8 @@ async fn invoice_detail(state: &AppState, i: &invoice::Model) -> AppResult<Value
             context! { amount => money(p.amount_minor, currency), fee => money(p.fee_minor, currency), method => method, reference => p.reference, paid_on => p.paid_on.to_string() }
         })
         .collect();
-    let credit_notes: Vec<Value> = super::credit_notes::for_invoice(&state.db, i.id)
-        .await?
-        .iter()
-        .map(|n| super::credit_handlers::note_row(n, currency))
-        .collect();
+    let credit_notes: Vec<Value> =
+        super::credit_notes::for_invoice(&state.db, i.id).await?.iter().map(|n| note_row(n, currency)).collect();
     Ok(context! {
         invoice => invoice_row(state, i).await?, lines => lines, taxes => taxes, payments => payments,
         credit_notes => credit_notes,
@@ -745,20 +714,6 @@ pub async fn delete_tax_rule(
         "success",
         "Tax rule removed. Issued invoices keep their taxes.",
     ))
-}
-
-pub(super) fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
-    use axum::http::header;
-    use axum::response::IntoResponse;
-    (
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\"")),
-            (header::CACHE_CONTROL, "private, no-store".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response()
 }
 
 pub async fn invoice_pdf(

@@ -10,6 +10,7 @@ pub mod numbering;
 pub mod pdf;
 pub mod service;
 pub mod settings;
+mod views;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -533,7 +533,7 @@ fn invoice_detail(filled: bool) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     (lines, taxes, payments)
 }
 
-/// A row of `invoices::credit_handlers::note_row`; `refund_method` empty when nothing was
+/// A row of `invoices::views::note_row`; `refund_method` empty when nothing was
 /// refunded.
 fn credit_note_row(id: i64, refund_method: &str, filled: bool) -> Value {
     let refunded = !refund_method.is_empty();
