@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
 
 use super::PrincipalKind;
 use crate::clients::model::contact;
@@ -51,17 +51,10 @@ pub async fn find_by_email(
     Ok(match kind {
         PrincipalKind::Staff => staff::find_by_email(db, email).await?.map(from_staff),
         PrincipalKind::Client => clients::find_by_email(db, email).await?.map(from_client),
-        PrincipalKind::Contact => {
-            let found = contact::Entity::find()
-                .filter(contact::Column::Email.eq(email))
-                .filter(contact::Column::LoginEnabled.eq(true))
-                .one(db)
-                .await?;
-            match found {
-                Some(c) => find_contact(db, c.id).await?,
-                None => None,
-            }
-        }
+        PrincipalKind::Contact => match crate::clients::contacts::sub_user_by_address(db, email).await? {
+            Some(c) => Some(contact_account(db, c).await?),
+            None => None,
+        },
     })
 }
 
@@ -83,11 +76,15 @@ pub async fn find_for_sign_in(
 
 /// A sub-user, active while their login is enabled and their client's account is open.
 async fn find_contact(db: &impl ConnectionTrait, id: ContactId) -> Result<Option<Account>, DbErr> {
-    let Some(c) = contact::Entity::find_by_id(id).one(db).await? else {
-        return Ok(None);
-    };
+    match contact::Entity::find_by_id(id).one(db).await? {
+        Some(c) => Ok(Some(contact_account(db, c).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn contact_account(db: &impl ConnectionTrait, c: contact::Model) -> Result<Account, DbErr> {
     let owner_open = clients::find(db, c.client_id).await?.is_some_and(|owner| owner.status != clients::CLOSED);
-    Ok(Some(Account {
+    Ok(Account {
         kind: PrincipalKind::Contact,
         id: c.id.0,
         active: c.login_enabled && owner_open,
@@ -98,7 +95,7 @@ async fn find_contact(db: &impl ConnectionTrait, id: ContactId) -> Result<Option
         totp_enabled: c.totp_enabled_at.is_some(),
         totp_last_step: c.totp_last_step,
         owner_client: Some(c.client_id),
-    }))
+    })
 }
 
 fn from_staff(m: crate::staff::model::staff::Model) -> Account {

@@ -342,8 +342,12 @@ async fn render_client(
     } else {
         Value::from(())
     };
-    let currencies: Vec<String> =
-        crate::catalog::service::currencies(&state.db).await?.into_iter().map(|c| c.code).collect();
+    // Only the credit tab's form offers currencies.
+    let currencies: Vec<String> = if tab == "credit" {
+        crate::catalog::service::currencies(&state.db).await?.into_iter().map(|c| c.code).collect()
+    } else {
+        Vec::new()
+    };
     let contacts =
         if tab == "contacts" { super::contact_handlers::contact_rows(state, c.id).await? } else { Vec::new() };
     let all_fields = fields::list(&state.db).await?;

@@ -214,14 +214,18 @@ pub async fn send_billing_email(
     Ok(())
 }
 
-/// Whether a sub-user signs in with `email` (an account owner may not then take it).
-pub async fn is_sub_user_address(db: &impl ConnectionTrait, email: &str) -> Result<bool, DbErr> {
-    Ok(contact::Entity::find()
+/// The sub-user who signs in with `email`, if any (there is at most one).
+pub async fn sub_user_by_address(db: &impl ConnectionTrait, email: &str) -> Result<Option<contact::Model>, DbErr> {
+    contact::Entity::find()
         .filter(contact::Column::Email.eq(email))
         .filter(contact::Column::LoginEnabled.eq(true))
         .one(db)
-        .await?
-        .is_some())
+        .await
+}
+
+/// Whether a sub-user signs in with `email` (an account owner may not then take it).
+pub async fn is_sub_user_address(db: &impl ConnectionTrait, email: &str) -> Result<bool, DbErr> {
+    Ok(sub_user_by_address(db, email).await?.is_some())
 }
 
 /// Sign-in addresses must lead to one person: a sub-user's email may not be an account
@@ -234,12 +238,8 @@ async fn check_sign_in_address(
     if store::find_by_email(db, email).await?.is_some() {
         return Ok(Some("This address signs in to a client account already; use another for the sub-user."));
     }
-    let mut other =
-        contact::Entity::find().filter(contact::Column::Email.eq(email)).filter(contact::Column::LoginEnabled.eq(true));
-    if let Some(id) = except {
-        other = other.filter(contact::Column::Id.ne(id));
-    }
-    Ok(other.one(db).await?.is_some().then_some("Another sub-user signs in with this address."))
+    let other = sub_user_by_address(db, email).await?.filter(|c| Some(c.id) != except);
+    Ok(other.is_some().then_some("Another sub-user signs in with this address."))
 }
 
 /// Adds a contact; a sub-user is emailed a link to choose their password.
