@@ -73,4 +73,20 @@ typed_ids!(
     AddonId,
     /// A custom client field (text, dropdown or checkbox) staff define.
     ClientFieldId,
+    /// A promotion code.
+    CouponId,
+    /// A visitor's or client's cart.
+    CartId,
+    /// One product (with its options and add-ons) in a cart.
+    CartItemId,
+    /// An order placed at checkout.
+    OrderId,
+    /// A client's service: a product they have (hosting account, server, licence ...).
+    ServiceId,
+    /// An add-on a service has.
+    ServiceAddonId,
+    /// A client's request to cancel a service.
+    CancellationRequestId,
+    /// An upgrade or downgrade of a service, pending until its invoice is paid.
+    ServiceUpgradeId,
 );

@@ -107,6 +107,8 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::staff::router())
         .merge(crate::catalog::router())
         .merge(crate::invoices::router())
+        .merge(crate::orders::router())
+        .merge(crate::services::router())
         .route("/admin/audit", get(crate::audit::handlers::list_audit))
         .route(
             "/admin/settings",

@@ -28,13 +28,25 @@ pub enum Sale {
     Renewal,
 }
 
-/// A client's choice for one option.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A client's choice for one option. Stored as JSON in carts, services and upgrades:
+/// `{"value": 7}` or `{"quantity": 3}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Choice {
     /// A value of a dropdown or radio option, or the value of a ticked yes/no option.
     Value(ConfigOptionValueId),
     /// How many units of a quantity option.
     Quantity(i64),
+}
+
+/// Choices as stored: a JSON list of `[option id, choice]` pairs.
+pub fn choices_to_json(choices: &[(ConfigOptionId, Choice)]) -> String {
+    serde_json::to_string(choices).unwrap_or_else(|_| "[]".into())
+}
+
+/// Reads stored choices; anything unreadable counts as no choice (pricing then asks again).
+pub fn choices_from_json(text: &str) -> Vec<(ConfigOptionId, Choice)> {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 /// The priced lines, in one currency.

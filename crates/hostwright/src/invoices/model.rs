@@ -72,7 +72,7 @@ pub mod invoice {
 pub mod line {
     use sea_orm::entity::prelude::*;
 
-    use crate::ids::{InvoiceId, InvoiceLineId};
+    use crate::ids::{InvoiceId, InvoiceLineId, ServiceAddonId, ServiceId};
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "invoice_lines")]
@@ -90,6 +90,11 @@ pub mod line {
         pub discount_minor: i64,
         pub tax_minor: i64,
         pub taxed: bool,
+        /// The service (or add-on of a service) the line bills, and for which period.
+        pub service_id: Option<ServiceId>,
+        pub service_addon_id: Option<ServiceAddonId>,
+        pub period_start: Option<Date>,
+        pub period_end: Option<Date>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

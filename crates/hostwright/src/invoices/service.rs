@@ -6,8 +6,8 @@ use std::str::FromStr;
 
 use chrono::{Days, NaiveDate, Utc};
 use hostwright_core::{
-    Buyer, CountryCode, Currency, Decimal, Line, Money, PriceMode, TaxContext, TaxRule, TaxRules, TaxSettings,
-    TaxTreatment, VatId, compute_totals,
+    Buyer, CountryCode, Currency, Decimal, Line, Money, Period, PriceMode, TaxContext, TaxRule, TaxRules, TaxSettings,
+    TaxTreatment, Totals, VatId, compute_totals,
 };
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -21,7 +21,7 @@ use crate::audit::{self, Actor};
 use crate::catalog::model::currency;
 use crate::clients::contacts::send_billing_email;
 use crate::clients::model::client;
-use crate::ids::{ClientId, InvoiceId};
+use crate::ids::{ClientId, InvoiceId, ServiceAddonId, ServiceId};
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -97,14 +97,34 @@ pub(crate) fn seller_snapshot(s: &BillingSettings) -> PartySnapshot {
     }
 }
 
-/// The tax rules of the installation and the tax context of one client.
+/// What taxes depend on about a buyer: a client's record, or a visitor's chosen country.
+#[derive(Debug, Clone, Copy)]
+pub struct TaxBuyer<'a> {
+    pub country: &'a str,
+    pub region: &'a str,
+    pub tax_id: &'a str,
+    pub tax_exempt: bool,
+}
+
+impl<'a> TaxBuyer<'a> {
+    pub fn client(c: &'a client::Model) -> Self {
+        TaxBuyer { country: &c.country, region: &c.region, tax_id: &c.tax_id, tax_exempt: c.tax_exempt }
+    }
+
+    /// A visitor who only said where they are.
+    pub fn visitor(country: &'a str) -> Self {
+        TaxBuyer { country, region: "", tax_id: "", tax_exempt: false }
+    }
+}
+
+/// The tax rules of the installation and the tax context of one buyer.
 async fn tax_setup(
     db: &impl ConnectionTrait,
     billing: &BillingSettings,
-    c: &client::Model,
+    c: TaxBuyer<'_>,
 ) -> Result<(TaxContext, TaxRules), InvoiceError> {
     let seller_country = CountryCode::parse(&billing.country).ok();
-    let buyer_country = CountryCode::parse(&c.country).ok().or(seller_country);
+    let buyer_country = CountryCode::parse(c.country).ok().or(seller_country);
     let rows = tax_rule::Entity::find().order_by_asc(tax_rule::Column::Id).all(db).await?;
     let mut rules = Vec::new();
     if seller_country.is_some() {
@@ -130,11 +150,28 @@ async fn tax_setup(
     tax_settings.price_mode = if billing.prices_include_tax { PriceMode::Inclusive } else { PriceMode::Exclusive };
     let mut buyer = Buyer::in_country(buyer_country.unwrap_or(seller));
     if !c.region.is_empty() {
-        buyer.region = Some(c.region.clone());
+        buyer.region = Some(c.region.to_owned());
     }
-    buyer.vat_id = buyer_country.and_then(|country| VatId::parse_for(country, &c.tax_id).ok());
+    buyer.vat_id = buyer_country.and_then(|country| VatId::parse_for(country, c.tax_id).ok());
     buyer.tax_exempt = c.tax_exempt;
     Ok((TaxContext { settings: tax_settings, buyer }, rules))
+}
+
+/// Lines, taxes and totals for `buyer`: the one computation the cart, the checkout and every
+/// invoice share (`compute_totals` under the installation's tax rules).
+pub async fn totals_for(
+    db: &impl ConnectionTrait,
+    billing: &BillingSettings,
+    buyer: TaxBuyer<'_>,
+    currency: Currency,
+    lines: &[Line],
+) -> Result<Totals, InvoiceError> {
+    let (ctx, rules) = tax_setup(db, billing, buyer).await?;
+    compute_totals(currency, lines, &ctx, &rules).map_err(|e| {
+        let mut errors = FormErrors::new();
+        errors.add("lines", format!("These lines cannot be invoiced: {e}"));
+        InvoiceError::Invalid(errors)
+    })
 }
 
 fn treatment_key(t: TaxTreatment) -> &'static str {
@@ -253,26 +290,44 @@ async fn prepare(
     let Some(currency) = currency.filter(|_| errors.is_empty()) else {
         return Err(InvoiceError::Invalid(errors));
     };
-    let (ctx, rules) = tax_setup(&state.db, &billing, &c).await?;
-    let totals = compute_totals(currency, &lines, &ctx, &rules).map_err(|e| {
-        let mut errors = FormErrors::new();
-        errors.add("lines", format!("These lines cannot be invoiced: {e}"));
-        InvoiceError::Invalid(errors)
-    })?;
+    let totals = totals_for(&state.db, &billing, TaxBuyer::client(&c), currency, &lines).await?;
     Ok((c, currency, due_date, lines, totals, billing))
 }
 
-/// Saves a draft invoice; staff review it, then issue it.
-pub async fn create_draft(state: &AppState, actor: &Actor, input: &DraftInput) -> Result<InvoiceId, InvoiceError> {
-    let (c, currency, due_date, lines, totals, _) = prepare(state, input).await?;
-    let txn = state.db.begin().await?;
+/// A line to invoice and what it bills: nothing in particular (a manual line), or a service
+/// or one of its add-ons for a period.
+#[derive(Debug, Clone)]
+pub struct BilledLine {
+    pub line: Line,
+    /// `manual`, `service`, `setup`, `addon`, `upgrade` …
+    pub kind: &'static str,
+    pub service_id: Option<ServiceId>,
+    pub service_addon_id: Option<ServiceAddonId>,
+    pub period: Option<Period>,
+}
+
+impl BilledLine {
+    pub fn manual(line: Line) -> Self {
+        BilledLine { line, kind: "manual", service_id: None, service_addon_id: None, period: None }
+    }
+}
+
+/// Writes a draft invoice with its computed lines and taxes inside the caller's transaction.
+pub(crate) async fn insert_draft(
+    txn: &impl ConnectionTrait,
+    c: &client::Model,
+    due_date: NaiveDate,
+    notes: &str,
+    lines: &[BilledLine],
+    totals: &Totals,
+) -> Result<invoice::Model, InvoiceError> {
     let now = Utc::now();
     let created = invoice::ActiveModel {
         client_id: Set(c.id),
         number: Set(None),
         proforma_number: Set(None),
         status: Set(DRAFT.into()),
-        currency_code: Set(currency.code().to_owned()),
+        currency_code: Set(totals.currency.code().to_owned()),
         issue_date: Set(None),
         due_date: Set(due_date),
         paid_date: Set(None),
@@ -287,22 +342,23 @@ pub async fn create_draft(state: &AppState, actor: &Actor, input: &DraftInput) -
         price_mode: Set(if totals.price_mode == PriceMode::Inclusive { "inclusive" } else { "exclusive" }.into()),
         tax_treatment: Set(treatment_key(totals.treatment).into()),
         reverse_charge: Set(totals.reverse_charge),
-        buyer: Set(serde_json::to_string(&buyer_snapshot(&c)).unwrap_or_default()),
+        buyer: Set(serde_json::to_string(&buyer_snapshot(c)).unwrap_or_default()),
         seller: Set("{}".into()),
-        notes: Set(input.notes.trim().to_owned()),
+        notes: Set(notes.trim().to_owned()),
         pdf_key: Set(None),
         issued_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    for (position, (input_line, computed)) in lines.iter().zip(&totals.lines).enumerate() {
+    for (position, (billed, computed)) in lines.iter().zip(&totals.lines).enumerate() {
+        let input_line = &billed.line;
         line::ActiveModel {
             invoice_id: Set(created.id),
             position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
-            kind: Set("manual".into()),
+            kind: Set(billed.kind.into()),
             description: Set(input_line.description.clone()),
             quantity: Set(input_line.quantity.normalize().to_string()),
             unit_price_minor: Set(input_line.unit_price.minor()),
@@ -310,9 +366,13 @@ pub async fn create_draft(state: &AppState, actor: &Actor, input: &DraftInput) -
             discount_minor: Set(computed.discount.minor()),
             tax_minor: Set(computed.tax.minor()),
             taxed: Set(input_line.taxable),
+            service_id: Set(billed.service_id),
+            service_addon_id: Set(billed.service_addon_id),
+            period_start: Set(billed.period.map(|p| p.start)),
+            period_end: Set(billed.period.map(|p| p.end)),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
     }
     for tax in &totals.tax_lines {
@@ -325,9 +385,18 @@ pub async fn create_draft(state: &AppState, actor: &Actor, input: &DraftInput) -
             amount_minor: Set(tax.amount.minor()),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
     }
+    Ok(created)
+}
+
+/// Saves a draft invoice; staff review it, then issue it.
+pub async fn create_draft(state: &AppState, actor: &Actor, input: &DraftInput) -> Result<InvoiceId, InvoiceError> {
+    let (c, _, due_date, lines, totals, _) = prepare(state, input).await?;
+    let lines: Vec<BilledLine> = lines.into_iter().map(BilledLine::manual).collect();
+    let txn = state.db.begin().await?;
+    let created = insert_draft(&txn, &c, due_date, &input.notes, &lines, &totals).await?;
     audit::record(
         &txn,
         actor,
@@ -352,23 +421,38 @@ pub async fn issue(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<inv
         return Err(InvoiceError::NotAllowed("Only a draft can be issued."));
     }
     let billing = settings::load(&state.db).await?;
+    let c = crate::clients::store::find(&state.db, draft.client_id).await?.ok_or(InvoiceError::NotFound)?;
+    let txn = state.db.begin().await?;
+    let issued = issue_in(state, &txn, actor, &billing, &c, id).await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(issued)
+}
+
+/// Issues the draft `id` of client `c` inside the caller's transaction (see [`issue`]).
+pub(crate) async fn issue_in(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    billing: &BillingSettings,
+    c: &client::Model,
+    id: InvoiceId,
+) -> Result<invoice::Model, InvoiceError> {
     if billing.company_name.trim().is_empty() {
         return Err(InvoiceError::NotAllowed(
             "Enter your company details under Billing settings before issuing invoices.",
         ));
     }
-    let c = crate::clients::store::find(&state.db, draft.client_id).await?.ok_or(InvoiceError::NotFound)?;
     let (series, pattern_text, yearly) = if billing.proforma_mode {
         ("proforma", billing.proforma_pattern.as_str(), false)
     } else {
         ("invoice", billing.invoice_pattern.as_str(), billing.invoice_yearly_reset)
     };
     let pattern = Pattern::parse(pattern_text, yearly).map_err(InvoiceError::NotAllowed)?;
-    let txn = state.db.begin().await?;
     // The number comes first: it takes the series' lock, and the date is read after it so
     // that numbers and dates rise together.
     let date = billing.today();
-    let seq = numbering::next(&txn, series, &pattern.period(date)).await?;
+    let seq = numbering::next(txn, series, &pattern.period(date)).await?;
     let number = pattern.format(date, seq);
     let now = Utc::now();
     let mut update = Query::update();
@@ -378,8 +462,8 @@ pub async fn issue(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<inv
         .value(invoice::Column::IssueDate, date)
         .value(invoice::Column::IssuedAt, now)
         .value(invoice::Column::UpdatedAt, now)
-        .value(invoice::Column::Buyer, serde_json::to_string(&buyer_snapshot(&c)).unwrap_or_default())
-        .value(invoice::Column::Seller, serde_json::to_string(&seller_snapshot(&billing)).unwrap_or_default())
+        .value(invoice::Column::Buyer, serde_json::to_string(&buyer_snapshot(c)).unwrap_or_default())
+        .value(invoice::Column::Seller, serde_json::to_string(&seller_snapshot(billing)).unwrap_or_default())
         .and_where(Expr::col(invoice::Column::Id).eq(id))
         .and_where(Expr::col(invoice::Column::Status).eq(DRAFT));
     if billing.proforma_mode {
@@ -388,14 +472,13 @@ pub async fn issue(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<inv
         update.value(invoice::Column::Number, number.clone());
     }
     if txn.execute(&update).await?.rows_affected() != 1 {
-        txn.rollback().await?;
         return Err(InvoiceError::NotAllowed("Only a draft can be issued."));
     }
-    let issued = find(&txn, id).await?.ok_or(InvoiceError::NotFound)?;
-    let currency = find_currency(&txn, &issued.currency_code).await?.unwrap_or(Currency::USD);
-    send_billing_email(state, &txn, &c, "invoice_issued", invoice_email(state, &issued, currency)).await?;
+    let issued = find(txn, id).await?.ok_or(InvoiceError::NotFound)?;
+    let currency = find_currency(txn, &issued.currency_code).await?.unwrap_or(Currency::USD);
+    send_billing_email(state, txn, c, "invoice_issued", invoice_email(state, &issued, currency)).await?;
     audit::record(
-        &txn,
+        txn,
         actor,
         "invoice.issued",
         Some(("invoice", id.0)),
@@ -406,8 +489,6 @@ pub async fn issue(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<inv
         ),
     )
     .await?;
-    txn.commit().await?;
-    state.outbox_wakeup.notify_one();
     Ok(issued)
 }
 

@@ -16,6 +16,7 @@ mod m20261122_000008_catalog_options;
 mod m20261122_000009_client_contacts;
 mod m20261122_000010_client_fields;
 mod m20261122_000011_open_invoices_index;
+mod m20261122_000012_orders_services;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000009_client_contacts::Migration),
             Box::new(m20261122_000010_client_fields::Migration),
             Box::new(m20261122_000011_open_invoices_index::Migration),
+            Box::new(m20261122_000012_orders_services::Migration),
         ]
     }
 }

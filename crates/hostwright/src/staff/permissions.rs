@@ -14,10 +14,14 @@ pub enum Permission {
     CatalogManage,
     InvoicesView,
     InvoicesManage,
+    OrdersView,
+    OrdersManage,
+    ServicesManage,
+    PromotionsManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 13] = [
         Permission::StaffView,
         Permission::StaffManage,
         Permission::AuditView,
@@ -27,6 +31,10 @@ impl Permission {
         Permission::CatalogManage,
         Permission::InvoicesView,
         Permission::InvoicesManage,
+        Permission::OrdersView,
+        Permission::OrdersManage,
+        Permission::ServicesManage,
+        Permission::PromotionsManage,
     ];
 
     pub fn key(self) -> &'static str {
@@ -40,6 +48,10 @@ impl Permission {
             Permission::CatalogManage => "catalog.manage",
             Permission::InvoicesView => "invoices.view",
             Permission::InvoicesManage => "invoices.manage",
+            Permission::OrdersView => "orders.view",
+            Permission::OrdersManage => "orders.manage",
+            Permission::ServicesManage => "services.manage",
+            Permission::PromotionsManage => "promotions.manage",
         }
     }
 
@@ -54,6 +66,10 @@ impl Permission {
             Permission::CatalogManage => "Edit products, prices and currencies",
             Permission::InvoicesView => "See invoices and payments",
             Permission::InvoicesManage => "Create and issue invoices, record payments, cancel",
+            Permission::OrdersView => "See orders and services",
+            Permission::OrdersManage => "Accept, cancel and delete orders; mark fraud",
+            Permission::ServicesManage => "Add and edit services, run module commands, upgrade",
+            Permission::PromotionsManage => "Create and edit promotion codes",
         }
     }
 
@@ -88,6 +104,10 @@ pub mod perm {
         ClientsManage,
         CatalogManage,
         InvoicesView,
-        InvoicesManage
+        InvoicesManage,
+        OrdersView,
+        OrdersManage,
+        ServicesManage,
+        PromotionsManage
     );
 }

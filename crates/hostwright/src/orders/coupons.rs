@@ -1,0 +1,1 @@
+//! Promotion codes (being written).

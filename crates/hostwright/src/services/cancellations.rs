@@ -1,0 +1,1 @@
+//! Cancellation requests (being written).
