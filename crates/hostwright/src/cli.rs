@@ -61,6 +61,15 @@ enum DevCommand {
         #[arg(long, default_value_t = 200)]
         rounds: usize,
     },
+    /// Run concurrent buyers through add-to-cart and checkout against a product with too
+    /// little stock; print checkouts per second and check stock never went below zero.
+    BenchCheckout {
+        #[arg(long, default_value_t = 16)]
+        buyers: usize,
+        /// Checkouts each buyer attempts.
+        #[arg(long, default_value_t = 25)]
+        rounds: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -216,6 +225,25 @@ async fn dev(settings: Settings, command: DevCommand) -> anyhow::Result<()> {
             }
             let per_second = tokio::task::spawn_blocking(|| crate::documents::bench(200)).await??;
             println!("invoice PDFs (12 lines, one thread): {per_second:.0} per second");
+        }
+        DevCommand::BenchCheckout { buyers, rounds } => {
+            let f = crate::dev::bench_checkout(&state, buyers, rounds).await?;
+            let secs = f.elapsed.as_secs_f64().max(0.001);
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+            println!(
+                "{} buyers, {} checkouts attempted in {secs:.2} s: {} placed, {} refused (sold out)",
+                f.buyers, f.attempts, f.placed, f.sold_out
+            );
+            println!(
+                "{:.1} checkouts/s ({:.1} requests/s); add to cart + place order p50 {:.1} ms, p95 {:.1} ms",
+                f.attempts as f64 / secs,
+                f.requests as f64 / secs,
+                ms(f.p50),
+                ms(f.p95)
+            );
+            println!("stock left {} (never below zero), {} services for {} orders", f.stock_left, f.services, f.placed);
+            anyhow::ensure!(f.stock_left >= 0, "stock went below zero");
+            anyhow::ensure!(f.services as usize == f.placed, "orders and services disagree");
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! Developer and operator tools: seed a database with realistic volumes and time the admin
-//! pages against it (`hostwright dev seed`, `hostwright dev bench`).
+//! pages against it (`hostwright dev seed`, `hostwright dev bench`), and run many buyers
+//! through checkout at once (`hostwright dev bench-checkout`).
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use chrono::Utc;
 use sea_orm::sea_query::Query;
-use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use tower::ServiceExt;
 
 use crate::clients::model::client;
@@ -208,4 +209,215 @@ async fn bench_session(state: &AppState) -> anyhow::Result<String> {
     )
     .await?;
     Ok(format!("{}={token}", session::STAFF_COOKIE))
+}
+
+/// What the checkout benchmark measured.
+pub struct CheckoutFigures {
+    pub buyers: usize,
+    pub attempts: usize,
+    /// HTTP requests sent (an add refused for stock is not followed by a checkout).
+    pub requests: usize,
+    pub placed: usize,
+    pub sold_out: usize,
+    pub elapsed: Duration,
+    pub p50: Duration,
+    pub p95: Duration,
+    pub stock_left: i64,
+    pub services: u64,
+}
+
+/// Runs `buyers` clients concurrently, each adding a product to its cart and placing the
+/// order `rounds` times through the real router (sessions, CSRF, cart cookie), against a
+/// product with less stock than they want. Checks afterwards that stock never went below
+/// zero and that every order placed has its service.
+pub async fn bench_checkout(state: &AppState, buyers: usize, rounds: usize) -> anyhow::Result<CheckoutFigures> {
+    use crate::auth::{PrincipalKind, session};
+    use crate::catalog::model::product;
+    anyhow::ensure!(buyers > 0 && rounds > 0, "use at least one buyer and one round");
+    let wanted = buyers * rounds;
+    let stock = i32::try_from(wanted * 3 / 4).context("too many orders")?;
+    let product_id = bench_product(state, stock).await?;
+    let app = crate::startup::app(state.clone());
+    let mut sessions = Vec::new();
+    for n in 0..buyers {
+        let email =
+            format!("bench.buyer.{n}.{}@hostwright.invalid", crate::crypto::random_token().get(..8).unwrap_or("x"));
+        let registration = crate::clients::service::Registration {
+            first_name: "Bench".into(),
+            last_name: format!("Buyer {n}"),
+            company_name: String::new(),
+            email: crate::web::forms::EmailAddress::parse(&email).map_err(anyhow::Error::msg)?,
+            password: crate::crypto::random_token(),
+            custom: Default::default(),
+        };
+        let (client, _) = crate::clients::service::register(state, registration, "127.0.0.1", "bench")
+            .await
+            .map_err(|e| anyhow::anyhow!("registering a buyer: {e}"))?;
+        let (token, _) = session::create(
+            &state.db,
+            &state.settings,
+            PrincipalKind::Client,
+            client.id.0,
+            session::Stage::Authenticated,
+            "127.0.0.1",
+            "bench",
+        )
+        .await?;
+        let secret = crate::crypto::random_token();
+        let csrf = state.key.sign("csrf", secret.as_bytes());
+        sessions.push((format!("{}={token}; {}={secret}", session::CLIENT_COOKIE, crate::web::csrf::COOKIE), csrf));
+    }
+    let started = Instant::now();
+    let tasks = sessions.into_iter().enumerate().map(|(n, (cookies, csrf))| {
+        let app = app.clone();
+        async move {
+            let mut times = Vec::new();
+            let (mut placed, mut sold_out, mut requests) = (0usize, 0usize, 0usize);
+            for round in 0..rounds {
+                let begun = Instant::now();
+                let add = format!(
+                    "csrf_token={csrf}&product_id={product_id}&cycle=monthly&quantity=1&domain=bench{n}-{round}.example"
+                );
+                let response = post(&app, "/cart/items", &cookies, add).await?;
+                requests += 1;
+                let cart = response
+                    .headers()
+                    .get_all(header::SET_COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .find(|v| v.starts_with("hw_cart="))
+                    .and_then(|v| v.split(';').next())
+                    .map(str::to_owned);
+                let status = response.status();
+                if status.as_u16() == 422 {
+                    sold_out += 1;
+                    times.push(begun.elapsed());
+                    continue;
+                }
+                anyhow::ensure!(status.as_u16() == 303, "adding to the cart answered {status}");
+                let with_cart = match &cart {
+                    Some(c) => format!("{cookies}; {c}"),
+                    None => cookies.clone(),
+                };
+                let key = crate::crypto::random_token();
+                let place = format!("csrf_token={csrf}&payment_method=bank_transfer&key={key}");
+                let response = post(&app, "/checkout", &with_cart, place).await?;
+                requests += 1;
+                let status = response.status();
+                match status.as_u16() {
+                    303 => placed += 1,
+                    422 => sold_out += 1,
+                    _ => anyhow::bail!("placing the order answered {status}"),
+                }
+                times.push(begun.elapsed());
+            }
+            anyhow::Ok((times, placed, sold_out, requests))
+        }
+    });
+    let outcomes = futures::future::join_all(tasks).await;
+    let elapsed = started.elapsed();
+    let mut times = Vec::new();
+    let (mut placed, mut sold_out, mut requests) = (0, 0, 0);
+    for outcome in outcomes {
+        let (t, p, s, r) = outcome?;
+        times.extend(t);
+        placed += p;
+        sold_out += s;
+        requests += r;
+    }
+    times.sort();
+    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).saturating_sub(1).min(times.len() - 1)];
+    let stock_left = i64::from(
+        product::Entity::find_by_id(product_id).one(&state.db).await?.context("bench product")?.stock_quantity,
+    );
+    let services = crate::services::model::service::Entity::find()
+        .filter(crate::services::model::service::Column::ProductId.eq(product_id))
+        .count(&state.db)
+        .await?;
+    Ok(CheckoutFigures {
+        buyers,
+        attempts: wanted,
+        requests,
+        placed,
+        sold_out,
+        elapsed,
+        p50: at(0.5),
+        p95: at(0.95),
+        stock_left,
+        services,
+    })
+}
+
+async fn post(app: &axum::Router, path: &str, cookies: &str, body: String) -> anyhow::Result<axum::response::Response> {
+    let request = Request::post(path)
+        .header(header::COOKIE, cookies)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))?;
+    let response = app.clone().oneshot(request).await?;
+    Ok(response)
+}
+
+/// A fresh stocked product to sell in the benchmark (and billing details, when none are set,
+/// so its invoices can be issued).
+async fn bench_product(state: &AppState, stock: i32) -> anyhow::Result<crate::ids::ProductId> {
+    use sea_orm::ActiveModelTrait;
+    use sea_orm::ActiveValue::Set;
+
+    use crate::catalog::model::{group, price, product};
+    let mut billing = crate::invoices::settings::load(&state.db).await?;
+    if billing.company_name.trim().is_empty() {
+        billing.company_name = "Benchmark Hosting".into();
+        billing.country = "DE".into();
+        crate::invoices::settings::save(&state.db, &billing).await?;
+    }
+    let now = Utc::now();
+    let currency = crate::catalog::service::currencies(&state.db)
+        .await?
+        .into_iter()
+        .find(|c| c.is_default)
+        .context("no default currency")?;
+    let g = group::ActiveModel {
+        name: Set("Benchmark".into()),
+        headline: Set(String::new()),
+        sort_order: Set(99),
+        visible: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await?;
+    let p = product::ActiveModel {
+        group_id: Set(g.id),
+        name: Set(format!("Benchmark hosting {}", now.timestamp())),
+        product_type: Set("shared_hosting".into()),
+        description: Set(String::new()),
+        payment_type: Set("recurring".into()),
+        taxable: Set(true),
+        hidden: Set(true),
+        retired: Set(false),
+        stock_enabled: Set(true),
+        stock_quantity: Set(stock),
+        prorata_enabled: Set(false),
+        prorata_day: Set(1),
+        prorata_cutoff_day: Set(None),
+        module: Set("none".into()),
+        module_settings: Set("{}".into()),
+        sort_order: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await?;
+    price::ActiveModel {
+        product_id: Set(p.id),
+        currency_code: Set(currency.code),
+        cycle: Set("monthly".into()),
+        price_minor: Set(999),
+        setup_fee_minor: Set(0),
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(p.id)
 }

@@ -136,7 +136,7 @@ fn origin(page: &Page) -> Origin {
 }
 
 /// Only local paths inside the area, so `next` cannot send anyone to another site.
-fn safe_next<A: Area>(next: Option<&str>) -> String {
+pub(crate) fn safe_next<A: Area>(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')

@@ -66,6 +66,13 @@ impl PricedSelection {
         self.charges.iter().chain(&self.setup_fees).cloned().collect()
     }
 
+    /// What the recurring charges come to each period (unit price × quantity, before
+    /// discounts and taxes): a service's recurring amount.
+    pub fn charges_total(&self) -> Result<Money, MoneyError> {
+        let amounts = self.charges.iter().map(|l| l.unit_price.multiply(l.quantity)).collect::<Result<Vec<_>, _>>()?;
+        Money::sum(self.currency, amounts)
+    }
+
     /// The sum of unit price × quantity over every line, before discounts and taxes.
     pub fn total(&self) -> Result<Money, MoneyError> {
         let amounts = self

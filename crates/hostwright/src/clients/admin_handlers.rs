@@ -287,7 +287,8 @@ pub struct TabQuery {
     tab: String,
 }
 
-const TABS: [&str; 8] = ["summary", "profile", "contacts", "invoices", "credit", "notes", "emails", "activity"];
+const TABS: [&str; 9] =
+    ["summary", "profile", "contacts", "services", "invoices", "credit", "notes", "emails", "activity"];
 
 /// The client page as shown: which tab, and the profile form's values and errors.
 struct View<'a> {
@@ -350,6 +351,12 @@ async fn render_client(
     };
     let contacts =
         if tab == "contacts" { super::contact_handlers::contact_rows(state, c.id).await? } else { Vec::new() };
+    let can_view_services = current.can(Permission::OrdersView);
+    let services = if tab == "services" && can_view_services {
+        Value::from(crate::services::views::client_service_rows(state, c.id).await?)
+    } else {
+        Value::from(())
+    };
     let all_fields = fields::list(&state.db).await?;
     let stored = fields::values_of(&state.db, c.id).await?;
     let shown = fields::typed(&all_fields, Audience::Staff, &form.custom);
@@ -358,6 +365,8 @@ async fn render_client(
         nav => "clients",
         tab => tab,
         contacts => contacts,
+        services => services,
+        can_manage_services => current.can(Permission::ServicesManage),
         invoices => invoices,
         credit => credit,
         currencies => currencies,

@@ -46,6 +46,9 @@ pub struct RegisterForm {
     password: String,
     #[serde(default)]
     password_confirm: String,
+    /// Where to go once registered (a path of the client area, e.g. back to checkout).
+    #[serde(default)]
+    next: String,
     /// The registration fields (`cf_<id>`).
     #[serde(flatten)]
     custom: BTreeMap<String, String>,
@@ -71,13 +74,25 @@ async fn render_register(
             company_name => form.company_name.trim(),
             email => form.email.trim(),
         },
+        next => form.next.trim(),
         errors => errors,
     };
     state.render_status(status, page, "client/register.html", ctx).await
 }
 
-pub async fn register_form(State(state): State<AppState>, page: Page) -> AppResult<Response> {
-    render_register(&state, &page, &RegisterForm::default(), FormErrors::new(), StatusCode::OK).await
+#[derive(Deserialize, Default)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn register_form(
+    State(state): State<AppState>,
+    page: Page,
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+) -> AppResult<Response> {
+    let form = RegisterForm { next: q.next, ..RegisterForm::default() };
+    render_register(&state, &page, &form, FormErrors::new(), StatusCode::OK).await
 }
 
 pub async fn register(
@@ -120,9 +135,12 @@ pub async fn register(
                 };
                 match service::register(&state, registration, &page.ip, &page.user_agent).await {
                     Ok((_, token)) => {
+                        let to = crate::auth::handlers::safe_next::<crate::auth::handlers::ClientArea>(Some(
+                            form.next.trim(),
+                        ));
                         let mut response = flash::redirect(
                             &state,
-                            "/account",
+                            &to,
                             "success",
                             "Welcome! We sent you an email: open the link in it to confirm your address.",
                         );

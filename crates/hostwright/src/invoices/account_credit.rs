@@ -23,6 +23,7 @@ pub const ADDED: &str = "added";
 pub const REMOVED: &str = "removed";
 pub const APPLIED: &str = "applied";
 pub const CREDIT_NOTE: &str = "credit_note";
+pub const DOWNGRADE: &str = "downgrade";
 
 pub fn kind_label(kind: &str) -> &'static str {
     match kind {
@@ -30,6 +31,7 @@ pub fn kind_label(kind: &str) -> &'static str {
         REMOVED => "Removed by staff",
         APPLIED => "Applied to an invoice",
         CREDIT_NOTE => "Refund from a credit note",
+        DOWNGRADE => "Unused part of a downgraded service",
         _ => "Other",
     }
 }
@@ -310,5 +312,8 @@ pub async fn apply_to_invoice(
     }
     audit::record(&txn, actor, "invoice.credit_applied", Some(("invoice", invoice_id.0)), summary).await?;
     txn.commit().await?;
+    if settled.paid_in_full {
+        service::after_paid(state, invoice_id).await;
+    }
     Ok(Outcome::Done { balance_minor: after })
 }

@@ -93,6 +93,8 @@ impl MigrationTrait for Migration {
                 .col(integer("quantity").default(1))
                 .col(string("domain").default(""))
                 .col(string("hostname").default(""))
+                // The root password a client chose for a server, encrypted; moves to the service.
+                .col(text_null("password_enc"))
                 // JSON: [[option_id, {"value": id} | {"quantity": n}], ...]
                 .col(text("choices").default("[]"))
                 // JSON: [addon_id, ...]
@@ -211,6 +213,8 @@ impl MigrationTrait for Migration {
                     // A recurring coupon's discount on renewals; NULL = none, or forever with a coupon.
                     .col(big_integer_null("coupon_id"))
                     .col(integer_null("coupon_renewals_left"))
+                    // Staff adding a service by hand: one service per submission of the form.
+                    .col(string_null("idempotency_key").unique_key())
                     .foreign_key(ForeignKey::create().from("services", "client_id").to("clients", "id"))
                     .foreign_key(
                         ForeignKey::create()
@@ -309,7 +313,7 @@ impl MigrationTrait for Migration {
                 // immediate | end_of_period
                 .col(string("kind"))
                 .col(text("reason"))
-                // open | done | withdrawn
+                // open | done | withdrawn | rejected
                 .col(string("status"))
                 .col(string("requested_by"))
                 .col(timestamp_with_time_zone("created_at"))

@@ -112,6 +112,8 @@ pub mod cart_item {
         pub quantity: i32,
         pub domain: String,
         pub hostname: String,
+        /// The root password chosen for a server, encrypted with the installation key.
+        pub password_enc: Option<String>,
         /// JSON: the option choices (see `orders::cart::StoredChoice`).
         pub choices: String,
         /// JSON: add-on ids.

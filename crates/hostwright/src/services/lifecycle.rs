@@ -48,6 +48,11 @@ fn transition(command: &Command) -> (&'static [Status], Option<Status>) {
     }
 }
 
+/// Whether a service in `status` may receive `command` (the pages offer only these).
+pub fn allows(status: Status, command: &Command) -> bool {
+    transition(command).0.contains(&status)
+}
+
 /// Runs `command` on service `id` and returns its status afterwards.
 pub async fn run(state: &AppState, actor: &Actor, id: ServiceId, command: Command) -> Result<Status, LifecycleError> {
     run_with_password(state, actor, id, command, None).await
@@ -75,12 +80,10 @@ async fn run_with_password(
     command: Command,
     new_password: Option<&str>,
 ) -> Result<Status, LifecycleError> {
-    if let Command::Suspend { reason } = &command {
-        if reason.trim().is_empty() || reason.chars().count() > 200 {
-            return Err(LifecycleError::NotAllowed(
-                "Give the reason for the suspension (up to 200 characters).".into(),
-            ));
-        }
+    if let Command::Suspend { reason } = &command
+        && (reason.trim().is_empty() || reason.chars().count() > 200)
+    {
+        return Err(LifecycleError::NotAllowed("Give the reason for the suspension (up to 200 characters).".into()));
     }
     let current = store::find(&state.db, id).await?.ok_or(LifecycleError::NotFound)?;
     let status = Status::parse(&current.status).ok_or_else(|| anyhow::anyhow!("service {id}: bad status"))?;

@@ -2,12 +2,17 @@
 //! licence), with the options and add-ons they chose, the price locked when they ordered, the
 //! lifecycle staff and the provisioning modules drive, cancellation requests and upgrades.
 
+pub mod adding;
 pub mod admin_handlers;
 pub mod cancellations;
 pub mod client_handlers;
 pub mod lifecycle;
 pub mod model;
+pub mod service;
 pub mod store;
+pub mod upgrade_handlers;
+pub mod upgrades;
+pub mod views;
 
 use axum::Router;
 
@@ -65,5 +70,5 @@ impl Status {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(admin_handlers::routes()).merge(client_handlers::routes())
+    Router::new().merge(admin_handlers::routes()).merge(client_handlers::routes()).merge(upgrade_handlers::routes())
 }

@@ -38,6 +38,8 @@ pub mod service {
         pub cancelled_on: Option<Date>,
         pub coupon_id: Option<CouponId>,
         pub coupon_renewals_left: Option<i32>,
+        /// Set when staff add the service by hand: one service per submission of that form.
+        pub idempotency_key: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -112,7 +114,7 @@ pub mod cancellation {
         /// `immediate` or `end_of_period`.
         pub kind: String,
         pub reason: String,
-        /// `open`, `done` or `withdrawn`.
+        /// `open`, `done` (acted on), `withdrawn` (by the client) or `rejected` (by staff).
         pub status: String,
         pub requested_by: String,
         pub created_at: DateTimeUtc,

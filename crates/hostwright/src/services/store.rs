@@ -180,3 +180,19 @@ pub async fn addons_of(db: &impl ConnectionTrait, id: ServiceId) -> Result<Vec<s
 pub async fn find_addon(db: &impl ConnectionTrait, id: ServiceAddonId) -> Result<Option<service_addon::Model>, DbErr> {
     service_addon::Entity::find_by_id(id).one(db).await
 }
+
+/// The service added with the form submission `key`, if any.
+pub async fn find_by_key(db: &impl ConnectionTrait, key: &str) -> Result<Option<service::Model>, DbErr> {
+    service::Entity::find().filter(service::Column::IdempotencyKey.eq(key)).one(db).await
+}
+
+/// Marks a service as added by the form submission `key`; a second service for the same key
+/// fails on the unique index, so a double submit adds one service.
+pub async fn set_idempotency_key(txn: &impl ConnectionTrait, id: ServiceId, key: &str) -> Result<(), DbErr> {
+    service::Entity::update_many()
+        .col_expr(service::Column::IdempotencyKey, Expr::value(key))
+        .filter(service::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}

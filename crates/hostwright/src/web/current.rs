@@ -246,6 +246,20 @@ impl FromRequestParts<AppState> for CurrentClient {
     }
 }
 
+/// `Option<CurrentClient>`: pages visitors see too (the store, the cart) know who is signed in
+/// without requiring it.
+impl axum::extract::OptionalFromRequestParts<AppState> for CurrentClient {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        match <CurrentClient as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(current) => Ok(Some(current)),
+            Err(AppError::SignInRequired { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+}
+
 /// A session that has passed the password and owes a second factor.
 pub struct PendingSecondFactor {
     pub session: session::Model,

@@ -20,6 +20,7 @@ use crate::catalog::options::{OptionKind, PRICED_CYCLES};
 use crate::catalog::service::{PaymentType, ProductType, ProvisioningModule};
 use crate::clients::contacts::PERMISSIONS as CONTACT_PERMISSIONS;
 use crate::clients::fields::{FieldType, Visibility};
+use crate::orders::coupons::{CouponKind, Recurrence};
 use crate::site_settings::SiteSettings;
 use crate::staff::permissions::Permission;
 
@@ -377,6 +378,39 @@ fn product_choices() -> Vec<Value> {
     vec![product_choice(1, SCRIPT, false, true), product_choice(2, "Starter", true, false)]
 }
 
+/// `orders::coupon_handlers::form_options`: with products, add-ons and currencies, or none.
+fn promotion_options(filled: bool) -> Value {
+    let addons = vec![
+        context! { id => 1, name => SCRIPT, retired => false, checked => true },
+        context! { id => 2, name => "Old backups", retired => true, checked => false },
+    ];
+    let cycles: Vec<(&str, &str)> = hostwright_core::BillingCycle::ALL
+        .iter()
+        .filter(|c| **c != hostwright_core::BillingCycle::Free)
+        .map(|c| (c.key(), c.label()))
+        .collect();
+    context! {
+        kinds => CouponKind::ALL.iter().map(|k| (k.key(), k.label())).collect::<Vec<_>>(),
+        recurrences => Recurrence::ALL.iter().map(|r| (r.key(), r.label())).collect::<Vec<_>>(),
+        currencies => if filled { vec![("USD", "USD"), ("EUR", "EUR")] } else { Vec::new() },
+        cycles => cycles,
+        products => if filled { product_choices() } else { Vec::new() },
+        addons => if filled { addons } else { Vec::new() },
+    }
+}
+
+/// `orders::coupon_handlers::CouponForm::value`: a new code's defaults or everything typed.
+fn promotion_form(filled: bool) -> Value {
+    let text = if filled { SCRIPT } else { "" };
+    context! {
+        code => text, kind => if filled { "fixed" } else { "percent" }, percent => text, amount => text,
+        currency_code => "EUR", cycles => if filled { vec!["monthly", "annually"] } else { Vec::new() },
+        applies_to_setup => filled, recurrence => if filled { "recurring" } else { "once" },
+        recurring_limit => text, starts_on => text, expires_on => text, max_uses => text,
+        max_uses_per_client => text, new_clients_only => filled, active => !filled, notes => text,
+    }
+}
+
 /// `catalog::option_handlers::option_value_of` (plus the group page's value counts).
 fn config_option(id: i64, kind: OptionKind, hidden: bool, values: usize) -> Value {
     let quantity = kind == OptionKind::Quantity;
@@ -612,6 +646,84 @@ fn credit_overview(filled: bool) -> Value {
         ],
         credit_notes => credit_note_rows(),
     }
+}
+
+/// A row of `services::views::service_row`; `filled` sets every optional field.
+fn service_row(id: i64, status: crate::services::Status, filled: bool) -> Value {
+    context! {
+        id => id,
+        client_id => 7,
+        client_name => SCRIPT,
+        order_id => if filled { Some(3) } else { None },
+        product_id => 1,
+        product => SCRIPT,
+        status => status.key(),
+        status_label => status.label(),
+        domain => if filled { SCRIPT } else { "" },
+        hostname => if filled { SCRIPT } else { "" },
+        username => if filled { SCRIPT } else { "" },
+        has_password => filled,
+        server_id => if filled { Some(2) } else { None },
+        registration_date => "2026-11-21",
+        next_due_date => if filled { Some("2026-12-21") } else { None },
+        cycle => "Monthly",
+        cycle_key => "monthly",
+        currency => "EUR",
+        recurring => "10.00 EUR",
+        recurring_decimal => "10.00",
+        first_payment => "15.00 EUR",
+        use_current_price => filled,
+        notes => if filled { SCRIPT } else { "" },
+        suspend_reason => if filled { SCRIPT } else { "" },
+        suspended_on => if filled { Some("2026-11-25") } else { None },
+        terminated_on => if filled { Some("2026-11-26") } else { None },
+        cancelled_on => if filled { Some("2026-11-27") } else { None },
+    }
+}
+
+fn service_rows() -> Vec<Value> {
+    use crate::services::Status;
+    Status::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, s)| service_row(i64::try_from(i).unwrap_or(0) + 1, *s, i % 2 == 0))
+        .collect()
+}
+
+/// A row of `services::views::request_row`.
+fn cancellation_row(id: i64, status: &str, kind: &str) -> Value {
+    context! {
+        id => id,
+        service_id => 4,
+        kind => kind,
+        when => crate::services::cancellations::describe(kind, chrono::NaiveDate::from_ymd_opt(2026, 12, 21)),
+        reason => SCRIPT,
+        status => status,
+        status_label => crate::services::cancellations::status_label(status),
+        requested_by => SCRIPT,
+        requested_at => TIME,
+        resolved_at => if status == "open" { None } else { Some(TIME) },
+    }
+}
+
+fn cancellation_rows() -> Vec<Value> {
+    vec![
+        cancellation_row(4, "open", "end_of_period"),
+        cancellation_row(3, "done", "immediate"),
+        cancellation_row(2, "withdrawn", "end_of_period"),
+        cancellation_row(1, "rejected", "immediate"),
+    ]
+}
+
+/// `services::views::option_rows` and `addon_rows`.
+fn service_extras() -> (Vec<Value>, Vec<Value>) {
+    let options =
+        vec![context! { option => SCRIPT, value => SCRIPT }, context! { option => "Extra RAM", value => "4 GB" }];
+    let addons = vec![
+        context! { name => SCRIPT, status => "active", status_label => "Active", cycle => "Monthly", amount => "2.00 EUR", next_due_date => Some("2026-12-21") },
+        context! { name => "Backups", status => "cancelled", status_label => "Cancelled", cycle => "One time", amount => "0.00 EUR", next_due_date => None::<&str> },
+    ];
+    (options, addons)
 }
 
 /// The sample contexts, by template name; several per template where a page has several
@@ -1146,10 +1258,15 @@ fn samples() -> Vec<(String, Value)> {
         (false, false, vec!["clients.view", "invoices.view"], true),
         (false, false, vec!["clients.view", "invoices.view", "invoices.manage"], false),
     ];
-    for tab in ["summary", "profile", "contacts", "invoices", "credit", "notes", "emails", "activity"] {
+    for tab in ["summary", "profile", "contacts", "services", "invoices", "credit", "notes", "emails", "activity"] {
         for (anonymised, can_manage, perms, filled) in &viewers {
             let (anonymised, can_manage, filled) = (*anonymised, *can_manage, *filled);
             let can_view_invoices = perms.contains(&"invoices.view");
+            let services = if tab == "services" && perms.contains(&"orders.view") {
+                Value::from(if filled { service_rows() } else { Vec::new() })
+            } else {
+                Value::from(())
+            };
             let invoices = if tab == "invoices" && can_view_invoices {
                 if filled {
                     context! { rows => &client_invoices, total => 120 }
@@ -1189,6 +1306,8 @@ fn samples() -> Vec<(String, Value)> {
                         tab => tab,
                         client => client,
                         contacts => if tab == "contacts" && filled { contact_rows() } else { Vec::new() },
+                        services => services,
+                        can_manage_services => perms.contains(&"services.manage"),
                         form => client_form(filled, false),
                         custom_fields => custom_field_inputs(true, filled),
                         groups => group_options(),
@@ -1662,6 +1781,76 @@ fn samples() -> Vec<(String, Value)> {
         );
     }
 
+    // Promotion codes (orders/coupon_handlers.rs).
+    let promotion_rows = vec![
+        context! {
+            id => 1, code => "SPRING-26", discount => "12.5 %", applies_to => SCRIPT,
+            recurrence => "First invoice only", uses => 3, max_uses => Some(10), starts_on => "2026-03-01",
+            expires_on => "2026-05-31", new_clients_only => true, active => true,
+        },
+        context! {
+            id => 2, code => "WELCOME", discount => "5.00 EUR", applies_to => "All products",
+            recurrence => "Every invoice", uses => 10, max_uses => Some(10), starts_on => "",
+            expires_on => "2026-12-31", new_clients_only => false, active => true,
+        },
+        context! {
+            id => 3, code => "OLD_1", discount => "100 %", applies_to => "All products",
+            recurrence => "First invoice and 2 renewals", uses => 0, max_uses => None::<i32>,
+            starts_on => "2026-01-01", expires_on => "", new_clients_only => false, active => false,
+        },
+    ];
+    for rows in [promotion_rows, Vec::new()] {
+        add(
+            "admin/promotions/list.html",
+            page(true, context! { current_staff => staff(&all), nav => "promotions", coupons => rows }),
+        );
+    }
+    let mut promotion_errors = errors("code");
+    for field in ["kind", "percent", "amount", "currency_code", "products", "cycles", "addons", "recurrence"] {
+        promotion_errors.add(field, SCRIPT);
+    }
+    for field in ["recurring_limit", "starts_on", "expires_on", "max_uses", "max_uses_per_client", "notes"] {
+        promotion_errors.add(field, SCRIPT);
+    }
+    // (saved coupon, typed form, options filled, errors, history, viewer's permissions)
+    let shown_promotions = [
+        (None, false, true, FormErrors::new(), Vec::new(), all.clone()),
+        (None, true, false, promotion_errors.clone(), Vec::new(), all.clone()),
+        (
+            Some(context! { id => 2, code => "WELCOME", uses => 0, active => true }),
+            false,
+            true,
+            FormErrors::new(),
+            audit_rows(),
+            all.clone(),
+        ),
+        (
+            Some(context! { id => 3, code => "OLD_1", uses => 4, active => false }),
+            true,
+            true,
+            promotion_errors,
+            Vec::new(),
+            vec!["promotions.manage"],
+        ),
+    ];
+    for (saved, typed, filled, errors, history, perms) in shown_promotions {
+        add(
+            "admin/promotions/form.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&perms),
+                    nav => "promotions",
+                    coupon => saved,
+                    form => promotion_form(typed),
+                    options => promotion_options(filled),
+                    history => history,
+                    errors => errors,
+                },
+            ),
+        );
+    }
+
     let currency_rows = vec![
         currency_row("USD", "US Dollar", 2, true, "1", "half_up", 1),
         currency_row("EUR", "Euro", 2, false, "0.92", "half_even", 1),
@@ -2048,7 +2237,7 @@ fn samples() -> Vec<(String, Value)> {
             "client/register.html",
             page(
                 open,
-                context! { nav => "register", open => open, form => form, custom_fields => custom, errors => errors },
+                context! { nav => "register", open => open, form => form, custom_fields => custom, errors => errors, next => if open { "/checkout" } else { "" } },
             ),
         );
     }
@@ -2133,6 +2322,465 @@ fn samples() -> Vec<(String, Value)> {
                 },
             ),
         );
+    }
+
+    out.extend(ordering_samples());
+    out
+}
+
+/// The store, the cart, checkout, orders and the ordering settings (orders/*handlers.rs).
+fn ordering_samples() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut add = |name: &str, ctx: Value| out.push((name.to_owned(), ctx));
+    let cycles = vec![
+        context! { key => "monthly", label => "Monthly", price => "9.99 EUR", setup => "5.00 EUR" },
+        context! { key => "annually", label => "Annually", price => "99.00 EUR", setup => None::<String> },
+    ];
+    for (signed_in, products) in [(false, true), (true, false)] {
+        let rows = if products {
+            vec![
+                context! { id => 1, name => SCRIPT, description => SCRIPT, out_of_stock => false, cycles => cycles.clone() },
+                context! { id => 2, name => "VPS", description => "", out_of_stock => true, cycles => cycles.clone() },
+            ]
+        } else {
+            Vec::new()
+        };
+        add(
+            "client/store/index.html",
+            page(
+                true,
+                context! {
+                    nav => "store",
+                    current_client => if signed_in { client(true) } else { Value::default() },
+                    groups => vec![
+                        context! { id => 1, name => SCRIPT, headline => SCRIPT, current => true },
+                        context! { id => 2, name => "Servers", headline => "", current => false },
+                    ],
+                    headline => SCRIPT,
+                    products => rows,
+                    currency => "EUR",
+                    currencies => if signed_in { Vec::new() } else { vec!["EUR", "USD"] },
+                },
+            ),
+        );
+    }
+    let options = vec![
+        context! { id => 1, field => "opt_1", name => SCRIPT, kind => "dropdown", values => vec![context! { id => 1, label => SCRIPT, checked => true }], min => 0, max => 0, step => 1, unit => "", typed => "1" },
+        context! { id => 2, field => "opt_2", name => "Location", kind => "radio", values => vec![context! { id => 2, label => "Berlin", checked => false }, context! { id => 3, label => "Paris", checked => false }], min => 0, max => 0, step => 1, unit => "", typed => "" },
+        context! { id => 3, field => "opt_3", name => "Backups", kind => "yesno", values => vec![context! { id => 4, label => "Yes", checked => true }], min => 0, max => 0, step => 1, unit => "", typed => "4" },
+        context! { id => 4, field => "opt_4", name => "Disk", kind => "quantity", values => vec![context! { id => 5, label => "GB", checked => false }], min => 10, max => 100, step => 10, unit => "GB", typed => "20" },
+    ];
+    for (needs, out_of_stock, errors) in
+        [("domain", false, errors("_form")), ("server", false, FormErrors::new()), ("", true, FormErrors::new())]
+    {
+        add(
+            "client/store/product.html",
+            page(
+                true,
+                context! {
+                    nav => "store",
+                    current_client => Value::default(),
+                    product => context! { id => 1, name => SCRIPT, description => SCRIPT, out_of_stock => out_of_stock, stock_left => Some(3) },
+                    cycles => cycles.clone(),
+                    options => options.clone(),
+                    addons => vec![context! { id => 1, name => SCRIPT, description => SCRIPT, checked => true }],
+                    needs => needs,
+                    currency => "EUR",
+                    form => context! { cycle => "monthly", quantity => "1", domain => SCRIPT, hostname => SCRIPT },
+                    errors => errors,
+                },
+            ),
+        );
+    }
+    let cart = |discount: bool| {
+        context! {
+            currency => "EUR",
+            items => vec![context! {
+                id => 1,
+                product => SCRIPT,
+                cycle => "Monthly",
+                quantity => 2,
+                domain => SCRIPT,
+                lines => vec![
+                    context! { description => SCRIPT, amount => "9.99 EUR", discount => discount.then_some("1.00 EUR") },
+                    context! { description => "Setup fee", amount => "5.00 EUR", discount => None::<String> },
+                ],
+                addons => vec![SCRIPT],
+                recurring => "9.99 EUR",
+                next_due => Some("2026-12-22"),
+                total => "29.98 EUR",
+            }],
+            problems => if discount { vec![context! { id => 2, message => SCRIPT }] } else { Vec::new() },
+            coupon => discount.then_some(SCRIPT),
+            coupon_error => (!discount).then_some(SCRIPT),
+            totals => context! {
+                subtotal => "29.98 EUR",
+                discount => discount.then_some("2.00 EUR"),
+                taxes => vec![context! { name => SCRIPT, rate => "19", amount => "5.32 EUR" }],
+                reverse_charge => !discount,
+                inclusive => discount,
+                total => "33.30 EUR",
+            },
+        }
+    };
+    for (signed_in, filled) in [(false, true), (true, true), (false, false)] {
+        add(
+            "client/cart.html",
+            page(
+                true,
+                context! {
+                    nav => "cart",
+                    current_client => if signed_in { client(true) } else { Value::default() },
+                    cart => if filled { cart(signed_in) } else { Value::from(()) },
+                    typed_coupon => SCRIPT,
+                    country => "DE",
+                    countries => if signed_in { Vec::new() } else { vec![("DE", "Germany"), ("FR", SCRIPT)] },
+                    currencies => if signed_in { Vec::new() } else { vec!["EUR", "USD"] },
+                    max_quantity => 20,
+                },
+            ),
+        );
+    }
+    for (signed_in, may_order, terms, credit) in
+        [(false, false, "", None), (true, true, "https://example.com/terms", Some("5.00 EUR")), (true, false, "", None)]
+    {
+        add(
+            "client/checkout.html",
+            page(
+                true,
+                context! {
+                    nav => "cart",
+                    current_client => if signed_in { client(true) } else { Value::default() },
+                    signed_in => signed_in,
+                    may_order => may_order,
+                    cart => cart(true),
+                    terms_url => terms,
+                    methods => vec![context! { key => "bank_transfer", label => "Bank transfer" }, context! { key => "account_credit", label => "Account credit" }],
+                    credit => credit,
+                    form => context! { payment_method => "bank_transfer", key => "key-sample-0123456789" },
+                    errors => errors("_form"),
+                },
+            ),
+        );
+    }
+    let order = |status: &str| {
+        context! {
+            id => 7,
+            number => "4821337701",
+            status => status,
+            created_at => TIME,
+            total => "33.30 EUR",
+            subtotal => "29.98 EUR",
+            discount => Some("2.00 EUR"),
+            tax => "5.32 EUR",
+            payment_method => "Bank transfer",
+            invoice_id => Some(12),
+            client_id => 3,
+            ip => SCRIPT,
+        }
+    };
+    let ordered = vec![context! {
+        id => 9,
+        product => SCRIPT,
+        domain => SCRIPT,
+        status => "pending",
+        cycle => "Monthly",
+        recurring => "9.99 EUR",
+        first_payment => "14.99 EUR",
+        next_due => Some("2026-12-22"),
+    }];
+    add(
+        "client/orders/list.html",
+        page(
+            true,
+            context! { nav => "services", current_client => client(true), orders => vec![order("pending"), order("fraud")] },
+        ),
+    );
+    add(
+        "client/orders/list.html",
+        page(true, context! { nav => "services", current_client => client(true), orders => Vec::<Value>::new() }),
+    );
+    add(
+        "client/orders/show.html",
+        page(
+            true,
+            context! { nav => "services", current_client => client(true), order => order("pending"), services => ordered.clone(), may_pay => true },
+        ),
+    );
+    let all = all_permissions();
+    for status in ["pending", "active", "cancelled"] {
+        add(
+            "admin/orders/show.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "orders",
+                    order => order(status),
+                    client => context! { id => 3, name => SCRIPT, email => "jo@example.com", company => SCRIPT },
+                    coupon => Some(SCRIPT),
+                    invoice => (status != "cancelled").then(|| context! { id => 12, number => "2026-00012", status => "unpaid" }),
+                    services => ordered.clone(),
+                    can_manage => status != "active",
+                },
+            ),
+        );
+    }
+    for rows in [vec![order("pending"), order("active")], Vec::new()] {
+        add(
+            "admin/orders/list.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "orders",
+                    orders => rows,
+                    statuses => ["pending", "active", "cancelled", "fraud"],
+                    filters => context! { status => "pending", client => SCRIPT, number => "" },
+                    pagination => context! { page => 1, pages => 3, total => 120, query => "status=pending" },
+                },
+            ),
+        );
+    }
+    add(
+        "admin/ordering_settings.html",
+        page(
+            true,
+            context! {
+                current_staff => staff(&all),
+                nav => "ordering",
+                form => context! { terms_url => SCRIPT, auto_accept_paid => true, downgrade_credit_to_account => false, first_invoice_due_days => "0" },
+                errors => errors("terms_url"),
+            },
+        ),
+    );
+    let upgrade_options = options.clone();
+    for (template, who, with_quote, pending) in [
+        ("client/services/upgrade.html", "client", true, false),
+        ("client/services/upgrade.html", "client", false, true),
+        ("admin/services/upgrade.html", "staff", true, false),
+        ("admin/services/upgrade.html", "staff", false, true),
+    ] {
+        let quote = with_quote.then(|| {
+            context! {
+                product => SCRIPT, cycle => "Annually", credit => "5.00 EUR", charge => "12.00 EUR", due_now => "7.00 EUR",
+                nothing_due => false, account_credit => Some("1.00 EUR"), new_recurring => "20.00 EUR",
+                next_due => "2026-12-22", period_end => "2026-12-22", on => "2026-11-22",
+            }
+        });
+        let mut ctx = context! {
+            nav => "services",
+            service => context! { id => 9, product => SCRIPT, domain => SCRIPT, cycle => "Monthly", next_due => Some("2026-12-22") },
+            base => if who == "client" { "/account/services/9" } else { "/admin/services/9" },
+            products => vec![context! { id => 1, name => SCRIPT, selected => true, current => true }, context! { id => 2, name => "Pro", selected => false, current => false }],
+            cycles => vec![context! { key => "monthly", label => "Monthly", selected => true }],
+            options => upgrade_options.clone(),
+            quote => quote,
+            hidden => vec![("product", "1"), ("opt_1", SCRIPT)],
+            key => "key-sample-0123456789",
+            pending => pending.then(|| context! { invoice_id => Some(12), created_at => TIME }),
+            errors => errors("_form"),
+        };
+        ctx = if who == "client" {
+            context! { current_client => client(true), ..ctx }
+        } else {
+            context! { current_staff => staff(&all), ..ctx }
+        };
+        add(template, page(true, ctx));
+    }
+    for invoice_number in [Some("2026-00012"), None] {
+        let ctx = email(context! {
+            number => "4821337701",
+            items => vec![SCRIPT, "VPS — server1.example.com"],
+            total => "33.30 EUR",
+            payment_method => "Bank transfer",
+            invoice_number => invoice_number,
+            link => "https://hosting.example.com/account/orders/7",
+            first_name => SCRIPT,
+        });
+        for suffix in ["subject.txt", "txt", "html"] {
+            add(&format!("emails/order_confirmation.{suffix}"), ctx.clone());
+        }
+    }
+    // Services (services/admin_handlers.rs and client_handlers.rs).
+    {
+        use crate::services::Status;
+        let viewers: [(Vec<&str>, bool); 2] = [(all.clone(), true), (vec!["orders.view"], false)];
+        for (perms, can_manage) in &viewers {
+            for (rows, status) in [(service_rows(), "active"), (Vec::new(), "")] {
+                add(
+                    "admin/services/list.html",
+                    page(
+                        true,
+                        context! {
+                            current_staff => staff(perms),
+                            nav => "services",
+                            services => rows,
+                            statuses => Status::ALL.iter().map(|s| (s.key(), s.label())).collect::<Vec<_>>(),
+                            products => vec![("1", SCRIPT), ("2", "VPS")],
+                            filters => context! { status => status, product => "", q => SCRIPT, client => "" },
+                            pagination => context! { page => 1, pages => 3, total => "more than 10,000", query => "status=active" },
+                            can_manage => *can_manage,
+                        },
+                    ),
+                );
+            }
+            add(
+                "admin/cancellations.html",
+                page(
+                    true,
+                    context! {
+                        current_staff => staff(perms),
+                        nav => "cancellations",
+                        requests => vec![context! { service => service_row(4, Status::Active, true), ..cancellation_row(4, "open", "end_of_period") }],
+                        can_manage => *can_manage,
+                    },
+                ),
+            );
+        }
+        add(
+            "admin/cancellations.html",
+            page(
+                true,
+                context! { current_staff => staff(&all), nav => "cancellations", requests => Vec::<Value>::new(), can_manage => true },
+            ),
+        );
+        let (options, addons) = service_extras();
+        let form = context! {
+            registration_date => "2026-11-21", next_due_date => "2026-12-21", billing_cycle => "monthly",
+            recurring_amount => "10.00", use_current_price => true, domain => SCRIPT, hostname => SCRIPT,
+            username => SCRIPT, notes => SCRIPT,
+        };
+        let mut edit_errors = errors("recurring_amount");
+        edit_errors.add("next_due_date", SCRIPT);
+        for (status, filled, perms, errors) in [
+            (Status::Suspended, true, all.clone(), edit_errors),
+            (Status::Pending, false, all.clone(), FormErrors::new()),
+            (Status::Active, true, vec!["orders.view"], FormErrors::new()),
+            (Status::Cancelled, false, all.clone(), FormErrors::new()),
+        ] {
+            let commands: Vec<(&str, &str)> = if filled {
+                vec![
+                    ("create", "Create"),
+                    ("suspend", "Suspend"),
+                    ("unsuspend", "Unsuspend"),
+                    ("terminate", "Terminate"),
+                    ("change_package", "Change package"),
+                    ("change_password", "Change password"),
+                ]
+            } else {
+                Vec::new()
+            };
+            add(
+                "admin/services/show.html",
+                page(
+                    true,
+                    context! {
+                        current_staff => staff(&perms),
+                        nav => "services",
+                        service => service_row(4, status, filled),
+                        options => if filled { options.clone() } else { Vec::new() },
+                        addons => if filled { addons.clone() } else { Vec::new() },
+                        invoices => if filled {
+                            vec![
+                                context! { id => 9, number => SCRIPT, status => "unpaid", issue_date => Some("2026-11-21"), total => "15.00 EUR" },
+                                context! { id => 8, number => "Draft #8", status => "draft", issue_date => None::<&str>, total => "0.00 EUR" },
+                            ]
+                        } else {
+                            Vec::new()
+                        },
+                        requests => if filled { cancellation_rows() } else { Vec::new() },
+                        open_request => if filled { Some(cancellation_row(4, "open", "end_of_period")) } else { None },
+                        commands => commands,
+                        cycles => vec![("monthly", "Monthly"), ("annually", "Annually")],
+                        history => if filled { audit_rows() } else { Vec::new() },
+                        form => form.clone(),
+                        errors => errors,
+                        can_manage => perms.contains(&"services.manage"),
+                    },
+                ),
+            );
+        }
+        let quantity = context! {
+            id => 3, name => "option.3", label => SCRIPT, kind => "quantity", unit_label => "GB",
+            min => 0, max => 16, step => 2, values => vec![("4", "GB")], value => "",
+        };
+        let choice = |id: i64, kind: &str, value: &str| {
+            context! {
+                id => id, name => format!("option.{id}"), label => SCRIPT, kind => kind, unit_label => "",
+                min => 0, max => 0, step => 1, values => vec![("1", SCRIPT), ("2", "Windows")], value => value,
+            }
+        };
+        let all_kinds = vec![choice(1, "dropdown", "2"), choice(2, "yesno", "1"), choice(5, "radio", "1"), quantity];
+        let mut add_errors = errors("option.1");
+        for field in ["options", "product_id", "billing_cycle", "recurring_amount", "option.2", "option.5", "option.3"]
+        {
+            add_errors.add(field, SCRIPT);
+        }
+        for (product, options, currency, products, errors) in [
+            (false, Vec::new(), Some("EUR"), vec![("1", SCRIPT)], FormErrors::new()),
+            (false, Vec::new(), None, Vec::new(), FormErrors::new()),
+            (true, all_kinds.clone(), Some("EUR"), vec![("1", SCRIPT)], FormErrors::new()),
+            (true, all_kinds, None, vec![("1", SCRIPT)], add_errors),
+        ] {
+            add(
+                "admin/services/new.html",
+                page(
+                    true,
+                    context! {
+                        current_staff => staff(&all),
+                        nav => "services",
+                        client => context! { id => 7, name => SCRIPT },
+                        currency => currency,
+                        products => products,
+                        product => if product { Some(context! { id => 1, name => SCRIPT, payment_type => "Recurring" }) } else { None },
+                        cycles => vec![("monthly", "Monthly"), ("annually", "Annually")],
+                        options => options,
+                        today => "2026-11-21",
+                        default_due_date => if product { Some("2026-12-21") } else { None },
+                        form => context! {
+                            product_id => if product { "1" } else { "" }, billing_cycle => "monthly", domain => SCRIPT,
+                            hostname => "", recurring_amount => "", next_due_date => "", create_invoice => true,
+                            run_create => false, key => "service-key-sample",
+                        },
+                        errors => errors,
+                    },
+                ),
+            );
+        }
+        for (who, rows) in [(client(true), service_rows()), (sub_user(&["services"]), Vec::new())] {
+            add(
+                "client/services/list.html",
+                page(true, context! { current_client => who, nav => "services", services => rows }),
+            );
+        }
+        let kinds = vec![("immediate", "Immediately"), ("end_of_period", "Ends on 2026-12-21")];
+        for (status, filled, open, can_request, errors) in [
+            (Status::Active, true, true, false, FormErrors::new()),
+            (Status::Suspended, true, false, true, errors("reason")),
+            (Status::Active, false, false, true, FormErrors::new()),
+            (Status::Terminated, false, false, false, FormErrors::new()),
+        ] {
+            add(
+                "client/services/show.html",
+                page(
+                    true,
+                    context! {
+                        current_client => client(true),
+                        nav => "services",
+                        service => service_row(4, status, filled),
+                        options => if filled { options.clone() } else { Vec::new() },
+                        addons => if filled { addons.clone() } else { Vec::new() },
+                        requests => if filled { cancellation_rows() } else { Vec::new() },
+                        open_request => if open { Some(cancellation_row(4, "open", "immediate")) } else { None },
+                        can_request => can_request,
+                        kinds => kinds.clone(),
+                        form => context! { kind => "immediate", reason => SCRIPT },
+                        errors => errors,
+                    },
+                ),
+            );
+        }
     }
 
     out

@@ -20,3 +20,4 @@ mod services;
 mod sessions;
 mod staff;
 mod totals_agree;
+mod upgrades;

@@ -1,1 +1,561 @@
-//! (being written)
+//! The storefront, the cart and checkout: a visitor's cart in the database, prices computed
+//! on the server, the order with its services and first invoice in one transaction, stock that
+//! never goes below zero, staff accepting, cancelling and deleting orders.
+
+use chrono::Datelike;
+
+use crate::invoices::set_up_billing;
+use crate::on_both_backends;
+use crate::support::TestApp;
+
+/// A shared-hosting product "Web Starter" (id 1): 10.00 EUR a month + 5.00 setup, 100.00 a
+/// year; an add-on "Daily backups" (id 1) at 2.50 EUR a month; stock of `stock` units when
+/// given. Billing in Germany with 19 % VAT (see `set_up_billing`).
+pub(crate) async fn shop(app: &mut TestApp, stock: Option<i32>) {
+    app.signed_in_admin().await;
+    set_up_billing(app, false).await;
+    app.post_form("/admin/catalog/groups", &[("name", "Hosting"), ("headline", "Fast hosting"), ("visible", "on")])
+        .await;
+    let stock_text = stock.map(|s| s.to_string()).unwrap_or_default();
+    let mut form = vec![
+        ("group_id", "1"),
+        ("name", "Web Starter"),
+        ("product_type", "shared_hosting"),
+        ("payment_type", "recurring"),
+        ("taxable", "on"),
+        ("module", "none"),
+    ];
+    if stock.is_some() {
+        form.push(("stock_enabled", "on"));
+        form.push(("stock_quantity", &stock_text));
+    }
+    app.post_form("/admin/catalog/products", &form).await.assert_redirect_to("/admin/catalog/products/1");
+    app.post_form(
+        "/admin/catalog/products/1/prices",
+        &[("price.EUR.monthly", "10.00"), ("setup.EUR.monthly", "5"), ("price.EUR.annually", "100")],
+    )
+    .await
+    .assert_redirect_to("/admin/catalog/products/1");
+    app.post_form(
+        "/admin/catalog/addons",
+        &[("name", "Daily backups"), ("payment_type", "recurring"), ("taxable", "on"), ("welcome_email", "none")],
+    )
+    .await
+    .assert_redirect_to("/admin/catalog/addons/1");
+    app.post_form("/admin/catalog/addons/1/prices", &[("price.EUR.monthly", "2.50")])
+        .await
+        .assert_redirect_to("/admin/catalog/addons/1");
+    app.post_form("/admin/catalog/addons/1/products", &[("product", "1")]).await;
+    // Shop in euros by default.
+    app.post_form("/admin/currencies/EUR/default", &[]).await;
+}
+
+/// A client signed in on `app` (its own cookie jar), registered at the store.
+pub(crate) async fn shopper(app: &mut TestApp, email: &str) {
+    let registered = app.register_client(email, "correct horse battery 9").await;
+    assert_eq!(registered.status, 303, "{}", registered.body);
+}
+
+pub(crate) fn order_path(response: &crate::support::TestResponse) -> String {
+    assert_eq!(response.status, 303, "{}", response.body);
+    assert!(response.location().starts_with("/account/orders/"), "{}", response.location());
+    response.location().to_owned()
+}
+
+/// The hidden idempotency key of the checkout form.
+fn form_key(page: &str) -> String {
+    let marker = "name=\"key\" value=\"";
+    let start = page.find(marker).map(|i| i + marker.len()).expect("a key field");
+    page[start..].split('"').next().unwrap_or_default().to_owned()
+}
+
+async fn a_visitor_fills_a_cart_then_signs_up_and_the_invoice_matches_it(mut app: TestApp) {
+    shop(&mut app, None).await;
+    let mut visitor = app.second_node().await;
+
+    let store = visitor.get("/store").await;
+    assert_eq!(store.status, 200);
+    store.assert_contains("Web Starter");
+    store.assert_contains("10.00");
+    visitor.get("/store/products/1").await.assert_contains("Domain");
+
+    let added = visitor
+        .post_form(
+            "/cart/items",
+            &[
+                ("product_id", "1"),
+                ("cycle", "monthly"),
+                ("quantity", "2"),
+                ("domain", "Example.COM"),
+                ("addon_1", "on"),
+            ],
+        )
+        .await;
+    added.assert_redirect_to("/cart");
+    assert!(visitor.cookies.contains_key("hw_cart"), "the cart lives under its own cookie");
+    // The cart is in the database: another node shows it to the same browser.
+    let mut other_node = app.second_node().await;
+    other_node.cookies = visitor.cookies.clone();
+    let cart = other_node.get("/cart").await;
+    assert_eq!(cart.status, 200);
+    cart.assert_contains("example.com");
+    // Two units of (10.00 + 5.00 setup + 2.50 add-on) = 35.00 net; a visitor is taxed by the
+    // seller's country until they say otherwise: 19 % = 6.65.
+    cart.assert_contains("35.00");
+    cart.assert_contains("6.65");
+    cart.assert_contains("41.65");
+    other_node.post_form("/cart/country", &[("country", "US")]).await.assert_redirect_to("/cart");
+    let untaxed = other_node.get("/cart").await;
+    untaxed.assert_contains("35.00");
+    assert!(!untaxed.body.contains("41.65"), "no German VAT for a visitor in the US");
+
+    // Checkout asks a visitor to sign in or register, then comes back.
+    let checkout = visitor.get("/checkout").await;
+    checkout.assert_contains("/register?next=/checkout");
+    visitor.get("/register?next=/checkout").await.assert_contains(r#"name="next" value="&#x2f;checkout""#);
+    let password = "correct horse battery 9";
+    visitor
+        .post_form(
+            "/register",
+            &[
+                ("first_name", "Grace"),
+                ("last_name", "Hopper"),
+                ("email", "grace@example.de"),
+                ("password", password),
+                ("password_confirm", password),
+                ("next", "/checkout"),
+            ],
+        )
+        .await
+        .assert_redirect_to("/checkout");
+    let checkout = visitor.get("/checkout").await;
+    assert_eq!(checkout.status, 200, "{}", checkout.body);
+    checkout.assert_contains("41.65");
+    let key = form_key(&checkout.body);
+    let placed = visitor.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &key)]).await;
+    let path = order_path(&placed);
+    // The same submission again finds the same order.
+    visitor.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &key)]).await;
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM orders").await, 1);
+
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM orders WHERE status = 'pending' AND subtotal_minor = 3500 AND tax_minor = 665 \
+             AND total_minor = 4165 AND payment_method = 'bank_transfer' AND invoice_id IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM services WHERE status = 'pending' AND domain = 'example.com' \
+             AND recurring_minor = 1000 AND billing_cycle = 'monthly' AND next_due_date IS NOT NULL"
+        )
+        .await,
+        2
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM service_addons WHERE recurring_minor = 250").await, 2);
+    // The invoice is the cart: same totals, every line linked to the service it bills.
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM invoices i JOIN orders o ON o.invoice_id = i.id \
+             WHERE i.status = 'unpaid' AND i.total_minor = o.total_minor AND i.tax_minor = 665 AND i.number IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoice_lines WHERE service_id IS NOT NULL").await, 6);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoice_lines WHERE service_addon_id IS NOT NULL").await, 2);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoice_lines WHERE kind = 'setup' AND period_start IS NULL").await, 2);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM carts").await, 0, "the cart is emptied by the order");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE template = 'order_confirmation'").await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'order.placed'").await, 1);
+
+    let page = visitor.get(&path).await;
+    assert_eq!(page.status, 200);
+    page.assert_contains("example.com");
+    page.assert_contains("View the invoice");
+    // Another client cannot see it.
+    let mut stranger = app.second_node().await;
+    shopper(&mut stranger, "mallory@example.com").await;
+    assert_eq!(stranger.get(&path).await.status, 404);
+
+    // Staff see the order and accept it: the services are set up (by hand: no module).
+    let id = path.trim_start_matches("/account/orders/");
+    let admin_page = app.get(&format!("/admin/orders/{id}")).await;
+    admin_page.assert_contains("grace@example.de");
+    app.post_form(&format!("/admin/orders/{id}/accept"), &[]).await.assert_redirect_to(&format!("/admin/orders/{id}"));
+    app.post_form(&format!("/admin/orders/{id}/accept"), &[]).await;
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM orders WHERE status = 'active' AND accepted_at IS NOT NULL").await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM services WHERE status = 'active'").await, 2);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM service_addons WHERE status = 'active'").await, 2);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'order.accepted'").await, 1);
+}
+
+async fn bad_choices_are_refused_and_change_nothing(mut app: TestApp) {
+    shop(&mut app, Some(1)).await;
+    app.post_form(
+        "/admin/catalog/products",
+        &[
+            ("group_id", "1"),
+            ("name", "Old plan"),
+            ("product_type", "other"),
+            ("payment_type", "recurring"),
+            ("retired", "on"),
+        ],
+    )
+    .await;
+    app.post_form("/admin/catalog/products/2/prices", &[("price.EUR.monthly", "1.00")]).await;
+    let mut visitor = app.second_node().await;
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![("product_id", "1"), ("cycle", "monthly"), ("quantity", "1"), ("domain", "not a domain")],
+            "Enter the domain",
+        ),
+        (
+            vec![("product_id", "1"), ("cycle", "quarterly"), ("quantity", "1"), ("domain", "ok.example")],
+            "has no Quarterly price in EUR",
+        ),
+        (
+            vec![("product_id", "1"), ("cycle", "monthly"), ("quantity", "2"), ("domain", "ok.example")],
+            "Only 1 of Web Starter",
+        ),
+        (vec![("product_id", "1"), ("cycle", "monthly"), ("quantity", "0"), ("domain", "ok.example")], "Order 1 to 20"),
+        (
+            vec![
+                ("product_id", "1"),
+                ("cycle", "monthly"),
+                ("quantity", "1"),
+                ("domain", "ok.example"),
+                ("addon_99", "on"),
+            ],
+            "no such add-on",
+        ),
+        (
+            vec![
+                ("product_id", "1"),
+                ("cycle", "monthly"),
+                ("quantity", "1"),
+                ("domain", "ok.example"),
+                ("opt_5", "3"),
+            ],
+            "no option #5",
+        ),
+    ];
+    for (form, message) in cases {
+        let response = visitor.post_form("/cart/items", &form).await;
+        assert_eq!(response.status, 422, "{form:?}: {}", response.body);
+        response.assert_contains(message);
+    }
+    // A retired or made-up product is not for sale at all.
+    assert_eq!(
+        visitor.post_form("/cart/items", &[("product_id", "2"), ("cycle", "monthly"), ("quantity", "1")]).await.status,
+        404
+    );
+    assert_eq!(
+        visitor.post_form("/cart/items", &[("product_id", "77"), ("cycle", "monthly"), ("quantity", "1")]).await.status,
+        404
+    );
+    assert_eq!(visitor.get("/store/products/2").await.status, 404);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM cart_items").await, 0);
+
+    // A price typed into the form is not a choice: it is ignored.
+    visitor
+        .post_form(
+            "/cart/items",
+            &[
+                ("product_id", "1"),
+                ("cycle", "monthly"),
+                ("quantity", "1"),
+                ("domain", "ok.example"),
+                ("price", "0.01"),
+                ("total", "0"),
+            ],
+        )
+        .await
+        .assert_redirect_to("/cart");
+    visitor.get("/cart").await.assert_contains("17.85");
+
+    // Placing the order needs a signed-in client, accepted terms when there are some, and a
+    // known payment method.
+    app.post_form(
+        "/admin/settings/ordering",
+        &[("terms_url", "https://acme.test/terms"), ("auto_accept_paid", "on"), ("first_invoice_due_days", "0")],
+    )
+    .await
+    .assert_redirect_to("/admin/settings/ordering");
+    assert_eq!(
+        visitor
+            .post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", "k".repeat(20).as_str())])
+            .await
+            .status,
+        303
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM orders").await, 0);
+    shopper(&mut visitor, "ken@example.de").await;
+    let key = "x".repeat(24);
+    let no_terms = visitor.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &key)]).await;
+    assert_eq!(no_terms.status, 422);
+    no_terms.assert_contains("Accept the terms of service");
+    let bad_method =
+        visitor.post_form("/checkout", &[("payment_method", "gold"), ("accept_terms", "on"), ("key", &key)]).await;
+    assert_eq!(bad_method.status, 422);
+    bad_method.assert_contains("Choose how you will pay.");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM orders").await, 0);
+    assert_eq!(app.scalar("SELECT stock_quantity FROM products WHERE id = 1").await, 1);
+
+    // Stock sold out between cart and checkout: refused, nothing written.
+    app.execute("UPDATE products SET stock_quantity = 0 WHERE id = 1").await;
+    let sold_out = visitor
+        .post_form("/checkout", &[("payment_method", "bank_transfer"), ("accept_terms", "on"), ("key", &key)])
+        .await;
+    assert_eq!(sold_out.status, 422);
+    sold_out.assert_contains("out of stock");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM orders").await, 0);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM services").await, 0);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices").await, 0);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM cart_items").await, 1, "the cart is kept to be changed");
+}
+
+async fn stock_never_goes_below_zero_under_concurrent_checkouts(mut app: TestApp) {
+    shop(&mut app, Some(3)).await;
+    let mut buyers = Vec::new();
+    for n in 0..8 {
+        let mut buyer = app.second_node().await;
+        shopper(&mut buyer, &format!("buyer{n}@example.de")).await;
+        buyer
+            .post_form(
+                "/cart/items",
+                &[("product_id", "1"), ("cycle", "monthly"), ("quantity", "1"), ("domain", "race.example")],
+            )
+            .await
+            .assert_redirect_to("/cart");
+        buyers.push(buyer);
+    }
+    let checkouts = buyers.into_iter().enumerate().map(|(n, mut buyer)| async move {
+        let key = format!("race-key-{n:0>16}");
+        buyer.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &key)]).await.status.as_u16()
+    });
+    let statuses = futures::future::join_all(checkouts).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 5, "{statuses:?}");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM orders").await, 3);
+    assert_eq!(app.scalar("SELECT stock_quantity FROM products WHERE id = 1").await, 0);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM services").await, 3);
+}
+
+async fn cancelling_gives_stock_back_and_paying_accepts_the_order(mut app: TestApp) {
+    shop(&mut app, Some(5)).await;
+    let mut buyer = app.second_node().await;
+    shopper(&mut buyer, "paula@example.de").await;
+    let place = async |buyer: &mut TestApp, key: &str| {
+        buyer
+            .post_form(
+                "/cart/items",
+                &[("product_id", "1"), ("cycle", "annually"), ("quantity", "2"), ("domain", "paula.example")],
+            )
+            .await
+            .assert_redirect_to("/cart");
+        order_path(&buyer.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", key)]).await)
+    };
+    let first = place(&mut buyer, &"a".repeat(20)).await;
+    assert_eq!(app.scalar("SELECT stock_quantity FROM products WHERE id = 1").await, 3);
+    let id = first.trim_start_matches("/account/orders/");
+    app.post_form(&format!("/admin/orders/{id}/cancel"), &[]).await.assert_redirect_to(&format!("/admin/orders/{id}"));
+    assert_eq!(app.scalar("SELECT stock_quantity FROM products WHERE id = 1").await, 5);
+    assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM orders WHERE id = {id} AND status = 'cancelled'")).await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM services WHERE status = 'cancelled'").await, 2);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'cancelled'").await,
+        1,
+        "its unpaid invoice too"
+    );
+    // A cancelled order cannot be accepted.
+    let refused = app.post_form(&format!("/admin/orders/{id}/accept"), &[]).await;
+    assert_eq!(refused.status, 303);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM services WHERE status = 'active'").await, 0);
+
+    // The second order is paid in full by bank transfer: with auto-accept on (the default),
+    // its services are set up.
+    let second = place(&mut buyer, &"b".repeat(20)).await;
+    let second_id = second.trim_start_matches("/account/orders/");
+    let invoice_id = app.scalar(&format!("SELECT invoice_id FROM orders WHERE id = {second_id}")).await;
+    let total = app.scalar(&format!("SELECT total_minor FROM invoices WHERE id = {invoice_id}")).await;
+    assert_eq!(total, 2 * (10_000 + 1_900), "two years at 100.00 + 19 % VAT, no setup fee annually");
+    app.post_form(
+        &format!("/admin/invoices/{invoice_id}/payments"),
+        &[("amount", "238.00"), ("method", "bank_transfer"), ("key", &"p".repeat(24))],
+    )
+    .await;
+    assert_eq!(
+        app.scalar(&format!("SELECT COUNT(*) FROM orders WHERE id = {second_id} AND status = 'active'")).await,
+        1
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM services WHERE status = 'active'").await, 2);
+
+    // A third order is marked fraud, a fourth deleted: stock comes back both times.
+    let third = place(&mut buyer, &"c".repeat(20)).await;
+    let third_id = third.trim_start_matches("/account/orders/");
+    app.post_form(&format!("/admin/orders/{third_id}/fraud"), &[]).await;
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM services WHERE status = 'fraud'").await, 2);
+    let fourth = place(&mut buyer, &"d".repeat(20)).await;
+    let fourth_id = fourth.trim_start_matches("/account/orders/");
+    app.post_form(&format!("/admin/orders/{fourth_id}/delete"), &[]).await.assert_redirect_to("/admin/orders");
+    assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM orders WHERE id = {fourth_id}")).await, 0);
+    assert_eq!(app.scalar("SELECT stock_quantity FROM products WHERE id = 1").await, 3, "2 active units remain sold");
+    // An active order cannot be deleted.
+    app.post_form(&format!("/admin/orders/{second_id}/delete"), &[]).await;
+    assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM orders WHERE id = {second_id}")).await, 1);
+    for action in ["order.cancelled", "order.fraud", "order.deleted"] {
+        assert_eq!(
+            app.scalar(&format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'")).await,
+            1,
+            "{action}"
+        );
+    }
+}
+
+async fn account_credit_pays_at_checkout(mut app: TestApp) {
+    shop(&mut app, None).await;
+    let mut buyer = app.second_node().await;
+    shopper(&mut buyer, "carla@example.de").await;
+    let client_id = app.scalar("SELECT id FROM clients WHERE email = 'carla@example.de'").await;
+    app.execute(&format!("UPDATE clients SET currency_code = 'EUR' WHERE id = {client_id}")).await;
+    app.post_form(
+        &format!("/admin/clients/{client_id}/credit"),
+        &[
+            ("direction", "add"),
+            ("currency_code", "EUR"),
+            ("amount", "500"),
+            ("reason", "Prepaid"),
+            ("key", &"c".repeat(24)),
+        ],
+    )
+    .await;
+    assert_eq!(app.scalar("SELECT balance_minor FROM client_credit_balances").await, 50_000);
+    buyer
+        .post_form(
+            "/cart/items",
+            &[("product_id", "1"), ("cycle", "monthly"), ("quantity", "1"), ("domain", "carla.example")],
+        )
+        .await;
+    let key = "k".repeat(30);
+    let placed = buyer.post_form("/checkout", &[("payment_method", "account_credit"), ("key", &key)]).await;
+    order_path(&placed);
+    // 15.00 + 19 % = 17.85 from the credit; the invoice is paid and the order accepted.
+    assert_eq!(app.scalar("SELECT balance_minor FROM client_credit_balances").await, 50_000 - 1_785);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'paid' AND credit_applied_minor = 1785").await,
+        1
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM orders WHERE status = 'active'").await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM services WHERE status = 'active'").await, 1);
+}
+
+async fn a_promotion_code_discounts_the_cart_and_the_invoice_alike(mut app: TestApp) {
+    shop(&mut app, None).await;
+    let code = [
+        ("code", "launch20"),
+        ("kind", "percent"),
+        ("percent", "20"),
+        ("amount", ""),
+        ("currency_code", "EUR"),
+        ("product", "1"),
+        ("recurrence", "recurring"),
+        ("recurring_limit", "2"),
+        ("max_uses", "5"),
+        ("active", "on"),
+        ("notes", ""),
+    ];
+    app.post_form("/admin/promotions", &code).await.assert_redirect_to("/admin/promotions");
+    let mut buyer = app.second_node().await;
+    shopper(&mut buyer, "olga@example.de").await;
+    buyer
+        .post_form(
+            "/cart/items",
+            &[
+                ("product_id", "1"),
+                ("cycle", "monthly"),
+                ("quantity", "1"),
+                ("domain", "olga.example"),
+                ("addon_1", "on"),
+            ],
+        )
+        .await
+        .assert_redirect_to("/cart");
+    // A made-up code is refused and the cart keeps none.
+    buyer.post_form("/cart/coupon", &[("code", "FREE-STUFF")]).await.assert_redirect_to("/cart");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM carts WHERE coupon_code = ''").await, 1);
+    buyer.get("/cart").await.assert_contains("That promotion code is not valid.");
+
+    buyer.post_form("/cart/coupon", &[("code", "Launch20")]).await.assert_redirect_to("/cart");
+    // 20 % off the product's 10.00 only (not its setup fee, not the add-on): 15.50 net,
+    // VAT 2.95, 18.45.
+    let cart = buyer.get("/cart").await;
+    cart.assert_contains("2.00");
+    cart.assert_contains("18.45");
+    let checkout = buyer.get("/checkout").await;
+    checkout.assert_contains("18.45");
+    let key = form_key(&checkout.body);
+    order_path(&buyer.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &key)]).await);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM orders WHERE discount_minor = 200 AND total_minor = 1845 AND coupon_id = 1")
+            .await,
+        1
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices WHERE discount_minor = 200 AND total_minor = 1845").await, 1);
+    assert_eq!(app.scalar("SELECT uses FROM coupons WHERE id = 1").await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM coupon_uses WHERE coupon_id = 1").await, 1);
+    // The renewals it still discounts travel with the service.
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM services WHERE coupon_id = 1 AND coupon_renewals_left = 2").await, 1);
+}
+
+async fn a_pro_rata_product_is_charged_up_to_its_billing_day(mut app: TestApp) {
+    shop(&mut app, None).await;
+    app.execute("UPDATE products SET prorata_enabled = true, prorata_day = 1 WHERE id = 1").await;
+    let mut buyer = app.second_node().await;
+    shopper(&mut buyer, "pia@example.de").await;
+    buyer
+        .post_form(
+            "/cart/items",
+            &[("product_id", "1"), ("cycle", "monthly"), ("quantity", "1"), ("domain", "pia.example")],
+        )
+        .await
+        .assert_redirect_to("/cart");
+    order_path(&buyer.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &"p".repeat(20))]).await);
+    // Due on the 1st; the first invoice charges the days up to it (the whole month when
+    // ordered on the 1st itself), and its line's period ends there.
+    let today = chrono::Utc::now().date_naive();
+    let next_first = if today.day() == 1 {
+        today.checked_add_months(chrono::Months::new(1)).unwrap()
+    } else {
+        let start = today.with_day(1).unwrap();
+        start.checked_add_months(chrono::Months::new(1)).unwrap()
+    };
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM services WHERE next_due_date = '{next_first}' AND recurring_minor = 1000"
+        ))
+        .await,
+        1
+    );
+    let charged = app.scalar("SELECT unit_price_minor FROM invoice_lines WHERE kind = 'service'").await;
+    assert!(charged > 0 && charged <= 1000, "{charged}");
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM invoice_lines WHERE kind = 'service' AND period_end = '{next_first}'"
+        ))
+        .await,
+        1
+    );
+}
+
+on_both_backends!(
+    a_visitor_fills_a_cart_then_signs_up_and_the_invoice_matches_it,
+    bad_choices_are_refused_and_change_nothing,
+    stock_never_goes_below_zero_under_concurrent_checkouts,
+    cancelling_gives_stock_back_and_paying_accepts_the_order,
+    account_credit_pays_at_checkout,
+    a_promotion_code_discounts_the_cart_and_the_invoice_alike,
+    a_pro_rata_product_is_charged_up_to_its_billing_day,
+);

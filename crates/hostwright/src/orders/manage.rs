@@ -1,0 +1,289 @@
+//! What staff do with orders: accept (set up every service through its provisioning module),
+//! cancel (services ended, stock and coupon given back, the unpaid invoice cancelled), mark as
+//! fraud, delete a pending order; and the orders list.
+//!
+//! Each status change is one guarded UPDATE (`WHERE status = 'pending'` …), so two staff
+//! pressing "Accept" at once accept once.
+
+use chrono::Utc;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{Condition, QueryOrder, QuerySelect, QueryTrait, TransactionTrait};
+
+use super::checkout::restore_stock;
+use super::coupons;
+use super::model::order;
+use super::{ACTIVE, CANCELLED, FRAUD, PENDING};
+use crate::audit::{self, Actor};
+use crate::ids::{ClientId, InvoiceId, OrderId};
+use crate::invoices::model::invoice;
+use crate::invoices::service as invoices;
+use crate::services::lifecycle::{self, LifecycleError};
+use crate::services::model::{service, service_addon};
+use crate::services::{Status, store as services};
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for OrderError {
+    fn from(err: DbErr) -> Self {
+        OrderError::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: OrderId) -> Result<Option<order::Model>, DbErr> {
+    order::Entity::find_by_id(id).one(db).await
+}
+
+/// Moves the order from one of `from` to `to`; false when it was not in one of them.
+async fn move_status(txn: &impl ConnectionTrait, id: OrderId, from: &[&str], to: &str) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let mut update = Query::update();
+    update
+        .table(order::Entity)
+        .value(order::Column::Status, to)
+        .value(order::Column::UpdatedAt, now)
+        .and_where(Expr::col(order::Column::Id).eq(id))
+        .and_where(Expr::col(order::Column::Status).is_in(from.iter().copied()));
+    match to {
+        ACTIVE => {
+            update.value(order::Column::AcceptedAt, now);
+        }
+        CANCELLED | FRAUD => {
+            update.value(order::Column::CancelledAt, now);
+        }
+        _ => {}
+    }
+    Ok(txn.execute(&update).await?.rows_affected() == 1)
+}
+
+/// What accepting set up, and what failed (those services stay pending; staff retry them from
+/// the service page).
+#[derive(Debug, Default)]
+pub struct Accepted {
+    pub created: usize,
+    pub failed: Vec<String>,
+}
+
+/// Accepts a pending order and runs the module "create" for each of its services.
+pub async fn accept(state: &AppState, actor: &Actor, id: OrderId) -> Result<Accepted, OrderError> {
+    let current = find(&state.db, id).await?.ok_or(OrderError::NotFound)?;
+    let txn = state.db.begin().await?;
+    if !move_status(&txn, id, &[PENDING], ACTIVE).await? {
+        return Err(OrderError::NotAllowed(format!("Order {} is not pending.", current.number)));
+    }
+    let addons = Query::update()
+        .table(service_addon::Entity)
+        .value(service_addon::Column::Status, Status::Active.key())
+        .value(service_addon::Column::UpdatedAt, Utc::now())
+        .and_where(Expr::col(service_addon::Column::OrderId).eq(id))
+        .and_where(Expr::col(service_addon::Column::Status).eq(Status::Pending.key()))
+        .to_owned();
+    txn.execute(&addons).await?;
+    audit::record(&txn, actor, "order.accepted", Some(("order", id.0)), format!("Accepted order {}", current.number))
+        .await?;
+    txn.commit().await?;
+    let mut outcome = Accepted::default();
+    for s in services::for_order(&state.db, id).await? {
+        if s.status != Status::Pending.key() {
+            continue;
+        }
+        match lifecycle::run(state, actor, s.id, crate::provisioning::Command::Create).await {
+            Ok(_) => outcome.created += 1,
+            Err(LifecycleError::Internal(err)) => return Err(OrderError::Internal(err)),
+            Err(err) => outcome.failed.push(format!("service #{}: {err}", s.id)),
+        }
+    }
+    Ok(outcome)
+}
+
+/// Cancels a pending or active order: live services are terminated and closed, stock and the
+/// coupon's use are given back, and an invoice nobody paid is cancelled.
+pub async fn cancel(state: &AppState, actor: &Actor, id: OrderId) -> Result<(), OrderError> {
+    close(state, actor, id, &[PENDING, ACTIVE], CANCELLED, Status::Cancelled).await
+}
+
+/// Marks a pending order as fraud: nothing was set up, nothing will be.
+pub async fn mark_fraud(state: &AppState, actor: &Actor, id: OrderId) -> Result<(), OrderError> {
+    close(state, actor, id, &[PENDING], FRAUD, Status::Fraud).await
+}
+
+async fn close(
+    state: &AppState,
+    actor: &Actor,
+    id: OrderId,
+    from: &[&str],
+    to: &str,
+    service_status: Status,
+) -> Result<(), OrderError> {
+    let current = find(&state.db, id).await?.ok_or(OrderError::NotFound)?;
+    if !from.contains(&current.status.as_str()) {
+        return Err(OrderError::NotAllowed(format!(
+            "Order {} is {}; it cannot be changed so.",
+            current.number, current.status
+        )));
+    }
+    // Services on a server are removed there first; a module failure stops here with
+    // nothing else changed, and staff can try again.
+    let ordered = services::for_order(&state.db, id).await?;
+    for s in &ordered {
+        if matches!(Status::parse(&s.status), Some(Status::Active | Status::Suspended)) {
+            lifecycle::run(state, actor, s.id, crate::provisioning::Command::Terminate)
+                .await
+                .map_err(|e| OrderError::NotAllowed(format!("Service #{}: {e}", s.id)))?;
+        }
+    }
+    let today = invoices::today(&state.db).await?;
+    let txn = state.db.begin().await?;
+    if !move_status(&txn, id, from, to).await? {
+        return Err(OrderError::NotAllowed("The order changed meanwhile; reload it.".into()));
+    }
+    for s in services::for_order(&txn, id).await? {
+        if matches!(Status::parse(&s.status), Some(Status::Pending | Status::Terminated)) {
+            lifecycle::mark_ended(&txn, actor, s.id, service_status, today)
+                .await
+                .map_err(|e| OrderError::NotAllowed(e.to_string()))?;
+        }
+    }
+    restore_stock(&txn, id).await?;
+    coupons::release_use(&txn, id).await?;
+    let invoice_note = cancel_unpaid_invoice(&txn, current.invoice_id).await?;
+    audit::record(
+        &txn,
+        actor,
+        &format!("order.{to}"),
+        Some(("order", id.0)),
+        format!("Order {} marked {to}{invoice_note}", current.number),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Cancels the order's invoice if nothing was paid on it; says what happened.
+async fn cancel_unpaid_invoice(txn: &impl ConnectionTrait, invoice_id: Option<InvoiceId>) -> Result<String, DbErr> {
+    let Some(invoice_id) = invoice_id else { return Ok(String::new()) };
+    let update = Query::update()
+        .table(invoice::Entity)
+        .value(invoice::Column::Status, invoices::CANCELLED)
+        .value(invoice::Column::UpdatedAt, Utc::now())
+        .and_where(Expr::col(invoice::Column::Id).eq(invoice_id))
+        .and_where(Expr::col(invoice::Column::Status).is_in([invoices::DRAFT, invoices::UNPAID]))
+        .and_where(Expr::col(invoice::Column::AmountPaidMinor).eq(0))
+        .and_where(Expr::col(invoice::Column::CreditAppliedMinor).eq(0))
+        .and_where(Expr::col(invoice::Column::CreditedMinor).eq(0))
+        .to_owned();
+    Ok(if txn.execute(&update).await?.rows_affected() == 1 {
+        "; its unpaid invoice was cancelled".into()
+    } else {
+        "; its invoice was paid (issue a credit note to refund it)".into()
+    })
+}
+
+/// Deletes a pending order with its services (never set up); stock and the coupon's use are
+/// given back and its invoice, which keeps its number, is cancelled.
+pub async fn delete(state: &AppState, actor: &Actor, id: OrderId) -> Result<String, OrderError> {
+    let current = find(&state.db, id).await?.ok_or(OrderError::NotFound)?;
+    if current.status != PENDING {
+        return Err(OrderError::NotAllowed("Only pending orders can be deleted; cancel this one instead.".into()));
+    }
+    let ordered = services::for_order(&state.db, id).await?;
+    if ordered.iter().any(|s| s.status != Status::Pending.key()) {
+        return Err(OrderError::NotAllowed("A service of this order was set up; cancel the order instead.".into()));
+    }
+    let txn = state.db.begin().await?;
+    // Claim the order first (the first statement writes, see `checkout`).
+    if !move_status(&txn, id, &[PENDING], PENDING).await? {
+        return Err(OrderError::NotAllowed("The order changed meanwhile; reload it.".into()));
+    }
+    restore_stock(&txn, id).await?;
+    coupons::release_use(&txn, id).await?;
+    let invoice_note = cancel_unpaid_invoice(&txn, current.invoice_id).await?;
+    let deleted = order::Entity::delete_many()
+        .filter(order::Column::Id.eq(id))
+        .filter(order::Column::Status.eq(PENDING))
+        .exec(&txn)
+        .await?;
+    if deleted.rows_affected != 1 {
+        return Err(OrderError::NotAllowed("The order changed meanwhile; reload it.".into()));
+    }
+    audit::record(
+        &txn,
+        actor,
+        "order.deleted",
+        Some(("order", id.0)),
+        format!("Deleted pending order {} of client #{}{invoice_note}", current.number, current.client_id),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(current.number)
+}
+
+/// After an invoice was paid: accept the order it belongs to when the setting says so.
+pub async fn after_invoice_paid(state: &AppState, invoice_id: InvoiceId) -> Result<(), OrderError> {
+    let settings = super::settings::load(&state.db).await?;
+    if !settings.auto_accept_paid {
+        return Ok(());
+    }
+    let pending = order::Entity::find()
+        .filter(order::Column::InvoiceId.eq(invoice_id))
+        .filter(order::Column::Status.eq(PENDING))
+        .all(&state.db)
+        .await?;
+    for o in pending {
+        super::checkout::accept_quietly(state, o.id).await;
+    }
+    Ok(())
+}
+
+/// The admin list's filters.
+#[derive(Debug, Clone, Default)]
+pub struct OrderQuery {
+    pub status: Option<String>,
+    pub client_id: Option<ClientId>,
+    /// An order number (exact).
+    pub number: Option<String>,
+    pub page: u64,
+}
+
+pub const PER_PAGE: u64 = 50;
+
+pub async fn search(db: &impl ConnectionTrait, q: &OrderQuery) -> Result<(Vec<order::Model>, u64), DbErr> {
+    let mut condition = Condition::all();
+    if let Some(status) = &q.status {
+        condition = condition.add(order::Column::Status.eq(status.as_str()));
+    }
+    if let Some(client_id) = q.client_id {
+        condition = condition.add(order::Column::ClientId.eq(client_id));
+    }
+    if let Some(number) = &q.number {
+        condition = condition.add(order::Column::Number.eq(number.as_str()));
+    }
+    let base = order::Entity::find().filter(condition);
+    let capped = base.clone().select_only().column(order::Column::Id).limit(invoices::COUNT_CAP + 1).into_query();
+    let count = Query::select().expr(Expr::cust("COUNT(*)")).from_subquery(capped, "capped").to_owned();
+    let total = match db.query_one(&count).await? {
+        Some(row) => u64::try_from(row.try_get_by_index::<i64>(0)?).unwrap_or(0),
+        None => 0,
+    };
+    let rows = base
+        .order_by_desc(order::Column::Id)
+        .offset(q.page.saturating_sub(1) * PER_PAGE)
+        .limit(PER_PAGE)
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// The services of an order with their product names.
+pub async fn services_of(db: &impl ConnectionTrait, id: OrderId) -> Result<Vec<service::Model>, DbErr> {
+    services::for_order(db, id).await
+}

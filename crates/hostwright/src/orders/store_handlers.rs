@@ -1,0 +1,898 @@
+//! The storefront, the cart and checkout (client area, open to visitors), and the client's
+//! orders.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use hostwright_core::{BillingCycle, Currency, Money};
+use minijinja::{Value, context};
+use sea_orm::QueryOrder;
+use sea_orm::entity::prelude::*;
+use serde::Deserialize;
+
+use super::cart::{self, CartError, ItemInput, Needs, Quote};
+use super::checkout::{self, CheckoutError, PAYMENT_METHODS, PlaceOrder, Placed};
+use super::model::{cart as cart_model, order};
+use super::settings as order_settings;
+use crate::catalog::model::{addon, group, option, option_value, price, product};
+use crate::catalog::options::{self, OptionKind};
+use crate::catalog::pricing::Choice;
+use crate::catalog::service::{self as catalog, PaymentType};
+use crate::crypto::random_token;
+use crate::ids::{AddonId, CartItemId, ConfigOptionId, ConfigOptionValueId, OrderId, ProductGroupId, ProductId};
+use crate::invoices::settings as billing_settings;
+use crate::services::store as services;
+use crate::state::AppState;
+use crate::web::current::CurrentClient;
+use crate::web::{AppError, AppResult, FormErrors, Page, flash};
+
+fn cart_error(err: CartError) -> AppError {
+    match err {
+        CartError::Internal(err) => AppError::Internal(err),
+        other => AppError::BadRequest(other.to_string()),
+    }
+}
+
+fn money(minor: i64, currency: Currency) -> String {
+    Money::from_minor(minor, currency).to_string()
+}
+
+/// The cart in the visitor's cookie, or the signed-in client's latest cart.
+async fn find_cart(
+    state: &AppState,
+    jar: &CookieJar,
+    client: Option<&CurrentClient>,
+) -> AppResult<Option<cart_model::Model>> {
+    let token = jar.get(cart::COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let mut found = cart::by_token(&state.db, &token).await?;
+    if found.is_none()
+        && let Some(current) = client
+    {
+        found = cart_model::Entity::find()
+            .filter(cart_model::Column::ClientId.eq(current.client.id))
+            .order_by_desc(cart_model::Column::UpdatedAt)
+            .one(&state.db)
+            .await?;
+    }
+    // A cart another client started on this device is not this client's.
+    if let (Some(c), Some(current)) = (&found, client)
+        && c.client_id.is_some_and(|id| id != current.client.id)
+    {
+        return Ok(None);
+    }
+    if let (Some(c), Some(current)) = (&found, client) {
+        let other_currency = cart::account_currency(&current.client).is_some_and(|code| code != c.currency_code);
+        if c.client_id.is_none() || other_currency {
+            cart::claim(&state.db, c.id, &current.client).await?;
+            return Ok(cart_model::Entity::find_by_id(c.id).one(&state.db).await?);
+        }
+    }
+    Ok(found)
+}
+
+fn cart_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build((cart::COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .secure(state.settings.secure_cookies())
+        .same_site(SameSite::Lax)
+        // The cart itself is forgotten after `cart::LIFETIME_DAYS` idle days.
+        .permanent()
+        .build()
+}
+
+/// The visitor's cart, started when they first need one; the second value is a new cookie.
+async fn cart_or_new(
+    state: &AppState,
+    jar: &CookieJar,
+    client: Option<&CurrentClient>,
+) -> AppResult<(cart_model::Model, Option<Cookie<'static>>)> {
+    if let Some(found) = find_cart(state, jar, client).await? {
+        return Ok((found, None));
+    }
+    let currency = match client.and_then(|c| cart::account_currency(&c.client)) {
+        Some(code) => code.to_owned(),
+        None => default_currency(state).await?,
+    };
+    let (created, token) = cart::create(&state.db, client.map(|c| c.client.id), &currency).await?;
+    Ok((created, Some(cart_cookie(state, token))))
+}
+
+async fn default_currency(state: &AppState) -> AppResult<String> {
+    let all = catalog::currencies(&state.db).await?;
+    Ok(all.iter().find(|c| c.is_default).or(all.first()).map_or_else(|| "USD".to_owned(), |c| c.code.clone()))
+}
+
+/// The currency prices are shown in: the client's, the cart's, or the default.
+async fn shown_currency(
+    state: &AppState,
+    cart: Option<&cart_model::Model>,
+    client: Option<&CurrentClient>,
+) -> AppResult<Currency> {
+    let code = match (client.and_then(|c| cart::account_currency(&c.client)), cart) {
+        (Some(code), _) => code.to_owned(),
+        (None, Some(cart)) => cart.currency_code.clone(),
+        (None, None) => default_currency(state).await?,
+    };
+    let found = crate::invoices::service::find_currency(&state.db, &code)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    Ok(found.unwrap_or(Currency::USD))
+}
+
+fn with_cookie(mut response: Response, cookie: Option<Cookie<'static>>) -> Response {
+    if let Some(cookie) = cookie
+        && let Ok(value) = cookie.to_string().parse()
+    {
+        response.headers_mut().append(axum::http::header::SET_COOKIE, value);
+    }
+    response
+}
+
+fn client_value(client: Option<&CurrentClient>) -> Value {
+    client.map(CurrentClient::template_value).unwrap_or_default()
+}
+
+async fn currency_choices(state: &AppState) -> AppResult<Vec<String>> {
+    Ok(catalog::currencies(&state.db).await?.into_iter().map(|c| c.code).collect())
+}
+
+/// The cycles a product sells in, with their prices in `currency` (cheapest period first).
+async fn cycle_prices(
+    state: &AppState,
+    p: &product::Model,
+    currency: Currency,
+) -> AppResult<Vec<(BillingCycle, i64, i64)>> {
+    let payment = PaymentType::parse(&p.payment_type).unwrap_or(PaymentType::Free);
+    if payment == PaymentType::Free {
+        return Ok(vec![(BillingCycle::Free, 0, 0)]);
+    }
+    let stored = price::Entity::find()
+        .filter(price::Column::ProductId.eq(p.id))
+        .filter(price::Column::CurrencyCode.eq(currency.code()))
+        .all(&state.db)
+        .await?;
+    Ok(payment
+        .cycles()
+        .iter()
+        .filter_map(|cycle| {
+            stored.iter().find(|s| s.cycle == cycle.key()).map(|s| (*cycle, s.price_minor, s.setup_fee_minor))
+        })
+        .collect())
+}
+
+fn cycle_rows(prices: &[(BillingCycle, i64, i64)], currency: Currency) -> Vec<Value> {
+    prices
+        .iter()
+        .map(|(cycle, price, setup)| {
+            context! {
+                key => cycle.key(),
+                label => cycle.label(),
+                price => money(*price, currency),
+                setup => (*setup > 0).then(|| money(*setup, currency)),
+            }
+        })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+pub struct StoreQuery {
+    group: Option<i64>,
+}
+
+pub async fn storefront(
+    State(state): State<AppState>,
+    page: Page,
+    jar: CookieJar,
+    client: Option<CurrentClient>,
+    Query(q): Query<StoreQuery>,
+) -> AppResult<Response> {
+    let cart = find_cart(&state, &jar, client.as_ref()).await?;
+    let currency = shown_currency(&state, cart.as_ref(), client.as_ref()).await?;
+    let groups: Vec<group::Model> = catalog::groups(&state.db).await?.into_iter().filter(|g| g.visible).collect();
+    let chosen = q.group.map(ProductGroupId).or_else(|| groups.first().map(|g| g.id));
+    let mut products = Vec::new();
+    for p in catalog::products(&state.db).await? {
+        if p.hidden || p.retired || Some(p.group_id) != chosen {
+            continue;
+        }
+        let prices = cycle_prices(&state, &p, currency).await?;
+        if prices.is_empty() {
+            continue;
+        }
+        products.push(context! {
+            id => p.id,
+            name => p.name.clone(),
+            description => p.description.clone(),
+            out_of_stock => p.stock_enabled && p.stock_quantity <= 0,
+            cycles => cycle_rows(&prices, currency),
+        });
+    }
+    let group_rows: Vec<Value> = groups
+        .iter()
+        .map(|g| context! { id => g.id, name => g.name.clone(), headline => g.headline.clone(), current => Some(g.id) == chosen })
+        .collect();
+    let headline = groups.iter().find(|g| Some(g.id) == chosen).map(|g| g.headline.clone()).unwrap_or_default();
+    let ctx = context! {
+        nav => "store",
+        current_client => client_value(client.as_ref()),
+        groups => group_rows,
+        headline => headline,
+        products => products,
+        currency => currency.code(),
+        currencies => if client.as_ref().is_some_and(|c| cart::account_currency(&c.client).is_some()) { Vec::new() } else { currency_choices(&state).await? },
+    };
+    state.render(&page, "client/store/index.html", ctx).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct CurrencyForm {
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    back: String,
+}
+
+fn local_path(back: &str, fallback: &str) -> String {
+    if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') {
+        back.to_owned()
+    } else {
+        fallback.to_owned()
+    }
+}
+
+pub async fn choose_currency(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    client: Option<CurrentClient>,
+    Form(form): Form<CurrencyForm>,
+) -> AppResult<Response> {
+    let back = local_path(&form.back, "/store");
+    if client.as_ref().is_some_and(|c| cart::account_currency(&c.client).is_some()) {
+        return Ok(flash::redirect(
+            &state,
+            &back,
+            "error",
+            "Your account is billed in its own currency; ask us to change it.",
+        ));
+    }
+    let (cart, cookie) = cart_or_new(&state, &jar, client.as_ref()).await?;
+    let response = match cart::set_currency(&state.db, cart.id, form.currency.trim()).await {
+        Ok(()) => {
+            flash::redirect(&state, &back, "success", format!("Prices are now shown in {}.", form.currency.trim()))
+        }
+        Err(CartError::Internal(err)) => return Err(AppError::Internal(err)),
+        Err(err) => flash::redirect(&state, &back, "error", err.to_string()),
+    };
+    Ok(with_cookie(response, cookie))
+}
+
+/// A product's configuration form.
+#[allow(clippy::too_many_arguments)]
+async fn product_page(
+    state: &AppState,
+    page: &Page,
+    client: Option<&CurrentClient>,
+    cart: Option<&cart_model::Model>,
+    p: &product::Model,
+    typed: &AddForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let currency = shown_currency(state, cart, client).await?;
+    let prices = cycle_prices(state, p, currency).await?;
+    let group_ids = options::product_groups(&state.db, p.id).await?;
+    let offered = options::options_of_groups(&state.db, group_ids).await?;
+    let values = options::values_of_options(&state.db, offered.iter().map(|o| o.id).collect()).await?;
+    let option_rows: Vec<Value> =
+        offered.iter().filter(|o| !o.hidden).map(|o| option_row(o, &values, &typed.extra)).collect();
+    let addon_ids = crate::catalog::addons::product_addons(&state.db, p.id).await?;
+    let addon_rows: Vec<Value> = addon::Entity::find()
+        .filter(addon::Column::Id.is_in(addon_ids))
+        .filter(addon::Column::Retired.eq(false))
+        .filter(addon::Column::Hidden.eq(false))
+        .order_by_asc(addon::Column::Name)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|a| {
+            context! {
+                id => a.id,
+                name => a.name.clone(),
+                description => a.description.clone(),
+                checked => typed.extra.contains_key(&format!("addon_{}", a.id)),
+            }
+        })
+        .collect();
+    let needs = match cart::needs(p) {
+        Needs::Domain => "domain",
+        Needs::Server => "server",
+        Needs::Nothing => "",
+    };
+    let chosen_cycle = if typed.cycle.is_empty() {
+        prices.first().map(|(c, _, _)| c.key().to_owned()).unwrap_or_default()
+    } else {
+        typed.cycle.clone()
+    };
+    let ctx = context! {
+        nav => "store",
+        current_client => client_value(client),
+        product => context! {
+            id => p.id,
+            name => p.name.clone(),
+            description => p.description.clone(),
+            out_of_stock => p.stock_enabled && p.stock_quantity <= 0,
+            stock_left => p.stock_enabled.then_some(p.stock_quantity),
+        },
+        cycles => cycle_rows(&prices, currency),
+        options => option_rows,
+        addons => addon_rows,
+        needs => needs,
+        currency => currency.code(),
+        form => context! {
+            cycle => chosen_cycle,
+            quantity => if typed.quantity.is_empty() { "1".to_owned() } else { typed.quantity.clone() },
+            domain => typed.domain.trim(),
+            hostname => typed.hostname.trim(),
+        },
+        errors => errors,
+    };
+    state.render_status(status, page, "client/store/product.html", ctx).await
+}
+
+/// An option as the order and upgrade forms show it, with what was typed (`opt_<id>` fields).
+pub(crate) fn option_row(o: &option::Model, values: &[option_value::Model], typed: &BTreeMap<String, String>) -> Value {
+    let kind = OptionKind::parse(&o.kind).unwrap_or(OptionKind::Dropdown);
+    let field = format!("opt_{}", o.id);
+    let typed_value = typed.get(&field).cloned().unwrap_or_default();
+    let own: Vec<Value> = values
+        .iter()
+        .filter(|v| v.option_id == o.id && !v.hidden)
+        .map(|v| context! { id => v.id, label => v.label.clone(), checked => typed_value == v.id.to_string() })
+        .collect();
+    context! {
+        id => o.id,
+        field => field,
+        name => o.name.clone(),
+        kind => kind.key(),
+        values => own,
+        min => o.quantity_min,
+        max => o.quantity_max,
+        step => o.quantity_step.max(1),
+        unit => o.unit_label.clone(),
+        typed => if typed_value.is_empty() && kind == OptionKind::Quantity { o.quantity_min.to_string() } else { typed_value },
+    }
+}
+
+async fn sellable(state: &AppState, id: ProductId) -> AppResult<product::Model> {
+    catalog::find_product(&state.db, id).await?.filter(|p| !p.retired).ok_or(AppError::NotFound)
+}
+
+pub async fn configure(
+    State(state): State<AppState>,
+    page: Page,
+    jar: CookieJar,
+    client: Option<CurrentClient>,
+    Path(id): Path<ProductId>,
+) -> AppResult<Response> {
+    let p = sellable(&state, id).await?;
+    let cart = find_cart(&state, &jar, client.as_ref()).await?;
+    product_page(
+        &state,
+        &page,
+        client.as_ref(),
+        cart.as_ref(),
+        &p,
+        &AddForm::default(),
+        FormErrors::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+pub struct AddForm {
+    #[serde(default)]
+    product_id: String,
+    #[serde(default)]
+    cycle: String,
+    #[serde(default)]
+    quantity: String,
+    #[serde(default)]
+    domain: String,
+    #[serde(default)]
+    hostname: String,
+    #[serde(default)]
+    password: String,
+    /// `opt_<option id>` and `addon_<add-on id>` fields.
+    #[serde(flatten)]
+    extra: BTreeMap<String, String>,
+}
+
+/// Reads the option and add-on fields. Only ids are taken from the form: what they mean is
+/// looked up, and pricing checks they belong to the product.
+pub(crate) async fn parse_choices(
+    state: &AppState,
+    fields: &BTreeMap<String, String>,
+) -> AppResult<(Vec<(ConfigOptionId, Choice)>, Vec<AddonId>)> {
+    let mut choices = Vec::new();
+    let mut addons = Vec::new();
+    for (key, value) in fields {
+        if let Some(id) = key.strip_prefix("opt_") {
+            let value = value.trim();
+            let (Ok(option_id), false) = (id.parse::<ConfigOptionId>(), value.is_empty()) else { continue };
+            let Some(o) = options::find_option(&state.db, option_id).await? else {
+                choices.push((option_id, Choice::Quantity(0)));
+                continue;
+            };
+            let choice = if OptionKind::parse(&o.kind) == Some(OptionKind::Quantity) {
+                Choice::Quantity(
+                    value.parse().map_err(|_| AppError::BadRequest(format!("{}: enter a number.", o.name)))?,
+                )
+            } else {
+                Choice::Value(
+                    value.parse::<ConfigOptionValueId>().map_err(|_| AppError::BadRequest("Choose a value.".into()))?,
+                )
+            };
+            choices.push((option_id, choice));
+        } else if let Some(id) = key.strip_prefix("addon_")
+            && let Ok(addon_id) = id.parse::<AddonId>()
+        {
+            addons.push(addon_id);
+        }
+    }
+    Ok((choices, addons))
+}
+
+pub async fn add_to_cart(
+    State(state): State<AppState>,
+    page: Page,
+    jar: CookieJar,
+    client: Option<CurrentClient>,
+    Form(form): Form<AddForm>,
+) -> AppResult<Response> {
+    let product_id = form.product_id.parse::<ProductId>().map_err(|_| AppError::NotFound)?;
+    let p = sellable(&state, product_id).await?;
+    let (cart, cookie) = cart_or_new(&state, &jar, client.as_ref()).await?;
+    let outcome = match parse_choices(&state, &form.extra).await {
+        Ok((choices, addon_ids)) => {
+            let input = ItemInput {
+                product_id,
+                cycle: form.cycle.trim().to_owned(),
+                quantity: form.quantity.trim().parse().unwrap_or(0),
+                domain: form.domain.clone(),
+                hostname: form.hostname.clone(),
+                password: form.password.clone(),
+                choices,
+                addon_ids,
+            };
+            cart::add(&state.db, &state.key, &cart, &input).await.map_err(|err| match err {
+                CartError::Internal(err) => AppError::Internal(err),
+                other => AppError::BadRequest(other.to_string()),
+            })
+        }
+        Err(err) => Err(err),
+    };
+    match outcome {
+        Ok(_) => {
+            Ok(with_cookie(flash::redirect(&state, "/cart", "success", format!("{} is in your cart.", p.name)), cookie))
+        }
+        Err(AppError::BadRequest(message)) => {
+            let errors = FormErrors::form(message);
+            let response = product_page(
+                &state,
+                &page,
+                client.as_ref(),
+                Some(&cart),
+                &p,
+                &form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await?;
+            Ok(with_cookie(response, cookie))
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The cart's lines and totals as the cart and checkout pages show them.
+async fn quote_value(state: &AppState, quote: &Quote) -> AppResult<Value> {
+    let currency = quote.currency;
+    let names: BTreeMap<AddonId, String> =
+        addon::Entity::find().all(&state.db).await?.into_iter().map(|a| (a.id, a.name)).collect();
+    let mut position = 0;
+    let mut items = Vec::new();
+    let lines = quote.totals.as_ref().map(|t| t.lines.clone()).unwrap_or_default();
+    for q in &quote.items {
+        let count = q.lines.len() * usize::try_from(q.item.quantity).unwrap_or(0);
+        let own = lines.get(position..position + count).unwrap_or_default();
+        position += count;
+        let net = Money::sum(currency, own.iter().map(|l| l.net)).map_err(|e| AppError::Internal(e.into()))?;
+        let unit_lines: Vec<Value> = own
+            .iter()
+            .take(q.lines.len())
+            .map(|l| {
+                context! {
+                    description => l.description.clone(),
+                    amount => l.amount.to_string(),
+                    discount => l.discount.is_positive().then(|| l.discount.to_string()),
+                }
+            })
+            .collect();
+        items.push(context! {
+            id => q.item.id,
+            product => q.product.name.clone(),
+            cycle => q.cycle.label(),
+            quantity => q.item.quantity,
+            domain => if q.item.domain.is_empty() { q.item.hostname.clone() } else { q.item.domain.clone() },
+            lines => unit_lines,
+            addons => q.addons.iter().map(|(id, _, _)| names.get(id).cloned().unwrap_or_default()).collect::<Vec<_>>(),
+            recurring => q.recurring.to_string(),
+            next_due => q.next_due.map(|d| d.to_string()),
+            total => net.to_string(),
+        });
+    }
+    let problems: Vec<Value> =
+        quote.problems.iter().map(|(item, message)| context! { id => item.id, message => message.clone() }).collect();
+    let totals = quote.totals.as_ref().map(|t| {
+        context! {
+            subtotal => t.subtotal.to_string(),
+            discount => t.discount_total.is_positive().then(|| t.discount_total.to_string()),
+            taxes => t.tax_lines.iter().map(|l| context! { name => l.name.clone(), rate => l.rate.normalize().to_string(), amount => l.amount.to_string() }).collect::<Vec<_>>(),
+            reverse_charge => t.reverse_charge,
+            inclusive => t.price_mode == hostwright_core::PriceMode::Inclusive,
+            total => t.grand_total.to_string(),
+        }
+    });
+    Ok(context! {
+        currency => currency.code(),
+        items => items,
+        problems => problems,
+        coupon => quote.coupon.as_ref().map(|c| c.code.clone()),
+        coupon_error => quote.coupon_error.clone(),
+        totals => totals,
+    })
+}
+
+pub async fn show_cart(
+    State(state): State<AppState>,
+    page: Page,
+    jar: CookieJar,
+    client: Option<CurrentClient>,
+) -> AppResult<Response> {
+    let cart = find_cart(&state, &jar, client.as_ref()).await?;
+    let billing = billing_settings::load(&state.db).await?;
+    let quote = match &cart {
+        Some(c) => {
+            Some(cart::quote(&state.db, &billing, c, client.as_ref().map(|c| &c.client)).await.map_err(cart_error)?)
+        }
+        None => None,
+    };
+    let shown = match &quote {
+        Some(q) => quote_value(&state, q).await?,
+        None => Value::from(()),
+    };
+    let country = cart.as_ref().map(|c| c.country.clone()).unwrap_or_default();
+    let ctx = context! {
+        nav => "cart",
+        current_client => client_value(client.as_ref()),
+        cart => shown,
+        typed_coupon => cart.as_ref().map(|c| c.coupon_code.clone()).unwrap_or_default(),
+        country => country,
+        countries => if client.is_some() { Vec::new() } else { crate::clients::countries::COUNTRIES.to_vec() },
+        currencies => if client.as_ref().is_some_and(|c| cart::account_currency(&c.client).is_some()) { Vec::new() } else { currency_choices(&state).await? },
+        max_quantity => cart::MAX_QUANTITY,
+    };
+    state.render(&page, "client/cart.html", ctx).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct QuantityForm {
+    #[serde(default)]
+    quantity: String,
+}
+
+/// Runs a change on the visitor's cart and goes back to it with a message.
+async fn on_cart<F, Fut>(
+    state: &AppState,
+    jar: &CookieJar,
+    client: Option<&CurrentClient>,
+    change: F,
+) -> AppResult<Response>
+where
+    F: FnOnce(cart_model::Model) -> Fut,
+    Fut: std::future::Future<Output = Result<String, CartError>>,
+{
+    let Some(cart) = find_cart(state, jar, client).await? else {
+        return Ok(flash::redirect(state, "/cart", "error", "Your cart is empty."));
+    };
+    Ok(match change(cart).await {
+        Ok(message) => flash::redirect(state, "/cart", "success", message),
+        Err(CartError::Internal(err)) => return Err(AppError::Internal(err)),
+        Err(err) => flash::redirect(state, "/cart", "error", err.to_string()),
+    })
+}
+
+pub async fn change_quantity(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    client: Option<CurrentClient>,
+    Path(id): Path<CartItemId>,
+    Form(form): Form<QuantityForm>,
+) -> AppResult<Response> {
+    let db = state.db.clone();
+    on_cart(&state, &jar, client.as_ref(), |cart| async move {
+        let quantity = form.quantity.trim().parse().unwrap_or(0);
+        cart::set_quantity(&db, &cart, id, quantity).await?;
+        Ok("Quantity changed.".to_owned())
+    })
+    .await
+}
+
+pub async fn remove_item(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    client: Option<CurrentClient>,
+    Path(id): Path<CartItemId>,
+) -> AppResult<Response> {
+    let db = state.db.clone();
+    on_cart(&state, &jar, client.as_ref(), |cart| async move {
+        cart::remove(&db, &cart, id).await?;
+        Ok("Removed from your cart.".to_owned())
+    })
+    .await
+}
+
+#[derive(Deserialize, Default)]
+pub struct CouponForm {
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn apply_coupon(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    client: Option<CurrentClient>,
+    Form(form): Form<CouponForm>,
+) -> AppResult<Response> {
+    let billing = billing_settings::load(&state.db).await?;
+    let db = state.db.clone();
+    let owner = client.as_ref().map(|c| c.client.clone());
+    on_cart(&state, &jar, client.as_ref(), |cart| async move {
+        cart::set_coupon(&db, &billing, &cart, owner.as_ref(), &form.code).await?;
+        Ok(if form.code.trim().is_empty() {
+            "Promotion code removed.".to_owned()
+        } else {
+            "Promotion code applied.".to_owned()
+        })
+    })
+    .await
+}
+
+#[derive(Deserialize, Default)]
+pub struct CountryForm {
+    #[serde(default)]
+    country: String,
+}
+
+pub async fn choose_country(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    client: Option<CurrentClient>,
+    Form(form): Form<CountryForm>,
+) -> AppResult<Response> {
+    let db = state.db.clone();
+    on_cart(&state, &jar, client.as_ref(), |cart| async move {
+        cart::set_country(&db, cart.id, &form.country).await?;
+        Ok("Taxes are now shown for your country.".to_owned())
+    })
+    .await
+}
+
+async fn render_checkout(
+    state: &AppState,
+    page: &Page,
+    jar: &CookieJar,
+    client: Option<&CurrentClient>,
+    typed: &CheckoutForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let cart = find_cart(state, jar, client).await?;
+    let billing = billing_settings::load(&state.db).await?;
+    let settings = order_settings::load(&state.db).await?;
+    let quote = match &cart {
+        Some(c) => Some(cart::quote(&state.db, &billing, c, client.map(|c| &c.client)).await.map_err(cart_error)?),
+        None => None,
+    };
+    if quote.as_ref().is_none_or(|q| q.items.is_empty() && q.problems.is_empty()) {
+        return Ok(flash::redirect(state, "/cart", "error", "Your cart is empty."));
+    }
+    let shown = match &quote {
+        Some(q) => quote_value(state, q).await?,
+        None => Value::from(()),
+    };
+    let credit = match (client, &quote) {
+        (Some(c), Some(q)) => {
+            let held = crate::invoices::account_credit::balance(&state.db, c.client.id, q.currency.code()).await?;
+            (held > 0).then(|| money(held, q.currency))
+        }
+        _ => None,
+    };
+    let key = if typed.key.is_empty() { random_token() } else { typed.key.clone() };
+    let ctx = context! {
+        nav => "cart",
+        current_client => client_value(client),
+        signed_in => client.is_some(),
+        may_order => client.is_some_and(|c| c.may("services")),
+        cart => shown,
+        terms_url => settings.terms_url.trim(),
+        methods => PAYMENT_METHODS.iter().map(|(k, l)| context! { key => *k, label => *l }).collect::<Vec<_>>(),
+        credit => credit,
+        form => context! { payment_method => typed.payment_method.clone(), key => key },
+        errors => errors,
+    };
+    state.render_status(status, page, "client/checkout.html", ctx).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct CheckoutForm {
+    #[serde(default)]
+    payment_method: String,
+    #[serde(default)]
+    accept_terms: String,
+    #[serde(default)]
+    key: String,
+}
+
+pub async fn checkout_form(
+    State(state): State<AppState>,
+    page: Page,
+    jar: CookieJar,
+    client: Option<CurrentClient>,
+) -> AppResult<Response> {
+    let typed = CheckoutForm { payment_method: "bank_transfer".into(), ..Default::default() };
+    render_checkout(&state, &page, &jar, client.as_ref(), &typed, FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn place_order(
+    State(state): State<AppState>,
+    page: Page,
+    jar: CookieJar,
+    current: CurrentClient,
+    Form(form): Form<CheckoutForm>,
+) -> AppResult<Response> {
+    if !current.may("services") {
+        return Err(AppError::Forbidden);
+    }
+    let Some(cart) = find_cart(&state, &jar, Some(&current)).await? else {
+        // The cart is gone: this submission may have placed its order already.
+        let placed =
+            order::Entity::find().filter(order::Column::IdempotencyKey.eq(form.key.trim())).one(&state.db).await?;
+        if let Some(o) = placed
+            && o.client_id == current.client.id
+        {
+            return Ok(flash::redirect(
+                &state,
+                &format!("/account/orders/{}", o.id),
+                "success",
+                "Your order was placed.",
+            ));
+        }
+        return Ok(flash::redirect(&state, "/cart", "error", "Your cart is empty."));
+    };
+    let input = PlaceOrder {
+        payment_method: form.payment_method.clone(),
+        accept_terms: !form.accept_terms.is_empty(),
+        idempotency_key: form.key.clone(),
+    };
+    let actor = current.actor(&page.ip);
+    match checkout::place(&state, &actor, &current.client, &cart, &input, &page.ip).await {
+        Ok(Placed::New(o) | Placed::Already(o)) => Ok(flash::redirect(
+            &state,
+            &format!("/account/orders/{}", o.id),
+            "success",
+            format!("Thank you: order {} is placed.", o.number),
+        )),
+        Err(CheckoutError::Internal(err)) | Err(CheckoutError::Cart(CartError::Internal(err))) => {
+            Err(AppError::Internal(err))
+        }
+        Err(err) => {
+            let errors = FormErrors::form(err.to_string());
+            render_checkout(&state, &page, &jar, Some(&current), &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+/// An order for the client's pages and the admin's.
+pub(super) async fn order_row(state: &AppState, o: &order::Model) -> AppResult<Value> {
+    let currency = crate::invoices::service::find_currency(&state.db, &o.currency_code)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
+        .unwrap_or(Currency::USD);
+    Ok(context! {
+        id => o.id,
+        number => o.number.clone(),
+        status => o.status.clone(),
+        created_at => o.created_at.to_rfc3339(),
+        total => money(o.total_minor, currency),
+        subtotal => money(o.subtotal_minor, currency),
+        discount => (o.discount_minor > 0).then(|| money(o.discount_minor, currency)),
+        tax => money(o.tax_minor, currency),
+        payment_method => checkout::payment_method_label(&o.payment_method),
+        invoice_id => o.invoice_id,
+        client_id => o.client_id,
+        ip => o.ip.clone(),
+    })
+}
+
+/// The services of an order, with product names and amounts.
+pub(super) async fn order_services(state: &AppState, id: OrderId) -> AppResult<Vec<Value>> {
+    let ordered = services::for_order(&state.db, id).await?;
+    let names: BTreeMap<ProductId, String> =
+        catalog::products(&state.db).await?.into_iter().map(|p| (p.id, p.name)).collect();
+    let mut rows = Vec::new();
+    for s in ordered {
+        let currency = crate::invoices::service::find_currency(&state.db, &s.currency_code)
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
+            .unwrap_or(Currency::USD);
+        let cycle = s.billing_cycle.parse::<BillingCycle>().map(|c| c.label()).unwrap_or("");
+        rows.push(context! {
+            id => s.id,
+            product => names.get(&s.product_id).cloned().unwrap_or_default(),
+            domain => if s.domain.is_empty() { s.hostname.clone() } else { s.domain.clone() },
+            status => s.status.clone(),
+            cycle => cycle,
+            recurring => money(s.recurring_minor, currency),
+            first_payment => money(s.first_payment_minor, currency),
+            next_due => s.next_due_date.map(|d| d.to_string()),
+        });
+    }
+    Ok(rows)
+}
+
+pub async fn client_orders(State(state): State<AppState>, page: Page, current: CurrentClient) -> AppResult<Response> {
+    if !current.may("services") {
+        return Err(AppError::Forbidden);
+    }
+    let orders = order::Entity::find()
+        .filter(order::Column::ClientId.eq(current.client.id))
+        .order_by_desc(order::Column::Id)
+        .all(&state.db)
+        .await?;
+    let mut rows = Vec::new();
+    for o in &orders {
+        rows.push(order_row(&state, o).await?);
+    }
+    let ctx = context! { nav => "services", current_client => current.template_value(), orders => rows };
+    state.render(&page, "client/orders/list.html", ctx).await
+}
+
+pub async fn client_order(
+    State(state): State<AppState>,
+    page: Page,
+    current: CurrentClient,
+    Path(id): Path<OrderId>,
+) -> AppResult<Response> {
+    if !current.may("services") {
+        return Err(AppError::Forbidden);
+    }
+    let o = super::manage::find(&state.db, id)
+        .await?
+        .filter(|o| o.client_id == current.client.id)
+        .ok_or(AppError::NotFound)?;
+    let ctx = context! {
+        nav => "services",
+        current_client => current.template_value(),
+        order => order_row(&state, &o).await?,
+        services => order_services(&state, id).await?,
+        may_pay => current.may("invoices"),
+    };
+    state.render(&page, "client/orders/show.html", ctx).await
+}

@@ -1,0 +1,458 @@
+//! Upgrades and downgrades: moving a service to another product (one its product allows), to
+//! other option values, or to another billing cycle, priced by `hostwright_core::quote_change`
+//! for the rest of the period the client has paid.
+//!
+//! An upgrade that costs something is a pending `service_upgrades` row with an invoice for the
+//! difference; paying the invoice applies it (the service's product, options, cycle, recurring
+//! amount and next due date change in one transaction, then the module's "change package"
+//! runs). One that costs nothing applies at once; a downgrade's unused credit goes to the
+//! client's account credit when the ordering settings say so. A service has at most one
+//! pending change.
+
+use chrono::{Months, NaiveDate, Utc};
+use hostwright_core::{BillingCycle, Change, Currency, DowngradeCredit, Line, Money, Period, Quote, quote_change};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveValue::Set, TransactionTrait};
+
+use super::Status;
+use super::lifecycle;
+use super::model::{service, upgrade};
+use super::store;
+use crate::audit::{self, Actor};
+use crate::catalog::model::product;
+use crate::catalog::pricing::{self, Choice, PricingError, Sale};
+use crate::catalog::service::{find_product, upgrade_targets};
+use crate::ids::{ConfigOptionId, InvoiceId, ProductId, ServiceId, ServiceUpgradeId};
+use crate::invoices::account_credit::{self, MoveError, Movement};
+use crate::invoices::service::{self as invoices, BilledLine, InvoiceError, TaxBuyer};
+use crate::invoices::settings as billing_settings;
+use crate::orders::settings as order_settings;
+use crate::provisioning::Command;
+use crate::state::AppState;
+
+pub const PENDING: &str = "pending";
+pub const APPLIED: &str = "applied";
+pub const CANCELLED: &str = "cancelled";
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpgradeError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error(transparent)]
+    Pricing(#[from] PricingError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for UpgradeError {
+    fn from(err: DbErr) -> Self {
+        UpgradeError::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl From<InvoiceError> for UpgradeError {
+    fn from(err: InvoiceError) -> Self {
+        match err {
+            InvoiceError::NotFound => UpgradeError::NotFound,
+            InvoiceError::Invalid(errors) => UpgradeError::NotAllowed(errors.messages()),
+            InvoiceError::NotAllowed(message) => UpgradeError::NotAllowed(message.to_owned()),
+            InvoiceError::Internal(err) => UpgradeError::Internal(err),
+        }
+    }
+}
+
+impl From<hostwright_core::UpgradeError> for UpgradeError {
+    fn from(err: hostwright_core::UpgradeError) -> Self {
+        UpgradeError::NotAllowed(format!("This change cannot be priced: {err}."))
+    }
+}
+
+/// The change a client or staff member asks for.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub product_id: ProductId,
+    pub cycle: BillingCycle,
+    pub choices: Vec<(ConfigOptionId, Choice)>,
+}
+
+/// A change, priced.
+#[derive(Debug, Clone)]
+pub struct Priced {
+    pub service: service::Model,
+    pub from: product::Model,
+    pub to: product::Model,
+    pub target: Target,
+    pub currency: Currency,
+    /// The period paid for, and the day of the change.
+    pub period: Period,
+    pub on: NaiveDate,
+    /// The new recurring amount (product and options, for the new cycle).
+    pub new_recurring: Money,
+    pub quote: Quote,
+}
+
+/// The products a service may move to: its own (other options or cycle) and the upgrade
+/// targets its product allows.
+pub async fn targets(db: &impl ConnectionTrait, s: &service::Model) -> Result<Vec<product::Model>, DbErr> {
+    let mut ids = vec![s.product_id];
+    ids.extend(upgrade_targets(db, s.product_id).await?);
+    let mut found = Vec::new();
+    for id in ids {
+        if let Some(p) = find_product(db, id).await?.filter(|p| !p.retired || p.id == s.product_id) {
+            found.push(p);
+        }
+    }
+    Ok(found)
+}
+
+/// The pending change of a service, if any.
+pub async fn pending(db: &impl ConnectionTrait, id: ServiceId) -> Result<Option<upgrade::Model>, DbErr> {
+    upgrade::Entity::find()
+        .filter(upgrade::Column::ServiceId.eq(id))
+        .filter(upgrade::Column::Status.eq(PENDING))
+        .one(db)
+        .await
+}
+
+/// The period the client paid for: one cycle up to the next due date.
+fn paid_period(s: &service::Model, cycle: BillingCycle) -> Result<Period, UpgradeError> {
+    let end = s
+        .next_due_date
+        .ok_or_else(|| UpgradeError::NotAllowed("Only services billed every period can be changed.".into()))?;
+    let months =
+        cycle.months().ok_or_else(|| UpgradeError::NotAllowed("One-time services cannot be changed.".into()))?;
+    let start = end
+        .checked_sub_months(Months::new(months))
+        .ok_or_else(|| anyhow::anyhow!("service {}: due date out of range", s.id))?;
+    Ok(Period { start, end })
+}
+
+/// Prices a change of service `id` as of today (nothing is written).
+pub async fn price(db: &impl ConnectionTrait, id: ServiceId, target: Target) -> Result<Priced, UpgradeError> {
+    let s = store::find(db, id).await?.ok_or(UpgradeError::NotFound)?;
+    if Status::parse(&s.status) != Some(Status::Active) {
+        return Err(UpgradeError::NotAllowed("Only active services can be upgraded or downgraded.".into()));
+    }
+    if pending(db, id).await?.is_some() {
+        return Err(UpgradeError::NotAllowed(
+            "A change of this service is waiting for its invoice to be paid; pay or cancel that first.".into(),
+        ));
+    }
+    let allowed = targets(db, &s).await?;
+    let to = allowed
+        .iter()
+        .find(|p| p.id == target.product_id)
+        .cloned()
+        .ok_or_else(|| UpgradeError::NotAllowed("This service cannot be changed to that product.".into()))?;
+    let from = find_product(db, s.product_id).await?.ok_or(UpgradeError::NotFound)?;
+    let old_cycle: BillingCycle =
+        s.billing_cycle.parse().map_err(|_| anyhow::anyhow!("service {id}: bad billing cycle"))?;
+    let currency = invoices::find_currency(db, &s.currency_code)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("service {id}: unknown currency {}", s.currency_code))?;
+    let period = paid_period(&s, old_cycle)?;
+    let on = invoices::today(db).await?;
+    if on >= period.end {
+        return Err(UpgradeError::NotAllowed("This service is due for renewal; pay the renewal first.".into()));
+    }
+    if on < period.start {
+        return Err(UpgradeError::NotAllowed("This service is paid ahead; ask us to change it for you.".into()));
+    }
+    let priced = pricing::price_selection(db, to.id, target.cycle, currency.code(), &target.choices, Sale::New).await?;
+    let new_recurring = priced.charges_total().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let current_choices = store::choices_of(db, id).await?;
+    if to.id == from.id && target.cycle == old_cycle && same_choices(&current_choices, &target.choices) {
+        return Err(UpgradeError::NotAllowed("Choose something different from what the service has now.".into()));
+    }
+    let settings = order_settings::load(db).await?;
+    let policy =
+        if settings.downgrade_credit_to_account { DowngradeCredit::ToAccount } else { DowngradeCredit::Forfeit };
+    let change = Change {
+        period,
+        old_price: Money::from_minor(s.recurring_minor, currency),
+        old_cycle,
+        new_price: new_recurring,
+        new_cycle: target.cycle,
+        on,
+    };
+    let quote = quote_change(&change, policy)?;
+    Ok(Priced { service: s, from, to, target, currency, period, on, new_recurring, quote })
+}
+
+fn same_choices(a: &[(ConfigOptionId, Choice)], b: &[(ConfigOptionId, Choice)]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort_by_key(|(id, _)| *id);
+    b.sort_by_key(|(id, _)| *id);
+    a == b
+}
+
+/// What asking for a change did.
+#[derive(Debug)]
+pub enum Requested {
+    /// An invoice for the difference; the change applies when it is paid.
+    Invoiced { upgrade: ServiceUpgradeId, invoice: InvoiceId },
+    /// Nothing was due: the change is applied.
+    Applied { upgrade: ServiceUpgradeId },
+    /// This form was submitted before.
+    Already { upgrade: ServiceUpgradeId },
+}
+
+/// Asks for the change priced now; `key` identifies one submission of the form.
+pub async fn request(
+    state: &AppState,
+    actor: &Actor,
+    id: ServiceId,
+    target: Target,
+    key: &str,
+) -> Result<Requested, UpgradeError> {
+    let key = key.trim();
+    if !(16..=64).contains(&key.len()) {
+        return Err(UpgradeError::NotAllowed("This form is out of date; reload the page and try again.".into()));
+    }
+    if let Some(done) = upgrade::Entity::find().filter(upgrade::Column::IdempotencyKey.eq(key)).one(&state.db).await? {
+        return Ok(Requested::Already { upgrade: done.id });
+    }
+    let priced = price(&state.db, id, target).await?;
+    let client =
+        crate::clients::store::find(&state.db, priced.service.client_id).await?.ok_or(UpgradeError::NotFound)?;
+    let billing = billing_settings::load(&state.db).await?;
+    let q = priced.quote;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let inserted = upgrade::ActiveModel {
+        service_id: Set(id),
+        invoice_id: Set(None),
+        status: Set(PENDING.into()),
+        from_product_id: Set(priced.from.id),
+        to_product_id: Set(priced.to.id),
+        from_cycle: Set(priced.service.billing_cycle.clone()),
+        to_cycle: Set(priced.target.cycle.key().to_owned()),
+        choices: Set(pricing::choices_to_json(&priced.target.choices)),
+        new_recurring_minor: Set(priced.new_recurring.minor()),
+        new_next_due_date: Set(q.next_due),
+        credit_minor: Set(q.credit.minor()),
+        charge_minor: Set(q.charge.minor()),
+        account_credit_minor: Set(q.account_credit.minor()),
+        idempotency_key: Set(key.to_owned()),
+        applied_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    let created = match inserted {
+        Ok(created) => created,
+        Err(err) if crate::web::forms::is_unique_violation(&err) => {
+            drop(txn);
+            let done = upgrade::Entity::find()
+                .filter(upgrade::Column::IdempotencyKey.eq(key))
+                .one(&state.db)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("upgrade key vanished"))?;
+            return Ok(Requested::Already { upgrade: done.id });
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let describe = format!(
+        "{} ({}) → {} ({})",
+        priced.from.name,
+        priced.service.billing_cycle,
+        priced.to.name,
+        priced.target.cycle.key()
+    );
+    if q.due_now.is_positive() {
+        let description = format!(
+            "Change of {}: {describe}, {} credited for {} – {}",
+            if priced.service.domain.is_empty() { format!("service #{id}") } else { priced.service.domain.clone() },
+            q.credit,
+            priced.on,
+            priced.period.end
+        );
+        let mut line = Line::new(description, q.due_now, 1);
+        if !priced.to.taxable {
+            line = line.untaxed();
+        }
+        let billed = [BilledLine {
+            line: line.clone(),
+            kind: "upgrade",
+            service_id: Some(id),
+            service_addon_id: None,
+            period: Some(Period { start: priced.on, end: q.next_due }),
+        }];
+        let totals = invoices::totals_for(&txn, &billing, TaxBuyer::client(&client), priced.currency, &[line]).await?;
+        let draft = invoices::insert_draft(&txn, &client, priced.on, "", &billed, &totals).await?;
+        let issued = invoices::issue_in(state, &txn, actor, &billing, &client, draft.id).await?;
+        let link = Query::update()
+            .table(upgrade::Entity)
+            .value(upgrade::Column::InvoiceId, issued.id)
+            .and_where(Expr::col(upgrade::Column::Id).eq(created.id))
+            .to_owned();
+        txn.execute(&link).await?;
+        audit::record(
+            &txn,
+            actor,
+            "service.upgrade_requested",
+            Some(("service", id.0)),
+            format!(
+                "{describe}: {} due now (credit {}, charge {}), invoice {}",
+                q.due_now,
+                q.credit,
+                q.charge,
+                issued.display_number()
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        state.outbox_wakeup.notify_one();
+        return Ok(Requested::Invoiced { upgrade: created.id, invoice: issued.id });
+    }
+    audit::record(
+        &txn,
+        actor,
+        "service.upgrade_requested",
+        Some(("service", id.0)),
+        format!(
+            "{describe}: nothing due (credit {}, charge {}, to account credit {})",
+            q.credit, q.charge, q.account_credit
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    apply(state, actor, created.id).await?;
+    Ok(Requested::Applied { upgrade: created.id })
+}
+
+/// Applies a pending change (its invoice is paid, or nothing was due): the service takes the
+/// new product, options, cycle, amount and due date in one transaction, a downgrade's credit
+/// goes to the account, and then the module changes the package. Applying twice changes
+/// nothing the second time.
+pub async fn apply(state: &AppState, actor: &Actor, id: ServiceUpgradeId) -> Result<bool, UpgradeError> {
+    let txn = state.db.begin().await?;
+    let claim = Query::update()
+        .table(upgrade::Entity)
+        .value(upgrade::Column::Status, APPLIED)
+        .value(upgrade::Column::AppliedAt, Utc::now())
+        .value(upgrade::Column::UpdatedAt, Utc::now())
+        .and_where(Expr::col(upgrade::Column::Id).eq(id))
+        .and_where(Expr::col(upgrade::Column::Status).eq(PENDING))
+        .to_owned();
+    if txn.execute(&claim).await?.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let u = upgrade::Entity::find_by_id(id).one(&txn).await?.ok_or(UpgradeError::NotFound)?;
+    let s = store::find(&txn, u.service_id).await?.ok_or(UpgradeError::NotFound)?;
+    let update = Query::update()
+        .table(service::Entity)
+        .value(service::Column::ProductId, u.to_product_id)
+        .value(service::Column::BillingCycle, u.to_cycle.clone())
+        .value(service::Column::RecurringMinor, u.new_recurring_minor)
+        .value(service::Column::NextDueDate, u.new_next_due_date)
+        .value(service::Column::NextInvoiceDate, u.new_next_due_date)
+        .value(service::Column::UpdatedAt, Utc::now())
+        .and_where(Expr::col(service::Column::Id).eq(u.service_id))
+        .to_owned();
+    txn.execute(&update).await?;
+    store::save_choices(&txn, u.service_id, &pricing::choices_from_json(&u.choices)).await?;
+    if u.account_credit_minor > 0 {
+        let currency = invoices::find_currency(&txn, &s.currency_code)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("service {}: unknown currency", s.id))?;
+        let reason = format!("Unused part of service #{} after a downgrade", s.id);
+        let movement = Movement {
+            client_id: s.client_id,
+            currency,
+            amount_minor: u.account_credit_minor,
+            kind: account_credit::DOWNGRADE,
+            reason: &reason,
+            invoice_id: None,
+            credit_note_id: None,
+            idempotency_key: None,
+        };
+        account_credit::move_credit(&txn, actor, &movement).await.map_err(|e| match e {
+            MoveError::Db(err) => UpgradeError::from(err),
+            other => UpgradeError::Internal(anyhow::anyhow!("{other}")),
+        })?;
+    }
+    audit::record(
+        &txn,
+        actor,
+        "service.upgraded",
+        Some(("service", s.id.0)),
+        format!(
+            "Product #{} ({}) → #{} ({}), recurring {} → {} minor units, next due {}",
+            u.from_product_id,
+            u.from_cycle,
+            u.to_product_id,
+            u.to_cycle,
+            s.recurring_minor,
+            u.new_recurring_minor,
+            u.new_next_due_date
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    if let Err(err) = lifecycle::run(state, actor, s.id, Command::ChangePackage).await {
+        // The billing side is done; the panel is retried by staff from the service page.
+        tracing::warn!(service = %s.id, error = %err, "change package after an upgrade failed");
+    }
+    Ok(true)
+}
+
+/// After an invoice was paid: apply the change it was for.
+pub async fn after_invoice_paid(state: &AppState, invoice_id: InvoiceId) -> Result<(), UpgradeError> {
+    let waiting = upgrade::Entity::find()
+        .filter(upgrade::Column::InvoiceId.eq(invoice_id))
+        .filter(upgrade::Column::Status.eq(PENDING))
+        .all(&state.db)
+        .await?;
+    let actor = Actor::system("upgrade paid");
+    for u in waiting {
+        apply(state, &actor, u.id).await?;
+    }
+    Ok(())
+}
+
+/// Cancels a pending change and its unpaid invoice (the client changed their mind).
+pub async fn cancel(state: &AppState, actor: &Actor, id: ServiceUpgradeId) -> Result<(), UpgradeError> {
+    let txn = state.db.begin().await?;
+    let claim = Query::update()
+        .table(upgrade::Entity)
+        .value(upgrade::Column::Status, CANCELLED)
+        .value(upgrade::Column::UpdatedAt, Utc::now())
+        .and_where(Expr::col(upgrade::Column::Id).eq(id))
+        .and_where(Expr::col(upgrade::Column::Status).eq(PENDING))
+        .to_owned();
+    if txn.execute(&claim).await?.rows_affected() != 1 {
+        return Err(UpgradeError::NotAllowed("That change is no longer pending.".into()));
+    }
+    let u = upgrade::Entity::find_by_id(id).one(&txn).await?.ok_or(UpgradeError::NotFound)?;
+    if let Some(invoice_id) = u.invoice_id {
+        let cancel = Query::update()
+            .table(crate::invoices::model::invoice::Entity)
+            .value(crate::invoices::model::invoice::Column::Status, invoices::CANCELLED)
+            .value(crate::invoices::model::invoice::Column::UpdatedAt, Utc::now())
+            .and_where(Expr::col(crate::invoices::model::invoice::Column::Id).eq(invoice_id))
+            .and_where(Expr::col(crate::invoices::model::invoice::Column::Status).eq(invoices::UNPAID))
+            .and_where(Expr::col(crate::invoices::model::invoice::Column::AmountPaidMinor).eq(0))
+            .and_where(Expr::col(crate::invoices::model::invoice::Column::CreditAppliedMinor).eq(0))
+            .to_owned();
+        if txn.execute(&cancel).await?.rows_affected() != 1 {
+            return Err(UpgradeError::NotAllowed("Its invoice has payments; staff must refund them first.".into()));
+        }
+    }
+    audit::record(
+        &txn,
+        actor,
+        "service.upgrade_cancelled",
+        Some(("service", u.service_id.0)),
+        "Cancelled a pending change",
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
