@@ -3,11 +3,8 @@
 
 use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
-
-use crate::site_settings::{ActiveModel, Column, Entity};
 
 const KEY: &str = "billing";
 
@@ -75,15 +72,9 @@ impl Default for BillingSettings {
 }
 
 pub async fn load(db: &impl ConnectionTrait) -> Result<BillingSettings, DbErr> {
-    let row = Entity::find_by_id(KEY.to_owned()).one(db).await?;
-    Ok(row.and_then(|r| serde_json::from_str(&r.value).ok()).unwrap_or_default())
+    crate::site_settings::load_json(db, KEY).await
 }
 
 pub async fn save(db: &impl ConnectionTrait, settings: &BillingSettings) -> Result<(), DbErr> {
-    let value = serde_json::to_string(settings).map_err(|e| DbErr::Custom(e.to_string()))?;
-    Entity::insert(ActiveModel { key: Set(KEY.into()), value: Set(value), updated_at: Set(Utc::now()) })
-        .on_conflict(OnConflict::column(Column::Key).update_columns([Column::Value, Column::UpdatedAt]).to_owned())
-        .exec(db)
-        .await?;
-    Ok(())
+    crate::site_settings::save_json(db, KEY, settings).await
 }

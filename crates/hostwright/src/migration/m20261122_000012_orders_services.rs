@@ -213,6 +213,11 @@ impl MigrationTrait for Migration {
                     // A recurring coupon's discount on renewals; NULL = none, or forever with a coupon.
                     .col(big_integer_null("coupon_id"))
                     .col(integer_null("coupon_renewals_left"))
+                    // What the client paid for the period ending on the next due date, and when
+                    // that period began: an upgrade credits the unused part of exactly this.
+                    // NULL: one cycle at the recurring amount.
+                    .col(date_null("paid_period_start"))
+                    .col(big_integer_null("paid_period_minor"))
                     // Staff adding a service by hand: one service per submission of the form.
                     .col(string_null("idempotency_key").unique_key())
                     .foreign_key(ForeignKey::create().from("services", "client_id").to("clients", "id"))
@@ -352,6 +357,8 @@ impl MigrationTrait for Migration {
                     // JSON choices, as in cart_items.
                     .col(text("choices").default("[]"))
                     .col(big_integer("new_recurring_minor"))
+                    // The day the change was priced for; the new price is paid from then.
+                    .col(date("effective_on"))
                     .col(date("new_next_due_date"))
                     .col(big_integer("credit_minor"))
                     .col(big_integer("charge_minor"))

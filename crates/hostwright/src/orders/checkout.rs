@@ -217,7 +217,7 @@ pub async fn place(
         for _ in 0..q.item.quantity {
             let unit_lines = &totals.lines[position..position + q.lines.len()];
             let first_payment =
-                Money::sum(quote.currency, unit_lines.iter().map(|l| l.net)).map_err(|e| anyhow::anyhow!("{e}"))?;
+                Money::sum(quote.currency, unit_lines.iter().map(charged)).map_err(|e| anyhow::anyhow!("{e}"))?;
             let service = services::insert(
                 &txn,
                 &state.key,
@@ -239,6 +239,17 @@ pub async fn place(
                 },
             )
             .await?;
+            // What this unit pays for its first period (after discounts): an upgrade later
+            // credits the unused part of exactly this.
+            let period_start = q.lines.iter().find(|l| l.kind == "service").and_then(|l| l.period).map(|p| p.start);
+            if let Some(start) = period_start {
+                let paid = Money::sum(
+                    quote.currency,
+                    q.lines.iter().zip(unit_lines).filter(|(l, _)| l.kind == "service").map(|(_, t)| charged(t)),
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                services::set_paid_period(&txn, service.id, start, paid).await?;
+            }
             service_names.push(if q.item.domain.is_empty() {
                 q.product.name.clone()
             } else {
@@ -333,6 +344,12 @@ pub async fn place(
     }
     let placed = order::Entity::find_by_id(created.id).one(&state.db).await?.unwrap_or(created);
     Ok(Placed::New(placed))
+}
+
+/// What a line charges on the catalog's price basis (net, or gross when prices include tax),
+/// after its discount: comparable with recurring amounts.
+fn charged(line: &hostwright_core::LineTotal) -> Money {
+    line.amount.checked_sub(line.discount).unwrap_or(line.amount)
 }
 
 fn position_count(quote: &Quote) -> i32 {

@@ -2,12 +2,8 @@
 //! are accepted automatically, what a downgrade's unused credit becomes. One JSON value in
 //! `site_settings`, like the billing settings, so every node reads the same.
 
-use chrono::Utc;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
-
-use crate::site_settings::{ActiveModel, Column, Entity};
 
 const KEY: &str = "ordering";
 
@@ -36,15 +32,9 @@ impl Default for OrderSettings {
 }
 
 pub async fn load(db: &impl ConnectionTrait) -> Result<OrderSettings, DbErr> {
-    let row = Entity::find_by_id(KEY.to_owned()).one(db).await?;
-    Ok(row.and_then(|r| serde_json::from_str(&r.value).ok()).unwrap_or_default())
+    crate::site_settings::load_json(db, KEY).await
 }
 
 pub async fn save(db: &impl ConnectionTrait, settings: &OrderSettings) -> Result<(), DbErr> {
-    let value = serde_json::to_string(settings).map_err(|e| DbErr::Custom(e.to_string()))?;
-    Entity::insert(ActiveModel { key: Set(KEY.into()), value: Set(value), updated_at: Set(Utc::now()) })
-        .on_conflict(OnConflict::column(Column::Key).update_columns([Column::Value, Column::UpdatedAt]).to_owned())
-        .exec(db)
-        .await?;
-    Ok(())
+    crate::site_settings::save_json(db, KEY, settings).await
 }

@@ -329,6 +329,9 @@ pub async fn add(
             let due = today.checked_add_days(Days::new(u64::from(billing.default_due_days))).unwrap_or(today);
             let draft = invoices::insert_draft(&txn, &c, due, "", &lines, totals).await?;
             let issued = invoices::issue_in(state, &txn, actor, &billing, &c, draft.id).await?;
+            if let Some(p) = period {
+                store::set_paid_period(&txn, created.id, p.start, recurring).await?;
+            }
             summary.push_str(&format!("; invoice {}", issued.display_number()));
             Some(issued.id)
         }

@@ -38,6 +38,10 @@ pub mod service {
         pub cancelled_on: Option<Date>,
         pub coupon_id: Option<CouponId>,
         pub coupon_renewals_left: Option<i32>,
+        /// When the period ending on `next_due_date` began, and what was paid for it (after
+        /// discounts, before tax); `None` = one cycle at the recurring amount.
+        pub paid_period_start: Option<Date>,
+        pub paid_period_minor: Option<i64>,
         /// Set when staff add the service by hand: one service per submission of that form.
         pub idempotency_key: Option<String>,
         pub created_at: DateTimeUtc,
@@ -148,6 +152,8 @@ pub mod upgrade {
         /// JSON option choices, as in cart items.
         pub choices: String,
         pub new_recurring_minor: i64,
+        /// The day the change was priced for.
+        pub effective_on: Date,
         pub new_next_due_date: Date,
         pub credit_minor: i64,
         pub charge_minor: i64,

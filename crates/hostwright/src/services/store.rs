@@ -63,6 +63,8 @@ pub async fn insert(
         cancelled_on: Set(None),
         coupon_id: Set(new.coupon.map(|(id, _)| id)),
         coupon_renewals_left: Set(new.coupon.and_then(|(_, left)| left)),
+        paid_period_start: Set(None),
+        paid_period_minor: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -194,5 +196,24 @@ pub async fn set_idempotency_key(txn: &impl ConnectionTrait, id: ServiceId, key:
         .filter(service::Column::Id.eq(id))
         .exec(txn)
         .await?;
+    Ok(())
+}
+
+/// Records what the client paid for the period that began on `start` and ends on the next
+/// due date (the first invoice, an applied upgrade, a renewal).
+pub async fn set_paid_period(
+    txn: &impl ConnectionTrait,
+    id: ServiceId,
+    start: NaiveDate,
+    paid: Money,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::ExprTrait;
+    let update = sea_orm::sea_query::Query::update()
+        .table(service::Entity)
+        .value(service::Column::PaidPeriodStart, start)
+        .value(service::Column::PaidPeriodMinor, paid.minor())
+        .and_where(sea_orm::sea_query::Expr::col(service::Column::Id).eq(id))
+        .to_owned();
+    txn.execute(&update).await?;
     Ok(())
 }

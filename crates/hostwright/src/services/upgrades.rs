@@ -10,7 +10,9 @@
 //! pending change.
 
 use chrono::{Months, NaiveDate, Utc};
-use hostwright_core::{BillingCycle, Change, Currency, DowngradeCredit, Line, Money, Period, Quote, quote_change};
+use hostwright_core::{
+    BillingCycle, Change, Currency, DowngradeCredit, Line, Money, Period, Quote, prorate, quote_change,
+};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, TransactionTrait};
@@ -117,17 +119,42 @@ pub async fn pending(db: &impl ConnectionTrait, id: ServiceId) -> Result<Option<
         .await
 }
 
-/// The period the client paid for: one cycle up to the next due date.
-fn paid_period(s: &service::Model, cycle: BillingCycle) -> Result<Period, UpgradeError> {
+/// The cycle of `cycle` that ends on `end`.
+fn cycle_ending(end: NaiveDate, cycle: BillingCycle) -> Result<Period, UpgradeError> {
+    let months =
+        cycle.months().ok_or_else(|| UpgradeError::NotAllowed("One-time services cannot be changed.".into()))?;
+    let start = end.checked_sub_months(Months::new(months)).ok_or_else(|| anyhow::anyhow!("due date out of range"))?;
+    Ok(Period { start, end })
+}
+
+/// The period the client paid for (ending on the next due date) and what they paid for it:
+/// as recorded when it was invoiced (after discounts: a first-month coupon is not credited
+/// back at full price), or else one cycle at the recurring amount.
+fn paid_for(s: &service::Model, cycle: BillingCycle, recurring: Money) -> Result<(Period, Money), UpgradeError> {
     let end = s
         .next_due_date
         .ok_or_else(|| UpgradeError::NotAllowed("Only services billed every period can be changed.".into()))?;
-    let months =
-        cycle.months().ok_or_else(|| UpgradeError::NotAllowed("One-time services cannot be changed.".into()))?;
-    let start = end
-        .checked_sub_months(Months::new(months))
-        .ok_or_else(|| anyhow::anyhow!("service {}: due date out of range", s.id))?;
-    Ok(Period { start, end })
+    match (s.paid_period_start, s.paid_period_minor) {
+        (Some(start), Some(paid)) if start < end => {
+            Ok((Period { start, end }, Money::from_minor(paid, recurring.currency())))
+        }
+        _ => Ok((cycle_ending(end, cycle)?, recurring)),
+    }
+}
+
+/// What `price` per `cycle` comes to over `period` (which ends on a due date): the price for
+/// a whole cycle, its share for a shorter period, one cycle plus a share for a longer one.
+fn price_for_period(price: Money, cycle: BillingCycle, period: Period) -> Result<Money, UpgradeError> {
+    let last = cycle_ending(period.end, cycle)?;
+    if period.start >= last.start {
+        return Ok(prorate(price, last.start, last.end, period.start).map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
+    let before = cycle_ending(last.start, cycle)?;
+    if period.start < before.start {
+        return Err(UpgradeError::NotAllowed("This service is paid ahead; ask us to change it for you.".into()));
+    }
+    let share = prorate(price, before.start, before.end, period.start).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(price.checked_add(share).map_err(|e| anyhow::anyhow!("{e}"))?)
 }
 
 /// Prices a change of service `id` as of today (nothing is written).
@@ -153,7 +180,8 @@ pub async fn price(db: &impl ConnectionTrait, id: ServiceId, target: Target) -> 
     let currency = invoices::find_currency(db, &s.currency_code)
         .await?
         .ok_or_else(|| anyhow::anyhow!("service {id}: unknown currency {}", s.currency_code))?;
-    let period = paid_period(&s, old_cycle)?;
+    let recurring = Money::from_minor(s.recurring_minor, currency);
+    let (period, old_price) = paid_for(&s, old_cycle, recurring)?;
     let on = invoices::today(db).await?;
     if on >= period.end {
         return Err(UpgradeError::NotAllowed("This service is due for renewal; pay the renewal first.".into()));
@@ -170,14 +198,11 @@ pub async fn price(db: &impl ConnectionTrait, id: ServiceId, target: Target) -> 
     let settings = order_settings::load(db).await?;
     let policy =
         if settings.downgrade_credit_to_account { DowngradeCredit::ToAccount } else { DowngradeCredit::Forfeit };
-    let change = Change {
-        period,
-        old_price: Money::from_minor(s.recurring_minor, currency),
-        old_cycle,
-        new_price: new_recurring,
-        new_cycle: target.cycle,
-        on,
-    };
+    // In the same cycle the new price is charged for the same days as the old: scaled to the
+    // paid period when that was not one whole cycle (a pro-rata first period).
+    let new_price =
+        if target.cycle == old_cycle { price_for_period(new_recurring, old_cycle, period)? } else { new_recurring };
+    let change = Change { period, old_price, old_cycle, new_price, new_cycle: target.cycle, on };
     let quote = quote_change(&change, policy)?;
     Ok(Priced { service: s, from, to, target, currency, period, on, new_recurring, quote })
 }
@@ -233,6 +258,7 @@ pub async fn request(
         to_cycle: Set(priced.target.cycle.key().to_owned()),
         choices: Set(pricing::choices_to_json(&priced.target.choices)),
         new_recurring_minor: Set(priced.new_recurring.minor()),
+        effective_on: Set(priced.on),
         new_next_due_date: Set(q.next_due),
         credit_minor: Set(q.credit.minor()),
         charge_minor: Set(q.charge.minor()),
@@ -358,10 +384,12 @@ pub async fn apply(state: &AppState, actor: &Actor, id: ServiceUpgradeId) -> Res
         .to_owned();
     txn.execute(&update).await?;
     store::save_choices(&txn, u.service_id, &pricing::choices_from_json(&u.choices)).await?;
+    let currency = invoices::find_currency(&txn, &s.currency_code)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("service {}: unknown currency", s.id))?;
+    // From the change on, the client has paid the new price for the rest of the period.
+    store::set_paid_period(&txn, s.id, u.effective_on, Money::from_minor(u.charge_minor, currency)).await?;
     if u.account_credit_minor > 0 {
-        let currency = invoices::find_currency(&txn, &s.currency_code)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("service {}: unknown currency", s.id))?;
         let reason = format!("Unused part of service #{} after a downgrade", s.id);
         let movement = Movement {
             client_id: s.client_id,

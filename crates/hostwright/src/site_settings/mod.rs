@@ -8,6 +8,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "site_settings")]
@@ -63,5 +64,21 @@ pub async fn save(db: &impl ConnectionTrait, settings: &SiteSettings) -> Result<
             .exec(db)
             .await?;
     }
+    Ok(())
+}
+
+/// A group of settings kept as one JSON value under `key` (billing, ordering …): every node
+/// reads the same, and a value that no longer parses falls back to the defaults.
+pub async fn load_json<T: DeserializeOwned + Default>(db: &impl ConnectionTrait, key: &str) -> Result<T, DbErr> {
+    let row = Entity::find_by_id(key.to_owned()).one(db).await?;
+    Ok(row.and_then(|r| serde_json::from_str(&r.value).ok()).unwrap_or_default())
+}
+
+pub async fn save_json<T: Serialize>(db: &impl ConnectionTrait, key: &str, value: &T) -> Result<(), DbErr> {
+    let value = serde_json::to_string(value).map_err(|e| DbErr::Custom(e.to_string()))?;
+    Entity::insert(ActiveModel { key: Set(key.into()), value: Set(value), updated_at: Set(Utc::now()) })
+        .on_conflict(OnConflict::column(Column::Key).update_columns([Column::Value, Column::UpdatedAt]).to_owned())
+        .exec(db)
+        .await?;
     Ok(())
 }

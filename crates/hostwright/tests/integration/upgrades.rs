@@ -10,6 +10,10 @@ use crate::support::TestApp;
 /// "Other" (3) that nothing upgrades to; Starter ↔ Pro allowed. Returns the buyer, signed in,
 /// with one active Starter service (#1) paid monthly.
 async fn active_starter(app: &mut TestApp) -> TestApp {
+    active_starter_with(app, None).await
+}
+
+async fn active_starter_with(app: &mut TestApp, coupon: Option<&str>) -> TestApp {
     shop(app, None).await;
     for name in ["Web Pro", "Other"] {
         app.post_form(
@@ -40,12 +44,33 @@ async fn active_starter(app: &mut TestApp) -> TestApp {
         )
         .await
         .assert_redirect_to("/cart");
+    if let Some(code) = coupon {
+        app.post_form(
+            "/admin/promotions",
+            &[
+                ("code", code),
+                ("kind", "percent"),
+                ("percent", "50"),
+                ("product", "1"),
+                ("recurrence", "once"),
+                ("active", "on"),
+            ],
+        )
+        .await
+        .assert_redirect_to("/admin/promotions");
+        buyer.post_form("/cart/coupon", &[("code", code)]).await.assert_redirect_to("/cart");
+    }
     let placed = buyer.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &"o".repeat(20))]).await;
     order_path(&placed);
     let invoice = app.scalar("SELECT invoice_id FROM orders").await;
+    let total = app.scalar(&format!("SELECT total_minor FROM invoices WHERE id = {invoice}")).await;
     app.post_form(
         &format!("/admin/invoices/{invoice}/payments"),
-        &[("amount", "17.85"), ("method", "bank_transfer"), ("key", &"q".repeat(24))],
+        &[
+            ("amount", &format!("{}.{:02}", total / 100, total % 100)),
+            ("method", "bank_transfer"),
+            ("key", &"q".repeat(24)),
+        ],
     )
     .await;
     assert_eq!(app.scalar("SELECT COUNT(*) FROM services WHERE id = 1 AND status = 'active'").await, 1);
@@ -54,9 +79,12 @@ async fn active_starter(app: &mut TestApp) -> TestApp {
 
 async fn an_upgrade_is_invoiced_for_the_difference_and_applied_when_paid(mut app: TestApp) {
     let mut buyer = active_starter(&mut app).await;
-    // Ten days of a paid month are left.
     let due = (chrono::Utc::now().date_naive() + chrono::Days::new(10)).to_string();
-    app.execute(&format!("UPDATE services SET next_due_date = '{due}' WHERE id = 1")).await;
+    // Ten days of a paid month are left (a month paid at the recurring amount).
+    app.execute(&format!(
+        "UPDATE services SET next_due_date = '{due}', paid_period_start = NULL, paid_period_minor = NULL WHERE id = 1"
+    ))
+    .await;
 
     let form = buyer.get("/account/services/1/upgrade?product=2&cycle=monthly").await;
     assert_eq!(form.status, 200, "{}", form.body);
@@ -167,8 +195,21 @@ async fn changes_outside_the_upgrade_paths_are_refused(mut app: TestApp) {
     staff.assert_contains("What the change costs");
 }
 
+async fn a_first_period_discount_is_credited_as_paid_not_at_full_price(mut app: TestApp) {
+    let mut buyer = active_starter_with(&mut app, Some("HALF")).await;
+    // The first month cost 5.00 of its 10.00; upgrading at once credits those 5.00.
+    assert_eq!(app.scalar("SELECT paid_period_minor FROM services WHERE id = 1").await, 500);
+    let requested = buyer
+        .post_form("/account/services/1/upgrade", &[("product", "2"), ("cycle", "monthly"), ("key", &"h".repeat(20))])
+        .await;
+    assert!(requested.location().starts_with("/account/invoices/"), "{}", requested.body);
+    assert_eq!(app.scalar("SELECT credit_minor FROM service_upgrades").await, 500);
+    assert_eq!(app.scalar("SELECT charge_minor FROM service_upgrades").await, 3000);
+}
+
 on_both_backends!(
     an_upgrade_is_invoiced_for_the_difference_and_applied_when_paid,
     a_cycle_change_starts_a_new_cycle_paid_today,
     changes_outside_the_upgrade_paths_are_refused,
+    a_first_period_discount_is_credited_as_paid_not_at_full_price,
 );
