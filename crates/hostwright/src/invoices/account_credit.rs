@@ -312,8 +312,5 @@ pub async fn apply_to_invoice(
     }
     audit::record(&txn, actor, "invoice.credit_applied", Some(("invoice", invoice_id.0)), summary).await?;
     txn.commit().await?;
-    if settled.paid_in_full {
-        service::after_paid(state, invoice_id).await;
-    }
     Ok(Outcome::Done { balance_minor: after })
 }

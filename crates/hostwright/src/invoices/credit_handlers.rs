@@ -233,7 +233,10 @@ pub async fn apply_credit(
 ) -> AppResult<Response> {
     let to = format!("/admin/invoices/{id}");
     match account_credit::apply_to_invoice(&state, &actor(&current, &page), id, &form.credit_amount, &form.key).await {
-        Ok(Outcome::Done { .. }) => Ok(flash::redirect(&state, &to, "success", "Account credit applied.")),
+        Ok(Outcome::Done { .. }) => {
+            super::paid::after_paid(&state, id).await;
+            Ok(flash::redirect(&state, &to, "success", "Account credit applied."))
+        }
         Ok(Outcome::AlreadyDone) => Ok(flash::redirect(&state, &to, "info", "This credit was already applied.")),
         Err(InvoiceError::Invalid(errors)) => Ok(flash::redirect(&state, &to, "error", errors.messages())),
         Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),

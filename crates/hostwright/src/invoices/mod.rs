@@ -7,6 +7,7 @@ pub mod credit_notes;
 pub mod handlers;
 pub mod model;
 pub mod numbering;
+pub mod paid;
 pub mod pdf;
 pub mod service;
 pub mod settings;

@@ -650,23 +650,7 @@ pub async fn record_payment(
     }
     audit::record(&txn, actor, "invoice.payment_recorded", Some(("invoice", id.0)), summary).await?;
     txn.commit().await?;
-    if settled.paid_in_full {
-        after_paid(state, id).await;
-    }
     Ok(PaymentOutcome::Recorded { paid_in_full: settled.paid_in_full })
-}
-
-/// What follows an invoice being paid in full: its order is accepted (when the ordering
-/// settings say so) and the service change it was for is applied. Runs after the payment
-/// committed; a failure is logged and left for staff, never undoes the payment. (With the job
-/// queue these become jobs enqueued in the payment's own transaction.)
-pub async fn after_paid(state: &AppState, id: InvoiceId) {
-    if let Err(err) = crate::orders::manage::after_invoice_paid(state, id).await {
-        tracing::warn!(invoice = %id, error = %err, "accepting the order of a paid invoice failed");
-    }
-    if let Err(err) = crate::services::upgrades::after_invoice_paid(state, id).await {
-        tracing::warn!(invoice = %id, error = %err, "applying the upgrade of a paid invoice failed");
-    }
 }
 
 /// Money that reached an unpaid invoice.

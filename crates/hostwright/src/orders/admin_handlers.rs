@@ -8,8 +8,7 @@ use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::STATUSES;
-use super::manage::{self, OrderError, OrderQuery};
+use super::manage::{self, OrderError, OrderQuery, STATUSES};
 use super::settings::{self as order_settings, OrderSettings};
 use super::store_handlers::{order_row, order_services};
 use crate::audit::{self, Actor};

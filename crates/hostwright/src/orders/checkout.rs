@@ -18,18 +18,17 @@ use sea_orm::{ActiveValue::Set, TransactionTrait};
 
 use super::cart::{self, CartError, Quote};
 use super::coupons;
+use super::manage::{PENDING, accept_quietly};
 use super::model::{cart as cart_model, order};
 use super::settings as order_settings;
-use super::{PENDING, accept};
 use crate::audit::{self, Actor};
 use crate::catalog::model::product;
 use crate::clients::contacts::send_billing_email;
 use crate::clients::model::client;
-use crate::ids::OrderId;
 use crate::invoices::account_credit::{self, MoveError, Movement};
 use crate::invoices::service::{self as invoices, BilledLine, InvoiceError, Received};
 use crate::invoices::settings as billing_settings;
-use crate::services::Status;
+use crate::services::status::Status;
 use crate::services::store::{self as services, NewAddon, NewService};
 use crate::state::AppState;
 
@@ -379,25 +378,6 @@ async fn take_stock(txn: &impl ConnectionTrait, quote: &Quote) -> Result<(), Che
     Ok(())
 }
 
-/// Gives stock back for the units of `order_id`'s services (a cancelled or deleted order).
-pub(crate) async fn restore_stock(txn: &impl ConnectionTrait, order_id: OrderId) -> Result<(), DbErr> {
-    let ordered = services::for_order(txn, order_id).await?;
-    let mut units: std::collections::BTreeMap<crate::ids::ProductId, i32> = Default::default();
-    for s in &ordered {
-        *units.entry(s.product_id).or_insert(0) += 1;
-    }
-    for (product_id, n) in units {
-        let update = Query::update()
-            .table(product::Entity)
-            .value(product::Column::StockQuantity, Expr::col(product::Column::StockQuantity).add(n))
-            .and_where(Expr::col(product::Column::Id).eq(product_id))
-            .and_where(Expr::col(product::Column::StockEnabled).eq(true))
-            .to_owned();
-        txn.execute(&update).await?;
-    }
-    Ok(())
-}
-
 /// Pays the new invoice from the client's account credit, as far as the credit goes.
 async fn pay_with_credit(
     txn: &impl ConnectionTrait,
@@ -439,12 +419,4 @@ async fn pay_with_credit(
     )
     .await?;
     Ok(())
-}
-
-/// Accepts a paid order automatically; a failure leaves it pending for staff, and is logged.
-pub(crate) async fn accept_quietly(state: &AppState, id: OrderId) {
-    let actor = Actor::system("automatic order acceptance");
-    if let Err(err) = accept(state, &actor, id).await {
-        tracing::warn!(order = %id, error = %err, "automatic acceptance failed");
-    }
 }

@@ -10,18 +10,25 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{Condition, QueryOrder, QuerySelect, QueryTrait, TransactionTrait};
 
-use super::checkout::restore_stock;
 use super::coupons;
 use super::model::order;
-use super::{ACTIVE, CANCELLED, FRAUD, PENDING};
 use crate::audit::{self, Actor};
+use crate::catalog::model::product;
 use crate::ids::{ClientId, InvoiceId, OrderId};
 use crate::invoices::model::invoice;
 use crate::invoices::service as invoices;
 use crate::services::lifecycle::{self, LifecycleError};
 use crate::services::model::{service, service_addon};
-use crate::services::{Status, store as services};
+use crate::services::status::Status;
+use crate::services::store as services;
 use crate::state::AppState;
+
+/// Order statuses.
+pub const PENDING: &str = "pending";
+pub const ACTIVE: &str = "active";
+pub const CANCELLED: &str = "cancelled";
+pub const FRAUD: &str = "fraud";
+pub const STATUSES: [&str; 4] = [PENDING, ACTIVE, CANCELLED, FRAUD];
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -239,7 +246,7 @@ pub async fn after_invoice_paid(state: &AppState, invoice_id: InvoiceId) -> Resu
         .all(&state.db)
         .await?;
     for o in pending {
-        super::checkout::accept_quietly(state, o.id).await;
+        accept_quietly(state, o.id).await;
     }
     Ok(())
 }
@@ -286,4 +293,31 @@ pub async fn search(db: &impl ConnectionTrait, q: &OrderQuery) -> Result<(Vec<or
 /// The services of an order with their product names.
 pub async fn services_of(db: &impl ConnectionTrait, id: OrderId) -> Result<Vec<service::Model>, DbErr> {
     services::for_order(db, id).await
+}
+
+/// Gives stock back for the units of `order_id`'s services (a cancelled or deleted order).
+async fn restore_stock(txn: &impl ConnectionTrait, order_id: OrderId) -> Result<(), DbErr> {
+    let ordered = services::for_order(txn, order_id).await?;
+    let mut units: std::collections::BTreeMap<crate::ids::ProductId, i32> = Default::default();
+    for s in &ordered {
+        *units.entry(s.product_id).or_insert(0) += 1;
+    }
+    for (product_id, n) in units {
+        let update = Query::update()
+            .table(product::Entity)
+            .value(product::Column::StockQuantity, Expr::col(product::Column::StockQuantity).add(n))
+            .and_where(Expr::col(product::Column::Id).eq(product_id))
+            .and_where(Expr::col(product::Column::StockEnabled).eq(true))
+            .to_owned();
+        txn.execute(&update).await?;
+    }
+    Ok(())
+}
+
+/// Accepts a paid order automatically; a failure leaves it pending for staff, and is logged.
+pub(crate) async fn accept_quietly(state: &AppState, id: OrderId) {
+    let actor = Actor::system("automatic order acceptance");
+    if let Err(err) = accept(state, &actor, id).await {
+        tracing::warn!(order = %id, error = %err, "automatic acceptance failed");
+    }
 }

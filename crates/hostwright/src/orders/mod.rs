@@ -14,16 +14,7 @@ pub mod store_handlers;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use manage::accept;
-
 use crate::state::AppState;
-
-/// Order statuses.
-pub const PENDING: &str = "pending";
-pub const ACTIVE: &str = "active";
-pub const CANCELLED: &str = "cancelled";
-pub const FRAUD: &str = "fraud";
-pub const STATUSES: [&str; 4] = [PENDING, ACTIVE, CANCELLED, FRAUD];
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -15,7 +15,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{DbErr, QueryOrder, TransactionTrait};
 
 use super::service::{ServiceError, cycles_of, host_name, parse_amount, parse_date};
-use super::{Status, lifecycle, store};
+use super::status::Status;
+use super::{lifecycle, store};
 use crate::audit::{self, Actor};
 use crate::catalog::model::{option, option_group, option_value, product};
 use crate::catalog::options::{self, OptionKind};

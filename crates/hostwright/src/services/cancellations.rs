@@ -15,10 +15,10 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, DbErr, QueryOrder, QuerySelect, TransactionTrait};
 
-use super::Status;
 use super::lifecycle::{self, LifecycleError};
 use super::model::{cancellation, service};
 use super::service::ServiceError;
+use super::status::Status;
 use super::store;
 use crate::audit::{self, Actor};
 use crate::ids::{CancellationRequestId, ServiceId};

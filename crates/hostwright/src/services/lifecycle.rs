@@ -10,8 +10,8 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
 use secrecy::SecretString;
 
-use super::Status;
 use super::model::service;
+use super::status::Status;
 use super::store;
 use crate::audit::{self, Actor};
 use crate::catalog::service::find_product;

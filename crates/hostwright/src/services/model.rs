@@ -13,7 +13,7 @@ pub mod service {
         pub client_id: ClientId,
         pub order_id: Option<OrderId>,
         pub product_id: ProductId,
-        /// See `services::Status`.
+        /// See `services::status::Status`.
         pub status: String,
         pub currency_code: String,
         /// A `BillingCycle` key.

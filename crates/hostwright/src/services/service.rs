@@ -10,9 +10,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{Condition, DbErr, QueryOrder, QuerySelect, QueryTrait, TransactionTrait};
 
-use super::Status;
 use super::lifecycle::LifecycleError;
 use super::model::service;
+use super::status::Status;
 use super::store;
 use crate::audit::{self, Actor};
 use crate::catalog::service::{PaymentType, find_product};

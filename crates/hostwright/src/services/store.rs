@@ -6,8 +6,8 @@ use hostwright_core::{BillingCycle, Money};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 
-use super::Status;
 use super::model::{service, service_addon, service_option};
+use super::status::Status;
 use crate::catalog::pricing::Choice;
 use crate::crypto::SecretKey;
 use crate::ids::{AddonId, ClientId, ConfigOptionId, CouponId, OrderId, ProductId, ServiceAddonId, ServiceId};

@@ -17,9 +17,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, TransactionTrait};
 
-use super::Status;
 use super::lifecycle;
 use super::model::{service, upgrade};
+use super::status::Status;
 use super::store;
 use crate::audit::{self, Actor};
 use crate::catalog::model::product;

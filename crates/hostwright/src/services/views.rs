@@ -9,9 +9,9 @@ use hostwright_core::{BillingCycle, Currency, Money};
 use minijinja::{Value, context};
 use sea_orm::entity::prelude::*;
 
-use super::Status;
 use super::cancellations;
 use super::model::{cancellation, service, service_addon};
+use super::status::Status;
 use super::store;
 use crate::catalog::model::{addon, option, option_value, product};
 use crate::catalog::options::OptionKind;

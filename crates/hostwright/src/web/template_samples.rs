@@ -649,7 +649,7 @@ fn credit_overview(filled: bool) -> Value {
 }
 
 /// A row of `services::views::service_row`; `filled` sets every optional field.
-fn service_row(id: i64, status: crate::services::Status, filled: bool) -> Value {
+fn service_row(id: i64, status: crate::services::status::Status, filled: bool) -> Value {
     context! {
         id => id,
         client_id => 7,
@@ -682,7 +682,7 @@ fn service_row(id: i64, status: crate::services::Status, filled: bool) -> Value 
 }
 
 fn service_rows() -> Vec<Value> {
-    use crate::services::Status;
+    use crate::services::status::Status;
     Status::ALL
         .iter()
         .enumerate()
@@ -2604,7 +2604,7 @@ fn ordering_samples() -> Vec<(String, Value)> {
     }
     // Services (services/admin_handlers.rs and client_handlers.rs).
     {
-        use crate::services::Status;
+        use crate::services::status::Status;
         let viewers: [(Vec<&str>, bool); 2] = [(all.clone(), true), (vec!["orders.view"], false)];
         for (perms, can_manage) in &viewers {
             for (rows, status) in [(service_rows(), "active"), (Vec::new(), "")] {
