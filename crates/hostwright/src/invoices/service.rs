@@ -752,6 +752,22 @@ pub struct InvoiceQuery {
     pub page: u64,
 }
 
+/// Cancels an invoice nothing was paid, credited or applied on (the order or change it was
+/// for was called off); `false` when money already moved on it, which staff must refund.
+pub async fn cancel_untouched(txn: &impl ConnectionTrait, id: InvoiceId) -> Result<bool, DbErr> {
+    let update = Query::update()
+        .table(invoice::Entity)
+        .value(invoice::Column::Status, CANCELLED)
+        .value(invoice::Column::UpdatedAt, Utc::now())
+        .and_where(Expr::col(invoice::Column::Id).eq(id))
+        .and_where(Expr::col(invoice::Column::Status).is_in([DRAFT, UNPAID]))
+        .and_where(Expr::col(invoice::Column::AmountPaidMinor).eq(0))
+        .and_where(Expr::col(invoice::Column::CreditAppliedMinor).eq(0))
+        .and_where(Expr::col(invoice::Column::CreditedMinor).eq(0))
+        .to_owned();
+    Ok(txn.execute(&update).await?.rows_affected() == 1)
+}
+
 pub const PER_PAGE: u64 = 50;
 
 /// Lists count matching invoices up to this many; beyond it they say "more than".

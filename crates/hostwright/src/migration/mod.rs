@@ -17,6 +17,7 @@ mod m20261122_000009_client_contacts;
 mod m20261122_000010_client_fields;
 mod m20261122_000011_open_invoices_index;
 mod m20261122_000012_orders_services;
+mod m20261202_000013_order_terms_pending_upgrade;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000010_client_fields::Migration),
             Box::new(m20261122_000011_open_invoices_index::Migration),
             Box::new(m20261122_000012_orders_services::Migration),
+            Box::new(m20261202_000013_order_terms_pending_upgrade::Migration),
         ]
     }
 }

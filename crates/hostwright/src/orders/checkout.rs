@@ -126,7 +126,8 @@ pub async fn place(
         return Ok(Placed::Already(existing));
     }
     let settings = order_settings::load(&state.db).await?;
-    if !settings.terms_url.trim().is_empty() && !input.accept_terms {
+    let terms_url = settings.terms_url.trim().to_owned();
+    if !terms_url.is_empty() && !input.accept_terms {
         return Err(CheckoutError::Invalid("Accept the terms of service to place your order.".into()));
     }
     if !PAYMENT_METHODS.iter().any(|(k, _)| *k == input.payment_method) {
@@ -169,6 +170,8 @@ pub async fn place(
         ip: Set(ip.to_owned()),
         idempotency_key: Set(key.to_owned()),
         notes: Set(String::new()),
+        terms_accepted_at: Set((!terms_url.is_empty()).then_some(now)),
+        terms_accepted_url: Set(terms_url),
         accepted_at: Set(None),
         cancelled_at: Set(None),
         created_at: Set(now),

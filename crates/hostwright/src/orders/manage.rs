@@ -15,7 +15,6 @@ use super::model::order;
 use crate::audit::{self, Actor};
 use crate::catalog::model::product;
 use crate::ids::{ClientId, InvoiceId, OrderId};
-use crate::invoices::model::invoice;
 use crate::invoices::service as invoices;
 use crate::services::lifecycle::{self, LifecycleError};
 use crate::services::model::{service, service_addon};
@@ -178,17 +177,7 @@ async fn close(
 /// Cancels the order's invoice if nothing was paid on it; says what happened.
 async fn cancel_unpaid_invoice(txn: &impl ConnectionTrait, invoice_id: Option<InvoiceId>) -> Result<String, DbErr> {
     let Some(invoice_id) = invoice_id else { return Ok(String::new()) };
-    let update = Query::update()
-        .table(invoice::Entity)
-        .value(invoice::Column::Status, invoices::CANCELLED)
-        .value(invoice::Column::UpdatedAt, Utc::now())
-        .and_where(Expr::col(invoice::Column::Id).eq(invoice_id))
-        .and_where(Expr::col(invoice::Column::Status).is_in([invoices::DRAFT, invoices::UNPAID]))
-        .and_where(Expr::col(invoice::Column::AmountPaidMinor).eq(0))
-        .and_where(Expr::col(invoice::Column::CreditAppliedMinor).eq(0))
-        .and_where(Expr::col(invoice::Column::CreditedMinor).eq(0))
-        .to_owned();
-    Ok(if txn.execute(&update).await?.rows_affected() == 1 {
+    Ok(if invoices::cancel_untouched(txn, invoice_id).await? {
         "; its unpaid invoice was cancelled".into()
     } else {
         "; its invoice was paid (issue a credit note to refund it)".into()

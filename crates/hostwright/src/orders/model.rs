@@ -152,6 +152,9 @@ pub mod order {
         pub ip: String,
         pub idempotency_key: String,
         pub notes: String,
+        /// The terms of service the client accepted at checkout (empty when none were set).
+        pub terms_accepted_url: String,
+        pub terms_accepted_at: Option<DateTimeUtc>,
         pub accepted_at: Option<DateTimeUtc>,
         pub cancelled_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,

@@ -828,6 +828,8 @@ pub(super) async fn order_row(state: &AppState, o: &order::Model) -> AppResult<V
         invoice_id => o.invoice_id,
         client_id => o.client_id,
         ip => o.ip.clone(),
+        terms_url => o.terms_accepted_url.clone(),
+        terms_accepted_at => o.terms_accepted_at.map(|t| t.to_rfc3339()),
     })
 }
 

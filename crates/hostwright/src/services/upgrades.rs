@@ -119,6 +119,12 @@ pub async fn pending(db: &impl ConnectionTrait, id: ServiceId) -> Result<Option<
         .await
 }
 
+fn waiting() -> UpgradeError {
+    UpgradeError::NotAllowed(
+        "A change of this service is waiting for its invoice to be paid; pay or cancel that first.".into(),
+    )
+}
+
 /// The cycle of `cycle` that ends on `end`.
 fn cycle_ending(end: NaiveDate, cycle: BillingCycle) -> Result<Period, UpgradeError> {
     let months =
@@ -164,9 +170,7 @@ pub async fn price(db: &impl ConnectionTrait, id: ServiceId, target: Target) -> 
         return Err(UpgradeError::NotAllowed("Only active services can be upgraded or downgraded.".into()));
     }
     if pending(db, id).await?.is_some() {
-        return Err(UpgradeError::NotAllowed(
-            "A change of this service is waiting for its invoice to be paid; pay or cancel that first.".into(),
-        ));
+        return Err(waiting());
     }
     let allowed = targets(db, &s).await?;
     let to = allowed
@@ -275,12 +279,13 @@ pub async fn request(
         Ok(created) => created,
         Err(err) if crate::web::forms::is_unique_violation(&err) => {
             drop(txn);
-            let done = upgrade::Entity::find()
-                .filter(upgrade::Column::IdempotencyKey.eq(key))
-                .one(&state.db)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("upgrade key vanished"))?;
-            return Ok(Requested::Already { upgrade: done.id });
+            // Either this form was submitted twice, or another request made a pending change
+            // of the same service meanwhile (one pending change per service, by index).
+            let done = upgrade::Entity::find().filter(upgrade::Column::IdempotencyKey.eq(key)).one(&state.db).await?;
+            return match done {
+                Some(done) => Ok(Requested::Already { upgrade: done.id }),
+                None => Err(waiting()),
+            };
         }
         Err(err) => return Err(err.into()),
     };
@@ -372,6 +377,15 @@ pub async fn apply(state: &AppState, actor: &Actor, id: ServiceUpgradeId) -> Res
     }
     let u = upgrade::Entity::find_by_id(id).one(&txn).await?.ok_or(UpgradeError::NotFound)?;
     let s = store::find(&txn, u.service_id).await?.ok_or(UpgradeError::NotFound)?;
+    // Staff may have moved or ended the service since the change was priced: then it stays
+    // pending (its payment is kept) for staff to apply by hand or refund.
+    let live = matches!(Status::parse(&s.status), Some(Status::Active | Status::Suspended));
+    if !live || s.product_id != u.from_product_id || s.billing_cycle != u.from_cycle {
+        return Err(UpgradeError::NotAllowed(format!(
+            "Service #{} changed since this change was priced (now {} on product #{}, {}); it was not applied.",
+            s.id, s.status, s.product_id, s.billing_cycle
+        )));
+    }
     let update = Query::update()
         .table(service::Entity)
         .value(service::Column::ProductId, u.to_product_id)
@@ -459,19 +473,10 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: ServiceUpgradeId) -> Re
         return Err(UpgradeError::NotAllowed("That change is no longer pending.".into()));
     }
     let u = upgrade::Entity::find_by_id(id).one(&txn).await?.ok_or(UpgradeError::NotFound)?;
-    if let Some(invoice_id) = u.invoice_id {
-        let cancel = Query::update()
-            .table(crate::invoices::model::invoice::Entity)
-            .value(crate::invoices::model::invoice::Column::Status, invoices::CANCELLED)
-            .value(crate::invoices::model::invoice::Column::UpdatedAt, Utc::now())
-            .and_where(Expr::col(crate::invoices::model::invoice::Column::Id).eq(invoice_id))
-            .and_where(Expr::col(crate::invoices::model::invoice::Column::Status).eq(invoices::UNPAID))
-            .and_where(Expr::col(crate::invoices::model::invoice::Column::AmountPaidMinor).eq(0))
-            .and_where(Expr::col(crate::invoices::model::invoice::Column::CreditAppliedMinor).eq(0))
-            .to_owned();
-        if txn.execute(&cancel).await?.rows_affected() != 1 {
-            return Err(UpgradeError::NotAllowed("Its invoice has payments; staff must refund them first.".into()));
-        }
+    if let Some(invoice_id) = u.invoice_id
+        && !invoices::cancel_untouched(&txn, invoice_id).await?
+    {
+        return Err(UpgradeError::NotAllowed("Its invoice has payments; staff must refund them first.".into()));
     }
     audit::record(
         &txn,

@@ -2477,6 +2477,8 @@ fn ordering_samples() -> Vec<(String, Value)> {
             invoice_id => Some(12),
             client_id => 3,
             ip => SCRIPT,
+            terms_url => SCRIPT,
+            terms_accepted_at => (status == "pending").then_some(TIME),
         }
     };
     let ordered = vec![context! {
