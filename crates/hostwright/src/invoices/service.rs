@@ -723,33 +723,12 @@ pub async fn receive(
 /// its number: the series stays gapless.
 pub async fn cancel(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<(), InvoiceError> {
     let txn = state.db.begin().await?;
-    let update = Query::update()
-        .table(invoice::Entity)
-        .value(invoice::Column::Status, CANCELLED)
-        .value(invoice::Column::UpdatedAt, Utc::now())
-        .and_where(Expr::col(invoice::Column::Id).eq(id))
-        .and_where(Expr::col(invoice::Column::Status).is_in([DRAFT, UNPAID]))
-        .and_where(Expr::col(invoice::Column::AmountPaidMinor).eq(0))
-        .and_where(Expr::col(invoice::Column::CreditAppliedMinor).eq(0))
-        .and_where(Expr::col(invoice::Column::CreditedMinor).eq(0))
-        .to_owned();
-    if txn.execute(&update).await?.rows_affected() != 1 {
+    if !cancel_untouched(&txn, id).await? {
         return Err(InvoiceError::NotAllowed("Only drafts and unpaid invoices without payments can be cancelled."));
     }
     audit::record(&txn, actor, "invoice.cancelled", Some(("invoice", id.0)), "Cancelled the invoice").await?;
     txn.commit().await?;
     Ok(())
-}
-
-/// The admin list's filters.
-#[derive(Debug, Clone, Default)]
-pub struct InvoiceQuery {
-    pub status: Option<String>,
-    pub client_id: Option<ClientId>,
-    pub overdue: bool,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-    pub page: u64,
 }
 
 /// Cancels an invoice nothing was paid, credited or applied on (the order or change it was
@@ -766,6 +745,17 @@ pub async fn cancel_untouched(txn: &impl ConnectionTrait, id: InvoiceId) -> Resu
         .and_where(Expr::col(invoice::Column::CreditedMinor).eq(0))
         .to_owned();
     Ok(txn.execute(&update).await?.rows_affected() == 1)
+}
+
+/// The admin list's filters.
+#[derive(Debug, Clone, Default)]
+pub struct InvoiceQuery {
+    pub status: Option<String>,
+    pub client_id: Option<ClientId>,
+    pub overdue: bool,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub page: u64,
 }
 
 pub const PER_PAGE: u64 = 50;
