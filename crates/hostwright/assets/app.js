@@ -119,6 +119,21 @@
     syncToggles();
   });
 
+  // The order form notes what each choice costs per billing cycle; show the chosen cycle's.
+  function showCyclePrices(cycle) {
+    var notes = document.querySelectorAll("[data-cycle]");
+    for (var i = 0; i < notes.length; i++) {
+      notes[i].hidden = notes[i].getAttribute("data-cycle") !== cycle;
+    }
+  }
+
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (input instanceof HTMLInputElement && input.name === "cycle" && input.type === "radio" && input.checked) {
+      showCyclePrices(input.value);
+    }
+  });
+
   function ready() {
     syncToggles();
     setNavOpen(document.body.classList.contains("nav-open"));

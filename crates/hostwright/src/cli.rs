@@ -231,11 +231,13 @@ async fn dev(settings: Settings, command: DevCommand) -> anyhow::Result<()> {
             let secs = f.elapsed.as_secs_f64().max(0.001);
             let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
             println!(
-                "{} buyers, {} checkouts attempted in {secs:.2} s: {} placed, {} refused (sold out)",
-                f.buyers, f.attempts, f.placed, f.sold_out
+                "{} buyers, {} checkouts attempted in {secs:.2} s for {} units of stock: {} placed, {} refused (sold out)",
+                f.buyers, f.attempts, f.stock, f.placed, f.sold_out
             );
             println!(
-                "{:.1} checkouts/s ({:.1} requests/s); add to cart + place order p50 {:.1} ms, p95 {:.1} ms",
+                "{:.1} orders placed/s, {:.1} attempts/s ({:.1} requests/s); add to cart + place order p50 {:.1} ms, \
+                 p95 {:.1} ms",
+                f.placed as f64 / secs,
                 f.attempts as f64 / secs,
                 f.requests as f64 / secs,
                 ms(f.p50),
@@ -243,6 +245,13 @@ async fn dev(settings: Settings, command: DevCommand) -> anyhow::Result<()> {
             );
             println!("stock left {} (never below zero), {} services for {} orders", f.stock_left, f.services, f.placed);
             anyhow::ensure!(f.stock_left >= 0, "stock went below zero");
+            // More buyers than stock: every unit is sold, and only those.
+            anyhow::ensure!(
+                f.placed == f.stock && f.stock_left == 0,
+                "{} orders placed for {} units of stock",
+                f.placed,
+                f.stock
+            );
             anyhow::ensure!(f.services as usize == f.placed, "orders and services disagree");
         }
     }

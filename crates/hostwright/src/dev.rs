@@ -215,6 +215,8 @@ async fn bench_session(state: &AppState) -> anyhow::Result<String> {
 pub struct CheckoutFigures {
     pub buyers: usize,
     pub attempts: usize,
+    /// The units the product had in stock at the start (fewer than the attempts).
+    pub stock: usize,
     /// HTTP requests sent (an add refused for stock is not followed by a checkout).
     pub requests: usize,
     pub placed: usize,
@@ -337,6 +339,7 @@ pub async fn bench_checkout(state: &AppState, buyers: usize, rounds: usize) -> a
     Ok(CheckoutFigures {
         buyers,
         attempts: wanted,
+        stock: usize::try_from(stock).unwrap_or(0),
         requests,
         placed,
         sold_out,

@@ -211,6 +211,58 @@ pub async fn price_selection(
         priced.setup_fees.push(taxed(Line::new(format!("{} setup fee", product.name), setup, 1), product.taxable));
     }
 
+    let picks = check_choices(db, &product, selections, sale).await?;
+
+    let picked: BTreeSet<ConfigOptionValueId> = picks.iter().map(|(_, v, _)| v.id).collect();
+    let prices: Vec<option_price::Model> = if paid && !picked.is_empty() {
+        option_price::Entity::find()
+            .filter(option_price::Column::ValueId.is_in(picked))
+            .filter(option_price::Column::CurrencyCode.eq(currency.code()))
+            .filter(option_price::Column::Cycle.eq(cycle.key()))
+            .all(db)
+            .await?
+    } else {
+        Vec::new()
+    };
+    for (option, value, quantity) in picks {
+        let description = match OptionKind::parse(&option.kind) {
+            Some(OptionKind::Quantity) => {
+                format!("{}: {quantity} {}", option.name, option.unit_label).trim_end().to_owned()
+            }
+            _ => format!("{}: {}", option.name, value.label),
+        };
+        let (unit, setup) = if paid {
+            let stored = prices.iter().find(|p| p.value_id == value.id).ok_or_else(|| PricingError::NotPriced {
+                what: format!("{}: {}", option.name, value.label),
+                cycle: cycle.label(),
+                code: currency.code().to_owned(),
+            })?;
+            money_pair(currency, stored.price_minor, stored.setup_fee_minor)
+        } else {
+            (Money::zero(currency), Money::zero(currency))
+        };
+        let quantity = Decimal::from(quantity);
+        if setup.is_positive() {
+            priced
+                .setup_fees
+                .push(taxed(Line::new(format!("{description} setup fee"), setup, quantity), product.taxable));
+        }
+        priced.charges.push(taxed(Line::new(description, unit, quantity), product.taxable));
+    }
+    Ok(priced)
+}
+
+/// Checks `selections` against the options `product` offers (for `sale`): every option is
+/// the product's, chosen once, with one of its own values on sale or a quantity in range, and
+/// every required choice made. Returns each option picked with its value and quantity
+/// (options left at zero are left out), in the order the price list shows them.
+pub async fn check_choices(
+    db: &impl ConnectionTrait,
+    product: &product::Model,
+    selections: &[(ConfigOptionId, Choice)],
+    sale: Sale,
+) -> Result<Vec<(option::Model, option_value::Model, i64)>, PricingError> {
+    let product_id = product.id;
     // The options offered with the product, group by group (by name), in each group's order.
     let group_ids = options::product_groups(db, product_id).await?;
     let groups = option_group::Entity::find()
@@ -237,7 +289,7 @@ pub async fn price_selection(
     }
 
     let values = options::values_of_options(db, offered_ids).await?;
-    let mut picks: Vec<(&option::Model, &option_value::Model, i64)> = Vec::new();
+    let mut picks: Vec<(option::Model, option_value::Model, i64)> = Vec::new();
     for option in &offered {
         let choice = chosen.get(&option.id).copied();
         let name = || option.name.clone();
@@ -290,46 +342,10 @@ pub async fn price_selection(
         if !on_sale(&value) {
             return Err(PricingError::ValueHidden { option: name(), value: value.label.clone() });
         }
-        picks.push((option, value, quantity));
+        picks.push((option.clone(), value.clone(), quantity));
     }
 
-    let picked: BTreeSet<ConfigOptionValueId> = picks.iter().map(|(_, v, _)| v.id).collect();
-    let prices: Vec<option_price::Model> = if paid && !picked.is_empty() {
-        option_price::Entity::find()
-            .filter(option_price::Column::ValueId.is_in(picked))
-            .filter(option_price::Column::CurrencyCode.eq(currency.code()))
-            .filter(option_price::Column::Cycle.eq(cycle.key()))
-            .all(db)
-            .await?
-    } else {
-        Vec::new()
-    };
-    for (option, value, quantity) in picks {
-        let description = match OptionKind::parse(&option.kind) {
-            Some(OptionKind::Quantity) => {
-                format!("{}: {quantity} {}", option.name, option.unit_label).trim_end().to_owned()
-            }
-            _ => format!("{}: {}", option.name, value.label),
-        };
-        let (unit, setup) = if paid {
-            let stored = prices.iter().find(|p| p.value_id == value.id).ok_or_else(|| PricingError::NotPriced {
-                what: format!("{}: {}", option.name, value.label),
-                cycle: cycle.label(),
-                code: currency.code().to_owned(),
-            })?;
-            money_pair(currency, stored.price_minor, stored.setup_fee_minor)
-        } else {
-            (Money::zero(currency), Money::zero(currency))
-        };
-        let quantity = Decimal::from(quantity);
-        if setup.is_positive() {
-            priced
-                .setup_fees
-                .push(taxed(Line::new(format!("{description} setup fee"), setup, quantity), product.taxable));
-        }
-        priced.charges.push(taxed(Line::new(description, unit, quantity), product.taxable));
-    }
-    Ok(priced)
+    Ok(picks)
 }
 
 /// Prices an add-on for a product in `cycle` (the add-on's own) and `currency`: its line and

@@ -345,6 +345,25 @@ pub async fn products(db: &impl ConnectionTrait) -> Result<Vec<product::Model>, 
     product::Entity::find().order_by_asc(product::Column::SortOrder).order_by_asc(product::Column::Name).all(db).await
 }
 
+/// Takes `units` of a stocked product: `false` when fewer are left (and nothing changed);
+/// `true` when taken, or when the product does not track stock. The guarded UPDATE makes
+/// concurrent sales queue on the product row, so stock never goes below zero.
+pub async fn take_stock(db: &impl ConnectionTrait, product_id: ProductId, units: i32) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let update = Query::update()
+        .table(product::Entity)
+        .value(product::Column::StockQuantity, Expr::col(product::Column::StockQuantity).sub(units))
+        .and_where(Expr::col(product::Column::Id).eq(product_id))
+        .and_where(Expr::col(product::Column::StockEnabled).eq(true))
+        .and_where(Expr::col(product::Column::StockQuantity).gte(units))
+        .to_owned();
+    if db.execute(&update).await?.rows_affected() == 1 {
+        return Ok(true);
+    }
+    let stored = product::Entity::find_by_id(product_id).one(db).await?;
+    Ok(!stored.is_some_and(|p| p.stock_enabled))
+}
+
 pub async fn find_product(db: &impl ConnectionTrait, id: ProductId) -> Result<Option<product::Model>, DbErr> {
     product::Entity::find_by_id(id).one(db).await
 }

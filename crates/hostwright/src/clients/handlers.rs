@@ -48,10 +48,28 @@ pub struct RegisterForm {
     password_confirm: String,
     /// Where to go once registered (a path of the client area, e.g. back to checkout).
     #[serde(default)]
-    next: String,
+    pub(crate) next: String,
     /// The registration fields (`cf_<id>`).
     #[serde(flatten)]
     custom: BTreeMap<String, String>,
+}
+
+/// What the registration form shows: whether sign-ups are open, the registration fields and
+/// what was typed. The sign-up page and checkout's inline form both render it.
+pub(crate) async fn registration_context(state: &AppState, form: &RegisterForm) -> AppResult<minijinja::Value> {
+    let open = crate::site_settings::load(&state.db).await?.registration_open;
+    let asked = fields::for_audience(&state.db, Audience::Registration).await?;
+    let typed = fields::typed(&asked, Audience::Registration, &form.custom);
+    Ok(context! {
+        open => open,
+        custom_fields => inputs(&asked, Audience::Registration, &typed, &Values::new()),
+        form => context! {
+            first_name => form.first_name.trim(),
+            last_name => form.last_name.trim(),
+            company_name => form.company_name.trim(),
+            email => form.email.trim(),
+        },
+    })
 }
 
 async fn render_register(
@@ -61,21 +79,11 @@ async fn render_register(
     errors: FormErrors,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let open = crate::site_settings::load(&state.db).await?.registration_open;
-    let asked = fields::for_audience(&state.db, Audience::Registration).await?;
-    let typed = fields::typed(&asked, Audience::Registration, &form.custom);
     let ctx = context! {
         nav => "register",
-        open => open,
-        custom_fields => inputs(&asked, Audience::Registration, &typed, &Values::new()),
-        form => context! {
-            first_name => form.first_name.trim(),
-            last_name => form.last_name.trim(),
-            company_name => form.company_name.trim(),
-            email => form.email.trim(),
-        },
         next => form.next.trim(),
         errors => errors,
+        ..registration_context(state, form).await?
     };
     state.render_status(status, page, "client/register.html", ctx).await
 }
@@ -100,10 +108,25 @@ pub async fn register(
     page: Page,
     Form(form): Form<RegisterForm>,
 ) -> AppResult<Response> {
-    if !crate::site_settings::load(&state.db).await?.registration_open {
-        return render_register(&state, &page, &form, FormErrors::new(), StatusCode::FORBIDDEN).await;
+    match attempt_registration(&state, &page, &form).await? {
+        Ok(signed_in) => Ok(signed_in),
+        Err((errors, status)) => render_register(&state, &page, &form, errors, status).await,
     }
+}
+
+/// Opens the account `form` describes and signs the client in: the response redirects to
+/// the form's `next` with the session cookie. Refused input comes back as the form's errors
+/// and the status to render them with; nothing is created then.
+pub(crate) async fn attempt_registration(
+    state: &AppState,
+    page: &Page,
+    form: &RegisterForm,
+) -> AppResult<Result<Response, (FormErrors, StatusCode)>> {
     let mut errors = FormErrors::new();
+    if !crate::site_settings::load(&state.db).await?.registration_open {
+        errors.add("_form", "New accounts cannot be created online at the moment. Please contact us.");
+        return Ok(Err((errors, StatusCode::FORBIDDEN)));
+    }
     let first_name = required_text(&mut errors, "first_name", &form.first_name, "your first name", 100);
     let last_name = required_text(&mut errors, "last_name", &form.last_name, "your last name", 100);
     let company_name = optional_text(&mut errors, "company_name", &form.company_name, 150);
@@ -113,57 +136,46 @@ pub async fn register(
     }
     let asked = fields::for_audience(&state.db, Audience::Registration).await?;
     let custom = fields::validate(&asked, Audience::Registration, &form.custom, &Values::new(), &mut errors);
-    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
-    if let (true, Some(email)) = (errors.is_empty(), email) {
-        match flows::throttle_requests(&state, "register", &page.ip).await {
-            Err(AuthError::Locked(locked)) => {
-                errors.add(
-                    "_form",
-                    format!("Too many sign-ups from your address. Try again in {} minutes.", locked.minutes_left()),
-                );
-                status = StatusCode::TOO_MANY_REQUESTS;
-            }
-            Err(err) => return Err(AppError::Internal(anyhow::anyhow!("{err}"))),
-            Ok(()) => {
-                let registration = Registration {
-                    first_name,
-                    last_name,
-                    company_name,
-                    email,
-                    password: form.password.clone(),
-                    custom,
-                };
-                match service::register(&state, registration, &page.ip, &page.user_agent).await {
-                    Ok((_, token)) => {
-                        let to = crate::auth::handlers::safe_next::<crate::auth::handlers::ClientArea>(Some(
-                            form.next.trim(),
-                        ));
-                        let mut response = flash::redirect(
-                            &state,
-                            &to,
-                            "success",
-                            "Welcome! We sent you an email: open the link in it to confirm your address.",
-                        );
-                        for cookie in
-                            [session::cookie(&state.settings, PrincipalKind::Client, token), csrf::new_cookie(&state)]
-                        {
-                            if let Ok(value) = cookie.to_string().parse() {
-                                response.headers_mut().append(axum::http::header::SET_COOKIE, value);
-                            }
-                        }
-                        return Ok(response);
-                    }
-                    Err(ClientError::EmailTaken) => errors.add(
-                        "email",
-                        "That email address is already registered. Sign in, or reset your password if you forgot it.",
-                    ),
-                    Err(ClientError::WeakPassword(message)) => errors.add("password", message),
-                    Err(err) => return Err(client_error(err)),
+    let (true, Some(email)) = (errors.is_empty(), email) else {
+        return Ok(Err((errors, StatusCode::UNPROCESSABLE_ENTITY)));
+    };
+    match flows::throttle_requests(state, "register", &page.ip).await {
+        Err(AuthError::Locked(locked)) => {
+            errors.add(
+                "_form",
+                format!("Too many sign-ups from your address. Try again in {} minutes.", locked.minutes_left()),
+            );
+            return Ok(Err((errors, StatusCode::TOO_MANY_REQUESTS)));
+        }
+        Err(err) => return Err(AppError::Internal(anyhow::anyhow!("{err}"))),
+        Ok(()) => {}
+    }
+    let registration =
+        Registration { first_name, last_name, company_name, email, password: form.password.clone(), custom };
+    match service::register(state, registration, &page.ip, &page.user_agent).await {
+        Ok((_, token)) => {
+            let to = crate::auth::handlers::safe_next::<crate::auth::handlers::ClientArea>(Some(form.next.trim()));
+            let mut response = flash::redirect(
+                state,
+                &to,
+                "success",
+                "Welcome! We sent you an email: open the link in it to confirm your address.",
+            );
+            for cookie in [session::cookie(&state.settings, PrincipalKind::Client, token), csrf::new_cookie(state)] {
+                if let Ok(value) = cookie.to_string().parse() {
+                    response.headers_mut().append(axum::http::header::SET_COOKIE, value);
                 }
             }
+            return Ok(Ok(response));
         }
+        Err(ClientError::EmailTaken) => errors.add(
+            "email",
+            "That email address is already registered. Sign in, or reset your password if you forgot it.",
+        ),
+        Err(ClientError::WeakPassword(message)) => errors.add("password", message),
+        Err(err) => return Err(client_error(err)),
     }
-    render_register(&state, &page, &form, errors, status).await
+    Ok(Err((errors, StatusCode::UNPROCESSABLE_ENTITY)))
 }
 
 pub async fn verify_email(State(state): State<AppState>, page: Page, Path(token): Path<String>) -> AppResult<Response> {

@@ -332,6 +332,10 @@ async fn check_item(
         }
         seen.push(*addon_id);
         let addon = addon::Entity::find_by_id(*addon_id).one(db).await?.ok_or(PricingError::UnknownAddon)?;
+        // A hidden add-on is one staff add; it is not on the order form.
+        if addon.hidden {
+            return Err(PricingError::UnknownAddon.into());
+        }
         pricing::price_addon(db, *addon_id, product.id, addon_cycle(&addon, cycle), &cart.currency_code, Sale::New)
             .await?;
     }
@@ -383,13 +387,17 @@ pub async fn set_quantity(
     Ok(bump(db, cart.id).await?)
 }
 
-pub async fn remove(db: &impl ConnectionTrait, cart: &cart::Model, id: CartItemId) -> Result<(), DbErr> {
-    cart_item::Entity::delete_many()
+/// Takes a line out of the cart; a line of another cart is not found.
+pub async fn remove(db: &impl ConnectionTrait, cart: &cart::Model, id: CartItemId) -> Result<(), CartError> {
+    let removed = cart_item::Entity::delete_many()
         .filter(cart_item::Column::Id.eq(id))
         .filter(cart_item::Column::CartId.eq(cart.id))
         .exec(db)
         .await?;
-    bump(db, cart.id).await
+    if removed.rows_affected == 0 {
+        return Err(CartError::Invalid("That is not in your cart.".into()));
+    }
+    Ok(bump(db, cart.id).await?)
 }
 
 /// One line of the first invoice, and what it bills.
@@ -586,9 +594,10 @@ async fn quote_item(
         let (addon_period, addon_plan) = if addon_cycle == cycle {
             (period, plan)
         } else {
-            (first_period(&product, addon_cycle, today)?.map(|(p, _)| p), None)
+            first_period(&product, addon_cycle, today)?.map_or((None, None), |(p, plan)| (Some(p), plan))
         };
         let target = LineTarget::Addon { addon_id, cycle: addon_cycle };
+        let setup_target = LineTarget::AddonSetup { addon_id, cycle: addon_cycle };
         for charge in &priced.charges {
             let mut line = charge.clone();
             line.unit_price = first_charge(line.unit_price, addon_cycle, addon_plan, today)?;
@@ -602,7 +611,7 @@ async fn quote_item(
         }
         for fee in &priced.setup_fees {
             lines.push(QuotedLine {
-                line: discounted(fee.clone(), coupon, target),
+                line: discounted(fee.clone(), coupon, setup_target),
                 kind: "addon_setup",
                 addon_id: Some(addon_id),
                 period: None,

@@ -22,7 +22,7 @@ use super::manage::{PENDING, accept_quietly};
 use super::model::{cart as cart_model, order};
 use super::settings as order_settings;
 use crate::audit::{self, Actor};
-use crate::catalog::model::product;
+use crate::catalog::service as catalog;
 use crate::clients::contacts::send_billing_email;
 use crate::clients::model::client;
 use crate::invoices::account_credit::{self, MoveError, Movement};
@@ -358,24 +358,12 @@ fn position_count(quote: &Quote) -> i32 {
     quote.items.iter().map(|q| q.item.quantity).sum()
 }
 
-/// Takes the ordered units from stock; refuses when another order took them meanwhile. The
-/// guarded UPDATE makes concurrent checkouts queue on the product row, so stock never goes
-/// below zero.
+/// Takes the ordered units from stock; refuses when another order took them meanwhile.
 async fn take_stock(txn: &impl ConnectionTrait, quote: &Quote) -> Result<(), CheckoutError> {
     for (product_id, units) in cart::units_per_product(&quote.items) {
-        let update = Query::update()
-            .table(product::Entity)
-            .value(product::Column::StockQuantity, Expr::col(product::Column::StockQuantity).sub(units))
-            .and_where(Expr::col(product::Column::Id).eq(product_id))
-            .and_where(Expr::col(product::Column::StockEnabled).eq(true))
-            .and_where(Expr::col(product::Column::StockQuantity).gte(units))
-            .to_owned();
-        if txn.execute(&update).await?.rows_affected() == 1 {
-            continue;
-        }
-        let stored = product::Entity::find_by_id(product_id).one(txn).await?;
-        if let Some(p) = stored.filter(|p| p.stock_enabled) {
-            return Err(CartError::OutOfStock { product: p.name }.into());
+        if !catalog::take_stock(txn, product_id, units).await? {
+            let name = quote.items.iter().find(|q| q.product.id == product_id).map(|q| q.product.name.clone());
+            return Err(CartError::OutOfStock { product: name.unwrap_or_default() }.into());
         }
     }
     Ok(())

@@ -191,6 +191,9 @@ pub enum LineTarget {
     Setup { product_id: ProductId, cycle: BillingCycle },
     /// An add-on ordered with a product, in the add-on's own cycle.
     Addon { addon_id: AddonId, cycle: BillingCycle },
+    /// An add-on's setup fee: discounted only by a coupon for that add-on that also covers
+    /// setup fees.
+    AddonSetup { addon_id: AddonId, cycle: BillingCycle },
 }
 
 /// The ids or keys of a stored JSON list; `None` if the text is not one, so that a damaged
@@ -204,13 +207,13 @@ pub fn applies_to(coupon: &coupon::Model, target: LineTarget) -> bool {
     let product_applies = |id: ProductId| {
         stored_list::<ProductId>(&coupon.product_ids).is_some_and(|ids| ids.is_empty() || ids.contains(&id))
     };
+    // Add-ons are opt-in: an empty list means none.
+    let addon_applies = |id: AddonId| stored_list::<AddonId>(&coupon.addon_ids).is_some_and(|ids| ids.contains(&id));
     let (target_applies, cycle) = match target {
         LineTarget::Product { product_id, cycle } => (product_applies(product_id), cycle),
         LineTarget::Setup { product_id, cycle } => (coupon.applies_to_setup && product_applies(product_id), cycle),
-        // Add-ons are opt-in: an empty list means none.
-        LineTarget::Addon { addon_id, cycle } => {
-            (stored_list::<AddonId>(&coupon.addon_ids).is_some_and(|ids| ids.contains(&addon_id)), cycle)
-        }
+        LineTarget::Addon { addon_id, cycle } => (addon_applies(addon_id), cycle),
+        LineTarget::AddonSetup { addon_id, cycle } => (coupon.applies_to_setup && addon_applies(addon_id), cycle),
     };
     let cycle_applies = stored_list::<String>(&coupon.cycles)
         .is_some_and(|keys| keys.is_empty() || keys.iter().any(|k| k == cycle.key()));
@@ -703,6 +706,52 @@ mod tests {
             parse_code(&mut errors, bad);
             assert!(errors.has("code"), "{bad:?} should be refused");
         }
+    }
+
+    fn coupon(product_ids: &str, addon_ids: &str, applies_to_setup: bool) -> coupon::Model {
+        coupon::Model {
+            id: CouponId(1),
+            code: "TEST".into(),
+            kind: "percent".into(),
+            percent: "10".into(),
+            amount_minor: 0,
+            currency_code: "EUR".into(),
+            product_ids: product_ids.into(),
+            cycles: "[]".into(),
+            addon_ids: addon_ids.into(),
+            applies_to_setup,
+            recurrence: "once".into(),
+            recurring_limit: None,
+            starts_on: None,
+            expires_on: None,
+            max_uses: None,
+            max_uses_per_client: None,
+            uses: 0,
+            new_clients_only: false,
+            active: true,
+            notes: String::new(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn setup_fees_are_discounted_only_by_codes_that_cover_them() {
+        let monthly = BillingCycle::Monthly;
+        let (product, addon) = (ProductId(1), AddonId(7));
+        let targets = |c: &coupon::Model| {
+            [
+                applies_to(c, LineTarget::Product { product_id: product, cycle: monthly }),
+                applies_to(c, LineTarget::Setup { product_id: product, cycle: monthly }),
+                applies_to(c, LineTarget::Addon { addon_id: addon, cycle: monthly }),
+                applies_to(c, LineTarget::AddonSetup { addon_id: addon, cycle: monthly }),
+            ]
+        };
+        assert_eq!(targets(&coupon("[]", "[7]", false)), [true, false, true, false]);
+        assert_eq!(targets(&coupon("[]", "[7]", true)), [true, true, true, true]);
+        // Add-ons are opt-in, setup fees included.
+        assert_eq!(targets(&coupon("[1]", "[]", true)), [true, true, false, false]);
+        assert_eq!(targets(&coupon("[2]", "[8]", true)), [false, false, false, false]);
     }
 
     #[test]

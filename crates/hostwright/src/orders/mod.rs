@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/cart/coupon", post(store_handlers::apply_coupon))
         .route("/cart/country", post(store_handlers::choose_country))
         .route("/checkout", get(store_handlers::checkout_form).post(store_handlers::place_order))
+        .route("/checkout/register", post(store_handlers::register_at_checkout))
         .route("/account/orders", get(store_handlers::client_orders))
         .route("/account/orders/{id}", get(store_handlers::client_order))
         .route("/admin/orders", get(admin_handlers::list_orders))

@@ -22,6 +22,7 @@ use crate::catalog::model::{addon, group, option, option_value, price, product};
 use crate::catalog::options::{self, OptionKind};
 use crate::catalog::pricing::Choice;
 use crate::catalog::service::{self as catalog, PaymentType};
+use crate::clients::handlers::{RegisterForm, attempt_registration, registration_context};
 use crate::crypto::random_token;
 use crate::ids::{AddonId, CartItemId, ConfigOptionId, ConfigOptionValueId, OrderId, ProductGroupId, ProductId};
 use crate::invoices::settings as billing_settings;
@@ -288,26 +289,57 @@ async fn product_page(
     let group_ids = options::product_groups(&state.db, p.id).await?;
     let offered = options::options_of_groups(&state.db, group_ids).await?;
     let values = options::values_of_options(&state.db, offered.iter().map(|o| o.id).collect()).await?;
+    let cycles: Vec<BillingCycle> = prices.iter().map(|(c, _, _)| *c).collect();
+    let stored = options::values_prices(&state.db, values.iter().map(|v| v.id).collect()).await?;
+    let value_prices: ValuePrices = values
+        .iter()
+        .map(|v| {
+            let own = stored.iter().filter(|s| s.value_id == v.id && s.currency_code == currency.code());
+            let notes = cycles.iter().map(|c| {
+                let found = own.clone().find(|s| s.cycle == c.key()).map(|s| (s.price_minor, s.setup_fee_minor));
+                (c.key().to_owned(), price_note(found, currency, "+", ""))
+            });
+            (v.id, notes.collect())
+        })
+        .collect();
     let option_rows: Vec<Value> =
-        offered.iter().filter(|o| !o.hidden).map(|o| option_row(o, &values, &typed.extra)).collect();
+        offered.iter().filter(|o| !o.hidden).map(|o| option_row(o, &values, &typed.extra, &value_prices)).collect();
     let addon_ids = crate::catalog::addons::product_addons(&state.db, p.id).await?;
-    let addon_rows: Vec<Value> = addon::Entity::find()
+    let mut addon_rows = Vec::new();
+    for a in addon::Entity::find()
         .filter(addon::Column::Id.is_in(addon_ids))
         .filter(addon::Column::Retired.eq(false))
         .filter(addon::Column::Hidden.eq(false))
         .order_by_asc(addon::Column::Name)
         .all(&state.db)
         .await?
-        .into_iter()
-        .map(|a| {
-            context! {
-                id => a.id,
-                name => a.name.clone(),
-                description => a.description.clone(),
-                checked => typed.extra.contains_key(&format!("addon_{}", a.id)),
-            }
-        })
-        .collect();
+    {
+        let stored = crate::catalog::addons::addon_prices(&state.db, a.id).await?;
+        let notes: BTreeMap<String, String> = cycles
+            .iter()
+            .map(|c| {
+                let own = cart::addon_cycle(&a, *c);
+                let note = match own {
+                    BillingCycle::Free => "free".to_owned(),
+                    _ => {
+                        let found = stored
+                            .iter()
+                            .find(|s| s.currency_code == currency.code() && s.cycle == own.key())
+                            .map(|s| (s.price_minor, s.setup_fee_minor));
+                        price_note(found, currency, "", if own == BillingCycle::OneTime { " once" } else { "" })
+                    }
+                };
+                (c.key().to_owned(), note)
+            })
+            .collect();
+        addon_rows.push(context! {
+            id => a.id,
+            name => a.name.clone(),
+            description => a.description.clone(),
+            checked => typed.extra.contains_key(&format!("addon_{}", a.id)),
+            prices => notes,
+        });
+    }
     let needs = match cart::needs(p) {
         Needs::Domain => "domain",
         Needs::Server => "server",
@@ -344,15 +376,46 @@ async fn product_page(
     state.render_status(status, page, "client/store/product.html", ctx).await
 }
 
-/// An option as the order and upgrade forms show it, with what was typed (`opt_<id>` fields).
-pub(crate) fn option_row(o: &option::Model, values: &[option_value::Model], typed: &BTreeMap<String, String>) -> Value {
+/// What each option value costs on the order form, per cycle key (empty when it adds nothing).
+pub(crate) type ValuePrices = BTreeMap<ConfigOptionValueId, BTreeMap<String, String>>;
+
+/// A price as the order form notes it next to a choice: `+9.99 EUR + 5.00 EUR setup`; empty
+/// when the choice costs nothing or is not priced in that cycle and currency.
+fn price_note(stored: Option<(i64, i64)>, currency: Currency, sign: &str, suffix: &str) -> String {
+    let Some((price, setup)) = stored else { return String::new() };
+    let mut note = String::new();
+    if price > 0 {
+        note = format!("{sign}{}{suffix}", money(price, currency));
+    }
+    if setup > 0 {
+        let fee = format!("{} setup", money(setup, currency));
+        note = if note.is_empty() { format!("{sign}{fee}") } else { format!("{note} + {fee}") };
+    }
+    note
+}
+
+/// An option as the order and upgrade forms show it, with what was typed (`opt_<id>` fields)
+/// and, on the order form, what each value costs per cycle.
+pub(crate) fn option_row(
+    o: &option::Model,
+    values: &[option_value::Model],
+    typed: &BTreeMap<String, String>,
+    prices: &ValuePrices,
+) -> Value {
     let kind = OptionKind::parse(&o.kind).unwrap_or(OptionKind::Dropdown);
     let field = format!("opt_{}", o.id);
     let typed_value = typed.get(&field).cloned().unwrap_or_default();
     let own: Vec<Value> = values
         .iter()
         .filter(|v| v.option_id == o.id && !v.hidden)
-        .map(|v| context! { id => v.id, label => v.label.clone(), checked => typed_value == v.id.to_string() })
+        .map(|v| {
+            context! {
+                id => v.id,
+                label => v.label.clone(),
+                checked => typed_value == v.id.to_string(),
+                prices => prices.get(&v.id).cloned().unwrap_or_default(),
+            }
+        })
         .collect();
     context! {
         id => o.id,
@@ -368,8 +431,17 @@ pub(crate) fn option_row(o: &option::Model, values: &[option_value::Model], type
     }
 }
 
-async fn sellable(state: &AppState, id: ProductId) -> AppResult<product::Model> {
-    catalog::find_product(&state.db, id).await?.filter(|p| !p.retired).ok_or(AppError::NotFound)
+/// A product the store still sells, or why not (an unknown or retired product).
+async fn sellable(state: &AppState, id: Option<ProductId>) -> AppResult<Result<product::Model, String>> {
+    let found = match id {
+        Some(id) => catalog::find_product(&state.db, id).await?,
+        None => None,
+    };
+    Ok(match found {
+        None => Err("That product is not in the store.".to_owned()),
+        Some(p) if p.retired => Err(format!("{} is no longer sold; choose another product.", p.name)),
+        Some(p) => Ok(p),
+    })
 }
 
 pub async fn configure(
@@ -379,7 +451,11 @@ pub async fn configure(
     client: Option<CurrentClient>,
     Path(id): Path<ProductId>,
 ) -> AppResult<Response> {
-    let p = sellable(&state, id).await?;
+    let p = match sellable(&state, Some(id)).await? {
+        Ok(p) => p,
+        Err(_) if catalog::find_product(&state.db, id).await?.is_none() => return Err(AppError::NotFound),
+        Err(why) => return Ok(flash::redirect(&state, "/store", "error", why)),
+    };
     let cart = find_cart(&state, &jar, client.as_ref()).await?;
     product_page(
         &state,
@@ -455,8 +531,11 @@ pub async fn add_to_cart(
     client: Option<CurrentClient>,
     Form(form): Form<AddForm>,
 ) -> AppResult<Response> {
-    let product_id = form.product_id.parse::<ProductId>().map_err(|_| AppError::NotFound)?;
-    let p = sellable(&state, product_id).await?;
+    let p = match sellable(&state, form.product_id.trim().parse::<ProductId>().ok()).await? {
+        Ok(p) => p,
+        Err(why) => return Ok(flash::redirect(&state, "/store", "error", why)),
+    };
+    let product_id = p.id;
     let (cart, cookie) = cart_or_new(&state, &jar, client.as_ref()).await?;
     let outcome = match parse_choices(&state, &form.extra).await {
         Ok((choices, addon_ids)) => {
@@ -482,19 +561,16 @@ pub async fn add_to_cart(
             Ok(with_cookie(flash::redirect(&state, "/cart", "success", format!("{} is in your cart.", p.name)), cookie))
         }
         Err(AppError::BadRequest(message)) => {
+            // A cart started for this refused item is not kept: bad input changes nothing.
+            let kept = if cookie.is_some() {
+                cart::delete(&state.db, cart.id).await?;
+                None
+            } else {
+                Some(&cart)
+            };
             let errors = FormErrors::form(message);
-            let response = product_page(
-                &state,
-                &page,
-                client.as_ref(),
-                Some(&cart),
-                &p,
-                &form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await?;
-            Ok(with_cookie(response, cookie))
+            product_page(&state, &page, client.as_ref(), kept, &p, &form, errors, StatusCode::UNPROCESSABLE_ENTITY)
+                .await
         }
         Err(err) => Err(err),
     }
@@ -694,12 +770,19 @@ pub async fn choose_country(
     .await
 }
 
+/// What a visitor typed into checkout's sign-up form (empty for everyone else).
+#[derive(Default)]
+struct Typed<'a> {
+    order: Option<&'a CheckoutForm>,
+    registration: Option<&'a RegisterForm>,
+}
+
 async fn render_checkout(
     state: &AppState,
     page: &Page,
     jar: &CookieJar,
     client: Option<&CurrentClient>,
-    typed: &CheckoutForm,
+    typed: Typed<'_>,
     errors: FormErrors,
     status: StatusCode,
 ) -> AppResult<Response> {
@@ -724,7 +807,14 @@ async fn render_checkout(
         }
         _ => None,
     };
-    let key = if typed.key.is_empty() { random_token() } else { typed.key.clone() };
+    let default_order = CheckoutForm { payment_method: "bank_transfer".into(), ..Default::default() };
+    let order_form = typed.order.unwrap_or(&default_order);
+    let key = if order_form.key.is_empty() { random_token() } else { order_form.key.clone() };
+    let registration = match (client, typed.registration) {
+        (Some(_), _) => Value::from(()),
+        (None, Some(form)) => registration_context(state, form).await?,
+        (None, None) => registration_context(state, &RegisterForm::default()).await?,
+    };
     let ctx = context! {
         nav => "cart",
         current_client => client_value(client),
@@ -734,7 +824,8 @@ async fn render_checkout(
         terms_url => settings.terms_url.trim(),
         methods => PAYMENT_METHODS.iter().map(|(k, l)| context! { key => *k, label => *l }).collect::<Vec<_>>(),
         credit => credit,
-        form => context! { payment_method => typed.payment_method.clone(), key => key },
+        form => context! { payment_method => order_form.payment_method.clone(), key => key },
+        registration => registration,
         errors => errors,
     };
     state.render_status(status, page, "client/checkout.html", ctx).await
@@ -756,8 +847,25 @@ pub async fn checkout_form(
     jar: CookieJar,
     client: Option<CurrentClient>,
 ) -> AppResult<Response> {
-    let typed = CheckoutForm { payment_method: "bank_transfer".into(), ..Default::default() };
-    render_checkout(&state, &page, &jar, client.as_ref(), &typed, FormErrors::new(), StatusCode::OK).await
+    render_checkout(&state, &page, &jar, client.as_ref(), Typed::default(), FormErrors::new(), StatusCode::OK).await
+}
+
+/// Checkout's inline sign-up: opens the account and comes back to checkout signed in (the
+/// cart in the cookie is claimed on the way); refused input is shown on the checkout page.
+pub async fn register_at_checkout(
+    State(state): State<AppState>,
+    page: Page,
+    jar: CookieJar,
+    Form(mut form): Form<RegisterForm>,
+) -> AppResult<Response> {
+    form.next = "/checkout".to_owned();
+    match attempt_registration(&state, &page, &form).await? {
+        Ok(signed_in) => Ok(signed_in),
+        Err((errors, status)) => {
+            let typed = Typed { order: None, registration: Some(&form) };
+            render_checkout(&state, &page, &jar, None, typed, errors, status).await
+        }
+    }
 }
 
 pub async fn place_order(
@@ -804,7 +912,8 @@ pub async fn place_order(
         }
         Err(err) => {
             let errors = FormErrors::form(err.to_string());
-            render_checkout(&state, &page, &jar, Some(&current), &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            let typed = Typed { order: Some(&form), registration: None };
+            render_checkout(&state, &page, &jar, Some(&current), typed, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
 }

@@ -82,9 +82,13 @@ pub struct FormOption {
     pub values: Vec<option_value::Model>,
 }
 
-/// The options a product offers for a new sale (hidden options and values left out), group by
-/// group as the price list shows them.
-pub async fn form_options(db: &impl ConnectionTrait, product_id: ProductId) -> Result<Vec<FormOption>, DbErr> {
+/// The options a product offers, group by group as the price list shows them: for a new sale
+/// hidden options and values are left out; for a service it has (`Sale::Renewal`) they stay.
+pub async fn form_options(
+    db: &impl ConnectionTrait,
+    product_id: ProductId,
+    sale: Sale,
+) -> Result<Vec<FormOption>, DbErr> {
     let group_ids = options::product_groups(db, product_id).await?;
     let groups = option_group::Entity::find()
         .filter(option_group::Column::Id.is_in(group_ids))
@@ -92,14 +96,15 @@ pub async fn form_options(db: &impl ConnectionTrait, product_id: ProductId) -> R
         .all(db)
         .await?;
     let mut offered = options::options_of_groups(db, groups.iter().map(|g| g.id).collect()).await?;
-    offered.retain(|o| !o.hidden);
+    let shown = |hidden: bool| !hidden || sale == Sale::Renewal;
+    offered.retain(|o| shown(o.hidden));
     offered.sort_by_key(|o| groups.iter().position(|g| g.id == o.group_id));
     let values = options::values_of_options(db, offered.iter().map(|o| o.id).collect()).await?;
     Ok(offered
         .into_iter()
         .filter_map(|option| {
             let kind = OptionKind::parse(&option.kind)?;
-            let own = values.iter().filter(|v| v.option_id == option.id && !v.hidden).cloned().collect();
+            let own = values.iter().filter(|v| v.option_id == option.id && shown(v.hidden)).cloned().collect();
             Some(FormOption { option, kind, values: own })
         })
         .collect())
@@ -107,7 +112,7 @@ pub async fn form_options(db: &impl ConnectionTrait, product_id: ProductId) -> R
 
 /// Turns the typed `option.<id>` fields into pricing choices. Options of any product are read
 /// here; pricing then refuses those the product does not offer.
-async fn typed_choices(
+pub(crate) async fn typed_choices(
     db: &impl ConnectionTrait,
     typed: &[(String, String)],
     errors: &mut FormErrors,
@@ -316,6 +321,13 @@ pub async fn add(
             return Ok(AddOutcome::AlreadyAdded(done.id));
         }
         return Err(err.into());
+    }
+    // A staff-added service uses up stock as an order does.
+    if !crate::catalog::service::take_stock(&txn, product.id, 1).await? {
+        txn.rollback().await?;
+        let mut errors = FormErrors::new();
+        errors.add("product_id", format!("{} is out of stock; raise its stock in the catalog first.", product.name));
+        return Err(ServiceError::Invalid(errors));
     }
     let mut summary = format!(
         "Added {} for client #{client_id}: {}, {recurring}{}",

@@ -24,7 +24,8 @@ use super::status::Status;
 use super::views::{self, money};
 use super::{lifecycle, store};
 use crate::audit::Actor;
-use crate::ids::{CancellationRequestId, ClientId, ProductId, ServiceId};
+use crate::catalog::pricing::{Choice, Sale};
+use crate::ids::{CancellationRequestId, ClientId, ConfigOptionId, ProductId, ServiceId};
 use crate::provisioning::Command;
 use crate::staff::permissions::{Permission, perm};
 use crate::state::AppState;
@@ -126,6 +127,14 @@ pub async fn list_services(
 #[derive(Deserialize, Default)]
 pub struct EditForm {
     #[serde(default)]
+    product_id: String,
+    #[serde(default)]
+    status: String,
+    /// Set when the form showed the product's options: the `option.<id>` fields then replace
+    /// the service's choices.
+    #[serde(default)]
+    options_shown: String,
+    #[serde(default)]
     registration_date: String,
     #[serde(default)]
     next_due_date: String,
@@ -142,11 +151,17 @@ pub struct EditForm {
     username: String,
     #[serde(default)]
     notes: String,
+    /// The `option.<id>` fields.
+    #[serde(flatten)]
+    extra: BTreeMap<String, String>,
 }
 
 impl EditForm {
     fn input(&self) -> EditInput {
         EditInput {
+            product_id: self.product_id.clone(),
+            status: self.status.clone(),
+            options: (!self.options_shown.is_empty()).then(|| adding::option_fields(&self.extra)),
             registration_date: self.registration_date.clone(),
             next_due_date: self.next_due_date.clone(),
             billing_cycle: self.billing_cycle.clone(),
@@ -161,6 +176,7 @@ impl EditForm {
 
     fn value(&self) -> Value {
         context! {
+            product_id => self.product_id.trim(), status => self.status.trim(),
             registration_date => self.registration_date.trim(), next_due_date => self.next_due_date.trim(),
             billing_cycle => self.billing_cycle.trim(), recurring_amount => self.recurring_amount.trim(),
             use_current_price => self.use_current_price.is_some(), domain => self.domain.trim(),
@@ -168,8 +184,22 @@ impl EditForm {
         }
     }
 
-    fn from_service(s: &service::Model, currency: Currency) -> Self {
+    fn from_service(s: &service::Model, currency: Currency, choices: &[(ConfigOptionId, Choice)]) -> Self {
+        let extra = choices
+            .iter()
+            .map(|(id, choice)| {
+                let value = match choice {
+                    Choice::Value(v) => v.to_string(),
+                    Choice::Quantity(n) => n.to_string(),
+                };
+                (format!("option.{id}"), value)
+            })
+            .collect();
         EditForm {
+            product_id: s.product_id.to_string(),
+            status: s.status.clone(),
+            options_shown: "1".into(),
+            extra,
             registration_date: s.registration_date.to_string(),
             next_due_date: s.next_due_date.map(|d| d.to_string()).unwrap_or_default(),
             billing_cycle: s.billing_cycle.clone(),
@@ -232,6 +262,18 @@ async fn render_service(
         })
         .collect();
     let (requests, open_request) = views::request_rows(state, s).await?;
+    // The edit form follows the product chosen in it: its cycles and its options.
+    let products = crate::catalog::service::products(&state.db).await?;
+    let chosen = form.product_id.trim().parse::<ProductId>().ok().and_then(|id| products.iter().find(|p| p.id == id));
+    let edited = chosen.or(product.as_ref());
+    let product_choices: Vec<(String, String)> = products
+        .iter()
+        .map(|p| (p.id.to_string(), if p.retired { format!("{} (retired)", p.name) } else { p.name.clone() }))
+        .collect();
+    let option_fields = match edited {
+        Some(p) => option_inputs(state, p.id, &form.extra, Sale::Renewal).await?,
+        None => Vec::new(),
+    };
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "services",
@@ -242,7 +284,10 @@ async fn render_service(
         requests => requests,
         open_request => open_request,
         commands => commands_for(Status::parse(&s.status)),
-        cycles => product.as_ref().map(|p| cycle_options(&p.payment_type)).unwrap_or_default(),
+        cycles => edited.map(|p| cycle_options(&p.payment_type)).unwrap_or_default(),
+        products => product_choices,
+        statuses => Status::ALL.iter().map(|s| (s.key(), s.label())).collect::<Vec<_>>(),
+        option_inputs => option_fields,
         history => crate::audit::handlers::for_entity(&state.db, "service", s.id.0, 50).await?,
         form => form.value(),
         errors => errors,
@@ -259,7 +304,8 @@ pub async fn show_service(
 ) -> AppResult<Response> {
     let s = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let currency = services::currency_of(&state.db, &s.currency_code).await.map_err(service_error)?;
-    let form = EditForm::from_service(&s, currency);
+    let choices = store::choices_of(&state.db, s.id).await?;
+    let form = EditForm::from_service(&s, currency, &choices);
     render_service(&state, &page, &current, &s, &form, FormErrors::new(), StatusCode::OK).await
 }
 
@@ -414,6 +460,35 @@ pub struct ProductQuery {
     product: String,
 }
 
+/// The fields for `product_id`'s options (see option_inputs in macros/services.html), with
+/// the values typed in `fields` (`option.<id>`).
+async fn option_inputs(
+    state: &AppState,
+    product_id: ProductId,
+    fields: &BTreeMap<String, String>,
+    sale: Sale,
+) -> AppResult<Vec<Value>> {
+    Ok(adding::form_options(&state.db, product_id, sale)
+        .await?
+        .into_iter()
+        .map(|o| {
+            let name = format!("option.{}", o.option.id);
+            context! {
+                id => o.option.id,
+                name => name.clone(),
+                label => o.option.name.clone(),
+                kind => o.kind.key(),
+                unit_label => o.option.unit_label.clone(),
+                min => o.option.quantity_min,
+                max => o.option.quantity_max,
+                step => o.option.quantity_step.max(1),
+                values => o.values.iter().map(|v| (v.id.to_string(), v.label.clone())).collect::<Vec<_>>(),
+                value => fields.get(&name).cloned().unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
 async fn render_new(
     state: &AppState,
     page: &Page,
@@ -431,26 +506,8 @@ async fn render_new(
     let typed = |name: &str| fields.get(name).cloned().unwrap_or_default();
     let product_id = typed("product_id");
     let product = product_id.trim().parse::<ProductId>().ok().and_then(|id| products.iter().find(|p| p.id == id));
-    let options: Vec<Value> = match product {
-        Some(p) => adding::form_options(&state.db, p.id)
-            .await?
-            .into_iter()
-            .map(|o| {
-                let name = format!("option.{}", o.option.id);
-                context! {
-                    id => o.option.id,
-                    name => name.clone(),
-                    label => o.option.name.clone(),
-                    kind => o.kind.key(),
-                    unit_label => o.option.unit_label.clone(),
-                    min => o.option.quantity_min,
-                    max => o.option.quantity_max,
-                    step => o.option.quantity_step.max(1),
-                    values => o.values.iter().map(|v| (v.id.to_string(), v.label.clone())).collect::<Vec<_>>(),
-                    value => fields.get(&name).cloned().unwrap_or_default(),
-                }
-            })
-            .collect(),
+    let options = match product {
+        Some(p) => option_inputs(state, p.id, fields, Sale::New).await?,
         None => Vec::new(),
     };
     let today = crate::invoices::service::today(&state.db).await?;

@@ -15,8 +15,9 @@ use super::model::service;
 use super::status::Status;
 use super::store;
 use crate::audit::{self, Actor};
+use crate::catalog::pricing::{self, Choice, PricingError, Sale};
 use crate::catalog::service::{PaymentType, find_product};
-use crate::ids::{ClientId, ProductId, ServiceId};
+use crate::ids::{ClientId, ConfigOptionId, ProductId, ServiceId};
 use crate::invoices::model::{invoice, line};
 use crate::invoices::service::InvoiceError;
 use crate::state::AppState;
@@ -188,6 +189,14 @@ pub async fn invoices_of(db: &impl ConnectionTrait, id: ServiceId) -> Result<Vec
 /// A service's editable fields as staff type them.
 #[derive(Debug, Clone, Default)]
 pub struct EditInput {
+    /// The product the service is on (empty: unchanged). Changing it changes the record
+    /// only; the module's "change package" command acts on the server.
+    pub product_id: String,
+    /// A status key (empty: unchanged). Setting it corrects the record; module commands are
+    /// what suspend or end an account on the server.
+    pub status: String,
+    /// The typed `option.<id>` values, when the form showed the options (`None`: unchanged).
+    pub options: Option<Vec<(String, String)>>,
     pub registration_date: String,
     pub next_due_date: String,
     pub billing_cycle: String,
@@ -270,6 +279,22 @@ fn check_edit(input: &EditInput, product_payment_type: &str, currency: Currency)
     }
 }
 
+/// Option choices on one line for the audit record: "Location: Paris, Extra disk: 2 GB".
+async fn choices_text(db: &impl ConnectionTrait, chosen: &[(ConfigOptionId, Choice)]) -> Result<String, DbErr> {
+    let described = store::describe_choices(db, chosen).await?;
+    Ok(described.iter().map(|(option, value)| format!("{option}: {value}")).collect::<Vec<_>>().join(", "))
+}
+
+/// Whether two sets of option choices are the same, whatever their order.
+fn same_choices(a: &[(ConfigOptionId, Choice)], b: &[(ConfigOptionId, Choice)]) -> bool {
+    let sorted = |c: &[(ConfigOptionId, Choice)]| {
+        let mut c = c.to_vec();
+        c.sort_by_key(|(id, _)| *id);
+        c
+    };
+    sorted(a) == sorted(b)
+}
+
 /// A value as the audit summary shows it: empty spelled out, long text cut short.
 fn shown(value: &str) -> String {
     if value.is_empty() {
@@ -296,12 +321,67 @@ fn yes_no(value: bool) -> String {
 #[tracing::instrument(skip_all, fields(service.id = %id))]
 pub async fn update(state: &AppState, actor: &Actor, id: ServiceId, input: &EditInput) -> Result<bool, ServiceError> {
     let current = store::find(&state.db, id).await?.ok_or(ServiceError::NotFound)?;
-    let product = find_product(&state.db, current.product_id).await?.ok_or(ServiceError::NotFound)?;
+    let old_product = find_product(&state.db, current.product_id).await?.ok_or(ServiceError::NotFound)?;
+    let mut errors = FormErrors::new();
+    let product = match input.product_id.trim() {
+        "" => Some(old_product.clone()),
+        text => match text.parse::<ProductId>() {
+            Ok(pid) if pid == old_product.id => Some(old_product.clone()),
+            Ok(pid) => find_product(&state.db, pid).await?,
+            Err(_) => None,
+        },
+    };
+    let status = match input.status.trim() {
+        "" => Status::parse(&current.status),
+        key => Status::parse(key),
+    };
+    if product.is_none() {
+        errors.add("product_id", "Choose a product from the list.");
+    }
+    if status.is_none() {
+        errors.add("status", "Choose a status from the list.");
+    }
     let currency = currency_of(&state.db, &current.currency_code).await?;
-    let edit = check_edit(input, &product.payment_type, currency).map_err(ServiceError::Invalid)?;
+    let payment_type = product.as_ref().map_or(old_product.payment_type.as_str(), |p| p.payment_type.as_str());
+    let edit = check_edit(input, payment_type, currency);
+    let old_choices = store::choices_of(&state.db, id).await?;
+    let choices = match (&input.options, &product) {
+        (Some(typed), Some(p)) => {
+            let choices = super::adding::typed_choices(&state.db, typed, &mut errors).await?;
+            match pricing::check_choices(&state.db, p, &choices, Sale::Renewal).await {
+                Ok(_) => Some(choices),
+                Err(PricingError::Internal(err)) => return Err(ServiceError::Internal(err)),
+                Err(err) => {
+                    errors.add("options", err.to_string());
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let edit = match edit {
+        Ok(edit) => Some(edit),
+        Err(edit_errors) => {
+            errors.merge(edit_errors);
+            None
+        }
+    };
+    let (Some(edit), Some(product), Some(status), true) = (edit, product, status, errors.is_empty()) else {
+        return Err(ServiceError::Invalid(errors));
+    };
     let old_cycle = BillingCycle::from_str(&current.billing_cycle).map(|c| c.label()).unwrap_or("unknown");
+    let old_status = Status::parse(&current.status).map_or(current.status.as_str(), |s| s.label());
     let money = |minor: i64| Money::from_minor(minor, currency).to_string();
+    let (old_options, new_options) = match &choices {
+        Some(new) if !same_choices(new, &old_choices) => {
+            (choices_text(&state.db, &old_choices).await?, choices_text(&state.db, new).await?)
+        }
+        _ => (String::new(), String::new()),
+    };
     let candidates = [
+        ("product", old_product.name.clone(), product.name.clone()),
+        ("status", old_status.to_owned(), status.label().to_owned()),
+        ("options", old_options, new_options),
         ("registration date", current.registration_date.to_string(), edit.registration_date.to_string()),
         ("next due date", date_text(current.next_due_date), date_text(edit.next_due_date)),
         ("billing cycle", old_cycle.to_owned(), edit.cycle.label().to_owned()),
@@ -324,6 +404,8 @@ pub async fn update(state: &AppState, actor: &Actor, id: ServiceId, input: &Edit
     let mut update = Query::update();
     update
         .table(service::Entity)
+        .value(service::Column::ProductId, product.id)
+        .value(service::Column::Status, status.key())
         .value(service::Column::RegistrationDate, edit.registration_date)
         .value(service::Column::BillingCycle, edit.cycle.key())
         .value(service::Column::RecurringMinor, edit.recurring.minor())
@@ -343,6 +425,11 @@ pub async fn update(state: &AppState, actor: &Actor, id: ServiceId, input: &Edit
     }
     if txn.execute(&update).await?.rows_affected() != 1 {
         return Err(ServiceError::NotAllowed("The service changed meanwhile; reload it and try again.".into()));
+    }
+    if let Some(new) = &choices
+        && !same_choices(new, &old_choices)
+    {
+        store::save_choices(&txn, id, new).await?;
     }
     audit::record(&txn, actor, "service.updated", Some(("service", id.0)), changes.join("; ")).await?;
     txn.commit().await?;

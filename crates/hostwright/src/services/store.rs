@@ -1,6 +1,8 @@
 //! Reading and writing services, their option values and add-ons. Writers take the caller's
 //! transaction: an order, staff adding a service and an upgrade each write several rows at once.
 
+use std::collections::BTreeMap;
+
 use chrono::{NaiveDate, Utc};
 use hostwright_core::{BillingCycle, Money};
 use sea_orm::entity::prelude::*;
@@ -8,6 +10,8 @@ use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 
 use super::model::{service, service_addon, service_option};
 use super::status::Status;
+use crate::catalog::model::{option, option_value};
+use crate::catalog::options::OptionKind;
 use crate::catalog::pricing::Choice;
 use crate::crypto::SecretKey;
 use crate::ids::{AddonId, ClientId, ConfigOptionId, CouponId, OrderId, ProductId, ServiceAddonId, ServiceId};
@@ -169,6 +173,50 @@ pub async fn choices_of(db: &impl ConnectionTrait, id: ServiceId) -> Result<Vec<
             (o.option_id, choice)
         })
         .collect())
+}
+
+/// Option choices as people read them, (option, value) in the options' order: "Location",
+/// "Paris"; "Extra disk", "2 GB"; a yes/no option "Yes". Choices of options that no longer
+/// exist are left out.
+pub async fn describe_choices(
+    db: &impl ConnectionTrait,
+    chosen: &[(ConfigOptionId, Choice)],
+) -> Result<Vec<(String, String)>, DbErr> {
+    let options: BTreeMap<ConfigOptionId, option::Model> = option::Entity::find()
+        .filter(option::Column::Id.is_in(chosen.iter().map(|(id, _)| *id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    let value_ids = chosen.iter().filter_map(|(_, c)| match c {
+        Choice::Value(v) => Some(*v),
+        Choice::Quantity(_) => None,
+    });
+    let values: BTreeMap<_, option_value::Model> = option_value::Entity::find()
+        .filter(option_value::Column::Id.is_in(value_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v))
+        .collect();
+    let mut rows: Vec<(i32, (String, String))> = chosen
+        .iter()
+        .filter_map(|(option_id, choice)| {
+            let o = options.get(option_id)?;
+            let value = match (OptionKind::parse(&o.kind), choice) {
+                (Some(OptionKind::Quantity), Choice::Quantity(n)) => {
+                    format!("{n} {}", o.unit_label).trim_end().to_owned()
+                }
+                (Some(OptionKind::YesNo), Choice::Value(v)) if values.contains_key(v) => "Yes".to_owned(),
+                (_, Choice::Value(v)) => values.get(v).map_or_else(|| "—".to_owned(), |v| v.label.clone()),
+                (_, Choice::Quantity(n)) => n.to_string(),
+            };
+            Some((o.sort_order, (o.name.clone(), value)))
+        })
+        .collect();
+    rows.sort_by_key(|(order, _)| *order);
+    Ok(rows.into_iter().map(|(_, row)| row).collect())
 }
 
 pub async fn addons_of(db: &impl ConnectionTrait, id: ServiceId) -> Result<Vec<service_addon::Model>, DbErr> {

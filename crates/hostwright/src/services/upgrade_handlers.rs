@@ -134,8 +134,11 @@ async fn render(
     let offered = options::options_of_groups(&state.db, group_ids).await?;
     let values = options::values_of_options(&state.db, offered.iter().map(|o| o.id).collect()).await?;
     let typed_options = if target.is_some() { fields.clone() } else { current_option_fields(state, s.id).await? };
-    let option_rows: Vec<Value> =
-        offered.iter().filter(|o| !o.hidden).map(|o| option_row(o, &values, &typed_options)).collect();
+    let option_rows: Vec<Value> = offered
+        .iter()
+        .filter(|o| !o.hidden)
+        .map(|o| option_row(o, &values, &typed_options, &Default::default()))
+        .collect();
     let quote = match target {
         Some(t) => match upgrades::price(&state.db, s.id, t).await {
             Ok(priced) => Some(quote_value(&priced)),

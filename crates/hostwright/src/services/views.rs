@@ -13,8 +13,7 @@ use super::cancellations;
 use super::model::{cancellation, service, service_addon};
 use super::status::Status;
 use super::store;
-use crate::catalog::model::{addon, option, option_value, product};
-use crate::catalog::options::OptionKind;
+use crate::catalog::model::{addon, product};
 use crate::clients::model::client;
 use crate::ids::{ClientId, ProductId, ServiceId};
 use crate::state::AppState;
@@ -105,36 +104,12 @@ pub async fn client_service_rows(state: &AppState, client_id: ClientId) -> AppRe
 
 /// A service's chosen option values: {option, value} as printed.
 pub async fn option_rows(state: &AppState, id: ServiceId) -> AppResult<Vec<Value>> {
-    let chosen = store::options_of(&state.db, id).await?;
-    let options: BTreeMap<_, option::Model> = option::Entity::find()
-        .filter(option::Column::Id.is_in(chosen.iter().map(|c| c.option_id)))
-        .all(&state.db)
+    let chosen = store::choices_of(&state.db, id).await?;
+    Ok(store::describe_choices(&state.db, &chosen)
         .await?
         .into_iter()
-        .map(|o| (o.id, o))
-        .collect();
-    let values: BTreeMap<_, option_value::Model> = option_value::Entity::find()
-        .filter(option_value::Column::Id.is_in(chosen.iter().filter_map(|c| c.value_id)))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|v| (v.id, v))
-        .collect();
-    let mut rows: Vec<(i32, Value)> = chosen
-        .iter()
-        .filter_map(|c| {
-            let o = options.get(&c.option_id)?;
-            let value = match (OptionKind::parse(&o.kind), c.value_id.and_then(|v| values.get(&v))) {
-                (Some(OptionKind::Quantity), _) => format!("{} {}", c.quantity, o.unit_label).trim_end().to_owned(),
-                (Some(OptionKind::YesNo), Some(_)) => "Yes".to_owned(),
-                (_, Some(v)) => v.label.clone(),
-                (_, None) => "—".to_owned(),
-            };
-            Some((o.sort_order, context! { option => o.name.clone(), value => value }))
-        })
-        .collect();
-    rows.sort_by_key(|(order, _)| *order);
-    Ok(rows.into_iter().map(|(_, row)| row).collect())
+        .map(|(option, value)| context! { option => option, value => value })
+        .collect())
 }
 
 /// A service's add-ons: {name, status, status_label, cycle, amount, next_due_date}.

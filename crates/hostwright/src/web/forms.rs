@@ -32,6 +32,13 @@ impl FormErrors {
         self.0.contains_key(field)
     }
 
+    /// Adds `other`'s messages for the fields that have none here.
+    pub fn merge(&mut self, other: FormErrors) {
+        for (field, message) in other.0 {
+            self.add(&field, message);
+        }
+    }
+
     /// The messages alone, for a flash message above a small form.
     pub fn messages(&self) -> String {
         self.0.values().cloned().collect::<Vec<_>>().join(" ")

@@ -6,6 +6,7 @@
 //! passes; when a handler changes what it passes, change its sample here too. A new
 //! template needs a sample before the test passes.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use minijinja::{Value, context};
@@ -2364,11 +2365,12 @@ fn ordering_samples() -> Vec<(String, Value)> {
             ),
         );
     }
+    let notes: BTreeMap<&str, &str> = [("monthly", SCRIPT), ("annually", "")].into_iter().collect();
     let options = vec![
-        context! { id => 1, field => "opt_1", name => SCRIPT, kind => "dropdown", values => vec![context! { id => 1, label => SCRIPT, checked => true }], min => 0, max => 0, step => 1, unit => "", typed => "1" },
-        context! { id => 2, field => "opt_2", name => "Location", kind => "radio", values => vec![context! { id => 2, label => "Berlin", checked => false }, context! { id => 3, label => "Paris", checked => false }], min => 0, max => 0, step => 1, unit => "", typed => "" },
-        context! { id => 3, field => "opt_3", name => "Backups", kind => "yesno", values => vec![context! { id => 4, label => "Yes", checked => true }], min => 0, max => 0, step => 1, unit => "", typed => "4" },
-        context! { id => 4, field => "opt_4", name => "Disk", kind => "quantity", values => vec![context! { id => 5, label => "GB", checked => false }], min => 10, max => 100, step => 10, unit => "GB", typed => "20" },
+        context! { id => 1, field => "opt_1", name => SCRIPT, kind => "dropdown", values => vec![context! { id => 1, label => SCRIPT, checked => true, prices => notes.clone() }], min => 0, max => 0, step => 1, unit => "", typed => "1" },
+        context! { id => 2, field => "opt_2", name => "Location", kind => "radio", values => vec![context! { id => 2, label => "Berlin", checked => false, prices => notes.clone() }, context! { id => 3, label => "Paris", checked => false, prices => notes.clone() }], min => 0, max => 0, step => 1, unit => "", typed => "" },
+        context! { id => 3, field => "opt_3", name => "Backups", kind => "yesno", values => vec![context! { id => 4, label => "Yes", checked => true, prices => notes.clone() }], min => 0, max => 0, step => 1, unit => "", typed => "4" },
+        context! { id => 4, field => "opt_4", name => "Disk", kind => "quantity", values => vec![context! { id => 5, label => "GB", checked => false, prices => notes.clone() }], min => 10, max => 100, step => 10, unit => "GB", typed => "20" },
     ];
     for (needs, out_of_stock, errors) in
         [("domain", false, errors("_form")), ("server", false, FormErrors::new()), ("", true, FormErrors::new())]
@@ -2383,7 +2385,7 @@ fn ordering_samples() -> Vec<(String, Value)> {
                     product => context! { id => 1, name => SCRIPT, description => SCRIPT, out_of_stock => out_of_stock, stock_left => Some(3) },
                     cycles => cycles.clone(),
                     options => options.clone(),
-                    addons => vec![context! { id => 1, name => SCRIPT, description => SCRIPT, checked => true }],
+                    addons => vec![context! { id => 1, name => SCRIPT, description => SCRIPT, checked => true, prices => notes.clone() }],
                     needs => needs,
                     currency => "EUR",
                     form => context! { cycle => "monthly", quantity => "1", domain => SCRIPT, hostname => SCRIPT },
@@ -2441,9 +2443,21 @@ fn ordering_samples() -> Vec<(String, Value)> {
             ),
         );
     }
-    for (signed_in, may_order, terms, credit) in
-        [(false, false, "", None), (true, true, "https://example.com/terms", Some("5.00 EUR")), (true, false, "", None)]
-    {
+    for (signed_in, may_order, terms, credit, open) in [
+        (false, false, "", None, true),
+        (false, false, "", None, false),
+        (true, true, "https://example.com/terms", Some("5.00 EUR"), false),
+        (true, false, "", None, false),
+    ] {
+        let registration = if signed_in {
+            Value::from(())
+        } else {
+            context! {
+                open => open,
+                custom_fields => custom_field_inputs(false, true),
+                form => context! { first_name => SCRIPT, last_name => SCRIPT, company_name => SCRIPT, email => SCRIPT },
+            }
+        };
         add(
             "client/checkout.html",
             page(
@@ -2458,6 +2472,7 @@ fn ordering_samples() -> Vec<(String, Value)> {
                     methods => vec![context! { key => "bank_transfer", label => "Bank transfer" }, context! { key => "account_credit", label => "Account credit" }],
                     credit => credit,
                     form => context! { payment_method => "bank_transfer", key => "key-sample-0123456789" },
+                    registration => registration,
                     errors => errors("_form"),
                 },
             ),
@@ -2647,8 +2662,20 @@ fn ordering_samples() -> Vec<(String, Value)> {
                 context! { current_staff => staff(&all), nav => "cancellations", requests => Vec::<Value>::new(), can_manage => true },
             ),
         );
+        let quantity = context! {
+            id => 3, name => "option.3", label => SCRIPT, kind => "quantity", unit_label => "GB",
+            min => 0, max => 16, step => 2, values => vec![("4", "GB")], value => "",
+        };
+        let choice = |id: i64, kind: &str, value: &str| {
+            context! {
+                id => id, name => format!("option.{id}"), label => SCRIPT, kind => kind, unit_label => "",
+                min => 0, max => 0, step => 1, values => vec![("1", SCRIPT), ("2", "Windows")], value => value,
+            }
+        };
+        let all_kinds = vec![choice(1, "dropdown", "2"), choice(2, "yesno", "1"), choice(5, "radio", "1"), quantity];
         let (options, addons) = service_extras();
         let form = context! {
+            product_id => "1", status => "active",
             registration_date => "2026-11-21", next_due_date => "2026-12-21", billing_cycle => "monthly",
             recurring_amount => "10.00", use_current_price => true, domain => SCRIPT, hostname => SCRIPT,
             username => SCRIPT, notes => SCRIPT,
@@ -2695,6 +2722,9 @@ fn ordering_samples() -> Vec<(String, Value)> {
                         open_request => if filled { Some(cancellation_row(4, "open", "end_of_period")) } else { None },
                         commands => commands,
                         cycles => vec![("monthly", "Monthly"), ("annually", "Annually")],
+                        products => vec![("1", SCRIPT), ("2", "Old plan (retired)")],
+                        statuses => Status::ALL.iter().map(|s| (s.key(), s.label())).collect::<Vec<_>>(),
+                        option_inputs => if filled { all_kinds.clone() } else { Vec::new() },
                         history => if filled { audit_rows() } else { Vec::new() },
                         form => form.clone(),
                         errors => errors,
@@ -2703,17 +2733,6 @@ fn ordering_samples() -> Vec<(String, Value)> {
                 ),
             );
         }
-        let quantity = context! {
-            id => 3, name => "option.3", label => SCRIPT, kind => "quantity", unit_label => "GB",
-            min => 0, max => 16, step => 2, values => vec![("4", "GB")], value => "",
-        };
-        let choice = |id: i64, kind: &str, value: &str| {
-            context! {
-                id => id, name => format!("option.{id}"), label => SCRIPT, kind => kind, unit_label => "",
-                min => 0, max => 0, step => 1, values => vec![("1", SCRIPT), ("2", "Windows")], value => value,
-            }
-        };
-        let all_kinds = vec![choice(1, "dropdown", "2"), choice(2, "yesno", "1"), choice(5, "radio", "1"), quantity];
         let mut add_errors = errors("option.1");
         for field in ["options", "product_id", "billing_cycle", "recurring_amount", "option.2", "option.5", "option.3"]
         {

@@ -1,6 +1,8 @@
 //! The end-to-end journey in headless Chromium (through ChromeDriver's WebDriver API):
 //! first-run setup → administrator → 2FA enrolment → sign out → sign in with a TOTP code;
-//! then a client registers, confirms the email read from the SMTP server, and signs in.
+//! then a client registers, confirms the email read from the SMTP server, and signs in. And a
+//! visitor's order on each database: store → product with options and prices → cart →
+//! inline sign-up at checkout → order placed, with its service and invoice in the database.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -126,6 +128,11 @@ impl Browser {
         self.call(reqwest::Method::GET, &format!("/element/{element}/text"), None).await.as_str().unwrap().to_owned()
     }
 
+    async fn displayed(&self, css: &str) -> bool {
+        let element = self.find(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{element}/displayed"), None).await.as_bool().unwrap()
+    }
+
     async fn path(&self) -> String {
         let url = self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap().to_owned();
         let parsed = url::Url::parse(&url).unwrap();
@@ -154,13 +161,13 @@ impl Drop for Browser {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_administrator_and_a_client_get_started_in_a_real_browser() {
-    // A real server on a loopback port, with links pointing at it.
+/// A real server on a loopback port over `backend`, with links pointing at it; returns the
+/// app (for setting things up and looking into the database) and the site's address.
+async fn serve(backend: Backend) -> (TestApp, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let site = format!("http://{address}");
-    let db = Arc::new(TestDb::create(Backend::Sqlite).await);
+    let db = Arc::new(TestDb::create(backend).await);
     let smtp = Arc::new(TestSmtp::start());
     let data = Arc::new(tempfile::tempdir().unwrap());
     let mut settings = settings_for(&db.url, data.path(), smtp.port);
@@ -170,6 +177,12 @@ async fn an_administrator_and_a_client_get_started_in_a_real_browser() {
     tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
+    (app, site)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_and_a_client_get_started_in_a_real_browser() {
+    let (app, site) = serve(Backend::Sqlite).await;
     let browser = Browser::start().await;
 
     // First run: the printed setup link creates the administrator.
@@ -242,4 +255,72 @@ async fn an_administrator_and_a_client_get_started_in_a_real_browser() {
     assert_eq!(browser.path().await, "/account");
     assert!(browser.body().await.contains("Hello, Grace Hopper"));
     browser.call(reqwest::Method::DELETE, "", None).await;
+}
+
+/// A visitor orders hosting: picks a cycle and an add-on on the product page (the price notes
+/// follow the chosen cycle), sees the cart's totals, signs up inline at checkout and places
+/// the order; the order, its service and its invoice are in the database, stock taken.
+async fn a_visitor_orders_hosting_in_a_real_browser(backend: Backend, shots: &str) {
+    let (mut app, site) = serve(backend).await;
+    crate::orders::shop(&mut app, Some(3)).await;
+    let browser = Browser::start().await;
+
+    browser.open(&format!("{site}/store")).await;
+    assert!(browser.body().await.contains("Web Starter"));
+    browser.screenshot(&format!("{shots}-01-store")).await;
+    browser.submit("a[href='/store/products/1']").await;
+    assert_eq!(browser.path().await, "/store/products/1");
+    // The add-on's monthly price shows for the monthly cycle, and goes with another cycle.
+    assert!(browser.displayed("label[for='addon-1'] [data-cycle='monthly']").await);
+    browser.click("#cycle-annually").await;
+    assert!(!browser.displayed("label[for='addon-1'] [data-cycle='monthly']").await);
+    browser.click("#cycle-monthly").await;
+    assert!(browser.displayed("label[for='addon-1'] [data-cycle='monthly']").await);
+    browser.fill("#f-domain", "grace-hopper.example").await;
+    browser.click("#addon-1").await;
+    browser.screenshot(&format!("{shots}-02-product")).await;
+    browser.submit("form[action='/cart/items'] button[type=submit]").await;
+    assert_eq!(browser.path().await, "/cart");
+    // 10.00 + 5.00 setup + 2.50 add-on = 17.50 net; 19 % VAT 3.33; 20.83.
+    let cart = browser.body().await;
+    assert!(cart.contains("grace-hopper.example") && cart.contains("20.83 EUR"), "{cart}");
+    browser.screenshot(&format!("{shots}-03-cart")).await;
+
+    browser.submit("a[href='/checkout']").await;
+    assert_eq!(browser.path().await, "/checkout");
+    browser.fill("#f-first_name", "Grace").await;
+    browser.fill("#f-last_name", "Hopper").await;
+    browser.fill("#f-email", "grace@example.com").await;
+    browser.fill("#f-password", "compass meadow 31").await;
+    browser.fill("#f-password_confirm", "compass meadow 31").await;
+    browser.screenshot(&format!("{shots}-04-checkout-sign-up")).await;
+    browser.submit("form[action='/checkout/register'] button[type=submit]").await;
+    assert_eq!(browser.path().await, "/checkout");
+    let checkout = browser.body().await;
+    assert!(checkout.contains("Place order") && checkout.contains("20.83 EUR"), "{checkout}");
+    browser.click("#pay-bank_transfer").await;
+    browser.screenshot(&format!("{shots}-05-checkout")).await;
+    browser.submit("form[action='/checkout'] button[type=submit]").await;
+    assert!(browser.path().await.starts_with("/account/orders/"), "{}", browser.path().await);
+    let placed = browser.body().await;
+    assert!(placed.contains("is placed") && placed.contains("grace-hopper.example"), "{placed}");
+    browser.screenshot(&format!("{shots}-06-order")).await;
+    browser.call(reqwest::Method::DELETE, "", None).await;
+
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM orders WHERE total_minor = 2083 AND status = 'pending'").await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM services WHERE domain = 'grace-hopper.example'").await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM service_addons").await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices WHERE total_minor = 2083").await, 1);
+    assert_eq!(app.scalar("SELECT stock_quantity FROM products WHERE id = 1").await, 2);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM cart_items").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_orders_hosting_in_a_real_browser_on_sqlite() {
+    a_visitor_orders_hosting_in_a_real_browser(Backend::Sqlite, "order-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_orders_hosting_in_a_real_browser_on_postgres() {
+    a_visitor_orders_hosting_in_a_real_browser(Backend::Postgres, "order-postgres").await;
 }

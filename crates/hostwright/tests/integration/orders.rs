@@ -109,21 +109,39 @@ async fn a_visitor_fills_a_cart_then_signs_up_and_the_invoice_matches_it(mut app
     untaxed.assert_contains("35.00");
     assert!(!untaxed.body.contains("41.65"), "no German VAT for a visitor in the US");
 
-    // Checkout asks a visitor to sign in or register, then comes back.
+    // Checkout asks a visitor to sign in or to register right there, then carries on.
     let checkout = visitor.get("/checkout").await;
-    checkout.assert_contains("/register?next=/checkout");
-    visitor.get("/register?next=/checkout").await.assert_contains(r#"name="next" value="&#x2f;checkout""#);
+    checkout.assert_contains(r#"action="/checkout/register""#);
+    checkout.assert_contains("Sign in to order");
     let password = "correct horse battery 9";
+    let mismatched = visitor
+        .post_form(
+            "/checkout/register",
+            &[
+                ("first_name", "Grace"),
+                ("last_name", ""),
+                ("email", "grace@example.de"),
+                ("password", password),
+                ("password_confirm", "another one"),
+            ],
+        )
+        .await;
+    assert_eq!(mismatched.status, 422);
+    mismatched.assert_contains("The two passwords are not the same.");
+    mismatched.assert_contains("Enter your last name.");
+    mismatched.assert_contains(r#"value="grace@example.de""#);
+    mismatched.assert_contains("35.00");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM clients").await, 0);
     visitor
         .post_form(
-            "/register",
+            "/checkout/register",
             &[
                 ("first_name", "Grace"),
                 ("last_name", "Hopper"),
                 ("email", "grace@example.de"),
                 ("password", password),
                 ("password_confirm", password),
-                ("next", "/checkout"),
+                ("next", "/somewhere-else"),
             ],
         )
         .await
@@ -247,17 +265,23 @@ async fn bad_choices_are_refused_and_change_nothing(mut app: TestApp) {
         assert_eq!(response.status, 422, "{form:?}: {}", response.body);
         response.assert_contains(message);
     }
-    // A retired or made-up product is not for sale at all.
-    assert_eq!(
-        visitor.post_form("/cart/items", &[("product_id", "2"), ("cycle", "monthly"), ("quantity", "1")]).await.status,
-        404
-    );
-    assert_eq!(
-        visitor.post_form("/cart/items", &[("product_id", "77"), ("cycle", "monthly"), ("quantity", "1")]).await.status,
-        404
-    );
-    assert_eq!(visitor.get("/store/products/2").await.status, 404);
+    // A retired, made-up or garbled product is not for sale: back to the store with a message.
+    for (id, message) in [
+        ("2", "Old plan is no longer sold"),
+        ("77", "That product is not in the store."),
+        ("1; DROP TABLE products", "That product is not in the store."),
+    ] {
+        visitor
+            .post_form("/cart/items", &[("product_id", id), ("cycle", "monthly"), ("quantity", "1")])
+            .await
+            .assert_redirect_to("/store");
+        visitor.get("/store").await.assert_contains(message);
+    }
+    visitor.get("/store/products/2").await.assert_redirect_to("/store");
+    visitor.get("/store").await.assert_contains("Old plan is no longer sold");
+    assert_eq!(visitor.get("/store/products/77").await.status, 404);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM cart_items").await, 0);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM carts").await, 0, "a refused first item starts no cart");
 
     // A price typed into the form is not a choice: it is ignored.
     visitor
@@ -315,6 +339,158 @@ async fn bad_choices_are_refused_and_change_nothing(mut app: TestApp) {
     assert_eq!(app.scalar("SELECT COUNT(*) FROM services").await, 0);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices").await, 0);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM cart_items").await, 1, "the cart is kept to be changed");
+}
+
+/// Options for "Web Starter": group 1 with "Location" (option 1: Berlin = value 1 free, Paris
+/// = value 2 at 3.00 EUR a month + 1.00 setup) and "Extra disk" (option 2, quantity 0 to 10,
+/// value 3 at 1.50 EUR per unit); group 2, not offered with it, with "Panel" (option 3,
+/// value 4). A hidden add-on "Migration service" (id 2) is attached to the product.
+async fn starter_options(app: &mut TestApp) {
+    app.post_form("/admin/catalog/option-groups", &[("name", "Hosting extras")]).await;
+    app.post_form("/admin/catalog/option-groups/1/options", &[("name", "Location"), ("kind", "dropdown")]).await;
+    app.post_form("/admin/catalog/options/1/values", &[("label", "Berlin"), ("sort_order", "1")]).await;
+    app.post_form("/admin/catalog/options/1/values", &[("label", "Paris"), ("sort_order", "2")]).await;
+    app.post_form("/admin/catalog/option-values/1/prices", &[("price.EUR.monthly", "0")])
+        .await
+        .assert_redirect_to("/admin/catalog/option-values/1");
+    app.post_form("/admin/catalog/option-values/2/prices", &[("price.EUR.monthly", "3"), ("setup.EUR.monthly", "1")])
+        .await
+        .assert_redirect_to("/admin/catalog/option-values/2");
+    app.post_form(
+        "/admin/catalog/option-groups/1/options",
+        &[
+            ("name", "Extra disk"),
+            ("kind", "quantity"),
+            ("quantity_min", "0"),
+            ("quantity_max", "10"),
+            ("quantity_step", "1"),
+            ("unit_label", "GB"),
+        ],
+    )
+    .await
+    .assert_redirect_to("/admin/catalog/option-values/3");
+    app.post_form("/admin/catalog/option-values/3/prices", &[("price.EUR.monthly", "1.50")])
+        .await
+        .assert_redirect_to("/admin/catalog/option-values/3");
+    app.post_form("/admin/catalog/option-groups/1/products", &[("product", "1")])
+        .await
+        .assert_redirect_to("/admin/catalog/option-groups/1");
+    app.post_form("/admin/catalog/option-groups", &[("name", "Elsewhere")]).await;
+    app.post_form("/admin/catalog/option-groups/2/options", &[("name", "Panel"), ("kind", "dropdown")]).await;
+    app.post_form("/admin/catalog/options/3/values", &[("label", "cPanel")])
+        .await
+        .assert_redirect_to("/admin/catalog/option-values/4");
+    app.post_form(
+        "/admin/catalog/addons",
+        &[("name", "Migration service"), ("payment_type", "one_time"), ("hidden", "on"), ("welcome_email", "none")],
+    )
+    .await
+    .assert_redirect_to("/admin/catalog/addons/2");
+    app.post_form("/admin/catalog/addons/2/prices", &[("price.EUR.one_time", "20")])
+        .await
+        .assert_redirect_to("/admin/catalog/addons/2");
+    app.post_form("/admin/catalog/addons/2/products", &[("product", "1")]).await;
+}
+
+async fn options_codes_and_cart_changes_are_checked_over_http(mut app: TestApp) {
+    shop(&mut app, Some(5)).await;
+    starter_options(&mut app).await;
+    let mut visitor = app.second_node().await;
+
+    // The product page tells what each choice adds in the chosen cycle, and hides the hidden
+    // add-on.
+    let page = visitor.get("/store/products/1").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for shown in ["Paris: <span", "+3.00 EUR + 1.00 EUR setup", "+1.50 EUR per GB", "Daily backups <span", "2.50 EUR"] {
+        page.assert_contains(shown);
+    }
+    assert!(!page.body.contains("Migration service"), "a hidden add-on is not offered");
+
+    // `quantity` of Web Starter in `location` (an option value id) with `extra` fields.
+    let item = |location: &'static str, quantity: &'static str, extra: &[(&'static str, &'static str)]| {
+        let mut form = vec![
+            ("product_id", "1"),
+            ("cycle", "monthly"),
+            ("domain", "shop.example"),
+            ("opt_1", location),
+            ("quantity", quantity),
+        ];
+        form.extend_from_slice(extra);
+        form
+    };
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (item("4", "1", &[]), "That is not a value of Location."),
+        (item("1", "1", &[("opt_3", "4")]), "Panel is not an option of Web Starter."),
+        (item("1", "1", &[("opt_2", "11")]), "Extra disk: choose a quantity from 0 to 10."),
+        (item("1", "1", &[("opt_2", "-1")]), "Extra disk: choose a quantity from 0 to 10."),
+        (item("1", "1", &[("opt_2", "lots")]), "Extra disk: enter a number."),
+        (item("1", "1", &[("addon_2", "on")]), "There is no such add-on."),
+        (item("1", "6", &[]), "Only 5 of Web Starter are left."),
+    ];
+    for (form, message) in cases {
+        let response = visitor.post_form("/cart/items", &form).await;
+        assert_eq!(response.status, 422, "{form:?}: {}", response.body);
+        response.assert_contains(message);
+    }
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM carts").await, 0, "refused items start no cart");
+
+    // A good item: Paris and 2 GB, 10.00 + 3.00 + 3.00 a month.
+    visitor.post_form("/cart/items", &item("2", "1", &[("opt_2", "2")])).await.assert_redirect_to("/cart");
+    let before = "SELECT quantity * 1000 + (SELECT COUNT(*) FROM cart_items) FROM cart_items WHERE id = 1";
+    assert_eq!(app.scalar(before).await, 1001);
+    for quantity in ["0", "21", "-3", "two", "", "6"] {
+        visitor.post_form("/cart/items/1/quantity", &[("quantity", quantity)]).await.assert_redirect_to("/cart");
+        assert_eq!(app.scalar(before).await, 1001, "quantity {quantity:?} is refused");
+    }
+    visitor.get("/cart").await.assert_contains("Only 5 of Web Starter are left.");
+    visitor.post_form("/cart/items/1/quantity", &[("quantity", "2")]).await.assert_redirect_to("/cart");
+    assert_eq!(app.scalar(before).await, 2001);
+
+    // Promotion codes that do not apply leave the cart without one, each with its reason.
+    let code = |code: &'static str, extra: &[(&'static str, &'static str)]| {
+        let mut form = vec![
+            ("code", code),
+            ("kind", "percent"),
+            ("percent", "10"),
+            ("amount", ""),
+            ("currency_code", "EUR"),
+            ("recurrence", "once"),
+            ("active", "on"),
+            ("notes", ""),
+        ];
+        form.extend_from_slice(extra);
+        form
+    };
+    for form in [
+        code("OLD", &[("expires_on", "2026-01-31")]),
+        code("LATER", &[("starts_on", "2099-01-01")]),
+        code("GONE", &[("max_uses", "1")]),
+        code("OTHER", &[("cycle", "annually")]),
+    ] {
+        app.post_form("/admin/promotions", &form).await.assert_redirect_to("/admin/promotions");
+    }
+    app.execute("UPDATE coupons SET uses = 1 WHERE code = 'GONE'").await;
+    for (typed, message) in [
+        ("old", "That promotion code has expired."),
+        ("later", "That promotion code is not valid yet."),
+        ("gone", "That promotion code has been used up."),
+        ("other", "That promotion code does not apply to anything in your cart."),
+        ("nope", "That promotion code is not valid."),
+    ] {
+        visitor.post_form("/cart/coupon", &[("code", typed)]).await.assert_redirect_to("/cart");
+        visitor.get("/cart").await.assert_contains(message);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM carts WHERE coupon_code = ''").await, 1, "{typed}");
+    }
+
+    // A line of someone else's cart cannot be changed or removed from this one.
+    let mut other = app.second_node().await;
+    other.post_form("/cart/items", &item("1", "1", &[])).await.assert_redirect_to("/cart");
+    other.post_form("/cart/items/1/remove", &[]).await.assert_redirect_to("/cart");
+    other.get("/cart").await.assert_contains("That is not in your cart.");
+    other.post_form("/cart/items/1/quantity", &[("quantity", "1")]).await.assert_redirect_to("/cart");
+    assert_eq!(app.scalar(before).await, 2002);
+    visitor.post_form("/cart/items/1/remove", &[]).await.assert_redirect_to("/cart");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM cart_items").await, 1);
 }
 
 async fn stock_never_goes_below_zero_under_concurrent_checkouts(mut app: TestApp) {
@@ -553,6 +729,7 @@ async fn a_pro_rata_product_is_charged_up_to_its_billing_day(mut app: TestApp) {
 on_both_backends!(
     a_visitor_fills_a_cart_then_signs_up_and_the_invoice_matches_it,
     bad_choices_are_refused_and_change_nothing,
+    options_codes_and_cart_changes_are_checked_over_http,
     stock_never_goes_below_zero_under_concurrent_checkouts,
     cancelling_gives_stock_back_and_paying_accepts_the_order,
     account_credit_pays_at_checkout,

@@ -388,6 +388,88 @@ async fn edits_are_audited_field_by_field_and_the_password_never_shows(mut app: 
     assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'service.updated'").await, 1);
 }
 
+async fn staff_correct_the_product_status_and_options_on_record(mut app: TestApp) {
+    app.signed_in_admin().await;
+    catalog(&mut app).await;
+    let client = eur_client(&mut app, "zoe@example.de").await;
+    let id = active_service(&mut app, client, 'a').await;
+    let path = format!("/admin/services/{id}");
+    let page = app.get(&path).await;
+    page.assert_contains(r#"name="options_shown""#);
+    page.assert_contains("Old plan (retired)");
+    page.assert_contains(r#"<option value="1" selected>Debian</option>"#);
+    let edit = |product: &'static str, status: &'static str, options: &[(&'static str, &'static str)]| {
+        let mut fields = vec![
+            ("product_id", product),
+            ("status", status),
+            ("options_shown", "1"),
+            ("registration_date", "2026-01-15"),
+            ("next_due_date", "2027-01-15"),
+            ("billing_cycle", "monthly"),
+            ("recurring_amount", "10.00"),
+        ];
+        fields.extend_from_slice(options);
+        fields
+    };
+    let choices =
+        format!("SELECT CAST(COALESCE(SUM(value_id), 0) AS BIGINT) FROM service_options WHERE service_id = {id}");
+
+    // Bad choices: 422 with the reason, nothing changed.
+    for (fields, message) in [
+        (edit("99", "active", &[("option.1", "1")]), "Choose a product from the list."),
+        (edit("1", "sleeping", &[("option.1", "1")]), "Choose a status from the list."),
+        (edit("1", "active", &[("option.1", "3")]), "That is not a value of Operating system."),
+        (edit("1", "active", &[("option.1", "1"), ("option.2", "3")]), "Daily backups is not an option of Cloud VPS."),
+        (edit("1", "active", &[]), "Choose a value for Operating system."),
+        (edit("2", "active", &[("option.1", "1")]), "Operating system is not an option of Other plan."),
+    ] {
+        let refused = app.post_form(&path, &fields).await;
+        assert_eq!(refused.status, 422, "{fields:?}: {}", refused.body);
+        refused.assert_contains(message);
+    }
+    // Choosing another product shows its own options to fill in.
+    app.post_form(&path, &edit("2", "active", &[("option.1", "1")])).await.assert_contains("Daily backups");
+    assert_eq!(app.scalar(&choices).await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'service.updated'").await, 0);
+
+    // Windows instead of Debian, and the status corrected: one audited change.
+    app.post_form(&path, &edit("1", "suspended", &[("option.1", "2")])).await.assert_redirect_to(&path);
+    assert_eq!(app.scalar(&choices).await, 2);
+    assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM services WHERE id = {id} AND status = 'suspended'")).await, 1);
+    // The move to Other plan (retired products too may be set on record) with its backups.
+    app.post_form(&path, &edit("3", "active", &[])).await.assert_redirect_to(&path);
+    app.post_form(&path, &edit("2", "active", &[("option.2", "3")])).await.assert_redirect_to(&path);
+    let on_record = format!("SELECT COUNT(*) FROM services WHERE id = {id} AND product_id = 2 AND status = 'active'");
+    assert_eq!(app.scalar(&on_record).await, 1);
+    assert_eq!(app.scalar(&choices).await, 3);
+    let history = app.get(&path).await;
+    for text in [
+        "options: Operating system: Debian → Operating system: Windows",
+        "status: Active → Suspended",
+        "product: Cloud VPS → Old plan",
+        "product: Old plan → Other plan",
+        "options: Operating system: Windows → (empty)",
+        "options: (empty) → Daily backups: Yes",
+    ] {
+        history.assert_contains(text);
+    }
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'service.updated'").await, 3);
+}
+
+async fn a_staff_added_service_takes_stock(mut app: TestApp) {
+    app.signed_in_admin().await;
+    catalog(&mut app).await;
+    app.execute("UPDATE products SET stock_enabled = TRUE, stock_quantity = 1 WHERE id = 1").await;
+    let client = eur_client(&mut app, "zoe@example.de").await;
+    active_service(&mut app, client, 'a').await;
+    assert_eq!(app.scalar("SELECT stock_quantity FROM products WHERE id = 1").await, 0);
+    let refused = post_service(&mut app, client, &[("key", &key('b'))]).await;
+    assert_eq!(refused.status, 422);
+    refused.assert_contains("Cloud VPS is out of stock; raise its stock in the catalog first.");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM services").await, 1);
+    assert_eq!(app.scalar("SELECT stock_quantity FROM products WHERE id = 1").await, 0);
+}
+
 /// Follows the link in the newest email to `to` that starts with `prefix`, as a path.
 async fn emailed_path(app: &TestApp, to: &str, prefix: &str) -> String {
     app.deliver_email().await;
@@ -588,6 +670,8 @@ on_both_backends!(
     bad_input_adding_a_service_is_refused_and_changes_nothing,
     staff_suspend_unsuspend_and_terminate_and_refused_commands_change_nothing,
     edits_are_audited_field_by_field_and_the_password_never_shows,
+    staff_correct_the_product_status_and_options_on_record,
+    a_staff_added_service_takes_stock,
     clients_see_only_their_own_services,
     a_client_asks_to_cancel_withdraws_and_staff_cancel_the_service,
 );
