@@ -26,6 +26,8 @@ enum Command {
         #[arg(long)]
         no_worker: bool,
     },
+    /// Run the background workers only (the job queue and the email outbox), no HTTP.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage staff accounts.
@@ -108,6 +110,7 @@ pub async fn run() -> anyhow::Result<()> {
     init_logging(settings.log_format);
     match cli.command {
         Command::Serve { no_worker } => crate::startup::serve(settings, !no_worker).await,
+        Command::Worker => crate::startup::work(settings).await,
         Command::Migrate => {
             let db = crate::db::connect(&settings).await?;
             crate::db::migrate(&db).await?;

@@ -39,6 +39,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     pub drain_seconds: u64,
+    /// Jobs a node's worker runs at a time (`serve` without `--no-worker`, and `worker`).
+    pub job_workers: usize,
     /// `pretty` or `json`.
     pub log_format: LogFormat,
     /// Proxies whose `X-Forwarded-For` is believed (CIDR ranges).
@@ -152,6 +154,7 @@ impl Default for Settings {
             site_name: "Hostwright".into(),
             max_body_bytes: 10 * 1024 * 1024,
             drain_seconds: 20,
+            job_workers: 4,
             log_format: LogFormat::Pretty,
             trusted_proxies: Vec::new(),
             files: FileSettings {

@@ -89,4 +89,6 @@ typed_ids!(
     CancellationRequestId,
     /// An upgrade or downgrade of a service, pending until its invoice is paid.
     ServiceUpgradeId,
+    /// A job in the durable queue.
+    JobId,
 );

@@ -16,6 +16,7 @@ pub mod documents;
 pub mod files;
 pub mod ids;
 pub mod invoices;
+pub mod jobs;
 pub mod mail;
 pub mod migration;
 pub mod ops;

@@ -171,7 +171,7 @@ pub async fn serve(settings: Settings, run_workers: bool) -> anyhow::Result<()> 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut workers = Vec::new();
     if run_workers {
-        workers.push(tokio::spawn(crate::mail::sender::run(state.clone(), stop_rx.clone())));
+        workers.extend(background(&state, &stop_rx));
     }
     workers.push(tokio::spawn(housekeeping(state.clone(), stop_rx.clone())));
 
@@ -200,6 +200,33 @@ pub async fn serve(settings: Settings, run_workers: bool) -> anyhow::Result<()> 
     }
     for worker in workers {
         let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The background loops of a node: the email sender and the job workers.
+fn background(state: &AppState, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    let registry = std::sync::Arc::new(crate::jobs::Registry::standard());
+    let concurrency = state.settings.job_workers.max(1);
+    vec![
+        tokio::spawn(crate::mail::sender::run(state.clone(), stop.clone())),
+        tokio::spawn(crate::jobs::worker::run(state.clone(), registry, concurrency, stop.clone())),
+    ]
+}
+
+/// Runs the background workers without HTTP (`hostwright worker`), until SIGTERM or SIGINT;
+/// a job running then finishes or, past the grace time, is left to its lease.
+pub async fn work(settings: Settings) -> anyhow::Result<()> {
+    let state = build_state(settings).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let workers = background(&state, &stop_rx);
+    println!("Hostwright worker running ({} jobs at a time)", state.settings.job_workers.max(1));
+    shutdown_signal().await;
+    tracing::info!("stopping the workers");
+    let _ = stop_tx.send(true);
+    for worker in workers {
+        let _ = tokio::time::timeout(Duration::from_secs(30), worker).await;
     }
     tracing::info!("stopped");
     Ok(())

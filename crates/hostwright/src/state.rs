@@ -30,6 +30,8 @@ pub struct Inner {
     pub metrics: Option<PrometheusHandle>,
     /// Wakes the outbox sender when an email is queued.
     pub outbox_wakeup: Notify,
+    /// Wakes this node's job workers when a job is queued.
+    pub jobs_wakeup: Notify,
     /// Set when shutdown starts, so `/readyz` tells the load balancer to stop sending.
     draining: AtomicBool,
 }
@@ -59,6 +61,7 @@ impl AppState {
             pdf,
             metrics,
             outbox_wakeup: Notify::new(),
+            jobs_wakeup: Notify::new(),
             draining: AtomicBool::new(false),
         }))
     }

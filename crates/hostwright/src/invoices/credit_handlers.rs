@@ -234,7 +234,7 @@ pub async fn apply_credit(
     let to = format!("/admin/invoices/{id}");
     match account_credit::apply_to_invoice(&state, &actor(&current, &page), id, &form.credit_amount, &form.key).await {
         Ok(Outcome::Done { .. }) => {
-            super::paid::after_paid(&state, id).await;
+            state.jobs_wakeup.notify_one();
             Ok(flash::redirect(&state, &to, "success", "Account credit applied."))
         }
         Ok(Outcome::AlreadyDone) => Ok(flash::redirect(&state, &to, "info", "This credit was already applied.")),

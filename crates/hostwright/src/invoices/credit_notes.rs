@@ -358,6 +358,9 @@ pub async fn issue(
         txn.rollback().await?;
         return Err(InvoiceError::NotAllowed("The invoice changed meanwhile; reload it and try again."));
     }
+    if status == service::PAID && current.status != service::PAID {
+        super::paid::enqueue(&txn, invoice_id).await?;
+    }
     if refund_method == "account_credit" {
         let why = format!("Credit note {number} for invoice {}", current.display_number());
         let movement = Movement {

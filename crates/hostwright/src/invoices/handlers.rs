@@ -425,7 +425,7 @@ pub async fn record_payment(
     };
     match service::record_payment(&state, &actor(&current, &page), id, &input).await {
         Ok(PaymentOutcome::Recorded { paid_in_full: true }) => {
-            super::paid::after_paid(&state, id).await;
+            state.jobs_wakeup.notify_one();
             Ok(flash::redirect(&state, &to, "success", "Payment recorded; the invoice is paid."))
         }
         Ok(PaymentOutcome::Recorded { paid_in_full: false }) => {

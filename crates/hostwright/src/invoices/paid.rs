@@ -1,28 +1,47 @@
 //! What follows an invoice being paid in full: the order it belongs to is accepted (when the
 //! ordering settings say so) and the service change it was for is applied.
 //!
-//! The pages that take payments call this after the payment committed, so the invoice use
-//! cases stay below orders and services. A failure is logged and left for staff; it never
-//! undoes the payment, and each follow-up is guarded by status, so a repeat does nothing. With
-//! the job queue these become jobs enqueued in the payment's own transaction.
+//! Whatever pays an invoice in full queues an [`InvoicePaid`] job in the same transaction
+//! (`service::receive`, credit notes), so the follow-ups happen once the payment is committed,
+//! on whichever node's worker claims it, and are retried if they fail. Each follow-up is
+//! guarded by status, so a repeat does nothing.
+
+use serde::{Deserialize, Serialize};
 
 use super::service::{self, PAID};
 use crate::ids::InvoiceId;
-use crate::state::AppState;
+use crate::jobs::{Enqueue, Job, JobContext, JobError};
 
-pub async fn after_paid(state: &AppState, id: InvoiceId) {
-    match service::find(&state.db, id).await {
-        Ok(Some(invoice)) if invoice.status == PAID => {}
-        Ok(_) => return,
-        Err(err) => {
-            tracing::warn!(invoice = %id, error = %err, "reading a paid invoice failed");
-            return;
+/// The follow-ups of invoice `invoice_id` being paid in full.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvoicePaid {
+    pub invoice_id: InvoiceId,
+}
+
+impl Job for InvoicePaid {
+    const KIND: &'static str = "invoice.paid";
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let state = &ctx.state;
+        let id = self.invoice_id;
+        match service::find(&state.db, id).await? {
+            Some(invoice) if invoice.status == PAID => {}
+            // Refunded or cancelled since: nothing follows any more.
+            _ => return Ok(()),
         }
+        crate::orders::manage::after_invoice_paid(state, id)
+            .await
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("accepting the order of invoice {id}: {e}")))?;
+        crate::services::upgrades::after_invoice_paid(state, id)
+            .await
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("applying the change paid by invoice {id}: {e}")))?;
+        Ok(())
     }
-    if let Err(err) = crate::orders::manage::after_invoice_paid(state, id).await {
-        tracing::warn!(invoice = %id, error = %err, "accepting the order of a paid invoice failed");
-    }
-    if let Err(err) = crate::services::upgrades::after_invoice_paid(state, id).await {
-        tracing::warn!(invoice = %id, error = %err, "applying the upgrade of a paid invoice failed");
-    }
+}
+
+/// Queues the follow-ups of invoice `id` being paid in full, in the caller's transaction;
+/// once per invoice.
+pub async fn enqueue(txn: &impl sea_orm::ConnectionTrait, id: InvoiceId) -> Result<(), sea_orm::DbErr> {
+    crate::jobs::enqueue(txn, &InvoicePaid { invoice_id: id }, Enqueue::unique(format!("invoice.paid:{id}"))).await?;
+    Ok(())
 }

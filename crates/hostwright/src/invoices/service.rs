@@ -716,6 +716,9 @@ pub async fn receive(
     if txn.execute(&update).await?.rows_affected() != 1 {
         return Err(InvoiceError::NotAllowed("The invoice changed meanwhile; reload it and check the balance."));
     }
+    if paid_in_full {
+        super::paid::enqueue(txn, current.id).await?;
+    }
     Ok(Settled { paid_in_full, legal_number: legal_number.map(|(number, _)| number) })
 }
 

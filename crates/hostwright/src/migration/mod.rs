@@ -18,6 +18,7 @@ mod m20261122_000010_client_fields;
 mod m20261122_000011_open_invoices_index;
 mod m20261122_000012_orders_services;
 mod m20261202_000013_order_terms_pending_upgrade;
+mod m20261203_000014_jobs;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000011_open_invoices_index::Migration),
             Box::new(m20261122_000012_orders_services::Migration),
             Box::new(m20261202_000013_order_terms_pending_upgrade::Migration),
+            Box::new(m20261203_000014_jobs::Migration),
         ]
     }
 }

@@ -340,10 +340,12 @@ pub async fn place(
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
 
-    let settled = invoice.as_ref().is_none_or(|i| i.status == invoices::PAID);
-    if settled && settings.auto_accept_paid {
+    // A paid first invoice queued its own follow-up (`invoices::paid`); an order with
+    // nothing to pay is accepted here.
+    if invoice.is_none() && settings.auto_accept_paid {
         accept_quietly(state, created.id).await;
     }
+    state.jobs_wakeup.notify_one();
     let placed = order::Entity::find_by_id(created.id).one(&state.db).await?.unwrap_or(created);
     Ok(Placed::New(placed))
 }

@@ -13,6 +13,7 @@ mod contacts;
 mod coupons;
 mod credit;
 mod invoices;
+mod jobs;
 mod journey;
 mod orders;
 mod platform;

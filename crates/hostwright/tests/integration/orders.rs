@@ -563,6 +563,7 @@ async fn cancelling_gives_stock_back_and_paying_accepts_the_order(mut app: TestA
         &[("amount", "238.00"), ("method", "bank_transfer"), ("key", &"p".repeat(24))],
     )
     .await;
+    app.run_jobs().await;
     assert_eq!(
         app.scalar(&format!("SELECT COUNT(*) FROM orders WHERE id = {second_id} AND status = 'active'")).await,
         1
@@ -617,6 +618,7 @@ async fn account_credit_pays_at_checkout(mut app: TestApp) {
         .await;
     let key = "k".repeat(30);
     let placed = buyer.post_form("/checkout", &[("payment_method", "account_credit"), ("key", &key)]).await;
+    app.run_jobs().await;
     order_path(&placed);
     // 15.00 + 19 % = 17.85 from the credit; the invoice is paid and the order accepted.
     assert_eq!(app.scalar("SELECT balance_minor FROM client_credit_balances").await, 50_000 - 1_785);

@@ -73,6 +73,7 @@ async fn active_starter_with(app: &mut TestApp, coupon: Option<&str>) -> TestApp
         ],
     )
     .await;
+    app.run_jobs().await;
     assert_eq!(app.scalar("SELECT COUNT(*) FROM services WHERE id = 1 AND status = 'active'").await, 1);
     buyer
 }
@@ -122,6 +123,7 @@ async fn an_upgrade_is_invoiced_for_the_difference_and_applied_when_paid(mut app
         &[("amount", &amount), ("method", "bank_transfer"), ("key", &"r".repeat(24))],
     )
     .await;
+    app.run_jobs().await;
     assert_eq!(
         app.scalar(&format!(
             "SELECT COUNT(*) FROM services WHERE id = 1 AND product_id = 2 AND recurring_minor = 3000 AND next_due_date = '{due}'"

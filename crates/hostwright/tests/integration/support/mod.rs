@@ -229,6 +229,25 @@ impl TestApp {
         hostwright::mail::sender::deliver_due(&self.state).await.expect("delivering email")
     }
 
+    /// Runs the queued jobs that are due, as a node's worker would, until none is left;
+    /// returns how many ran.
+    pub async fn run_jobs(&self) -> usize {
+        self.run_jobs_of(&hostwright::jobs::Registry::standard()).await
+    }
+
+    /// [`TestApp::run_jobs`] for the kinds of `registry`.
+    pub async fn run_jobs_of(&self, registry: &hostwright::jobs::Registry) -> usize {
+        let mut ran = 0;
+        loop {
+            let batch =
+                hostwright::jobs::worker::run_once(&self.state, registry, "test", 8).await.expect("running jobs");
+            if batch == 0 {
+                return ran;
+            }
+            ran += batch;
+        }
+    }
+
     pub async fn scalar(&self, sql: &str) -> i64 {
         let backend = self.state.db.get_database_backend();
         let row =

@@ -1,0 +1,94 @@
+//! The worker loop every `serve` node runs (and `hostwright worker` runs alone): claim due
+//! jobs, run each under its kind's timeout, record the outcome under the claim's token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::store::{self, Claimed};
+use super::{JobContext, JobError, Registry};
+use crate::state::AppState;
+
+/// How often an idle worker looks for due jobs (it is also woken when a job is queued).
+const POLL: Duration = Duration::from_secs(1);
+
+/// A name for this process's claims: host, process id and a random part.
+pub fn owner_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into());
+    let random = crate::crypto::random_token();
+    format!("{host}:{}:{}", std::process::id(), random.get(..6).unwrap_or("0"))
+}
+
+/// Runs jobs until `stop` turns true; `concurrency` jobs at a time.
+pub async fn run(state: AppState, registry: Arc<Registry>, concurrency: usize, mut stop: watch::Receiver<bool>) {
+    let owner = owner_name();
+    tracing::info!(%owner, concurrency, kinds = ?registry.kinds(), "job worker started");
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        match run_once(&state, &registry, &owner, concurrency).await {
+            Ok(0) => {}
+            Ok(_) => continue,
+            Err(err) => tracing::warn!(error = %err, "claiming jobs failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            () = state.jobs_wakeup.notified() => {}
+            _ = stop.changed() => {}
+        }
+    }
+    tracing::info!("job worker stopped");
+}
+
+/// Claims and runs one batch; returns how many jobs it ran.
+pub async fn run_once(state: &AppState, registry: &Registry, owner: &str, batch: usize) -> anyhow::Result<usize> {
+    let kinds = registry.kinds();
+    let claimed = store::claim(&state.db, owner, &kinds, registry.lease(), batch as u64).await?;
+    let count = claimed.len();
+    let runs = claimed.into_iter().map(|job| run_job(state, registry, job));
+    futures::future::join_all(runs).await;
+    Ok(count)
+}
+
+async fn run_job(state: &AppState, registry: &Registry, job: Claimed) {
+    let Some((handler, timeout)) = registry.find(&job.kind) else {
+        // Claimed only by kind, so this cannot happen; leave it to the lease to expire.
+        tracing::error!(job.id = %job.id, job.kind = %job.kind, "claimed a job of an unknown kind");
+        return;
+    };
+    let ctx = JobContext { state: state.clone(), id: job.id, token: job.token, attempt: job.attempts };
+    let outcome = match tokio::time::timeout(timeout, handler(&ctx, &job.payload)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(JobError::Retry(anyhow::anyhow!("timed out after {} s", timeout.as_secs()))),
+    };
+    let recorded = match &outcome {
+        Ok(()) => store::finish(&state.db, job.id, job.token).await,
+        Err(JobError::LeaseLost) => Ok(false),
+        Err(JobError::Permanent(message)) => store::fail(&state.db, &job, message, true).await,
+        Err(err @ JobError::Retry(_)) => store::fail(&state.db, &job, &err.to_string(), false).await,
+    };
+    let kind = job.kind.clone();
+    match (&outcome, recorded) {
+        (Ok(()), Ok(true)) => {
+            metrics::counter!("jobs_done_total", "kind" => kind).increment(1);
+            tracing::info!(job.id = %job.id, job.kind = %job.kind, attempt = job.attempts, "job done");
+        }
+        (Err(err), Ok(true)) => {
+            metrics::counter!("jobs_failed_attempts_total", "kind" => kind).increment(1);
+            tracing::warn!(job.id = %job.id, job.kind = %job.kind, attempt = job.attempts, error = %err, "job attempt failed");
+        }
+        (_, Ok(false)) => {
+            tracing::warn!(job.id = %job.id, job.kind = %job.kind, "job lease lost; its outcome is not recorded");
+        }
+        (_, Err(err)) => {
+            tracing::warn!(job.id = %job.id, job.kind = %job.kind, error = %err, "recording a job's outcome failed");
+        }
+    }
+}
