@@ -11,6 +11,7 @@
 //! failed with their last error for staff. Jobs are idempotent: a repeated run finds its
 //! work done and does nothing.
 
+pub mod handlers;
 pub mod store;
 pub mod worker;
 
@@ -152,4 +153,21 @@ impl Registry {
     pub(crate) fn find(&self, kind: &str) -> Option<(Handler, Duration)> {
         self.kinds.get(kind).copied()
     }
+}
+
+/// Sets the `jobs_queued{kind, status}` gauges for a metrics scrape; kinds with nothing
+/// waiting read 0 rather than their last value.
+pub async fn record_depth_gauges(state: &AppState) -> Result<(), sea_orm::DbErr> {
+    let depth = store::depth(&state.db).await?;
+    let mut kinds: Vec<String> = Registry::standard().kinds().into_iter().map(str::to_owned).collect();
+    kinds.extend(depth.iter().map(|(k, _, _)| k.clone()));
+    kinds.sort();
+    kinds.dedup();
+    for kind in kinds {
+        for status in [store::PENDING, store::RUNNING, store::FAILED] {
+            let n = depth.iter().find(|(k, s, _)| *k == kind && s == status).map_or(0, |(_, _, n)| *n);
+            metrics::gauge!("jobs_queued", "kind" => kind.clone(), "status" => status).set(n as f64);
+        }
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{DbBackend, QueryOrder, QuerySelect, Statement};
+use sea_orm::{DbBackend, PaginatorTrait, QueryOrder, QuerySelect, Statement};
 use serde::Serialize;
 
 use super::Enqueue;
@@ -230,13 +230,14 @@ pub async fn cancel(db: &impl ConnectionTrait, id: JobId) -> Result<bool, DbErr>
     Ok(db.execute_raw(statement(backend, sql, vec![id.0.into()])).await?.rows_affected() == 1)
 }
 
-/// Jobs for the queue page, newest first.
+/// A page of jobs for the queue page, newest first, and how many match.
 pub async fn list(
     db: &impl ConnectionTrait,
     status: Option<&str>,
     kind: Option<&str>,
-    limit: u64,
-) -> Result<Vec<Model>, DbErr> {
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<Model>, u64), DbErr> {
     let mut query = Entity::find();
     if let Some(status) = status {
         query = query.filter(Column::Status.eq(status));
@@ -244,7 +245,15 @@ pub async fn list(
     if let Some(kind) = kind {
         query = query.filter(Column::Kind.eq(kind));
     }
-    query.order_by_desc(Column::Id).limit(limit).all(db).await
+    let total = query.clone().count(db).await?;
+    let rows =
+        query.order_by_desc(Column::Id).offset(page.saturating_sub(1) * per_page).limit(per_page).all(db).await?;
+    Ok((rows, total))
+}
+
+/// Every kind that has a job, for the queue page's filter.
+pub async fn kinds(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    Entity::find().select_only().column(Column::Kind).distinct().order_by_asc(Column::Kind).into_tuple().all(db).await
 }
 
 /// (kind, status, count) of every job not done, for the queue page and the metrics.

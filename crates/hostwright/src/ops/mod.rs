@@ -45,6 +45,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
     record_pool_gauges(&state);
+    if let Err(err) = crate::jobs::record_depth_gauges(&state).await {
+        tracing::warn!(error = %err, "reading the job queue's depth failed");
+    }
     match &state.metrics {
         Some(handle) => {
             ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()

@@ -1155,6 +1155,64 @@ fn samples() -> Vec<(String, Value)> {
         );
     }
 
+    let job = |id: i64, status: &str, last_error: Option<&str>, lease: bool| {
+        context! {
+            id => id,
+            kind => "invoice.paid",
+            payload => SCRIPT,
+            status => status,
+            priority => 100,
+            attempts => 2,
+            max_attempts => 8,
+            run_at => TIME,
+            lease_owner => lease.then_some("node-1:4242:a1b2c3"),
+            lease_expires_at => lease.then_some(TIME),
+            last_error => last_error,
+            created_at => TIME,
+            finished_at => (status == "done").then_some(TIME),
+        }
+    };
+    let jobs = vec![
+        job(1, "pending", Some("timed out after 60 s"), false),
+        job(2, "running", None, true),
+        job(3, "running", None, false),
+        job(4, "done", None, false),
+        job(5, "failed", Some(SCRIPT), false),
+        job(6, "cancelled", None, false),
+        job(7, "unknown", None, false),
+    ];
+    let depth = vec![
+        context! { kind => "invoice.paid", pending => 3, running => 1, failed => 2 },
+        context! { kind => SCRIPT, pending => 0, running => 0, failed => 0 },
+    ];
+    for (jobs, depth, status, kind, pages, total) in [
+        (jobs, depth, "", "", 2, 51),
+        (Vec::new(), Vec::new(), "failed", "invoice.paid", 1, 0),
+        (Vec::new(), Vec::new(), "", "", 1, 0),
+    ] {
+        add(
+            "admin/queue.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "queue",
+                    jobs => jobs,
+                    depth => depth,
+                    kinds => vec!["invoice.paid", SCRIPT],
+                    status => status,
+                    kind => kind,
+                    pagination => context! {
+                        page => 1,
+                        pages => pages,
+                        total => total,
+                        query => format!("status={status}&kind={kind}"),
+                    },
+                },
+            ),
+        );
+    }
+
     for settings in [
         SiteSettings { registration_open: true, require_staff_2fa: false },
         SiteSettings { registration_open: false, require_staff_2fa: true },

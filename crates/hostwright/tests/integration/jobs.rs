@@ -305,10 +305,54 @@ async fn jobs_run_by_priority_when_due_and_only_on_nodes_that_know_their_kind(ap
     assert!(depth.contains(&(Broken::KIND.to_owned(), "running".to_owned(), 1)), "{depth:?}");
 }
 
+async fn staff_see_the_queue_and_retry_or_cancel_a_job(mut app: TestApp) {
+    app.signed_in_admin().await;
+    let registry = registry();
+    jobs::enqueue(&app.state.db, &Broken, Enqueue::default()).await.unwrap();
+    jobs::enqueue(&app.state.db, &Count { n: 1 }, Enqueue { delay: Duration::from_secs(600), ..Enqueue::default() })
+        .await
+        .unwrap();
+    app.run_jobs_of(&registry).await;
+    let failed = app.scalar("SELECT id FROM jobs WHERE kind = 'test.broken'").await;
+
+    let page = app.get("/admin/queue").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.assert_contains("the service is gone");
+    page.assert_contains("test.broken");
+    page.assert_contains("test.count");
+    let filtered = app.get("/admin/queue?status=failed&kind=test.broken").await;
+    filtered.assert_contains("the service is gone");
+    assert!(!filtered.body.contains("<code>test.count</code><br>"), "the filter leaves other kinds out");
+    let metrics = app.get("/metrics").await;
+    metrics.assert_contains("jobs_queued{kind=\"test.broken\",status=\"failed\"} 1");
+
+    app.post_form(&format!("/admin/queue/{failed}/retry"), &[]).await.assert_redirect_to("/admin/queue");
+    assert_eq!(status_of(&app, Broken::KIND).await, vec![("pending".to_owned(), 0)]);
+    app.post_form(&format!("/admin/queue/{failed}/cancel"), &[]).await.assert_redirect_to("/admin/queue");
+    assert_eq!(status_of(&app, Broken::KIND).await, vec![("cancelled".to_owned(), 0)]);
+    // A cancelled job can neither be cancelled again nor retried; nothing more is recorded.
+    app.post_form(&format!("/admin/queue/{failed}/cancel"), &[]).await.assert_redirect_to("/admin/queue");
+    app.post_form(&format!("/admin/queue/{failed}/retry"), &[]).await.assert_redirect_to("/admin/queue");
+    assert_eq!(status_of(&app, Broken::KIND).await, vec![("cancelled".to_owned(), 0)]);
+    for action in ["job.retried", "job.cancelled"] {
+        assert_eq!(
+            app.scalar(&format!(
+                "SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND entity_type = 'job' AND entity_id = {failed}"
+            ))
+            .await,
+            1,
+            "{action}"
+        );
+    }
+    let unknown = app.post_form("/admin/queue/999999/retry", &[]).await;
+    unknown.assert_redirect_to("/admin/queue");
+}
+
 on_both_backends!(
     a_job_exists_exactly_when_its_transaction_committed,
     workers_on_two_nodes_run_every_job_once,
     a_dead_workers_job_is_claimed_again_only_after_its_lease_expired,
     failures_back_off_then_fail_with_their_error,
     jobs_run_by_priority_when_due_and_only_on_nodes_that_know_their_kind,
+    staff_see_the_queue_and_retry_or_cancel_a_job,
 );

@@ -228,6 +228,21 @@ async fn an_administrator_and_a_client_get_started_in_a_real_browser() {
     assert_eq!(browser.path().await, "/admin");
     assert!(browser.body().await.contains("Ada Admin"));
 
+    // The queue page shows background work by kind, and what failed with its error.
+    app.execute(
+        "INSERT INTO jobs (kind, payload, priority, status, attempts, max_attempts, run_at_ms, lease_token, \
+         last_error, created_at_ms, updated_at_ms, finished_at_ms) VALUES \
+         ('invoice.paid', '{\"invoice_id\":7}', 100, 'failed', 8, 8, 1796300000000, 8, \
+          'accepting the order of invoice 7: database is locked', 1796290000000, 1796300000000, 1796300000000), \
+         ('invoice.paid', '{\"invoice_id\":8}', 100, 'pending', 0, 8, 1796300000000, 0, NULL, \
+          1796290000000, 1796290000000, NULL)",
+    )
+    .await;
+    browser.open(&format!("{site}/admin/queue")).await;
+    let queue = browser.body().await;
+    assert!(queue.contains("database is locked") && queue.contains("8 of 8"), "{queue}");
+    browser.screenshot("06b-queue").await;
+
     // A client registers, confirms the address from the email, and signs in.
     browser.open(&format!("{site}/register")).await;
     browser.fill("#f-first_name", "Grace").await;

@@ -1,0 +1,147 @@
+//! The admin "Queue" page: jobs by kind and status with their attempts, next run and last
+//! error; staff retry a pending or failed job now, or cancel it.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use minijinja::{Value, context};
+use sea_orm::TransactionTrait;
+use serde::Deserialize;
+
+use super::store;
+use crate::audit::{self, Actor};
+use crate::ids::JobId;
+use crate::staff::permissions::perm;
+use crate::state::AppState;
+use crate::web::current::Authorized;
+use crate::web::{AppResult, Page, flash};
+
+const PER_PAGE: u64 = 50;
+
+#[derive(Deserialize, Default)]
+pub struct Filters {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    page: Option<u64>,
+}
+
+/// A time on the database clock (ms since the epoch) for the templates.
+fn time(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339())
+}
+
+/// Pending, running and failed counts per kind, as rows for the page.
+fn depth_by_kind(depth: &[(String, String, i64)]) -> Vec<Value> {
+    let mut kinds: Vec<&str> = depth.iter().map(|(k, _, _)| k.as_str()).collect();
+    kinds.dedup();
+    kinds
+        .into_iter()
+        .map(|kind| {
+            let count =
+                |status: &str| depth.iter().find(|(k, s, _)| k == kind && s == status).map_or(0, |(_, _, n)| *n);
+            context! {
+                kind => kind,
+                pending => count(store::PENDING),
+                running => count(store::RUNNING),
+                failed => count(store::FAILED),
+            }
+        })
+        .collect()
+}
+
+pub async fn list_queue(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::SettingsManage>,
+    Query(filters): Query<Filters>,
+) -> AppResult<Response> {
+    let status = store::STATUSES.into_iter().find(|s| *s == filters.status);
+    let kinds = store::kinds(&state.db).await?;
+    let kind = kinds.iter().find(|k| **k == filters.kind).map(String::as_str);
+    let page_number = filters.page.unwrap_or(1).max(1);
+    let (rows, total) = store::list(&state.db, status, kind, page_number, PER_PAGE).await?;
+    let depth = store::depth(&state.db).await?;
+    let jobs: Vec<Value> = rows
+        .into_iter()
+        .map(|j| {
+            context! {
+                id => j.id,
+                kind => j.kind,
+                payload => j.payload.chars().take(200).collect::<String>(),
+                status => j.status,
+                priority => j.priority,
+                attempts => j.attempts,
+                max_attempts => j.max_attempts,
+                run_at => time(j.run_at_ms),
+                lease_owner => j.lease_owner,
+                lease_expires_at => j.lease_expires_ms.and_then(time),
+                last_error => j.last_error,
+                created_at => time(j.created_at_ms),
+                finished_at => j.finished_at_ms.and_then(time),
+            }
+        })
+        .collect();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "queue",
+        jobs => jobs,
+        depth => depth_by_kind(&depth),
+        kinds => kinds,
+        status => status.unwrap_or(""),
+        kind => kind.unwrap_or(""),
+        pagination => context! {
+            page => page_number,
+            pages => total.div_ceil(PER_PAGE).max(1),
+            total => total,
+            query => format!(
+                "status={}&kind={}",
+                status.unwrap_or(""),
+                url::form_urlencoded::byte_serialize(kind.unwrap_or("").as_bytes()).collect::<String>()
+            ),
+        },
+    };
+    state.render(&page, "admin/queue.html", ctx).await
+}
+
+pub async fn retry_job(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::SettingsManage>,
+    Path(id): Path<JobId>,
+) -> AppResult<Response> {
+    let txn = state.db.begin().await?;
+    let retried = store::retry_now(&txn, id).await?;
+    if retried {
+        let actor = Actor::staff(current.staff.id, &current.staff.email, &page.ip);
+        audit::record(&txn, &actor, "job.retried", Some(("job", id.0)), format!("Queued job {id} to run now")).await?;
+    }
+    txn.commit().await?;
+    state.jobs_wakeup.notify_one();
+    Ok(if retried {
+        flash::redirect(&state, "/admin/queue", "success", "The job will run again shortly.")
+    } else {
+        flash::redirect(&state, "/admin/queue", "error", "Only a pending or failed job can be retried.")
+    })
+}
+
+pub async fn cancel_job(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::SettingsManage>,
+    Path(id): Path<JobId>,
+) -> AppResult<Response> {
+    let txn = state.db.begin().await?;
+    let cancelled = store::cancel(&txn, id).await?;
+    if cancelled {
+        let actor = Actor::staff(current.staff.id, &current.staff.email, &page.ip);
+        audit::record(&txn, &actor, "job.cancelled", Some(("job", id.0)), format!("Cancelled job {id}")).await?;
+    }
+    txn.commit().await?;
+    Ok(if cancelled {
+        flash::redirect(&state, "/admin/queue", "success", "The job was cancelled; it will not run.")
+    } else {
+        flash::redirect(&state, "/admin/queue", "error", "Only a pending or failed job can be cancelled.")
+    })
+}
