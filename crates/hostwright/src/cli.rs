@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `admin create`, `config check`.
+//! The command line: `serve`, `worker`, `migrate`, `automation`, `admin create`, `config check`.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -30,6 +30,11 @@ enum Command {
     Worker,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// The daily run: run it now, or show what it would do.
+    Automation {
+        #[command(subcommand)]
+        command: AutomationCommand,
+    },
     /// Manage staff accounts.
     Admin {
         #[command(subcommand)]
@@ -75,6 +80,27 @@ enum DevCommand {
 }
 
 #[derive(Subcommand)]
+enum AutomationCommand {
+    /// Run the daily run's tasks now as the lease holder (waiting for the lease if another
+    /// node holds it), or with --dry-run print what they would do without writing anything.
+    Run {
+        /// Only this task (repeat for several); all of them by default.
+        #[arg(long = "task")]
+        tasks: Vec<crate::automation::Task>,
+        /// The business date to run for (YYYY-MM-DD); today in the business's time zone by default.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        dry_run: bool,
+        /// Seconds to wait for the lease when another node holds it.
+        #[arg(long, default_value_t = 120)]
+        wait: u64,
+    },
+    /// Who holds the scheduler lease, and the last run of each task.
+    Status,
+}
+
+#[derive(Subcommand)]
 enum AdminCommand {
     /// Create a staff member (an Administrator unless --role says otherwise).
     Create {
@@ -117,11 +143,32 @@ pub async fn run() -> anyhow::Result<()> {
             println!("database is up to date");
             Ok(())
         }
+        Command::Automation { command } => automation(settings, command).await,
         Command::Admin { command: AdminCommand::Create { email, name, role, password_stdin } } => {
             create_admin(settings, email, name, role, password_stdin).await
         }
         Command::Config { .. } => Ok(()),
         Command::Dev { command } => dev(settings, command).await,
+    }
+}
+
+async fn automation(settings: Settings, command: AutomationCommand) -> anyhow::Result<()> {
+    let state = crate::startup::build_state(settings).await?;
+    match command {
+        AutomationCommand::Run { tasks, date, dry_run, wait } => {
+            let tasks = if tasks.is_empty() { crate::automation::Task::ALL.to_vec() } else { tasks };
+            let wait = std::time::Duration::from_secs(wait);
+            let outcome = crate::automation::run_now(&state, date, &tasks, dry_run, wait).await?;
+            print!("{}", crate::automation::describe_run(&outcome, dry_run));
+            if outcome.reports.iter().any(|r| r.error.is_some()) {
+                bail!("a task failed");
+            }
+            Ok(())
+        }
+        AutomationCommand::Status => {
+            print!("{}", crate::automation::describe_status(&state).await?);
+            Ok(())
+        }
     }
 }
 

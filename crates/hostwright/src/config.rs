@@ -41,6 +41,9 @@ pub struct Settings {
     pub drain_seconds: u64,
     /// Jobs a node's worker runs at a time (`serve` without `--no-worker`, and `worker`).
     pub job_workers: usize,
+    /// Seconds the scheduler lease lasts unless renewed; a standby node takes the daily run
+    /// over this long after its holder stopped.
+    pub automation_lease_seconds: u64,
     /// `pretty` or `json`.
     pub log_format: LogFormat,
     /// Proxies whose `X-Forwarded-For` is believed (CIDR ranges).
@@ -155,6 +158,7 @@ impl Default for Settings {
             max_body_bytes: 10 * 1024 * 1024,
             drain_seconds: 20,
             job_workers: 4,
+            automation_lease_seconds: 30,
             log_format: LogFormat::Pretty,
             trusted_proxies: Vec::new(),
             files: FileSettings {

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbBackend, DbErr, Statement,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -78,6 +79,51 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// The database's clock in milliseconds since the Unix epoch, as SQL.
+fn now_ms_sql(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        _ => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+    }
+}
+
+/// A raw statement: `sql` with `{now}` replaced by the database's clock and `?` placeholders numbered for
+/// PostgreSQL.
+pub fn clock_statement(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    let sql = sql.replace("{now}", now_ms_sql(backend));
+    let sql = if backend == DbBackend::Postgres {
+        let mut numbered = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                numbered.push_str(&format!("${n}"));
+            } else {
+                numbered.push(c);
+            }
+        }
+        numbered
+    } else {
+        sql
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+pub fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// The database's clock now, in milliseconds since the Unix epoch. Leases and job claims
+/// use only this clock, so a node whose own clock is wrong cannot take what another holds.
+pub async fn db_now_ms(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(clock_statement(backend, "SELECT {now} AS now_ms", Vec::new()))
+        .await?
+        .ok_or_else(|| DbErr::Custom("the database did not tell the time".into()))?;
+    row.try_get("", "now_ms")
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@
 
 pub mod audit;
 pub mod auth;
+pub mod automation;
 pub mod catalog;
 pub mod cli;
 pub mod clients;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;

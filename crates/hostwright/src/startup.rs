@@ -30,6 +30,14 @@ use crate::web::{AppError, middleware};
 
 /// Connects, migrates and assembles everything a node needs.
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    build_state_with_clock(settings, Arc::new(crate::clock::SystemClock)).await
+}
+
+/// [`build_state`] with the automation's clock given (tests move it through the calendar).
+pub async fn build_state_with_clock(
+    settings: Settings,
+    clock: Arc<dyn crate::clock::Clock>,
+) -> anyhow::Result<AppState> {
     let key = load_secret_key(&settings)?;
     let db = crate::db::connect(&settings).await?;
     crate::db::migrate(&db).await?;
@@ -46,6 +54,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         files,
         pdf,
         metrics: metrics_handle(),
+        clock,
     }))
 }
 
@@ -208,13 +217,15 @@ pub async fn serve(settings: Settings, run_workers: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// The background loops of a node: the email sender and the job workers.
+/// The background loops of a node: the email sender, the job workers and the scheduler.
 fn background(state: &AppState, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
     let registry = std::sync::Arc::new(crate::jobs::Registry::standard());
     let concurrency = state.settings.job_workers.max(1);
+    let owner = crate::jobs::worker::owner_name();
     vec![
         tokio::spawn(crate::mail::sender::run(state.clone(), stop.clone())),
         tokio::spawn(crate::jobs::worker::run(state.clone(), registry, concurrency, stop.clone())),
+        tokio::spawn(crate::automation::scheduler::run(state.clone(), owner, stop.clone())),
     ]
 }
 

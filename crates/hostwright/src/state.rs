@@ -28,6 +28,8 @@ pub struct Inner {
     /// Renders invoices and credit notes (fonts and template loaded once).
     pub pdf: Arc<crate::documents::PdfRenderer>,
     pub metrics: Option<PrometheusHandle>,
+    /// What day it is for the automation (decision 0017).
+    pub clock: Arc<dyn crate::clock::Clock>,
     /// Wakes the outbox sender when an email is queued.
     pub outbox_wakeup: Notify,
     /// Wakes this node's job workers when a job is queued.
@@ -46,11 +48,12 @@ pub struct Parts {
     pub files: FileStore,
     pub pdf: Arc<crate::documents::PdfRenderer>,
     pub metrics: Option<PrometheusHandle>,
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl AppState {
     pub fn new(parts: Parts) -> Self {
-        let Parts { settings, db, key, templates, assets, files, pdf, metrics } = parts;
+        let Parts { settings, db, key, templates, assets, files, pdf, metrics, clock } = parts;
         Self(Arc::new(Inner {
             settings,
             db,
@@ -60,6 +63,7 @@ impl AppState {
             files,
             pdf,
             metrics,
+            clock,
             outbox_wakeup: Notify::new(),
             jobs_wakeup: Notify::new(),
             draining: AtomicBool::new(false),

@@ -75,6 +75,8 @@ pub mod product {
         pub prorata_cutoff_day: Option<i16>,
         pub module: String,
         pub module_settings: String,
+        /// Days before the due date a renewal invoice is made; `None` = the automation setting.
+        pub renewal_invoice_days: Option<i32>,
         pub sort_order: i32,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,

@@ -1,5 +1,6 @@
 //! What follows an invoice being paid in full: the order it belongs to is accepted (when the
-//! ordering settings say so) and the service change it was for is applied.
+//! ordering settings say so), the service change it was for is applied, and the services it
+//! renewed are paid up to the end of their periods.
 //!
 //! Whatever pays an invoice in full queues an [`InvoicePaid`] job in the same transaction
 //! (`service::receive`, credit notes), so the follow-ups happen once the payment is committed,
@@ -35,6 +36,9 @@ impl Job for InvoicePaid {
         crate::services::upgrades::after_invoice_paid(state, id)
             .await
             .map_err(|e| JobError::Retry(anyhow::anyhow!("applying the change paid by invoice {id}: {e}")))?;
+        crate::automation::renewals::after_invoice_paid(state, id)
+            .await
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("renewing the services of invoice {id}: {e}")))?;
         Ok(())
     }
 }

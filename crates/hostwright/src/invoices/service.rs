@@ -438,6 +438,20 @@ pub(crate) async fn issue_in(
     c: &client::Model,
     id: InvoiceId,
 ) -> Result<invoice::Model, InvoiceError> {
+    issue_on(state, txn, actor, billing, c, id, None).await
+}
+
+/// [`issue_in`] dated `on`, or today when `None`: the daily run issues on the day it runs
+/// for.
+pub(crate) async fn issue_on(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    billing: &BillingSettings,
+    c: &client::Model,
+    id: InvoiceId,
+    on: Option<NaiveDate>,
+) -> Result<invoice::Model, InvoiceError> {
     if billing.company_name.trim().is_empty() {
         return Err(InvoiceError::NotAllowed(
             "Enter your company details under Billing settings before issuing invoices.",
@@ -451,7 +465,7 @@ pub(crate) async fn issue_in(
     let pattern = Pattern::parse(pattern_text, yearly).map_err(InvoiceError::NotAllowed)?;
     // The number comes first: it takes the series' lock, and the date is read after it so
     // that numbers and dates rise together.
-    let date = billing.today();
+    let date = on.unwrap_or_else(|| billing.today());
     let seq = numbering::next(txn, series, &pattern.period(date)).await?;
     let number = pattern.format(date, seq);
     let now = Utc::now();

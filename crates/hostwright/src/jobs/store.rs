@@ -1,14 +1,17 @@
 //! The `jobs` table. Every statement that decides who runs a job is one guarded UPDATE, and
-//! every time in it comes from the database's clock ([`now_ms`]), never from a node's.
+//! every time in it comes from the database's clock (`db::clock_statement`), never from a node's.
 
 use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{DbBackend, PaginatorTrait, QueryOrder, QuerySelect, Statement};
+use sea_orm::{DbBackend, PaginatorTrait, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use super::Enqueue;
+use crate::db::{clock_statement as statement, millis};
 use crate::ids::JobId;
+
+pub use crate::db::db_now_ms;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "jobs")]
@@ -43,50 +46,6 @@ pub const DONE: &str = "done";
 pub const FAILED: &str = "failed";
 pub const CANCELLED: &str = "cancelled";
 pub const STATUSES: [&str; 5] = [PENDING, RUNNING, DONE, FAILED, CANCELLED];
-
-/// The database's clock in milliseconds since the Unix epoch, as SQL.
-fn now_ms(backend: DbBackend) -> &'static str {
-    match backend {
-        DbBackend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-        _ => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
-    }
-}
-
-/// `sql` with `{now}` replaced by the database's clock and `?` placeholders numbered for
-/// PostgreSQL.
-fn statement(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    let sql = sql.replace("{now}", now_ms(backend));
-    let sql = if backend == DbBackend::Postgres {
-        let mut numbered = String::with_capacity(sql.len() + 16);
-        let mut n = 0;
-        for c in sql.chars() {
-            if c == '?' {
-                n += 1;
-                numbered.push_str(&format!("${n}"));
-            } else {
-                numbered.push(c);
-            }
-        }
-        numbered
-    } else {
-        sql
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
-}
-
-/// The database's clock now, in milliseconds since the Unix epoch.
-pub async fn db_now_ms(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    let backend = db.get_database_backend();
-    let row = db
-        .query_one_raw(statement(backend, "SELECT {now} AS now_ms", Vec::new()))
-        .await?
-        .ok_or_else(|| DbErr::Custom("the database did not tell the time".into()))?;
-    row.try_get("", "now_ms")
-}
 
 pub(super) async fn insert(
     db: &impl ConnectionTrait,

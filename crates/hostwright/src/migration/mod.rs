@@ -19,6 +19,7 @@ mod m20261122_000011_open_invoices_index;
 mod m20261122_000012_orders_services;
 mod m20261202_000013_order_terms_pending_upgrade;
 mod m20261203_000014_jobs;
+mod m20261203_000015_automation;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000012_orders_services::Migration),
             Box::new(m20261202_000013_order_terms_pending_upgrade::Migration),
             Box::new(m20261203_000014_jobs::Migration),
+            Box::new(m20261203_000015_automation::Migration),
         ]
     }
 }

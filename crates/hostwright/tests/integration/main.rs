@@ -3,6 +3,7 @@
 
 mod support;
 
+mod automation;
 mod catalog;
 mod catalog_options;
 mod cli;

@@ -18,7 +18,7 @@ fn key(c: char) -> String {
 /// Option group 1 (with Cloud VPS): option 1 "Operating system", a dropdown of value 1
 /// "Debian" (free) and value 2 "Windows" (15.00 a month). Option group 2 (with Other plan):
 /// option 2 "Daily backups", yes/no, value 3.
-async fn catalog(app: &mut TestApp) {
+pub(crate) async fn catalog(app: &mut TestApp) {
     set_up_billing(app, false).await;
     app.post_form("/admin/catalog/groups", &[("name", "VPS"), ("visible", "on")]).await;
     for (id, name) in [(1, "Cloud VPS"), (2, "Other plan"), (3, "Old plan")] {
@@ -88,7 +88,7 @@ async fn catalog(app: &mut TestApp) {
 }
 
 /// A client in Germany billed in euros.
-async fn eur_client(app: &mut TestApp, email: &str) -> i64 {
+pub(crate) async fn eur_client(app: &mut TestApp, email: &str) -> i64 {
     let created = app
         .post_form(
             "/admin/clients",
@@ -116,7 +116,7 @@ async fn post_service(app: &mut TestApp, client: i64, extra: &[(&str, &str)]) ->
 }
 
 /// An active Cloud VPS for `client`, without an invoice; returns its id.
-async fn active_service(app: &mut TestApp, client: i64, k: char) -> i64 {
+pub(crate) async fn active_service(app: &mut TestApp, client: i64, k: char) -> i64 {
     let key = key(k);
     let added = post_service(app, client, &[("run_create", "on"), ("key", &key)]).await;
     assert!(added.location().starts_with("/admin/services/"), "{}", added.body);
