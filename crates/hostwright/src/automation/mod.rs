@@ -7,6 +7,8 @@
 //! the second time. Every real run of a task is recorded in `automation_runs` with its counts
 //! and duration; a dry run writes nothing and reports what a real run would do.
 
+mod dunning;
+pub mod jobs;
 pub mod lease;
 pub mod renewals;
 pub mod scheduler;
@@ -28,20 +30,42 @@ use lease::Held;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Task {
     Renewals,
+    Reminders,
+    Suspensions,
+    Terminations,
+    Cancellations,
+    OrderCleanup,
 }
 
 impl Task {
-    pub const ALL: [Task; 1] = [Task::Renewals];
+    pub const ALL: [Task; 6] = [
+        Task::Renewals,
+        Task::Reminders,
+        Task::Suspensions,
+        Task::Terminations,
+        Task::Cancellations,
+        Task::OrderCleanup,
+    ];
 
     pub fn key(self) -> &'static str {
         match self {
             Task::Renewals => "renewals",
+            Task::Reminders => "reminders",
+            Task::Suspensions => "suspensions",
+            Task::Terminations => "terminations",
+            Task::Cancellations => "cancellations",
+            Task::OrderCleanup => "order_cleanup",
         }
     }
 
     pub fn label(self) -> &'static str {
         match self {
             Task::Renewals => "Renewal invoices",
+            Task::Reminders => "Invoice reminders",
+            Task::Suspensions => "Overdue suspensions",
+            Task::Terminations => "Overdue terminations",
+            Task::Cancellations => "Cancellations at the end of the period",
+            Task::OrderCleanup => "Unpaid order cleanup",
         }
     }
 }
@@ -114,6 +138,11 @@ pub async fn run(
         let mut report = TaskReport::new(task);
         let result = match task {
             Task::Renewals => run_renewals(state, held, &settings, date, &mut report).await,
+            Task::Reminders => dunning::reminders(state, held, &settings, date, &mut report).await,
+            Task::Suspensions => dunning::suspensions(state, held, &settings, date, &mut report).await,
+            Task::Terminations => dunning::terminations(state, held, &settings, date, &mut report).await,
+            Task::Cancellations => dunning::cancellations(state, held, date, &mut report).await,
+            Task::OrderCleanup => dunning::order_cleanup(state, held, &settings, date, &mut report).await,
         };
         report.millis = started.elapsed().as_millis();
         match result {
@@ -138,7 +167,7 @@ pub async fn run(
     Ok(reports)
 }
 
-enum TaskError {
+pub(crate) enum TaskError {
     LeaseLost,
     Failed(String),
 }

@@ -352,6 +352,19 @@ pub async fn after_invoice_paid(state: &AppState, id: InvoiceId) -> Result<usize
             .rows_affected();
         if moved == 1 {
             renewed += 1;
+            // Suspended for not paying: back on, as a job (the module call is no part of a
+            // transaction). Suspended by staff for anything else: left as it is.
+            if let Some(s) = service::Entity::find_by_id(service_id).one(&txn).await?
+                && s.status == "suspended"
+                && s.suspend_reason == super::jobs::OVERDUE_REASON
+            {
+                crate::jobs::enqueue(
+                    &txn,
+                    &super::jobs::Unsuspend { service_id, invoice_id: id },
+                    crate::jobs::Enqueue::unique(format!("unsuspend-paid:{service_id}:{id}")),
+                )
+                .await?;
+            }
             audit::record(
                 &txn,
                 &Actor::system("billing"),
@@ -363,5 +376,8 @@ pub async fn after_invoice_paid(state: &AppState, id: InvoiceId) -> Result<usize
         }
     }
     txn.commit().await?;
+    if renewed > 0 {
+        state.jobs_wakeup.notify_one();
+    }
     Ok(renewed)
 }

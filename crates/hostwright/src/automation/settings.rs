@@ -17,11 +17,29 @@ pub struct AutomationSettings {
     /// One renewal invoice per client for everything due together, rather than one per
     /// service.
     pub group_renewals: bool,
+    /// Days from an unpaid invoice's due date on which a reminder goes out: -7 a week
+    /// before, 0 on the day, 3 three days late. Empty: no reminders.
+    pub reminder_days: Vec<i32>,
+    /// Days overdue before a service is suspended (a product may say otherwise); `None`:
+    /// never automatically.
+    pub suspend_after_days: Option<u32>,
+    /// Days overdue before a service is terminated; `None`: never automatically.
+    pub terminate_after_days: Option<u32>,
+    /// Days after which an order nobody paid anything for is cancelled; `None`: kept.
+    pub cancel_unpaid_orders_after_days: Option<u32>,
 }
 
 impl Default for AutomationSettings {
     fn default() -> Self {
-        Self { run_hour: 3, renewal_invoice_days: 14, group_renewals: true }
+        Self {
+            run_hour: 3,
+            renewal_invoice_days: 14,
+            group_renewals: true,
+            reminder_days: vec![-7, 0, 1, 3, 7],
+            suspend_after_days: Some(7),
+            terminate_after_days: None,
+            cancel_unpaid_orders_after_days: None,
+        }
     }
 }
 

@@ -77,6 +77,8 @@ pub mod product {
         pub module_settings: String,
         /// Days before the due date a renewal invoice is made; `None` = the automation setting.
         pub renewal_invoice_days: Option<i32>,
+        /// Days overdue before the daily run suspends; `None` = the automation setting.
+        pub overdue_suspend_days: Option<i32>,
         pub sort_order: i32,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,

@@ -41,6 +41,8 @@ pub mod client {
         pub search_text: String,
         pub anonymised_at: Option<DateTimeUtc>,
         pub tax_exempt: bool,
+        /// Never suspended or terminated automatically for non-payment.
+        pub automation_exempt: bool,
         /// A key of `clients::admin::PAYMENT_METHODS`, or empty for no preference.
         pub payment_method: String,
     }

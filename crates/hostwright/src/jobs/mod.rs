@@ -133,7 +133,13 @@ pub struct Registry {
 impl Registry {
     /// Every kind Hostwright has.
     pub fn standard() -> Self {
-        Registry::default().with::<crate::invoices::paid::InvoicePaid>()
+        use crate::automation::jobs as automation;
+        Registry::default()
+            .with::<crate::invoices::paid::InvoicePaid>()
+            .with::<automation::Overdue>()
+            .with::<automation::Unsuspend>()
+            .with::<automation::CancelAtPeriodEnd>()
+            .with::<automation::CancelUnpaidOrder>()
     }
 
     pub fn with<J: Job>(mut self) -> Self {

@@ -171,6 +171,11 @@ pub async fn fail(db: &impl ConnectionTrait, job: &Claimed, error: &str, permane
     Ok(db.execute_raw(statement(backend, &sql, values)).await?.rows_affected() == 1)
 }
 
+/// Whether a job with `unique_key` was ever queued.
+pub async fn queued(db: &impl ConnectionTrait, unique_key: &str) -> Result<bool, DbErr> {
+    Ok(Entity::find().filter(Column::UniqueKey.eq(unique_key)).count(db).await? > 0)
+}
+
 /// Staff's "retry now": a pending or failed job runs at once, with its attempts counted
 /// afresh when it had failed.
 pub async fn retry_now(db: &impl ConnectionTrait, id: JobId) -> Result<bool, DbErr> {

@@ -20,6 +20,7 @@ mod m20261122_000012_orders_services;
 mod m20261202_000013_order_terms_pending_upgrade;
 mod m20261203_000014_jobs;
 mod m20261203_000015_automation;
+mod m20261203_000016_dunning;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_order_terms_pending_upgrade::Migration),
             Box::new(m20261203_000014_jobs::Migration),
             Box::new(m20261203_000015_automation::Migration),
+            Box::new(m20261203_000016_dunning::Migration),
         ]
     }
 }

@@ -801,7 +801,23 @@ fn samples() -> Vec<(String, Value)> {
             first_name => SCRIPT,
         })
     };
+    let reminder = |days: u32, overdue: bool, due_today: bool| {
+        email(context! {
+            number => SCRIPT,
+            balance => "29.75 EUR",
+            due_date => "2026-11-15",
+            days => days,
+            overdue => overdue,
+            due_today => due_today,
+            link => "https://hosting.example.com/account/invoices/12",
+            first_name => SCRIPT,
+        })
+    };
     for (template, ctx) in [
+        ("invoice_reminder", reminder(7, false, false)),
+        ("invoice_reminder", reminder(0, false, true)),
+        ("invoice_reminder", reminder(1, true, false)),
+        ("invoice_reminder", reminder(3, true, false)),
         ("password_reset", reset),
         ("staff_invite", invite),
         ("verify_email", verify),

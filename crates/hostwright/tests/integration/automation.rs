@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use hostwright::automation::{self, Task, lease, renewals};
+use sea_orm::ConnectionTrait;
 
 use crate::on_both_backends;
 use crate::services::{active_service, catalog, eur_client};
@@ -225,8 +226,260 @@ async fn a_holder_that_lost_its_lease_is_fenced_off(mut app: TestApp) {
     assert!(status.contains("node-b") && status.contains("renewals: last run for 2027-02-01 done"), "{status}");
 }
 
+/// Pays every unpaid invoice of `client` due on `due_on` (any, when `None`) in full.
+async fn pay_invoices(app: &mut TestApp, client: i64, due_on: Option<NaiveDate>) -> usize {
+    let backend = app.state.db.get_database_backend();
+    let filter = due_on.map(|d| format!(" AND due_date = '{d}'")).unwrap_or_default();
+    let rows = app
+        .state
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            backend,
+            format!("SELECT id, total_minor FROM invoices WHERE client_id = {client} AND status = 'unpaid'{filter}"),
+        ))
+        .await
+        .unwrap();
+    let unpaid: Vec<(i64, i64)> =
+        rows.iter().map(|r| (r.try_get("", "id").unwrap(), r.try_get("", "total_minor").unwrap())).collect();
+    for (id, total) in &unpaid {
+        let amount = format!("{}.{:02}", total / 100, total % 100);
+        let key = format!("pay-{id}-{}", "k".repeat(20));
+        app.post_form(
+            &format!("/admin/invoices/{id}/payments"),
+            &[("amount", &amount), ("method", "bank_transfer"), ("key", &key)],
+        )
+        .await
+        .assert_redirect_to(&format!("/admin/invoices/{id}"));
+    }
+    app.run_jobs().await;
+    unpaid.len()
+}
+
+async fn reminders_for(app: &TestApp, client: i64) -> i64 {
+    app.scalar(&format!(
+        "SELECT COUNT(*) FROM invoice_reminders r JOIN invoices i ON i.id = r.invoice_id WHERE i.client_id = {client}"
+    ))
+    .await
+}
+
+async fn audited(app: &TestApp, action: &str, service: i64) -> i64 {
+    app.scalar(&format!(
+        "SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND entity_type = 'service' AND entity_id = {service}"
+    ))
+    .await
+}
+
+/// A year of daily runs for four clients: one pays each renewal the day it is issued, one
+/// never pays, one pays a week and a half late, one is suspended by staff and pays late every
+/// month. Every invoice, reminder, suspension, unsuspension and termination is counted, each
+/// day's dry run must describe exactly what the real run then does, and a second run of the
+/// day must do nothing.
+async fn a_year_of_daily_runs_bills_reminds_suspends_and_terminates_exactly(mut app: TestApp) {
+    app.signed_in_admin().await;
+    catalog(&mut app).await;
+    let mut settings = automation::settings::load(&app.state.db).await.unwrap();
+    settings.terminate_after_days = Some(30);
+    automation::settings::save(&app.state.db, &settings).await.unwrap();
+    let (prompt, never, late, abuse) = (
+        eur_client(&mut app, "prompt@example.de").await,
+        eur_client(&mut app, "never@example.de").await,
+        eur_client(&mut app, "late@example.de").await,
+        eur_client(&mut app, "abuse@example.de").await,
+    );
+    let m = active_service(&mut app, prompt, 'm').await;
+    let q = active_service(&mut app, never, 'q').await;
+    let a = active_service(&mut app, late, 'a').await;
+    let s = active_service(&mut app, abuse, 's').await;
+    dated(&app, m, "2027-01-15", "2027-02-15", "monthly", 1000).await;
+    dated(&app, q, "2027-01-15", "2027-04-15", "quarterly", 3000).await;
+    dated(&app, a, "2026-03-01", "2027-03-01", "annually", 10000).await;
+    dated(&app, s, "2027-01-20", "2027-02-20", "monthly", 1000).await;
+    app.execute(&format!("UPDATE services SET status = 'suspended', suspend_reason = 'Abuse' WHERE id = {s}")).await;
+
+    let mut on = day("2027-02-01");
+    let end = day("2028-01-31");
+    while on <= end {
+        let dry = automation::run_now(&app.state, Some(on), &Task::ALL, true, WAIT).await.unwrap();
+        let real = automation::run_now(&app.state, Some(on), &Task::ALL, false, WAIT).await.unwrap();
+        for (d, r) in dry.reports.iter().zip(&real.reports) {
+            assert_eq!(r.error, None, "{on} {}", r.task);
+            assert_eq!(d.actions, r.actions, "{on} {}: the dry run and the real run disagree", r.task);
+        }
+        app.run_jobs().await;
+        // The prompt client pays what was issued today; the late ones ten days after the due date.
+        let issued_today = app
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM invoices WHERE client_id = {prompt} AND issue_date = '{on}' AND status = 'unpaid'"
+            ))
+            .await;
+        if issued_today > 0 {
+            pay_invoices(&mut app, prompt, None).await;
+        }
+        let ten_days_ago = on.checked_sub_days(chrono::Days::new(10)).unwrap();
+        pay_invoices(&mut app, late, Some(ten_days_ago)).await;
+        pay_invoices(&mut app, abuse, Some(ten_days_ago)).await;
+        if on.day0() == 0 {
+            // Once a month, the day's run again: nothing more happens.
+            let again = automation::run_now(&app.state, Some(on), &Task::ALL, false, WAIT).await.unwrap();
+            for r in &again.reports {
+                let did: i64 = r.counts.iter().filter(|(k, _)| **k != "already_invoiced").map(|(_, v)| *v).sum();
+                assert_eq!(did, 0, "{on} {}: {:?}", r.task, r.counts);
+            }
+        }
+        on = on.succ_opt().unwrap();
+    }
+
+    // Prompt: twelve monthly periods back to back, paid, never reminded.
+    assert_eq!(renewal_lines(&app, m).await, 12);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM invoice_lines a JOIN invoice_lines b ON a.service_id = b.service_id \
+             AND a.period_end = b.period_start WHERE a.service_id = {m} AND a.kind = 'renewal' AND b.kind = 'renewal'"
+        ))
+        .await,
+        11,
+        "each period starts where the last ended"
+    );
+    assert_eq!(reminders_for(&app, prompt).await, 0);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM services WHERE id = {m} AND status = 'active' AND next_due_date = '2028-02-15'"
+        ))
+        .await,
+        1
+    );
+    // Never pays: one quarter invoiced, five reminders, suspended on day 7, terminated on day 30.
+    assert_eq!(renewal_lines(&app, q).await, 1);
+    assert_eq!(reminders_for(&app, never).await, 5);
+    assert_eq!(audited(&app, "service.suspend", q).await, 1);
+    assert_eq!(audited(&app, "service.terminate", q).await, 1);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM services WHERE id = {q} AND status = 'terminated' AND terminated_on IS NOT NULL"
+        ))
+        .await,
+        1
+    );
+    // Pays ten days late: five reminders, suspended on day 7, back on when paid.
+    assert_eq!(renewal_lines(&app, a).await, 1);
+    assert_eq!(reminders_for(&app, late).await, 5);
+    assert_eq!(audited(&app, "service.suspend", a).await, 1);
+    assert_eq!(audited(&app, "service.unsuspend", a).await, 1);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM services WHERE id = {a} AND status = 'active' AND next_due_date = '2028-03-01'"
+        ))
+        .await,
+        1
+    );
+    // Suspended by staff: billed and reminded every month, paid late, never unsuspended.
+    assert_eq!(renewal_lines(&app, s).await, 12);
+    assert_eq!(reminders_for(&app, abuse).await, 60);
+    assert_eq!(audited(&app, "service.unsuspend", s).await, 0);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM services WHERE id = {s} AND status = 'suspended' AND suspend_reason = 'Abuse' \
+             AND next_due_date = '2028-02-20'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE template = 'invoice_reminder'").await, 70);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM jobs WHERE status <> 'done'").await, 0, "no job failed or was left");
+}
+
+/// Places an order for Web Starter, monthly, paid by bank transfer; returns its id.
+async fn unpaid_order(buyer: &mut TestApp, domain: &str, key: char) -> i64 {
+    buyer
+        .post_form("/cart/items", &[("product_id", "1"), ("cycle", "monthly"), ("quantity", "1"), ("domain", domain)])
+        .await;
+    let placed = buyer
+        .post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &key.to_string().repeat(24))])
+        .await;
+    crate::orders::order_path(&placed).trim_start_matches("/account/orders/").parse().unwrap()
+}
+
+async fn period_end_cancellations_and_unpaid_orders_are_carried_out_once(mut app: TestApp) {
+    crate::orders::shop(&mut app, Some(10)).await;
+    let mut settings = automation::settings::load(&app.state.db).await.unwrap();
+    settings.cancel_unpaid_orders_after_days = Some(7);
+    automation::settings::save(&app.state.db, &settings).await.unwrap();
+    let mut buyer = app.second_node().await;
+    crate::orders::shopper(&mut buyer, "olga@example.de").await;
+    let forgotten = unpaid_order(&mut buyer, "forgotten.example", 'f').await;
+    let part_paid = unpaid_order(&mut buyer, "partly.example", 'p').await;
+    let invoice = app.scalar(&format!("SELECT invoice_id FROM orders WHERE id = {part_paid}")).await;
+    app.post_form(
+        &format!("/admin/invoices/{invoice}/payments"),
+        &[("amount", "1.00"), ("method", "bank_transfer"), ("key", &"q".repeat(24))],
+    )
+    .await;
+    assert_eq!(app.scalar("SELECT stock_quantity FROM products WHERE id = 1").await, 8);
+
+    // A week after the orders, nothing yet; a day later the untouched one is cancelled, once.
+    let today = chrono::Utc::now().date_naive();
+    let week = today + chrono::Days::new(7);
+    let run = automation::run_now(&app.state, Some(week), &[Task::OrderCleanup], false, WAIT).await.unwrap();
+    assert_eq!(run.reports[0].counts["orders_cancelled"], 0);
+    for _ in 0..2 {
+        let run =
+            automation::run_now(&app.state, Some(week + chrono::Days::new(2)), &[Task::OrderCleanup], false, WAIT)
+                .await
+                .unwrap();
+        assert!(run.reports[0].counts["orders_cancelled"] <= 1);
+        app.run_jobs().await;
+    }
+    assert_eq!(
+        app.scalar(&format!("SELECT COUNT(*) FROM orders WHERE id = {forgotten} AND status = 'cancelled'")).await,
+        1
+    );
+    assert_eq!(
+        app.scalar(&format!("SELECT COUNT(*) FROM orders WHERE id = {part_paid} AND status = 'pending'")).await,
+        1
+    );
+    assert_eq!(app.scalar("SELECT stock_quantity FROM products WHERE id = 1").await, 9, "its unit is back in stock");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'order.cancelled'").await, 1);
+
+    // A service paid until 20 February that the client asked to cancel at the end of it.
+    let service = app.scalar(&format!("SELECT id FROM services WHERE order_id = {part_paid}")).await;
+    dated(&app, service, "2027-01-20", "2027-02-20", "monthly", 1000).await;
+    let record =
+        hostwright::services::store::find(&app.state.db, hostwright::ids::ServiceId(service)).await.unwrap().unwrap();
+    hostwright::services::cancellations::request(
+        &app.state,
+        &hostwright::audit::Actor::system("test"),
+        &record,
+        "end_of_period",
+        "Closing the shop",
+    )
+    .await
+    .unwrap();
+    for (on, expected) in [("2027-02-19", 0), ("2027-02-20", 1), ("2027-02-20", 0), ("2027-02-21", 0)] {
+        let run = automation::run_now(&app.state, Some(day(on)), &Task::ALL, false, WAIT).await.unwrap();
+        let cancellations = run.reports.iter().find(|r| r.task == Task::Cancellations).unwrap();
+        assert_eq!(cancellations.counts["cancellations"], expected, "{on}");
+        let renewals = run.reports.iter().find(|r| r.task == Task::Renewals).unwrap();
+        assert_eq!(renewals.counts["invoices"], 0, "a service being cancelled is not renewed");
+        app.run_jobs().await;
+    }
+    assert_eq!(
+        app.scalar(&format!("SELECT COUNT(*) FROM services WHERE id = {service} AND status = 'cancelled'")).await,
+        1
+    );
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM cancellation_requests WHERE service_id = {service} AND status = 'done'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM jobs WHERE status <> 'done'").await, 0);
+}
+
 on_both_backends!(
     renewals_are_invoiced_once_per_period_and_payment_renews_the_services,
     runs_on_two_nodes_at_once_invoice_every_period_once,
     a_holder_that_lost_its_lease_is_fenced_off,
+    a_year_of_daily_runs_bills_reminds_suspends_and_terminates_exactly,
+    period_end_cancellations_and_unpaid_orders_are_carried_out_once,
 );
