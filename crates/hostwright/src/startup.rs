@@ -126,6 +126,8 @@ pub fn app(state: AppState) -> Router {
         .route("/admin/outbox", get(crate::mail::handlers::list_outbox))
         .route("/admin/outbox/{id}/retry", post(crate::mail::handlers::retry_email))
         .route("/admin/queue", get(crate::jobs::handlers::list_queue))
+        .route("/admin/automation", get(crate::automation::handlers::automation_page))
+        .route("/admin/automation/settings", post(crate::automation::handlers::save_automation_settings))
         .route("/admin/queue/{id}/retry", post(crate::jobs::handlers::retry_job))
         .route("/admin/queue/{id}/cancel", post(crate::jobs::handlers::cancel_job))
         .route("/assets/{hash}/{name}", get(serve_asset))

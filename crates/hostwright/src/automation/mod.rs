@@ -8,6 +8,7 @@
 //! and duration; a dry run writes nothing and reports what a real run would do.
 
 mod dunning;
+pub mod handlers;
 pub mod jobs;
 pub mod lease;
 pub mod renewals;

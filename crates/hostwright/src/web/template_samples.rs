@@ -1229,6 +1229,69 @@ fn samples() -> Vec<(String, Value)> {
         );
     }
 
+    let automation_form = |filled: bool| {
+        context! {
+            run_hour => if filled { "3" } else { SCRIPT },
+            renewal_invoice_days => "14",
+            group_renewals => filled,
+            reminder_days => if filled { "-7, 0, 1, 3, 7" } else { "" },
+            suspend_after_days => "7",
+            terminate_after_days => "",
+            cancel_unpaid_orders_after_days => SCRIPT,
+        }
+    };
+    let tasks = vec![
+        context! { key => "renewals", label => "Renewal invoices", last => context! {
+            run_date => "2026-11-21", status => "done", counts => context! { invoices => 3, already_invoiced => 0 },
+            error => None::<String>, holder => SCRIPT, started_at => TIME, millis => 12,
+        } },
+        context! { key => "reminders", label => "Invoice reminders", last => context! {
+            run_date => "2026-11-21", status => "failed", counts => context! {}, error => SCRIPT, holder => "node-1",
+            started_at => None::<String>, millis => None::<i64>,
+        } },
+        context! { key => "suspensions", label => "Overdue suspensions", last => context! {
+            run_date => "2026-11-21", status => "running", counts => context! {}, error => None::<String>,
+            holder => "node-1", started_at => TIME, millis => None::<i64>,
+        } },
+        context! { key => "other", label => SCRIPT, last => context! {
+            run_date => "2026-11-21", status => "unknown", counts => context! {}, error => None::<String>,
+            holder => "node-1", started_at => TIME, millis => 0,
+        } },
+        context! { key => "terminations", label => "Overdue terminations", last => None::<String> },
+    ];
+    let lease = |live: bool| {
+        context! { holder => SCRIPT, token => 4, live => live, expires_at => TIME, acquired_at => TIME, renewed_at => TIME }
+    };
+    let preview = vec![
+        context! { label => "Renewal invoices", summary => "invoices=1 lines=2", actions => vec![SCRIPT], error => None::<String> },
+        context! { label => "Invoice reminders", summary => "reminders=0", actions => Vec::<String>::new(), error => SCRIPT },
+    ];
+    for (lease, preview, errors, filled) in [
+        (Some(lease(true)), Some(preview), FormErrors::new(), true),
+        (Some(lease(false)), Some(Vec::new()), errors("run_hour"), false),
+        (None, None, FormErrors::new(), true),
+    ] {
+        add(
+            "admin/automation.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "automation",
+                    lease => lease,
+                    tasks => tasks.clone(),
+                    today => "2026-11-21",
+                    time_zone => SCRIPT,
+                    next_run => if filled { Some(TIME) } else { None },
+                    due_now => !filled,
+                    preview => preview,
+                    form => automation_form(filled),
+                    errors => errors,
+                },
+            ),
+        );
+    }
+
     for settings in [
         SiteSettings { registration_open: true, require_staff_2fa: false },
         SiteSettings { registration_open: false, require_staff_2fa: true },

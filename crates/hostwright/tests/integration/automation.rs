@@ -476,10 +476,78 @@ async fn period_end_cancellations_and_unpaid_orders_are_carried_out_once(mut app
     assert_eq!(app.scalar("SELECT COUNT(*) FROM jobs WHERE status <> 'done'").await, 0);
 }
 
+async fn staff_see_the_automation_status_preview_a_run_and_change_its_settings(mut app: TestApp) {
+    app.signed_in_admin().await;
+    catalog(&mut app).await;
+    let ada = eur_client(&mut app, "ada@example.de").await;
+    let s = active_service(&mut app, ada, 'a').await;
+    let soon = (chrono::Utc::now().date_naive() + chrono::Days::new(5)).to_string();
+    dated(&app, s, "2026-01-10", &soon, "monthly", 1000).await;
+
+    let page = app.get("/admin/automation").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.assert_contains("Never started");
+    page.assert_contains("Not run yet");
+    // The preview is a dry run: it names the invoice it would make and writes nothing.
+    let preview = app.get("/admin/automation?preview=1").await;
+    preview.assert_contains("run would do");
+    preview.assert_contains(&format!("service #{s}"));
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoice_lines WHERE kind = 'renewal'").await, 0);
+
+    automation::run_now(&app.state, None, &Task::ALL, false, WAIT).await.unwrap();
+    let page = app.get("/admin/automation").await;
+    page.assert_contains("invoices: 1");
+    page.assert_contains("Done");
+
+    let bad = app
+        .post_form(
+            "/admin/automation/settings",
+            &[
+                ("run_hour", "25"),
+                ("renewal_invoice_days", "10"),
+                ("reminder_days", "-3, soon"),
+                ("suspend_after_days", "10"),
+                ("terminate_after_days", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    bad.assert_contains("from 0 to 23");
+    bad.assert_contains("separated by commas");
+    bad.assert_contains("Terminate later than you suspend");
+    assert_eq!(
+        automation::settings::load(&app.state.db).await.unwrap(),
+        automation::settings::AutomationSettings::default()
+    );
+
+    app.post_form(
+        "/admin/automation/settings",
+        &[
+            ("run_hour", "5"),
+            ("renewal_invoice_days", "10"),
+            ("group_renewals", "on"),
+            ("reminder_days", "7, -3, 0"),
+            ("suspend_after_days", "10"),
+            ("terminate_after_days", "45"),
+            ("cancel_unpaid_orders_after_days", ""),
+        ],
+    )
+    .await
+    .assert_redirect_to("/admin/automation");
+    let saved = automation::settings::load(&app.state.db).await.unwrap();
+    assert_eq!(saved.run_hour, 5);
+    assert_eq!(saved.reminder_days, vec![-3, 0, 7]);
+    assert_eq!(saved.suspend_after_days, Some(10));
+    assert_eq!(saved.terminate_after_days, Some(45));
+    assert_eq!(saved.cancel_unpaid_orders_after_days, None);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'settings.automation'").await, 1);
+}
+
 on_both_backends!(
     renewals_are_invoiced_once_per_period_and_payment_renews_the_services,
     runs_on_two_nodes_at_once_invoice_every_period_once,
     a_holder_that_lost_its_lease_is_fenced_off,
     a_year_of_daily_runs_bills_reminds_suspends_and_terminates_exactly,
     period_end_cancellations_and_unpaid_orders_are_carried_out_once,
+    staff_see_the_automation_status_preview_a_run_and_change_its_settings,
 );

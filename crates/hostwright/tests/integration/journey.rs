@@ -242,6 +242,9 @@ async fn an_administrator_and_a_client_get_started_in_a_real_browser() {
     let queue = browser.body().await;
     assert!(queue.contains("database is locked") && queue.contains("8 of 8"), "{queue}");
     browser.screenshot("06b-queue").await;
+    browser.open(&format!("{site}/admin/automation?preview=1")).await;
+    assert!(browser.body().await.contains("Renewal invoices"));
+    browser.screenshot("06c-automation").await;
 
     // A client registers, confirms the address from the email, and signs in.
     browser.open(&format!("{site}/register")).await;
