@@ -26,8 +26,13 @@ enum Command {
         #[arg(long)]
         no_worker: bool,
     },
-    /// Run the background workers only (the job queue and the email outbox), no HTTP.
-    Worker,
+    /// Run the background workers only (the job queue, the email outbox, the scheduler), no HTTP.
+    Worker {
+        /// Run the queued jobs until none is left (waiting out the leases of dead workers),
+        /// then exit; no email sender, no scheduler.
+        #[arg(long)]
+        drain: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// The daily run: run it now, or show what it would do.
@@ -67,6 +72,27 @@ enum DevCommand {
         /// Requests per page.
         #[arg(long, default_value_t = 200)]
         rounds: usize,
+    },
+    /// Add active services on a mix of cycles for the automation to bill (and clients for
+    /// them), `--due-fraction` of them due within the renewal lead time of `--start`.
+    SeedServices {
+        #[arg(long, default_value_t = 1000)]
+        services: u64,
+        #[arg(long, default_value_t = 100)]
+        clients: u64,
+        #[arg(long)]
+        start: chrono::NaiveDate,
+        #[arg(long, default_value_t = 0.1)]
+        due_fraction: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Check that every service stands where its calendar says after the daily runs up to
+    /// `--date` (nobody having paid) and that nothing was done twice or lost; exits non-zero
+    /// on any violation.
+    CheckAutomation {
+        #[arg(long)]
+        date: chrono::NaiveDate,
     },
     /// Run concurrent buyers through add-to-cart and checkout against a product with too
     /// little stock; print checkouts per second and check stock never went below zero.
@@ -136,7 +162,8 @@ pub async fn run() -> anyhow::Result<()> {
     init_logging(settings.log_format);
     match cli.command {
         Command::Serve { no_worker } => crate::startup::serve(settings, !no_worker).await,
-        Command::Worker => crate::startup::work(settings).await,
+        Command::Worker { drain: false } => crate::startup::work(settings).await,
+        Command::Worker { drain: true } => crate::startup::drain(settings).await,
         Command::Migrate => {
             let db = crate::db::connect(&settings).await?;
             crate::db::migrate(&db).await?;
@@ -247,6 +274,20 @@ async fn dev(settings: Settings, command: DevCommand) -> anyhow::Result<()> {
                 let took = crate::dev::seed_invoices(&state, invoices).await?;
                 let rate = invoices as f64 / took.as_secs_f64().max(0.001);
                 println!("added {invoices} invoices in {:.2} s ({rate:.0} rows/s)", took.as_secs_f64());
+            }
+        }
+        DevCommand::SeedServices { services, clients, start, due_fraction, seed } => {
+            let took = crate::automation::lab::seed(&state, services, clients, start, due_fraction, seed).await?;
+            println!("added {services} services in {:.2} s", took.as_secs_f64());
+        }
+        DevCommand::CheckAutomation { date } => {
+            let check = crate::automation::lab::check(&state, date).await?;
+            println!("check {date}: {}", check.summary());
+            for v in &check.violations {
+                println!("VIOLATION {v}");
+            }
+            if !check.violations.is_empty() {
+                bail!("{} violations", check.violations.len());
             }
         }
         DevCommand::Bench { rounds } => {

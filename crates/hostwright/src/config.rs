@@ -44,6 +44,9 @@ pub struct Settings {
     /// Seconds the scheduler lease lasts unless renewed; a standby node takes the daily run
     /// over this long after its holder stopped.
     pub automation_lease_seconds: u64,
+    /// Seconds a job claim lasts; by default the longest job's timeout and a margin. Only
+    /// shorten it when every job is quick.
+    pub job_lease_seconds: Option<u64>,
     /// `pretty` or `json`.
     pub log_format: LogFormat,
     /// Proxies whose `X-Forwarded-For` is believed (CIDR ranges).
@@ -159,6 +162,7 @@ impl Default for Settings {
             drain_seconds: 20,
             job_workers: 4,
             automation_lease_seconds: 30,
+            job_lease_seconds: None,
             log_format: LogFormat::Pretty,
             trusted_proxies: Vec::new(),
             files: FileSettings {

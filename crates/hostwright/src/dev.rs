@@ -362,7 +362,7 @@ async fn post(app: &axum::Router, path: &str, cookies: &str, body: String) -> an
 
 /// A fresh stocked product to sell in the benchmark (and billing details, when none are set,
 /// so its invoices can be issued).
-async fn bench_product(state: &AppState, stock: i32) -> anyhow::Result<crate::ids::ProductId> {
+pub(crate) async fn bench_product(state: &AppState, stock: i32) -> anyhow::Result<crate::ids::ProductId> {
     use sea_orm::ActiveModelTrait;
     use sea_orm::ActiveValue::Set;
 

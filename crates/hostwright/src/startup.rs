@@ -221,7 +221,7 @@ pub async fn serve(settings: Settings, run_workers: bool) -> anyhow::Result<()> 
 
 /// The background loops of a node: the email sender, the job workers and the scheduler.
 fn background(state: &AppState, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
-    let registry = std::sync::Arc::new(crate::jobs::Registry::standard());
+    let registry = std::sync::Arc::new(node_registry(&state.settings));
     let concurrency = state.settings.job_workers.max(1);
     let owner = crate::jobs::worker::owner_name();
     vec![
@@ -229,6 +229,41 @@ fn background(state: &AppState, stop: &watch::Receiver<bool>) -> Vec<tokio::task
         tokio::spawn(crate::jobs::worker::run(state.clone(), registry, concurrency, stop.clone())),
         tokio::spawn(crate::automation::scheduler::run(state.clone(), owner, stop.clone())),
     ]
+}
+
+/// The job kinds this node runs, with the configured claim lease.
+fn node_registry(settings: &Settings) -> crate::jobs::Registry {
+    crate::jobs::Registry::standard().with_lease(settings.job_lease_seconds.map(Duration::from_secs))
+}
+
+/// Runs the queued jobs until none is left (`hostwright worker --drain`), waiting out the
+/// leases of workers that died, for at most ten minutes.
+pub async fn drain(settings: Settings) -> anyhow::Result<()> {
+    let state = build_state(settings).await?;
+    let registry = node_registry(&state.settings);
+    let owner = crate::jobs::worker::owner_name();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    let mut ran = 0;
+    loop {
+        let batch = crate::jobs::worker::run_once(&state, &registry, &owner, state.settings.job_workers.max(1)).await?;
+        ran += batch;
+        if batch > 0 {
+            continue;
+        }
+        let open = crate::jobs::store::depth(&state.db)
+            .await?
+            .iter()
+            .filter(|(_, status, _)| status != crate::jobs::store::FAILED)
+            .map(|(_, _, n)| *n)
+            .sum::<i64>();
+        if open == 0 {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{open} jobs are still waiting after ten minutes");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("drained: {ran} jobs ran");
+    Ok(())
 }
 
 /// Runs the background workers without HTTP (`hostwright worker`), until SIGTERM or SIGINT;

@@ -10,6 +10,7 @@
 mod dunning;
 pub mod handlers;
 pub mod jobs;
+pub mod lab;
 pub mod lease;
 pub mod renewals;
 pub mod scheduler;

@@ -168,7 +168,10 @@ pub async fn plan(
         if start > date.checked_add_days(Days::new(u64::from(lead))).unwrap_or(date) {
             continue;
         }
-        let Ok(cycle) = s.billing_cycle.parse::<BillingCycle>() else { continue };
+        let Ok(cycle) = s.billing_cycle.parse::<BillingCycle>() else {
+            tracing::warn!(service = %s.id, cycle = %s.billing_cycle, "a service with an unknown billing cycle is not renewed");
+            continue;
+        };
         if !cycle.is_recurring() || s.recurring_minor <= 0 {
             continue;
         }

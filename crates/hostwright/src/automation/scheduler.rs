@@ -1,6 +1,8 @@
-//! The scheduler every node runs: it tries for the scheduler lease, renews it while held,
-//! and when the business's day has reached the run hour runs the tasks not yet done that
-//! day. A standby takes over only once the holder's lease expired by the database's clock.
+//! The scheduler every node runs: once the business's day has reached the run hour and a
+//! task is not yet done that day, it tries for the scheduler lease and, holding it, runs the
+//! tasks not done, renewing the lease meanwhile, then gives it back. The lease guards a run,
+//! not the role: a manual `automation run` takes it the same way, and if a holder dies
+//! mid-run, another node takes over only once its lease expired by the database's clock.
 
 use std::time::Duration;
 
@@ -11,62 +13,56 @@ use super::lease::{self, Held};
 use super::{RunError, Task};
 use crate::state::AppState;
 
-/// Tries for (or renews) the lease and runs what is due, until `stop` turns true; the lease
-/// is given up on the way out.
+/// Looks every third of the lease's time to live for a due run, until `stop` turns true.
 pub async fn run(state: AppState, owner: String, mut stop: watch::Receiver<bool>) {
     let ttl = Duration::from_secs(state.settings.automation_lease_seconds.max(3));
     let tick = ttl / 3;
     tracing::info!(%owner, ttl_s = ttl.as_secs(), "scheduler started");
-    let mut held: Option<Held> = None;
     loop {
         if *stop.borrow() {
             break;
         }
-        held = match keep_or_take(&state, &owner, held, ttl).await {
-            Ok(held) => held,
-            Err(err) => {
-                tracing::warn!(error = %err, "the scheduler lease could not be checked");
-                None
-            }
-        };
-        if let Some(h) = &held
-            && let Err(err) = run_due(&state, h, ttl).await
-        {
+        if let Err(err) = run_if_due(&state, &owner, ttl).await {
             tracing::warn!(error = %err, "the daily run stopped");
-            if matches!(err, RunError::LeaseLost) {
-                held = None;
-            }
         }
         tokio::select! {
             () = tokio::time::sleep(tick) => {}
             _ = stop.changed() => {}
         }
     }
-    if let Some(h) = held
-        && let Err(err) = lease::release(&state.db, &h).await
-    {
-        tracing::warn!(error = %err, "giving the scheduler lease up failed; it expires by itself");
-    }
     tracing::info!("scheduler stopped");
 }
 
-async fn keep_or_take(
-    state: &AppState,
-    owner: &str,
-    held: Option<Held>,
-    ttl: Duration,
-) -> Result<Option<Held>, sea_orm::DbErr> {
-    if let Some(h) = held {
-        if lease::renew(&state.db, &h, ttl).await? {
-            return Ok(Some(h));
+/// The tasks not yet done for `date`.
+async fn not_done(state: &AppState, date: NaiveDate) -> Result<Vec<Task>, sea_orm::DbErr> {
+    let mut due = Vec::new();
+    for task in Task::ALL {
+        if !super::done_on(&state.db, task, date).await? {
+            due.push(task);
         }
-        tracing::warn!(token = h.token, "the scheduler lease was lost");
     }
-    let taken = lease::acquire(&state.db, lease::SCHEDULER, owner, ttl).await?;
-    if let Some(h) = &taken {
-        tracing::info!(token = h.token, "this node holds the scheduler lease");
+    Ok(due)
+}
+
+async fn run_if_due(state: &AppState, owner: &str, ttl: Duration) -> Result<(), RunError> {
+    let (date, hour_reached) = business_now(state).await?;
+    if !hour_reached || not_done(state, date).await?.is_empty() {
+        return Ok(());
     }
-    Ok(taken)
+    let Some(held) = lease::acquire(&state.db, lease::SCHEDULER, owner, ttl).await? else {
+        return Ok(());
+    };
+    tracing::info!(token = held.token, %date, "this node runs the daily run");
+    // Another node may have finished it between the look and the lease.
+    let result = match not_done(state, date).await {
+        Ok(due) if due.is_empty() => Ok(()),
+        Ok(due) => run_holding(state, &held, ttl, date, &due).await.map(|_| ()),
+        Err(err) => Err(err.into()),
+    };
+    if let Err(err) = lease::release(&state.db, &held).await {
+        tracing::warn!(error = %err, "giving the scheduler lease up failed; it expires by itself");
+    }
+    result
 }
 
 /// The business date the clock says it is, and whether the run hour has come.
@@ -75,25 +71,6 @@ async fn business_now(state: &AppState) -> Result<(NaiveDate, bool), sea_orm::Db
     let settings = super::settings::load(&state.db).await?;
     let local = state.clock.now().with_timezone(&billing.tz());
     Ok((local.date_naive(), local.hour() >= settings.run_hour))
-}
-
-/// Runs the tasks not yet done today once the run hour has come, renewing the lease while
-/// they run; a lost lease cancels the run (its writes are fenced off anyway).
-async fn run_due(state: &AppState, held: &Held, ttl: Duration) -> Result<(), RunError> {
-    let (date, hour_reached) = business_now(state).await?;
-    if !hour_reached {
-        return Ok(());
-    }
-    let mut due = Vec::new();
-    for task in Task::ALL {
-        if !super::done_on(&state.db, task, date).await? {
-            due.push(task);
-        }
-    }
-    if due.is_empty() {
-        return Ok(());
-    }
-    run_holding(state, held, ttl, date, &due).await.map(|_| ())
 }
 
 /// Runs `tasks` for `date` as `held`, renewing the lease every third of its time to live

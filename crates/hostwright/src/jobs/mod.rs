@@ -128,6 +128,7 @@ fn handler<'a, J: Job>(
 #[derive(Clone, Default)]
 pub struct Registry {
     kinds: BTreeMap<&'static str, (Handler, Duration)>,
+    lease: Option<Duration>,
 }
 
 impl Registry {
@@ -147,12 +148,21 @@ impl Registry {
         self
     }
 
+    /// Claims last `lease` instead of the longest timeout and a margin.
+    pub fn with_lease(mut self, lease: Option<Duration>) -> Self {
+        self.lease = lease;
+        self
+    }
+
     pub fn kinds(&self) -> Vec<&'static str> {
         self.kinds.keys().copied().collect()
     }
 
     /// How long a claim lasts: the longest attempt of any kind, and a margin.
     pub fn lease(&self) -> Duration {
+        if let Some(lease) = self.lease {
+            return lease;
+        }
         self.kinds.values().map(|(_, t)| *t).max().unwrap_or(Duration::from_secs(60)) + Duration::from_secs(30)
     }
 

@@ -486,7 +486,7 @@ async fn staff_see_the_automation_status_preview_a_run_and_change_its_settings(m
 
     let page = app.get("/admin/automation").await;
     assert_eq!(page.status, 200, "{}", page.body);
-    page.assert_contains("Never started");
+    page.assert_contains("Never run");
     page.assert_contains("Not run yet");
     // The preview is a dry run: it names the invoice it would make and writes nothing.
     let preview = app.get("/admin/automation?preview=1").await;
