@@ -358,3 +358,136 @@ async fn send_reminder(
     txn.commit().await.map_err(db)?;
     Ok(true)
 }
+
+/// The late fee on `balance` under the settings: the fixed part plus the percentage, at
+/// least the minimum; `None` when nothing is owed or the settings make no fee.
+pub fn late_fee(
+    settings: &AutomationSettings,
+    balance: hostwright_core::Money,
+) -> Result<Option<hostwright_core::Money>, hostwright_core::MoneyError> {
+    use hostwright_core::Money;
+    let currency = balance.currency();
+    let amount = |text: &str| Money::parse(if text.trim().is_empty() { "0" } else { text.trim() }, currency);
+    if !balance.is_positive() {
+        return Ok(None);
+    }
+    let percent: hostwright_core::Decimal = settings.late_fee_percent.trim().parse().unwrap_or_default();
+    let fee = amount(&settings.late_fee_fixed)?.checked_add(balance.percent(percent)?)?;
+    let minimum = amount(&settings.late_fee_minimum)?;
+    let fee = if fee.minor() < minimum.minor() { minimum } else { fee };
+    Ok(fee.is_positive().then_some(fee))
+}
+
+/// Task: charge a late fee, once, on invoices unpaid the setting's days after their due date.
+/// The fee is an invoice of its own (an issued invoice is never changed), claimed in
+/// `late_fees` per invoice in the same fenced transaction that issues it.
+pub(super) async fn late_fees(
+    state: &AppState,
+    held: Option<&Held>,
+    settings: &AutomationSettings,
+    date: NaiveDate,
+    report: &mut TaskReport,
+) -> Result<(), TaskError> {
+    use crate::invoices::model::invoice;
+    let Some(days) = settings.late_fee_after_days else {
+        report.counts.insert("late_fees", 0);
+        return Ok(());
+    };
+    let backend = state.db.get_database_backend();
+    let rows = state
+        .db
+        .query_all_raw(clock_statement(
+            backend,
+            "SELECT i.id FROM invoices i WHERE i.status = ? AND i.due_date <= ? \
+             AND NOT EXISTS (SELECT 1 FROM late_fees f WHERE f.invoice_id = i.id OR f.fee_invoice_id = i.id) \
+             ORDER BY i.id",
+            vec![UNPAID.into(), days_before(date, days).into()],
+        ))
+        .await
+        .map_err(db)?;
+    let billing = crate::invoices::settings::load(&state.db).await.map_err(db)?;
+    let mut charged = 0;
+    for row in rows {
+        let id = InvoiceId(row.try_get("", "id").map_err(db)?);
+        let Some(i) = invoice::Entity::find_by_id(id).one(&state.db).await.map_err(db)? else { continue };
+        let Some(currency) = crate::invoices::service::find_currency(&state.db, &i.currency_code)
+            .await
+            .map_err(|e| TaskError::Failed(e.to_string()))?
+        else {
+            continue;
+        };
+        let balance = hostwright_core::Money::from_minor(i.balance_minor(), currency);
+        let fee = late_fee(settings, balance).map_err(|e| TaskError::Failed(format!("invoice {id}: {e}")))?;
+        let Some(fee) = fee else { continue };
+        let describe = format!("late fee {fee} on invoice {} (due {})", i.display_number(), i.due_date);
+        let Some(held) = held else {
+            charged += 1;
+            report.actions.push(describe);
+            continue;
+        };
+        if charge_late_fee(state, held, &billing, &i, fee, date).await? {
+            charged += 1;
+            report.actions.push(describe);
+        }
+    }
+    if charged > 0 && held.is_some() {
+        state.outbox_wakeup.notify_one();
+    }
+    report.counts.insert("late_fees", charged);
+    Ok(())
+}
+
+async fn charge_late_fee(
+    state: &AppState,
+    held: &Held,
+    billing: &crate::invoices::settings::BillingSettings,
+    i: &crate::invoices::model::invoice::Model,
+    fee: hostwright_core::Money,
+    date: NaiveDate,
+) -> Result<bool, TaskError> {
+    use crate::invoices::service::{self as invoices, BilledLine, TaxBuyer};
+    let failed = |e: crate::invoices::service::InvoiceError| TaskError::Failed(format!("invoice {}: {e}", i.id));
+    let Some(c) = crate::clients::store::find(&state.db, i.client_id).await.map_err(db)? else { return Ok(false) };
+    // Damages for late payment, not a supply: no tax.
+    let line =
+        hostwright_core::Line::new(format!("Late fee for invoice {} (due {})", i.display_number(), i.due_date), fee, 1)
+            .untaxed();
+    let totals =
+        invoices::totals_for(&state.db, billing, TaxBuyer::client(&c), fee.currency(), std::slice::from_ref(&line))
+            .await
+            .map_err(failed)?;
+    let txn = state.db.begin().await.map_err(db)?;
+    let billed = [BilledLine { line, kind: "late_fee", service_id: None, service_addon_id: None, period: None }];
+    let draft = invoices::insert_draft(&txn, &c, date, "", &billed, &totals).await.map_err(failed)?;
+    let claimed = txn
+        .execute_raw(clock_statement(
+            txn.get_database_backend(),
+            "INSERT INTO late_fees (invoice_id, fee_invoice_id, amount_minor, charged_on) VALUES (?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+            vec![i.id.0.into(), draft.id.0.into(), fee.minor().into(), date.into()],
+        ))
+        .await
+        .map_err(db)?
+        .rows_affected();
+    if claimed != 1 {
+        txn.rollback().await.map_err(db)?;
+        return Ok(false);
+    }
+    let actor = crate::audit::Actor::system("automation");
+    let issued = invoices::issue_on(state, &txn, &actor, billing, &c, draft.id, Some(date)).await.map_err(failed)?;
+    crate::audit::record(
+        &txn,
+        &actor,
+        "invoice.late_fee",
+        Some(("invoice", i.id.0)),
+        format!("Late fee {fee} charged on invoice {} as invoice {}", i.display_number(), issued.display_number()),
+    )
+    .await
+    .map_err(db)?;
+    if !lease::fence(&txn, held).await.map_err(db)? {
+        txn.rollback().await.map_err(db)?;
+        return Err(TaskError::LeaseLost);
+    }
+    txn.commit().await.map_err(db)?;
+    Ok(true)
+}

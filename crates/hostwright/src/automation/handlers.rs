@@ -46,6 +46,14 @@ pub struct SettingsForm {
     terminate_after_days: String,
     #[serde(default)]
     cancel_unpaid_orders_after_days: String,
+    #[serde(default)]
+    late_fee_after_days: String,
+    #[serde(default)]
+    late_fee_fixed: String,
+    #[serde(default)]
+    late_fee_percent: String,
+    #[serde(default)]
+    late_fee_minimum: String,
 }
 
 impl SettingsForm {
@@ -59,6 +67,10 @@ impl SettingsForm {
             suspend_after_days: days(s.suspend_after_days),
             terminate_after_days: days(s.terminate_after_days),
             cancel_unpaid_orders_after_days: days(s.cancel_unpaid_orders_after_days),
+            late_fee_after_days: days(s.late_fee_after_days),
+            late_fee_fixed: s.late_fee_fixed.clone(),
+            late_fee_percent: s.late_fee_percent.clone(),
+            late_fee_minimum: s.late_fee_minimum.clone(),
         }
     }
 
@@ -71,6 +83,10 @@ impl SettingsForm {
             suspend_after_days => self.suspend_after_days.trim(),
             terminate_after_days => self.terminate_after_days.trim(),
             cancel_unpaid_orders_after_days => self.cancel_unpaid_orders_after_days.trim(),
+            late_fee_after_days => self.late_fee_after_days.trim(),
+            late_fee_fixed => self.late_fee_fixed.trim(),
+            late_fee_percent => self.late_fee_percent.trim(),
+            late_fee_minimum => self.late_fee_minimum.trim(),
         }
     }
 
@@ -113,6 +129,27 @@ impl SettingsForm {
         }
         let cancel_unpaid_orders_after_days =
             optional(&mut errors, "cancel_unpaid_orders_after_days", &self.cancel_unpaid_orders_after_days);
+        let late_fee_after_days = optional(&mut errors, "late_fee_after_days", &self.late_fee_after_days);
+        // Amounts are checked as decimals here, and in each invoice's currency when charged.
+        let decimal = |errors: &mut FormErrors, name: &str, text: &str, max: u32| -> String {
+            let text = if text.trim().is_empty() { "0" } else { text.trim() };
+            match text.parse::<hostwright_core::Decimal>() {
+                Ok(d)
+                    if d >= hostwright_core::Decimal::ZERO
+                        && d <= hostwright_core::Decimal::from(max)
+                        && d.scale() <= 4 =>
+                {
+                    d.normalize().to_string()
+                }
+                _ => {
+                    errors.add(name, format!("Enter an amount from 0 to {max}, e.g. 5.00."));
+                    String::new()
+                }
+            }
+        };
+        let late_fee_fixed = decimal(&mut errors, "late_fee_fixed", &self.late_fee_fixed, 100_000);
+        let late_fee_percent = decimal(&mut errors, "late_fee_percent", &self.late_fee_percent, 100);
+        let late_fee_minimum = decimal(&mut errors, "late_fee_minimum", &self.late_fee_minimum, 100_000);
         match (run_hour, renewal_invoice_days) {
             (Some(run_hour), Some(renewal_invoice_days)) if errors.is_empty() => Ok(AutomationSettings {
                 run_hour,
@@ -122,6 +159,10 @@ impl SettingsForm {
                 suspend_after_days,
                 terminate_after_days,
                 cancel_unpaid_orders_after_days,
+                late_fee_after_days,
+                late_fee_fixed,
+                late_fee_percent,
+                late_fee_minimum,
             }),
             _ => Err(errors),
         }
@@ -247,7 +288,7 @@ pub async fn save_automation_settings(
         "settings.automation",
         None,
         format!(
-            "Automation settings: run at {}:00, renewal invoices {} days ahead{}, reminders on days [{}], suspend {}, terminate {}, cancel unpaid orders {}",
+            "Automation settings: run at {}:00, renewal invoices {} days ahead{}, reminders on days [{}], suspend {}, terminate {}, cancel unpaid orders {}, late fee {} ({} + {} %, at least {})",
             parsed.run_hour,
             parsed.renewal_invoice_days,
             if parsed.group_renewals { " grouped per client" } else { "" },
@@ -255,6 +296,10 @@ pub async fn save_automation_settings(
             days(parsed.suspend_after_days),
             days(parsed.terminate_after_days),
             days(parsed.cancel_unpaid_orders_after_days),
+            days(parsed.late_fee_after_days),
+            parsed.late_fee_fixed,
+            parsed.late_fee_percent,
+            parsed.late_fee_minimum,
         ),
     )
     .await?;

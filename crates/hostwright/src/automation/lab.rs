@@ -58,6 +58,9 @@ pub async fn seed(
     let mut automation = settings::load(&state.db).await?;
     if automation.terminate_after_days.is_none() {
         automation.terminate_after_days = Some(30);
+        automation.late_fee_after_days = Some(10);
+        automation.late_fee_fixed = "5".into();
+        automation.late_fee_percent = "2".into();
         settings::save(&state.db, &automation).await?;
     }
     let existing = client::Entity::find().count(&state.db).await?;
@@ -73,7 +76,7 @@ pub async fn seed(
         .all(&state.db)
         .await?;
     anyhow::ensure!(!client_ids.is_empty(), "no clients to give services to");
-    let product = crate::dev::bench_product(state, 0).await?;
+    let product = lab_product(state).await?;
     let currency = crate::catalog::model::currency::Entity::find()
         .all(&state.db)
         .await?
@@ -142,6 +145,23 @@ pub async fn seed(
     Ok(started.elapsed())
 }
 
+const LAB_PRODUCT: &str = "Lab hosting";
+
+/// The lab's product, made the first time.
+async fn lab_product(state: &AppState) -> anyhow::Result<crate::ids::ProductId> {
+    use crate::catalog::model::product;
+    if let Some(p) = product::Entity::find().filter(product::Column::Name.eq(LAB_PRODUCT)).one(&state.db).await? {
+        return Ok(p.id);
+    }
+    let id = crate::dev::bench_product(state, 0).await?;
+    product::Entity::update_many()
+        .col_expr(product::Column::Name, sea_orm::sea_query::Expr::value(LAB_PRODUCT))
+        .filter(product::Column::Id.eq(id))
+        .exec(&state.db)
+        .await?;
+    Ok(id)
+}
+
 /// What the check found; `violations` must be zero.
 #[derive(Debug, Default)]
 pub struct Check {
@@ -194,6 +214,33 @@ pub async fn check(state: &AppState, date: NaiveDate) -> anyhow::Result<Check> {
     c.counts.insert("duplicate_reminders", duplicate_reminders + (reminder_emails - reminders).abs());
     c.counts.insert("jobs_done", count(state, "SELECT COUNT(*) AS n FROM jobs WHERE status = 'done'").await?);
     c.counts.insert("jobs_lost", jobs_open + jobs_failed);
+    let late_fees = count(state, "SELECT COUNT(*) AS n FROM late_fees").await?;
+    let fee_lines = count(state, "SELECT COUNT(*) AS n FROM invoice_lines WHERE kind = 'late_fee'").await?;
+    c.counts.insert("late_fees", late_fees);
+    c.counts.insert("duplicate_late_fees", (fee_lines - late_fees).abs());
+    if fee_lines != late_fees {
+        c.violations.push(format!("{late_fees} late fees recorded but {fee_lines} late-fee lines invoiced"));
+    }
+    if let Some(days) = settings.late_fee_after_days {
+        let cutoff = date.checked_sub_days(Days::new(u64::from(days))).unwrap_or(date);
+        let backend = state.db.get_database_backend();
+        let row = state
+            .db
+            .query_one_raw(clock_statement(
+                backend,
+                "SELECT COUNT(*) AS n FROM invoices i WHERE i.status = 'unpaid' AND i.due_date <= ? \
+                 AND NOT EXISTS (SELECT 1 FROM late_fees f WHERE f.invoice_id = i.id OR f.fee_invoice_id = i.id)",
+                vec![cutoff.into()],
+            ))
+            .await?;
+        let missing: i64 = match row {
+            Some(r) => r.try_get("", "n")?,
+            None => 0,
+        };
+        if missing > 0 {
+            c.violations.push(format!("{missing} invoices overdue by {days} days or more have no late fee"));
+        }
+    }
     if duplicate_lines > 0 {
         c.violations.push(format!("{duplicate_lines} (service, period) pairs invoiced more than once"));
     }

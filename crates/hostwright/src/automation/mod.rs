@@ -32,6 +32,7 @@ use lease::Held;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Task {
     Renewals,
+    LateFees,
     Reminders,
     Suspensions,
     Terminations,
@@ -40,8 +41,9 @@ pub enum Task {
 }
 
 impl Task {
-    pub const ALL: [Task; 6] = [
+    pub const ALL: [Task; 7] = [
         Task::Renewals,
+        Task::LateFees,
         Task::Reminders,
         Task::Suspensions,
         Task::Terminations,
@@ -52,6 +54,7 @@ impl Task {
     pub fn key(self) -> &'static str {
         match self {
             Task::Renewals => "renewals",
+            Task::LateFees => "late_fees",
             Task::Reminders => "reminders",
             Task::Suspensions => "suspensions",
             Task::Terminations => "terminations",
@@ -63,6 +66,7 @@ impl Task {
     pub fn label(self) -> &'static str {
         match self {
             Task::Renewals => "Renewal invoices",
+            Task::LateFees => "Late fees",
             Task::Reminders => "Invoice reminders",
             Task::Suspensions => "Overdue suspensions",
             Task::Terminations => "Overdue terminations",
@@ -140,6 +144,7 @@ pub async fn run(
         let mut report = TaskReport::new(task);
         let result = match task {
             Task::Renewals => run_renewals(state, held, &settings, date, &mut report).await,
+            Task::LateFees => dunning::late_fees(state, held, &settings, date, &mut report).await,
             Task::Reminders => dunning::reminders(state, held, &settings, date, &mut report).await,
             Task::Suspensions => dunning::suspensions(state, held, &settings, date, &mut report).await,
             Task::Terminations => dunning::terminations(state, held, &settings, date, &mut report).await,

@@ -27,6 +27,14 @@ pub struct AutomationSettings {
     pub terminate_after_days: Option<u32>,
     /// Days after which an order nobody paid anything for is cancelled; `None`: kept.
     pub cancel_unpaid_orders_after_days: Option<u32>,
+    /// Days overdue after which an unpaid invoice is charged a late fee; `None`: no fees.
+    pub late_fee_after_days: Option<u32>,
+    /// The fee's fixed part, in the invoice's currency (e.g. `5.00`).
+    pub late_fee_fixed: String,
+    /// The fee's share of what is still to pay, in percent (e.g. `2`).
+    pub late_fee_percent: String,
+    /// The least a late fee is, in the invoice's currency.
+    pub late_fee_minimum: String,
 }
 
 impl Default for AutomationSettings {
@@ -39,6 +47,10 @@ impl Default for AutomationSettings {
             suspend_after_days: Some(7),
             terminate_after_days: None,
             cancel_unpaid_orders_after_days: None,
+            late_fee_after_days: None,
+            late_fee_fixed: "0".into(),
+            late_fee_percent: "0".into(),
+            late_fee_minimum: "0".into(),
         }
     }
 }

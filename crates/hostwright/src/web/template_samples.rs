@@ -1238,6 +1238,10 @@ fn samples() -> Vec<(String, Value)> {
             suspend_after_days => "7",
             terminate_after_days => "",
             cancel_unpaid_orders_after_days => SCRIPT,
+            late_fee_after_days => if filled { "14" } else { "" },
+            late_fee_fixed => SCRIPT,
+            late_fee_percent => "2",
+            late_fee_minimum => "5",
         }
     };
     let tasks = vec![

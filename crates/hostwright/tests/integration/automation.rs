@@ -543,6 +543,53 @@ async fn staff_see_the_automation_status_preview_a_run_and_change_its_settings(m
     assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'settings.automation'").await, 1);
 }
 
+async fn a_late_fee_is_charged_once_as_an_invoice_of_its_own(mut app: TestApp) {
+    app.signed_in_admin().await;
+    catalog(&mut app).await;
+    let mut settings = automation::settings::load(&app.state.db).await.unwrap();
+    settings.late_fee_after_days = Some(10);
+    settings.late_fee_fixed = "5".into();
+    settings.late_fee_percent = "2".into();
+    settings.late_fee_minimum = "6".into();
+    settings.suspend_after_days = None;
+    automation::settings::save(&app.state.db, &settings).await.unwrap();
+    let (ada, bob) = (eur_client(&mut app, "ada@example.de").await, eur_client(&mut app, "bob@example.de").await);
+    let a = active_service(&mut app, ada, 'a').await;
+    let b = active_service(&mut app, bob, 'b').await;
+    dated(&app, a, "2027-01-10", "2027-02-10", "monthly", 10000).await;
+    dated(&app, b, "2027-01-10", "2027-02-10", "monthly", 1000).await;
+    automation::run_now(&app.state, Some(day("2027-01-27")), &Task::ALL, false, WAIT).await.unwrap();
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices").await, 2);
+
+    let fees = |on: &'static str| {
+        let state = app.state.clone();
+        async move {
+            let run = automation::run_now(&state, Some(day(on)), &[Task::LateFees], false, WAIT).await.unwrap();
+            run.reports[0].counts["late_fees"]
+        }
+    };
+    assert_eq!(fees("2027-02-19").await, 0, "nine days late: not yet");
+    assert_eq!(fees("2027-02-20").await, 2);
+    assert_eq!(fees("2027-02-20").await, 0, "once per invoice");
+    assert_eq!(fees("2027-03-30").await, 0, "and never again, nor on the fee itself");
+    // 100.00 + 19 % = 119.00: 5.00 + 2 % (2.38) = 7.38. 10.00 + 19 % = 11.90: 5.00 + 0.24 = 5.24,
+    // below the 6.00 minimum. No tax on a late fee.
+    for (client, total) in [(ada, 738), (bob, 600)] {
+        assert_eq!(
+            app.scalar(&format!(
+                "SELECT COUNT(*) FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id \
+                 WHERE i.client_id = {client} AND l.kind = 'late_fee' AND i.total_minor = {total} AND i.tax_minor = 0 \
+                 AND i.status = 'unpaid' AND i.issue_date = '2027-02-20'"
+            ))
+            .await,
+            1,
+            "client {client}"
+        );
+    }
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM late_fees").await, 2);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.late_fee'").await, 2);
+}
+
 on_both_backends!(
     renewals_are_invoiced_once_per_period_and_payment_renews_the_services,
     runs_on_two_nodes_at_once_invoice_every_period_once,
@@ -550,4 +597,5 @@ on_both_backends!(
     a_year_of_daily_runs_bills_reminds_suspends_and_terminates_exactly,
     period_end_cancellations_and_unpaid_orders_are_carried_out_once,
     staff_see_the_automation_status_preview_a_run_and_change_its_settings,
+    a_late_fee_is_charged_once_as_an_invoice_of_its_own,
 );
