@@ -115,6 +115,20 @@ pub fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
+/// The integer column `n` of the one row `sql` returns (a `SELECT COUNT(*) AS n …`), 0 for no row.
+pub async fn count(db: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Value>) -> Result<i64, DbErr> {
+    let backend = db.get_database_backend();
+    match db.query_one_raw(clock_statement(backend, sql, values)).await? {
+        Some(row) => row.try_get("", "n"),
+        None => Ok(0),
+    }
+}
+
+/// A time on the database clock (milliseconds since the epoch) as RFC 3339, for pages.
+pub fn ms_to_rfc3339(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339())
+}
+
 /// The database's clock now, in milliseconds since the Unix epoch. Leases and job claims
 /// use only this clock, so a node whose own clock is wrong cannot take what another holds.
 pub async fn db_now_ms(db: &impl ConnectionTrait) -> Result<i64, DbErr> {

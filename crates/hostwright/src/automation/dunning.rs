@@ -270,6 +270,7 @@ pub(super) async fn reminders(
         .all(&state.db)
         .await
         .map_err(db)?;
+    let currencies = crate::catalog::service::currencies_by_code(&state.db).await.map_err(db)?;
     let mut sent = 0;
     for i in invoices {
         let offset = (date - i.due_date).num_days();
@@ -282,7 +283,7 @@ pub(super) async fn reminders(
             }
             continue;
         };
-        if send_reminder(state, held, &i, step, date).await? {
+        if send_reminder(state, held, &i, step, date, &currencies).await? {
             sent += 1;
             report.actions.push(describe);
         }
@@ -296,14 +297,8 @@ pub(super) async fn reminders(
 
 /// Whether invoice `id` got the reminder of `step`, or a later one.
 async fn reminded(state: &AppState, id: InvoiceId, step: i32) -> Result<bool, DbErr> {
-    let backend = state.db.get_database_backend();
     let sql = "SELECT COUNT(*) AS n FROM invoice_reminders WHERE invoice_id = ? AND step >= ?";
-    let row = state.db.query_one_raw(clock_statement(backend, sql, vec![id.0.into(), step.into()])).await?;
-    let n: i64 = match row {
-        Some(r) => r.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(n > 0)
+    Ok(crate::db::count(&state.db, sql, vec![id.0.into(), step.into()]).await? > 0)
 }
 
 /// Claims (invoice, step) and queues the reminder email in one fenced transaction; `false`
@@ -314,15 +309,13 @@ async fn send_reminder(
     i: &crate::invoices::model::invoice::Model,
     step: i32,
     date: NaiveDate,
+    currencies: &HashMap<String, hostwright_core::Currency>,
 ) -> Result<bool, TaskError> {
     if reminded(state, i.id, step).await.map_err(db)? {
         return Ok(false);
     }
     let Some(c) = crate::clients::store::find(&state.db, i.client_id).await.map_err(db)? else { return Ok(false) };
-    let currency = crate::invoices::service::find_currency(&state.db, &i.currency_code)
-        .await
-        .map_err(|e| TaskError::Failed(e.to_string()))?
-        .unwrap_or(hostwright_core::Currency::USD);
+    let currency = currencies.get(&i.currency_code).copied().unwrap_or(hostwright_core::Currency::USD);
     let txn = state.db.begin().await.map_err(db)?;
     let backend = txn.get_database_backend();
     let claimed = txn
@@ -394,30 +387,24 @@ pub(super) async fn late_fees(
         return Ok(());
     };
     let backend = state.db.get_database_backend();
-    let rows = state
-        .db
-        .query_all_raw(clock_statement(
+    let overdue = invoice::Entity::find()
+        .from_raw_sql(clock_statement(
             backend,
-            "SELECT i.id FROM invoices i WHERE i.status = ? AND i.due_date <= ? \
+            "SELECT i.* FROM invoices i WHERE i.status = ? AND i.due_date <= ? \
              AND NOT EXISTS (SELECT 1 FROM late_fees f WHERE f.invoice_id = i.id OR f.fee_invoice_id = i.id) \
              ORDER BY i.id",
             vec![UNPAID.into(), days_before(date, days).into()],
         ))
+        .all(&state.db)
         .await
         .map_err(db)?;
     let billing = crate::invoices::settings::load(&state.db).await.map_err(db)?;
+    let currencies = crate::catalog::service::currencies_by_code(&state.db).await.map_err(db)?;
     let mut charged = 0;
-    for row in rows {
-        let id = InvoiceId(row.try_get("", "id").map_err(db)?);
-        let Some(i) = invoice::Entity::find_by_id(id).one(&state.db).await.map_err(db)? else { continue };
-        let Some(currency) = crate::invoices::service::find_currency(&state.db, &i.currency_code)
-            .await
-            .map_err(|e| TaskError::Failed(e.to_string()))?
-        else {
-            continue;
-        };
+    for i in overdue {
+        let Some(&currency) = currencies.get(&i.currency_code) else { continue };
         let balance = hostwright_core::Money::from_minor(i.balance_minor(), currency);
-        let fee = late_fee(settings, balance).map_err(|e| TaskError::Failed(format!("invoice {id}: {e}")))?;
+        let fee = late_fee(settings, balance).map_err(|e| TaskError::Failed(format!("invoice {}: {e}", i.id)))?;
         let Some(fee) = fee else { continue };
         let describe = format!("late fee {fee} on invoice {} (due {})", i.display_number(), i.due_date);
         let Some(held) = held else {

@@ -14,14 +14,11 @@ use serde::Deserialize;
 use super::settings::{self, AutomationSettings};
 use super::{Task, lease};
 use crate::audit::{self, Actor};
+use crate::db::ms_to_rfc3339;
 use crate::staff::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::Authorized;
 use crate::web::{AppResult, FormErrors, Page, flash};
-
-fn time(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339())
-}
 
 #[derive(Deserialize, Default)]
 pub struct View {
@@ -188,9 +185,9 @@ async fn render(
             holder => l.holder,
             token => l.token,
             live => l.live,
-            expires_at => time(l.expires_ms),
-            acquired_at => time(l.acquired_ms),
-            renewed_at => time(l.renewed_ms),
+            expires_at => ms_to_rfc3339(l.expires_ms),
+            acquired_at => ms_to_rfc3339(l.acquired_ms),
+            renewed_at => ms_to_rfc3339(l.renewed_ms),
         }
     });
     let last = super::last_runs(&state.db).await?;
@@ -209,7 +206,7 @@ async fn render(
                 counts => serde_json::from_str::<std::collections::BTreeMap<String, i64>>(&r.counts).unwrap_or_default(),
                 error => r.error.clone(),
                 holder => r.holder.clone(),
-                started_at => time(r.started_ms),
+                started_at => ms_to_rfc3339(r.started_ms),
                 millis => r.millis,
             }),
         });

@@ -16,7 +16,6 @@ use sea_orm::{QueryOrder, QuerySelect, TransactionTrait};
 
 use super::settings::{self, AutomationSettings};
 use crate::clients::model::client;
-use crate::db::clock_statement;
 use crate::services::model::service;
 use crate::state::AppState;
 
@@ -176,12 +175,7 @@ impl Check {
 }
 
 async fn count(state: &AppState, sql: &str) -> Result<i64, DbErr> {
-    let backend = state.db.get_database_backend();
-    let row = state.db.query_one_raw(clock_statement(backend, sql, Vec::new())).await?;
-    match row {
-        Some(r) => r.try_get("", "n"),
-        None => Ok(0),
-    }
+    crate::db::count(&state.db, sql, Vec::new()).await
 }
 
 /// Checks the database after the automation ran for every day up to `date` and its jobs were
@@ -223,20 +217,13 @@ pub async fn check(state: &AppState, date: NaiveDate) -> anyhow::Result<Check> {
     }
     if let Some(days) = settings.late_fee_after_days {
         let cutoff = date.checked_sub_days(Days::new(u64::from(days))).unwrap_or(date);
-        let backend = state.db.get_database_backend();
-        let row = state
-            .db
-            .query_one_raw(clock_statement(
-                backend,
-                "SELECT COUNT(*) AS n FROM invoices i WHERE i.status = 'unpaid' AND i.due_date <= ? \
-                 AND NOT EXISTS (SELECT 1 FROM late_fees f WHERE f.invoice_id = i.id OR f.fee_invoice_id = i.id)",
-                vec![cutoff.into()],
-            ))
-            .await?;
-        let missing: i64 = match row {
-            Some(r) => r.try_get("", "n")?,
-            None => 0,
-        };
+        let missing = crate::db::count(
+            &state.db,
+            "SELECT COUNT(*) AS n FROM invoices i WHERE i.status = 'unpaid' AND i.due_date <= ? \
+             AND NOT EXISTS (SELECT 1 FROM late_fees f WHERE f.invoice_id = i.id OR f.fee_invoice_id = i.id)",
+            vec![cutoff.into()],
+        )
+        .await?;
         if missing > 0 {
             c.violations.push(format!("{missing} invoices overdue by {days} days or more have no late fee"));
         }

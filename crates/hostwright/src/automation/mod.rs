@@ -253,14 +253,8 @@ async fn record_end(db: &impl ConnectionTrait, id: i64, report: &TaskReport, err
 
 /// Whether `task` has finished a run for business date `date`.
 pub async fn done_on(db: &impl ConnectionTrait, task: Task, date: NaiveDate) -> Result<bool, DbErr> {
-    let backend = db.get_database_backend();
     let sql = "SELECT COUNT(*) AS n FROM automation_runs WHERE task = ? AND run_date = ? AND status = 'done'";
-    let row = db.query_one_raw(clock_statement(backend, sql, vec![task.key().into(), date.into()])).await?;
-    let n: i64 = match row {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(n > 0)
+    Ok(crate::db::count(db, sql, vec![task.key().into(), date.into()]).await? > 0)
 }
 
 /// A run started from the command line.

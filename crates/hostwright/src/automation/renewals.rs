@@ -27,6 +27,7 @@ use crate::ids::{ClientId, InvoiceId, ServiceId};
 use crate::invoices::model::line;
 use crate::invoices::service::{self as invoices, BilledLine, InvoiceError, TaxBuyer};
 use crate::invoices::settings::{self as billing_settings, BillingSettings};
+use crate::orders::cart;
 use crate::services::cancellations;
 use crate::services::model::{cancellation, service};
 use crate::state::AppState;
@@ -45,8 +46,7 @@ pub struct Item {
 /// A renewal invoice the run will make.
 #[derive(Debug, Clone)]
 pub struct Planned {
-    pub client_id: ClientId,
-    pub client_label: String,
+    pub client: client::Model,
     pub currency: Currency,
     pub due_date: NaiveDate,
     pub items: Vec<Item>,
@@ -63,8 +63,8 @@ impl Planned {
             .collect();
         format!(
             "renewal invoice for client #{} ({}): {}, due {}, {}",
-            self.client_id,
-            self.client_label,
+            self.client.id,
+            self.client.email,
             self.totals.grand_total,
             self.due_date,
             services.join(", ")
@@ -154,6 +154,7 @@ pub async fn plan(
         .map(|r| r.service_id)
         .collect();
 
+    let currencies = crate::catalog::service::currencies_by_code(db).await?;
     let mut groups: BTreeMap<(ClientId, String, Option<ServiceId>), Vec<Item>> = BTreeMap::new();
     for s in &services {
         let Some(start) = s.next_invoice_date else { continue };
@@ -175,19 +176,12 @@ pub async fn plan(
         if !cycle.is_recurring() || s.recurring_minor <= 0 {
             continue;
         }
-        let Some(currency) = invoices::find_currency(db, &s.currency_code).await? else { continue };
+        let Some(&currency) = currencies.get(&s.currency_code) else { continue };
         let Some(period) = period_from(s, product, cycle, start) else { continue };
         let name = product.map_or("Service", |p| p.name.as_str());
-        let subject = match (s.domain.as_str(), s.hostname.as_str()) {
-            ("", "") => String::new(),
-            ("", host) => format!(" — {host}"),
-            (domain, _) => format!(" — {domain}"),
-        };
-        let line = Line::new(
-            format!("{name}{subject} ({} – {})", period.start, period.end),
-            Money::from_minor(s.recurring_minor, currency),
-            1,
-        );
+        let description = format!("{name}{}", cart::subject(&s.domain, &s.hostname));
+        let line =
+            Line::new(cart::with_period(&description, Some(period)), Money::from_minor(s.recurring_minor, currency), 1);
         let line = if product.is_none_or(|p| p.taxable) { line } else { line.untaxed() };
         let key = (s.client_id, s.currency_code.clone(), (!settings.group_renewals).then_some(s.id));
         groups.entry(key).or_default().push(Item { service_id: s.id, period, line });
@@ -199,10 +193,10 @@ pub async fn plan(
         if c.anonymised_at.is_some() {
             continue;
         }
-        let Some(currency) = invoices::find_currency(db, &code).await? else { continue };
+        let Some(&currency) = currencies.get(&code) else { continue };
         let totals = totals(db, &billing, &c, currency, &items).await?;
         let due_date = items.iter().map(|i| i.period.start).min().unwrap_or(date);
-        planned.push(Planned { client_id, client_label: c.email.clone(), currency, due_date, items, totals });
+        planned.push(Planned { client: c, currency, due_date, items, totals });
     }
     Ok(planned)
 }
@@ -239,7 +233,7 @@ pub async fn apply(
                 }
             }
             Err(RenewalError::LeaseLost) => return Err(RenewalError::LeaseLost),
-            Err(err) => outcome.failures.push(format!("client #{}: {err}", p.client_id)),
+            Err(err) => outcome.failures.push(format!("client #{}: {err}", p.client.id)),
         }
     }
     if !outcome.invoices.is_empty() {
@@ -255,7 +249,7 @@ async fn apply_one(
     date: NaiveDate,
     p: &Planned,
 ) -> Result<(Option<InvoiceId>, usize), RenewalError> {
-    let c = crate::clients::store::find(&state.db, p.client_id).await?.ok_or_else(|| anyhow::anyhow!("client gone"))?;
+    let c = &p.client;
     let txn = state.db.begin().await?;
     let now = Utc::now();
     let mut kept = Vec::new();
@@ -283,7 +277,7 @@ async fn apply_one(
     let totals = if kept.len() == p.items.len() {
         p.totals.clone()
     } else {
-        totals(&txn, billing, &c, p.currency, &kept).await?
+        totals(&txn, billing, c, p.currency, &kept).await?
     };
     let billed: Vec<BilledLine> = kept
         .iter()
@@ -297,8 +291,8 @@ async fn apply_one(
         .collect();
     let due_date = kept.iter().map(|i| i.period.start).min().unwrap_or(date);
     let actor = Actor::system("automation");
-    let draft = invoices::insert_draft(&txn, &c, due_date, "", &billed, &totals).await?;
-    let issued = invoices::issue_on(state, &txn, &actor, billing, &c, draft.id, Some(date)).await?;
+    let draft = invoices::insert_draft(&txn, c, due_date, "", &billed, &totals).await?;
+    let issued = invoices::issue_on(state, &txn, &actor, billing, c, draft.id, Some(date)).await?;
     audit::record(
         &txn,
         &actor,

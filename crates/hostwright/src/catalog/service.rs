@@ -2,7 +2,7 @@
 //! price matrix. Amounts are parsed and checked by `hostwright-core`; every change is
 //! audited in its transaction.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 
 use chrono::Utc;
@@ -167,6 +167,11 @@ pub async fn currencies(db: &impl ConnectionTrait) -> Result<Vec<currency::Model
         .order_by_asc(currency::Column::Code)
         .all(db)
         .await
+}
+
+/// Every currency set up, as the money core's, by code: for work over many records at once.
+pub async fn currencies_by_code(db: &impl ConnectionTrait) -> Result<HashMap<String, Currency>, DbErr> {
+    Ok(currencies(db).await?.iter().filter_map(|c| Some((c.code.clone(), to_core(c).ok()?))).collect())
 }
 
 /// The money-core currency a stored currency stands for, with its rounding rule.

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::store;
 use crate::audit::{self, Actor};
+use crate::db::ms_to_rfc3339;
 use crate::ids::JobId;
 use crate::staff::permissions::perm;
 use crate::state::AppState;
@@ -25,11 +26,6 @@ pub struct Filters {
     kind: String,
     #[serde(default)]
     page: Option<u64>,
-}
-
-/// A time on the database clock (ms since the epoch) for the templates.
-fn time(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339())
 }
 
 /// Pending, running and failed counts per kind, as rows for the page.
@@ -74,12 +70,12 @@ pub async fn list_queue(
                 priority => j.priority,
                 attempts => j.attempts,
                 max_attempts => j.max_attempts,
-                run_at => time(j.run_at_ms),
+                run_at => ms_to_rfc3339(j.run_at_ms),
                 lease_owner => j.lease_owner,
-                lease_expires_at => j.lease_expires_ms.and_then(time),
+                lease_expires_at => j.lease_expires_ms.and_then(ms_to_rfc3339),
                 last_error => j.last_error,
-                created_at => time(j.created_at_ms),
-                finished_at => j.finished_at_ms.and_then(time),
+                created_at => ms_to_rfc3339(j.created_at_ms),
+                finished_at => j.finished_at_ms.and_then(ms_to_rfc3339),
             }
         })
         .collect();
@@ -111,15 +107,10 @@ pub async fn retry_job(
     current: Authorized<perm::SettingsManage>,
     Path(id): Path<JobId>,
 ) -> AppResult<Response> {
-    let txn = state.db.begin().await?;
-    let retried = store::retry_now(&txn, id).await?;
-    if retried {
-        let actor = Actor::staff(current.staff.id, &current.staff.email, &page.ip);
-        audit::record(&txn, &actor, "job.retried", Some(("job", id.0)), format!("Queued job {id} to run now")).await?;
-    }
-    txn.commit().await?;
+    let done =
+        staff_act(&state, &page, &current, id, store::retry_now, "job.retried", "Queued job {id} to run now").await?;
     state.jobs_wakeup.notify_one();
-    Ok(if retried {
+    Ok(if done {
         flash::redirect(&state, "/admin/queue", "success", "The job will run again shortly.")
     } else {
         flash::redirect(&state, "/admin/queue", "error", "Only a pending or failed job can be retried.")
@@ -132,16 +123,35 @@ pub async fn cancel_job(
     current: Authorized<perm::SettingsManage>,
     Path(id): Path<JobId>,
 ) -> AppResult<Response> {
-    let txn = state.db.begin().await?;
-    let cancelled = store::cancel(&txn, id).await?;
-    if cancelled {
-        let actor = Actor::staff(current.staff.id, &current.staff.email, &page.ip);
-        audit::record(&txn, &actor, "job.cancelled", Some(("job", id.0)), format!("Cancelled job {id}")).await?;
-    }
-    txn.commit().await?;
-    Ok(if cancelled {
+    let done = staff_act(&state, &page, &current, id, store::cancel, "job.cancelled", "Cancelled job {id}").await?;
+    Ok(if done {
         flash::redirect(&state, "/admin/queue", "success", "The job was cancelled; it will not run.")
     } else {
         flash::redirect(&state, "/admin/queue", "error", "Only a pending or failed job can be cancelled.")
     })
+}
+
+/// Applies a staff action to job `id` and, when it changed the job, audits it as `action`
+/// (`summary` with `{id}` filled in), in one transaction; `false` when the job's status
+/// did not allow it.
+async fn staff_act<F>(
+    state: &AppState,
+    page: &Page,
+    current: &Authorized<perm::SettingsManage>,
+    id: JobId,
+    act: F,
+    action: &str,
+    summary: &str,
+) -> AppResult<bool>
+where
+    F: for<'a> AsyncFn(&'a sea_orm::DatabaseTransaction, JobId) -> Result<bool, sea_orm::DbErr>,
+{
+    let txn = state.db.begin().await?;
+    let done = act(&txn, id).await?;
+    if done {
+        let actor = Actor::staff(current.staff.id, &current.staff.email, &page.ip);
+        audit::record(&txn, &actor, action, Some(("job", id.0)), summary.replace("{id}", &id.to_string())).await?;
+    }
+    txn.commit().await?;
+    Ok(done)
 }

@@ -533,7 +533,17 @@ fn first_charge(
     }
 }
 
-fn with_period(description: &str, period: Option<Period>) -> String {
+/// What a service line names after the product: ` — its domain`, else ` — its hostname`.
+pub(crate) fn subject(domain: &str, hostname: &str) -> String {
+    match (domain, hostname) {
+        ("", "") => String::new(),
+        ("", host) => format!(" — {host}"),
+        (domain, _) => format!(" — {domain}"),
+    }
+}
+
+/// A line's description with the period it bills, as every service line shows it.
+pub(crate) fn with_period(description: &str, period: Option<Period>) -> String {
     match period {
         Some(p) => format!("{description} ({} – {})", p.start, p.end),
         None => description.to_owned(),
@@ -561,11 +571,7 @@ async fn quote_item(
     let period = period.map(|(p, _)| p);
     let target = LineTarget::Product { product_id: product.id, cycle };
     let setup_target = LineTarget::Setup { product_id: product.id, cycle };
-    let subject = match (item.domain.as_str(), item.hostname.as_str()) {
-        ("", "") => String::new(),
-        ("", host) => format!(" — {host}"),
-        (domain, _) => format!(" — {domain}"),
-    };
+    let subject = subject(&item.domain, &item.hostname);
     let mut lines = Vec::new();
     for (i, charge) in priced.charges.iter().enumerate() {
         let mut line = charge.clone();
