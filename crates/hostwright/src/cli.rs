@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Tools for trying Hostwright at scale: seed data, time pages.
     Dev {
         #[command(subcommand)]
@@ -102,6 +107,29 @@ enum DevCommand {
         /// Checkouts each buyer attempts.
         #[arg(long, default_value_t = 25)]
         rounds: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Renewal invoices per second made by the daily run over many services, in a scratch
+    /// database, against a raw batched insert of the same rows into the same database.
+    Billing {
+        #[arg(long, default_value_t = 1_000_000)]
+        services: u64,
+        /// Clients owning the services (a quarter of the services by default).
+        #[arg(long)]
+        clients: Option<u64>,
+        /// Share of the services due for renewal on the benchmark's day.
+        #[arg(long, default_value_t = 0.1)]
+        due_fraction: f64,
+        /// A PostgreSQL server (a scratch database is made on it and dropped) or a new SQLite
+        /// file; a temporary SQLite file by default.
+        #[arg(long)]
+        database: Option<String>,
+        /// Keep the scratch database afterwards.
+        #[arg(long)]
+        keep: bool,
     },
 }
 
@@ -175,7 +203,50 @@ pub async fn run() -> anyhow::Result<()> {
             create_admin(settings, email, name, role, password_stdin).await
         }
         Command::Config { .. } => Ok(()),
+        Command::Bench { command } => bench(settings, command).await,
         Command::Dev { command } => dev(settings, command).await,
+    }
+}
+
+async fn bench(settings: Settings, command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Billing { services, clients, due_fraction, database, keep } => {
+            let clients = clients.unwrap_or((services / 4).max(1));
+            let bench = crate::automation::bench::BillingBench { services, clients, due_fraction, database, keep };
+            let f = crate::automation::bench::billing(settings, &bench).await?;
+            println!(
+                "{} services, {} clients on {}: {} due, seeded in {:.1} s",
+                f.services,
+                f.clients,
+                f.backend,
+                f.due_services,
+                f.seeding.as_secs_f64()
+            );
+            println!(
+                "renewal run: {} invoices, {} lines, {} tax lines in {:.2} s",
+                f.invoices,
+                f.lines,
+                f.tax_lines,
+                f.run.as_secs_f64()
+            );
+            println!(
+                "invoice emails: {} composed and queued by the job in {:.2} s (one worker, after the run)",
+                f.emails,
+                f.emails_took.as_secs_f64()
+            );
+            println!(
+                "raw batched insert of the same {} invoice and line rows: {:.2} s",
+                f.raw_rows,
+                f.raw.as_secs_f64()
+            );
+            println!(
+                "billing: invoices_per_s={:.0} ratio_to_raw_insert={:.2} peak_rss_mb={:.0}",
+                f.invoices_per_s(),
+                f.ratio_to_raw_insert(),
+                f.peak_rss_mb
+            );
+            Ok(())
+        }
     }
 }
 

@@ -124,6 +124,140 @@ pub async fn count(db: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Va
     }
 }
 
+/// Bound parameters per statement SQLite accepts (its limit is 32,766).
+const MAX_PARAMETERS: usize = 30_000;
+
+/// Rows per statement on PostgreSQL, where a batch travels as one JSON parameter.
+const JSON_ROWS: usize = 5_000;
+
+/// Inserts `rows` (each one value per column) into `table` inside the caller's transaction;
+/// with `returning` columns named, returns those columns of every inserted row. For the few
+/// hot paths that write thousands of rows at once (the daily run).
+///
+/// On PostgreSQL the rows travel as one JSON parameter expanded by
+/// `json_populate_recordset` into the table's own column types, so the statement is the
+/// same whatever the row count (prepared once per connection) and carries one parameter; on
+/// SQLite they are multi-row INSERTs as large as its parameter limit allows.
+pub async fn insert_many(
+    db: &impl ConnectionTrait,
+    table: &'static str,
+    columns: &[&'static str],
+    rows: Vec<Vec<sea_orm::Value>>,
+    returning: &[&'static str],
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    insert_rows(db, table, columns, rows, returning, None).await
+}
+
+/// [`insert_many`] skipping each row whose `unique` column holds a value already present
+/// (`ON CONFLICT DO NOTHING`), so a retried writer inserts nothing twice.
+pub async fn insert_many_once(
+    db: &impl ConnectionTrait,
+    table: &'static str,
+    columns: &[&'static str],
+    rows: Vec<Vec<sea_orm::Value>>,
+    unique: &'static str,
+) -> Result<(), DbErr> {
+    insert_rows(db, table, columns, rows, &[], Some(unique)).await?;
+    Ok(())
+}
+
+async fn insert_rows(
+    db: &impl ConnectionTrait,
+    table: &'static str,
+    columns: &[&'static str],
+    rows: Vec<Vec<sea_orm::Value>>,
+    returning: &[&'static str],
+    unique: Option<&'static str>,
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        return insert_json(db, table, columns, rows, returning, unique).await;
+    }
+    use sea_orm::sea_query::Query;
+    let per_statement = (MAX_PARAMETERS / columns.len().max(1)).max(1);
+    let mut returned = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut insert = Query::insert();
+        insert.into_table(table).columns(columns.iter().copied());
+        for row in rows.by_ref().take(per_statement) {
+            insert.values(row.into_iter().map(Into::into)).map_err(|e| DbErr::Custom(format!("{table}: {e}")))?;
+        }
+        if let Some(column) = unique {
+            insert.on_conflict(sea_orm::sea_query::OnConflict::column(column).do_nothing().to_owned());
+        }
+        if returning.is_empty() {
+            db.execute(&insert).await?;
+        } else {
+            insert.returning(Query::returning().columns(returning.iter().copied()));
+            returned.extend(db.query_all(&insert).await?);
+        }
+    }
+    Ok(returned)
+}
+
+async fn insert_json(
+    db: &impl ConnectionTrait,
+    table: &'static str,
+    columns: &[&'static str],
+    rows: Vec<Vec<sea_orm::Value>>,
+    returning: &[&'static str],
+    unique: Option<&'static str>,
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    let quoted = |names: &[&str]| names.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+    let list = quoted(columns);
+    let mut sql = format!(
+        "INSERT INTO \"{table}\" ({list}) SELECT {list} FROM json_populate_recordset(NULL::\"{table}\", $1::json)"
+    );
+    if let Some(column) = unique {
+        sql.push_str(&format!(" ON CONFLICT (\"{column}\") DO NOTHING"));
+    }
+    if !returning.is_empty() {
+        sql.push_str(&format!(" RETURNING {}", quoted(returning)));
+    }
+    let mut returned = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch = rows
+            .by_ref()
+            .take(JSON_ROWS)
+            .map(|row| {
+                let object = columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, v)| Ok(((*c).to_owned(), json_value(v)?)))
+                    .collect::<Result<serde_json::Map<_, _>, DbErr>>()?;
+                Ok(serde_json::Value::Object(object))
+            })
+            .collect::<Result<Vec<_>, DbErr>>()?;
+        let json = serde_json::to_string(&batch).map_err(|e| DbErr::Custom(format!("{table}: {e}")))?;
+        let statement = Statement::from_sql_and_values(DbBackend::Postgres, &sql, [json.into()]);
+        if returning.is_empty() {
+            db.execute_raw(statement).await?;
+        } else {
+            returned.extend(db.query_all_raw(statement).await?);
+        }
+    }
+    Ok(returned)
+}
+
+/// A value as PostgreSQL reads it from JSON into a column of its type.
+fn json_value(value: sea_orm::Value) -> Result<serde_json::Value, DbErr> {
+    use sea_orm::Value as V;
+    use serde_json::Value as J;
+    Ok(match value {
+        V::Bool(v) => v.map_or(J::Null, J::Bool),
+        V::SmallInt(v) => v.map_or(J::Null, Into::into),
+        V::Int(v) => v.map_or(J::Null, Into::into),
+        V::BigInt(v) => v.map_or(J::Null, Into::into),
+        V::String(v) => v.map_or(J::Null, J::String),
+        V::ChronoDate(v) => v.map_or(J::Null, |d| J::String(d.to_string())),
+        V::ChronoDateTimeUtc(v) => {
+            v.map_or(J::Null, |t| J::String(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
+        }
+        other => return Err(DbErr::Custom(format!("insert_many does not send {other:?}"))),
+    })
+}
+
 /// A time on the database clock (milliseconds since the epoch) as RFC 3339, for pages.
 pub fn ms_to_rfc3339(ms: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339())

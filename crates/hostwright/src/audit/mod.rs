@@ -88,3 +88,37 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// One entry of [`record_many`].
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub action: &'static str,
+    pub entity: Option<(&'static str, i64)>,
+    pub summary: String,
+}
+
+/// Appends many entries by one actor with multi-row inserts; call inside the transaction of
+/// the changes they record.
+pub async fn record_many(db: &impl ConnectionTrait, actor: &Actor, entries: Vec<Entry>) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let rows = entries
+        .into_iter()
+        .map(|e| {
+            vec![
+                now.into(),
+                actor.kind.into(),
+                actor.id.into(),
+                actor.label.clone().into(),
+                e.action.into(),
+                e.entity.map(|(t, _)| t).into(),
+                e.entity.map(|(_, id)| id).into(),
+                actor.ip.clone().into(),
+                e.summary.into(),
+            ]
+        })
+        .collect();
+    let columns =
+        ["occurred_at", "actor_kind", "actor_id", "actor_label", "action", "entity_type", "entity_id", "ip", "summary"];
+    crate::db::insert_many(db, "audit_log", &columns, rows, &[]).await?;
+    Ok(())
+}

@@ -7,6 +7,7 @@
 //! the second time. Every real run of a task is recorded in `automation_runs` with its counts
 //! and duration; a dry run writes nothing and reports what a real run would do.
 
+pub mod bench;
 mod dunning;
 pub mod handlers;
 pub mod jobs;
@@ -195,7 +196,9 @@ async fn run_renewals(
     date: NaiveDate,
     report: &mut TaskReport,
 ) -> Result<(), TaskError> {
+    let planning = Instant::now();
     let planned = renewals::plan(state, settings, date).await?;
+    tracing::info!(invoices = planned.len(), duration_ms = planning.elapsed().as_millis() as u64, "renewals planned");
     let Some(held) = held else {
         report.counts.insert("invoices", planned.len() as i64);
         report.counts.insert("lines", planned.iter().map(|p| p.items.len() as i64).sum());

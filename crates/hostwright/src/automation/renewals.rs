@@ -16,7 +16,7 @@ use chrono::{Datelike, Days, NaiveDate, Utc};
 use hostwright_core::{BillingCycle, Currency, DueSchedule, Line, Money, Period, Totals};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{QueryOrder, TransactionTrait};
+use sea_orm::{ConnectionTrait, QueryOrder, TransactionTrait};
 
 use super::lease::{self, Held};
 use super::settings::AutomationSettings;
@@ -24,8 +24,9 @@ use crate::audit::{self, Actor};
 use crate::catalog::model::product;
 use crate::clients::model::client;
 use crate::ids::{ClientId, InvoiceId, ServiceId};
+use crate::invoices::batch::{self, NewInvoice};
 use crate::invoices::model::line;
-use crate::invoices::service::{self as invoices, BilledLine, InvoiceError, TaxBuyer};
+use crate::invoices::service::{BilledLine, InvoiceError, TaxBuyer, TaxTable};
 use crate::invoices::settings::{self as billing_settings, BillingSettings};
 use crate::orders::cart;
 use crate::services::cancellations;
@@ -187,33 +188,34 @@ pub async fn plan(
         groups.entry(key).or_default().push(Item { service_id: s.id, period, line });
     }
 
+    let ids: Vec<ClientId> = groups.keys().map(|(id, _, _)| *id).collect::<HashSet<_>>().into_iter().collect();
+    let clients = crate::clients::store::find_many(db, &ids).await?;
+    let taxes = TaxTable::load(db, &billing).await?;
     let mut planned = Vec::new();
     for ((client_id, code, _), items) in groups {
-        let Some(c) = crate::clients::store::find(db, client_id).await? else { continue };
+        let Some(c) = clients.get(&client_id) else { continue };
         if c.anonymised_at.is_some() {
             continue;
         }
         let Some(&currency) = currencies.get(&code) else { continue };
-        let totals = totals(db, &billing, &c, currency, &items).await?;
+        let totals = totals(&taxes, c, currency, &items)?;
         let due_date = items.iter().map(|i| i.period.start).min().unwrap_or(date);
-        planned.push(Planned { client: c, currency, due_date, items, totals });
+        planned.push(Planned { client: c.clone(), currency, due_date, items, totals });
     }
     Ok(planned)
 }
 
-async fn totals(
-    db: &impl ConnectionTrait,
-    billing: &BillingSettings,
-    c: &client::Model,
-    currency: Currency,
-    items: &[Item],
-) -> Result<Totals, RenewalError> {
+fn totals(taxes: &TaxTable, c: &client::Model, currency: Currency, items: &[Item]) -> Result<Totals, RenewalError> {
     let lines: Vec<Line> = items.iter().map(|i| i.line.clone()).collect();
-    Ok(invoices::totals_for(db, billing, TaxBuyer::client(c), currency, &lines).await?)
+    Ok(taxes.totals(TaxBuyer::client(c), currency, &lines)?)
 }
 
-/// Writes the planned invoices, each in its own transaction under the lease `held`, issued
-/// on `date`. A planned invoice that fails is reported and the others go ahead; a lost
+/// Planned invoices written per transaction. A batch that fails is written again one
+/// invoice at a time, so one bad invoice does not hold the others back.
+const BATCH: usize = 500;
+
+/// Writes the planned invoices under the lease `held`, issued on `date`, a batch per
+/// transaction. A planned invoice that fails is reported and the others go ahead; a lost
 /// lease stops the run.
 pub async fn apply(
     state: &AppState,
@@ -222,98 +224,167 @@ pub async fn apply(
     planned: &[Planned],
 ) -> Result<Outcome, RenewalError> {
     let billing = billing_settings::load(&state.db).await?;
+    let taxes = TaxTable::load(&state.db, &billing).await?;
     let mut outcome = Outcome::default();
-    for p in planned {
-        match apply_one(state, held, &billing, date, p).await {
-            Ok((invoice, kept)) => {
-                outcome.already_invoiced += p.items.len() - kept;
-                if let Some(id) = invoice {
-                    outcome.invoices.push(id);
-                    outcome.lines += kept;
+    for batch in planned.chunks(BATCH) {
+        match apply_batch(state, held, &billing, &taxes, date, batch).await {
+            Ok(done) => outcome.add(done),
+            Err(RenewalError::LeaseLost) => return Err(RenewalError::LeaseLost),
+            Err(err) if batch.len() == 1 => {
+                outcome.failures.push(format!("client #{}: {err}", batch[0].client.id));
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, invoices = batch.len(), "a batch of renewal invoices failed; writing them one by one");
+                for p in batch {
+                    match apply_batch(state, held, &billing, &taxes, date, std::slice::from_ref(p)).await {
+                        Ok(done) => outcome.add(done),
+                        Err(RenewalError::LeaseLost) => return Err(RenewalError::LeaseLost),
+                        Err(err) => outcome.failures.push(format!("client #{}: {err}", p.client.id)),
+                    }
                 }
             }
-            Err(RenewalError::LeaseLost) => return Err(RenewalError::LeaseLost),
-            Err(err) => outcome.failures.push(format!("client #{}: {err}", p.client.id)),
         }
     }
     if !outcome.invoices.is_empty() {
-        state.outbox_wakeup.notify_one();
+        state.jobs_wakeup.notify_one();
     }
     Ok(outcome)
 }
 
-async fn apply_one(
+impl Outcome {
+    fn add(&mut self, other: Outcome) {
+        self.invoices.extend(other.invoices);
+        self.lines += other.lines;
+        self.already_invoiced += other.already_invoiced;
+        self.failures.extend(other.failures);
+    }
+}
+
+/// Writes one batch of planned invoices in one transaction: moves each service's
+/// `next_invoice_date` past the period by a guarded UPDATE (a service another run invoiced
+/// meanwhile drops out, and an invoice left with none is not made), issues the invoices,
+/// and commits under the holder's fence.
+async fn apply_batch(
     state: &AppState,
     held: &Held,
     billing: &BillingSettings,
+    taxes: &TaxTable,
     date: NaiveDate,
-    p: &Planned,
-) -> Result<(Option<InvoiceId>, usize), RenewalError> {
-    let c = &p.client;
+    batch: &[Planned],
+) -> Result<Outcome, RenewalError> {
     let txn = state.db.begin().await?;
-    let now = Utc::now();
-    let mut kept = Vec::new();
-    for item in &p.items {
-        let moved = txn
-            .execute(
-                Query::update()
-                    .table(service::Entity)
-                    .value(service::Column::NextInvoiceDate, item.period.end)
-                    .value(service::Column::UpdatedAt, now)
-                    .and_where(Expr::col(service::Column::Id).eq(item.service_id))
-                    .and_where(Expr::col(service::Column::NextInvoiceDate).eq(item.period.start))
-                    .and_where(Expr::col(service::Column::Status).is_in(BILLABLE)),
-            )
-            .await?
-            .rows_affected();
-        if moved == 1 {
-            kept.push(item.clone());
+    let items: Vec<&Item> = batch.iter().flat_map(|p| &p.items).collect();
+    let moved = move_next_invoice_dates(&txn, &items).await?;
+    let mut outcome = Outcome::default();
+    let mut invoices = Vec::with_capacity(batch.len());
+    let mut kept_items = Vec::with_capacity(batch.len());
+    for p in batch {
+        let kept: Vec<&Item> = p.items.iter().filter(|i| moved.contains(&i.service_id)).collect();
+        outcome.already_invoiced += p.items.len() - kept.len();
+        if kept.is_empty() {
+            continue;
         }
+        let totals = if kept.len() == p.items.len() {
+            p.totals.clone()
+        } else {
+            let kept: Vec<Item> = kept.iter().map(|&i| i.clone()).collect();
+            totals(taxes, &p.client, p.currency, &kept)?
+        };
+        let lines = kept
+            .iter()
+            .map(|i| BilledLine {
+                line: i.line.clone(),
+                kind: KIND,
+                service_id: Some(i.service_id),
+                service_addon_id: None,
+                period: Some(i.period),
+            })
+            .collect();
+        let due_date = kept.iter().map(|i| i.period.start).min().unwrap_or(date);
+        invoices.push(NewInvoice { client: &p.client, currency: p.currency, due_date, lines, totals });
+        kept_items.push(kept);
     }
-    if kept.is_empty() {
+    if invoices.is_empty() {
         txn.rollback().await?;
-        return Ok((None, 0));
+        return Ok(outcome);
     }
-    let totals = if kept.len() == p.items.len() {
-        p.totals.clone()
-    } else {
-        totals(&txn, billing, c, p.currency, &kept).await?
-    };
-    let billed: Vec<BilledLine> = kept
+    let actor = Actor::system("automation");
+    let issued = batch::issue_many(&txn, &actor, billing, date, &invoices).await?;
+    let audits = issued
         .iter()
-        .map(|i| BilledLine {
-            line: i.line.clone(),
-            kind: KIND,
-            service_id: Some(i.service_id),
-            service_addon_id: None,
-            period: Some(i.period),
+        .zip(&kept_items)
+        .map(|(i, kept)| audit::Entry {
+            action: "invoice.renewal",
+            entity: Some(("invoice", i.id.0)),
+            summary: format!(
+                "Renewal invoice {} for {}",
+                i.number,
+                kept.iter()
+                    .map(|i| format!("service #{} from {}", i.service_id, i.period.start))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         })
         .collect();
-    let due_date = kept.iter().map(|i| i.period.start).min().unwrap_or(date);
-    let actor = Actor::system("automation");
-    let draft = invoices::insert_draft(&txn, c, due_date, "", &billed, &totals).await?;
-    let issued = invoices::issue_on(state, &txn, &actor, billing, c, draft.id, Some(date)).await?;
-    audit::record(
-        &txn,
-        &actor,
-        "invoice.renewal",
-        Some(("invoice", issued.id.0)),
-        format!(
-            "Renewal invoice {} for {}",
-            issued.display_number(),
-            kept.iter()
-                .map(|i| format!("service #{} from {}", i.service_id, i.period.start))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    )
-    .await?;
+    audit::record_many(&txn, &actor, audits).await?;
     if !lease::fence(&txn, held).await? {
         txn.rollback().await?;
         return Err(RenewalError::LeaseLost);
     }
     txn.commit().await?;
-    Ok((Some(issued.id), kept.len()))
+    outcome.lines = kept_items.iter().map(Vec::len).sum();
+    outcome.invoices = issued.into_iter().map(|i| i.id).collect();
+    Ok(outcome)
+}
+
+/// Services per guarded UPDATE (three parameters each on SQLite).
+const MOVES_PER_STATEMENT: usize = 2000;
+
+/// Moves each item's service from the period's start to its end — only where the service
+/// still starts its next invoice there and is still billable — and returns the services
+/// moved: one UPDATE joined to the list of moves (hot path, raw SQL per backend: a JSON
+/// parameter on PostgreSQL, a VALUES list on SQLite).
+async fn move_next_invoice_dates(txn: &impl ConnectionTrait, items: &[&Item]) -> Result<HashSet<ServiceId>, DbErr> {
+    let backend = txn.get_database_backend();
+    let mut moved = HashSet::with_capacity(items.len());
+    let now = Utc::now();
+    for chunk in items.chunks(MOVES_PER_STATEMENT) {
+        let (sql, values) = if backend == sea_orm::DbBackend::Postgres {
+            let moves: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|i| {
+                    serde_json::json!({
+                        "id": i.service_id.0,
+                        "period_start": i.period.start.to_string(),
+                        "period_end": i.period.end.to_string(),
+                    })
+                })
+                .collect();
+            let sql = "UPDATE services SET next_invoice_date = v.period_end, updated_at = ? \
+                       FROM json_to_recordset(?::json) AS v(id bigint, period_start date, period_end date) \
+                       WHERE services.id = v.id AND services.next_invoice_date = v.period_start \
+                       AND services.status IN ('active', 'suspended') RETURNING services.id"
+                .to_owned();
+            (sql, vec![now.into(), serde_json::Value::Array(moves).to_string().into()])
+        } else {
+            let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                "UPDATE services SET next_invoice_date = v.column3, updated_at = ? FROM (VALUES {rows}) AS v \
+                 WHERE services.id = v.column1 AND services.next_invoice_date = v.column2 \
+                 AND services.status IN ('active', 'suspended') RETURNING id"
+            );
+            let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 3 + 1);
+            values.push(now.into());
+            for item in chunk {
+                values.extend([item.service_id.0.into(), item.period.start.into(), item.period.end.into()]);
+            }
+            (sql, values)
+        };
+        for row in txn.query_all_raw(crate::db::clock_statement(backend, &sql, values)).await? {
+            moved.insert(ServiceId(row.try_get("", "id")?));
+        }
+    }
+    Ok(moved)
 }
 
 /// After invoice `id` is paid: each service it renewed is paid up to the end of its period

@@ -2,6 +2,7 @@
 //! billing settings and tax rules.
 
 pub mod account_credit;
+pub mod batch;
 pub mod credit_handlers;
 pub mod credit_notes;
 pub mod handlers;

@@ -90,6 +90,12 @@ impl Pattern {
 /// Takes the next value of a series for a period; call inside the issuing transaction,
 /// before anything else that writes.
 pub async fn next(db: &impl ConnectionTrait, series: &str, period: &str) -> Result<i64, DbErr> {
+    take(db, series, period, 1).await
+}
+
+/// Takes the next `count` values of a series for a period at once and returns the first;
+/// the others follow it without a gap.
+pub async fn take(db: &impl ConnectionTrait, series: &str, period: &str, count: i64) -> Result<i64, DbErr> {
     let create = Query::insert()
         .into_table("number_sequences")
         .columns(["series", "period", "next_value"])
@@ -99,7 +105,7 @@ pub async fn next(db: &impl ConnectionTrait, series: &str, period: &str) -> Resu
     db.execute(&create).await?;
     let bump = Query::update()
         .table("number_sequences")
-        .value("next_value", Expr::col("next_value").add(1))
+        .value("next_value", Expr::col("next_value").add(count))
         .and_where(Expr::col("series").eq(series))
         .and_where(Expr::col("period").eq(period))
         .to_owned();
@@ -116,7 +122,7 @@ pub async fn next(db: &impl ConnectionTrait, series: &str, period: &str) -> Resu
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("number series {series}/{period}")))?;
     let after: i64 = row.try_get_by_index(0)?;
-    Ok(after - 1)
+    Ok(after - count)
 }
 
 #[cfg(test)]

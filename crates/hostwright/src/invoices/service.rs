@@ -117,44 +117,65 @@ impl<'a> TaxBuyer<'a> {
     }
 }
 
-/// The tax rules of the installation and the tax context of one buyer.
-async fn tax_setup(
-    db: &impl ConnectionTrait,
-    billing: &BillingSettings,
-    c: TaxBuyer<'_>,
-) -> Result<(TaxContext, TaxRules), InvoiceError> {
-    let seller_country = CountryCode::parse(&billing.country).ok();
-    let buyer_country = CountryCode::parse(c.country).ok().or(seller_country);
-    let rows = tax_rule::Entity::find().order_by_asc(tax_rule::Column::Id).all(db).await?;
-    let mut rules = Vec::new();
-    if seller_country.is_some() {
-        for row in rows {
-            let rate = Decimal::from_str(&row.rate).map_err(|e| anyhow::anyhow!("tax rule {}: {e}", row.id))?;
-            let mut rule = TaxRule::new(row.name.clone(), rate);
-            if let Ok(country) = CountryCode::parse(&row.country) {
-                rule = rule.in_country(country);
+/// The installation's tax rules, loaded once and applied to any number of buyers (the daily
+/// run prices thousands of invoices with one load).
+#[derive(Debug, Clone)]
+pub struct TaxTable {
+    seller_country: Option<CountryCode>,
+    prices_include_tax: bool,
+    rules: TaxRules,
+}
+
+impl TaxTable {
+    pub async fn load(db: &impl ConnectionTrait, billing: &BillingSettings) -> Result<TaxTable, InvoiceError> {
+        let seller_country = CountryCode::parse(&billing.country).ok();
+        let mut rules = Vec::new();
+        if seller_country.is_some() {
+            let rows = tax_rule::Entity::find().order_by_asc(tax_rule::Column::Id).all(db).await?;
+            for row in rows {
+                let rate = Decimal::from_str(&row.rate).map_err(|e| anyhow::anyhow!("tax rule {}: {e}", row.id))?;
+                let mut rule = TaxRule::new(row.name.clone(), rate);
+                if let Ok(country) = CountryCode::parse(&row.country) {
+                    rule = rule.in_country(country);
+                }
+                if !row.region.is_empty() {
+                    rule = rule.in_region(row.region.clone());
+                }
+                if row.level == 2 {
+                    rule = rule.compound();
+                }
+                rules.push(rule);
             }
-            if !row.region.is_empty() {
-                rule = rule.in_region(row.region.clone());
-            }
-            if row.level == 2 {
-                rule = rule.compound();
-            }
-            rules.push(rule);
         }
+        let rules = TaxRules::new(rules).map_err(|e| anyhow::anyhow!("tax rules: {e}"))?;
+        Ok(TaxTable { seller_country, prices_include_tax: billing.prices_include_tax, rules })
     }
-    let rules = TaxRules::new(rules).map_err(|e| anyhow::anyhow!("tax rules: {e}"))?;
-    let fallback = CountryCode::parse("US").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let seller = seller_country.or(buyer_country).unwrap_or(fallback);
-    let mut tax_settings = TaxSettings::new(seller);
-    tax_settings.price_mode = if billing.prices_include_tax { PriceMode::Inclusive } else { PriceMode::Exclusive };
-    let mut buyer = Buyer::in_country(buyer_country.unwrap_or(seller));
-    if !c.region.is_empty() {
-        buyer.region = Some(c.region.to_owned());
+
+    /// The tax context of one buyer.
+    fn context(&self, c: TaxBuyer<'_>) -> Result<TaxContext, InvoiceError> {
+        let buyer_country = CountryCode::parse(c.country).ok().or(self.seller_country);
+        let fallback = CountryCode::parse("US").map_err(|e| anyhow::anyhow!("{e}"))?;
+        let seller = self.seller_country.or(buyer_country).unwrap_or(fallback);
+        let mut tax_settings = TaxSettings::new(seller);
+        tax_settings.price_mode = if self.prices_include_tax { PriceMode::Inclusive } else { PriceMode::Exclusive };
+        let mut buyer = Buyer::in_country(buyer_country.unwrap_or(seller));
+        if !c.region.is_empty() {
+            buyer.region = Some(c.region.to_owned());
+        }
+        buyer.vat_id = buyer_country.and_then(|country| VatId::parse_for(country, c.tax_id).ok());
+        buyer.tax_exempt = c.tax_exempt;
+        Ok(TaxContext { settings: tax_settings, buyer })
     }
-    buyer.vat_id = buyer_country.and_then(|country| VatId::parse_for(country, c.tax_id).ok());
-    buyer.tax_exempt = c.tax_exempt;
-    Ok((TaxContext { settings: tax_settings, buyer }, rules))
+
+    /// Lines, taxes and totals for `buyer` (see [`totals_for`]).
+    pub fn totals(&self, buyer: TaxBuyer<'_>, currency: Currency, lines: &[Line]) -> Result<Totals, InvoiceError> {
+        let ctx = self.context(buyer)?;
+        compute_totals(currency, lines, &ctx, &self.rules).map_err(|e| {
+            let mut errors = FormErrors::new();
+            errors.add("lines", format!("These lines cannot be invoiced: {e}"));
+            InvoiceError::Invalid(errors)
+        })
+    }
 }
 
 /// Lines, taxes and totals for `buyer`: the one computation the cart, the checkout and every
@@ -166,15 +187,10 @@ pub async fn totals_for(
     currency: Currency,
     lines: &[Line],
 ) -> Result<Totals, InvoiceError> {
-    let (ctx, rules) = tax_setup(db, billing, buyer).await?;
-    compute_totals(currency, lines, &ctx, &rules).map_err(|e| {
-        let mut errors = FormErrors::new();
-        errors.add("lines", format!("These lines cannot be invoiced: {e}"));
-        InvoiceError::Invalid(errors)
-    })
+    TaxTable::load(db, billing).await?.totals(buyer, currency, lines)
 }
 
-fn treatment_key(t: TaxTreatment) -> &'static str {
+pub(crate) fn treatment_key(t: TaxTreatment) -> &'static str {
     match t {
         TaxTreatment::Taxed => "taxed",
         TaxTreatment::Exempt => "exempt",
@@ -441,6 +457,22 @@ pub(crate) async fn issue_in(
     issue_on(state, txn, actor, billing, c, id, None).await
 }
 
+/// The series an issued invoice is numbered in (proforma or legal, as the settings say) and
+/// its pattern; refused until the seller's details are filled in.
+pub(crate) fn issuing_series(billing: &BillingSettings) -> Result<(&'static str, Pattern), InvoiceError> {
+    if billing.company_name.trim().is_empty() {
+        return Err(InvoiceError::NotAllowed(
+            "Enter your company details under Billing settings before issuing invoices.",
+        ));
+    }
+    let (series, pattern_text, yearly) = if billing.proforma_mode {
+        ("proforma", billing.proforma_pattern.as_str(), false)
+    } else {
+        ("invoice", billing.invoice_pattern.as_str(), billing.invoice_yearly_reset)
+    };
+    Ok((series, Pattern::parse(pattern_text, yearly).map_err(InvoiceError::NotAllowed)?))
+}
+
 /// [`issue_in`] dated `on`, or today when `None`: the daily run issues on the day it runs
 /// for.
 pub(crate) async fn issue_on(
@@ -452,17 +484,7 @@ pub(crate) async fn issue_on(
     id: InvoiceId,
     on: Option<NaiveDate>,
 ) -> Result<invoice::Model, InvoiceError> {
-    if billing.company_name.trim().is_empty() {
-        return Err(InvoiceError::NotAllowed(
-            "Enter your company details under Billing settings before issuing invoices.",
-        ));
-    }
-    let (series, pattern_text, yearly) = if billing.proforma_mode {
-        ("proforma", billing.proforma_pattern.as_str(), false)
-    } else {
-        ("invoice", billing.invoice_pattern.as_str(), billing.invoice_yearly_reset)
-    };
-    let pattern = Pattern::parse(pattern_text, yearly).map_err(InvoiceError::NotAllowed)?;
+    let (series, pattern) = issuing_series(billing)?;
     // The number comes first: it takes the series' lock, and the date is read after it so
     // that numbers and dates rise together.
     let date = on.unwrap_or_else(|| billing.today());
@@ -490,7 +512,7 @@ pub(crate) async fn issue_on(
     }
     let issued = find(txn, id).await?.ok_or(InvoiceError::NotFound)?;
     let currency = find_currency(txn, &issued.currency_code).await?.unwrap_or(Currency::USD);
-    send_billing_email(state, txn, c, "invoice_issued", invoice_email(state, &issued, currency)).await?;
+    send_billing_email(state, txn, c, "invoice_issued", issued_invoice_email(state, &issued, currency)).await?;
     audit::record(
         txn,
         actor,
@@ -507,13 +529,26 @@ pub(crate) async fn issue_on(
 }
 
 /// What the email telling a client about an issued invoice says, with a link to it.
-fn invoice_email(state: &AppState, i: &invoice::Model, currency: Currency) -> minijinja::Value {
+fn issued_invoice_email(state: &AppState, i: &invoice::Model, currency: Currency) -> minijinja::Value {
+    let total = Money::from_minor(i.total_minor, currency);
+    invoice_email(state, i.id, &i.display_number(), i.number.is_none(), total, i.due_date)
+}
+
+/// The email's context for invoice `id` numbered `number`.
+pub(crate) fn invoice_email(
+    state: &AppState,
+    id: InvoiceId,
+    number: &str,
+    proforma: bool,
+    total: Money,
+    due_date: NaiveDate,
+) -> minijinja::Value {
     minijinja::context! {
-        number => i.display_number(),
-        proforma => i.number.is_none(),
-        total => Money::from_minor(i.total_minor, currency).to_string(),
-        due_date => i.due_date.to_string(),
-        link => state.settings.url(&format!("/account/invoices/{}", i.id)),
+        number => number,
+        proforma => proforma,
+        total => total.to_string(),
+        due_date => due_date.to_string(),
+        link => state.settings.url(&format!("/account/invoices/{id}")),
     }
 }
 
@@ -531,7 +566,7 @@ pub async fn resend(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<()
     }
     let currency = find_currency(&state.db, &i.currency_code).await?.unwrap_or(Currency::USD);
     let txn = state.db.begin().await?;
-    send_billing_email(state, &txn, &c, "invoice_issued", invoice_email(state, &i, currency)).await?;
+    send_billing_email(state, &txn, &c, "invoice_issued", issued_invoice_email(state, &i, currency)).await?;
     audit::record(
         &txn,
         actor,

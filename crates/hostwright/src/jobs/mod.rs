@@ -137,6 +137,7 @@ impl Registry {
         use crate::automation::jobs as automation;
         Registry::default()
             .with::<crate::invoices::paid::InvoicePaid>()
+            .with::<crate::invoices::batch::IssuedEmails>()
             .with::<automation::Overdue>()
             .with::<automation::Unsuspend>()
             .with::<automation::CancelAtPeriodEnd>()

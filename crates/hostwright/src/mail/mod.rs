@@ -20,6 +20,8 @@ pub struct Email {
     pub text: String,
     pub html: String,
     pub client_id: Option<ClientId>,
+    /// Queue it once for this key (see `outbox::Model::dedupe_key`).
+    pub dedupe_key: Option<String>,
 }
 
 impl Email {
@@ -49,11 +51,18 @@ impl Email {
             text: render("txt")?,
             html: render("html")?,
             client_id: None,
+            dedupe_key: None,
         })
     }
 
     pub fn for_client(mut self, client_id: ClientId) -> Self {
         self.client_id = Some(client_id);
+        self
+    }
+
+    /// Queued once for `key`.
+    pub fn once_for(mut self, key: String) -> Self {
+        self.dedupe_key = Some(key);
         self
     }
 }

@@ -28,6 +28,9 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
+    /// The cause a message was queued for, when that cause may be retried: a message is
+    /// queued once per key.
+    pub dedupe_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -76,11 +79,53 @@ pub async fn enqueue(db: &impl ConnectionTrait, email: Email) -> Result<EmailId,
         last_error: Set(None),
         created_at: Set(now),
         sent_at: Set(None),
+        dedupe_key: Set(email.dedupe_key),
         ..Default::default()
     }
     .insert(db)
     .await?;
     Ok(model.id)
+}
+
+/// Queues many messages with multi-row inserts (the emails of the daily run's invoices),
+/// skipping those whose `dedupe_key` was queued already. Call inside the transaction of the
+/// change that causes them.
+pub async fn enqueue_many(db: &impl ConnectionTrait, emails: Vec<Email>) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let rows = emails
+        .into_iter()
+        .map(|e| {
+            vec![
+                e.template.into(),
+                e.to_address.into(),
+                e.to_name.into(),
+                e.subject.into(),
+                e.text.into(),
+                e.html.into(),
+                e.client_id.map(|c| c.0).into(),
+                PENDING.into(),
+                0_i32.into(),
+                now.into(),
+                now.into(),
+                e.dedupe_key.into(),
+            ]
+        })
+        .collect();
+    let columns = [
+        "template",
+        "to_address",
+        "to_name",
+        "subject",
+        "body_text",
+        "body_html",
+        "client_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "dedupe_key",
+    ];
+    crate::db::insert_many_once(db, "email_outbox", &columns, rows, "dedupe_key").await
 }
 
 /// Claims up to `limit` due messages for this node. Each claim is a conditional UPDATE, so

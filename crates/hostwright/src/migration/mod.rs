@@ -21,6 +21,8 @@ mod m20261202_000013_order_terms_pending_upgrade;
 mod m20261203_000014_jobs;
 mod m20261203_000015_automation;
 mod m20261203_000016_dunning;
+mod m20261204_000017_services_fillfactor;
+mod m20261204_000018_outbox_dedupe_key;
 
 pub struct Migrator;
 
@@ -44,6 +46,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_jobs::Migration),
             Box::new(m20261203_000015_automation::Migration),
             Box::new(m20261203_000016_dunning::Migration),
+            Box::new(m20261204_000017_services_fillfactor::Migration),
+            Box::new(m20261204_000018_outbox_dedupe_key::Migration),
         ]
     }
 }

@@ -590,10 +590,122 @@ async fn a_late_fee_is_charged_once_as_an_invoice_of_its_own(mut app: TestApp) {
     assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.late_fee'").await, 2);
 }
 
+/// Renewal invoices written as one batch: consecutive numbers, each with its lines, taxes,
+/// email to the owner and every billing contact, and audit records, as one invoice at a
+/// time would have them; services another run invoiced meanwhile drop out of the batch,
+/// and an invoice that cannot be written does not hold back the others.
+async fn a_batch_of_renewals_is_numbered_without_gaps_and_written_whole(mut app: TestApp) {
+    app.signed_in_admin().await;
+    catalog(&mut app).await;
+    let mut clients = Vec::new();
+    let mut services = Vec::new();
+    for i in 0..5u8 {
+        let client = eur_client(&mut app, &format!("c{i}@example.de")).await;
+        let s = active_service(&mut app, client, char::from(b'a' + i)).await;
+        dated(&app, s, "2027-01-10", "2027-02-10", "monthly", 1000 + i64::from(i)).await;
+        clients.push(client);
+        services.push(s);
+    }
+    // The first client has a second service due, and a contact who receives billing email.
+    let second = active_service(&mut app, clients[0], 'z').await;
+    dated(&app, second, "2027-01-10", "2027-02-10", "monthly", 2000).await;
+    app.post_form(
+        &format!("/admin/clients/{}/contacts", clients[0]),
+        &[("first_name", "Ana"), ("last_name", "Lima"), ("email", "ana@example.de"), ("receives_billing", "on")],
+    )
+    .await;
+    app.execute("DELETE FROM email_outbox").await;
+    // Numbers of the 2027 series issued before (when the suite runs in 2027).
+    let numbered_before = app.scalar("SELECT COUNT(*) FROM invoices WHERE number LIKE '2027-%'").await;
+
+    let on = day("2027-02-01");
+    let settings = automation::settings::load(&app.state.db).await.unwrap();
+    let mut planned = renewals::plan(&app.state, &settings, on).await.unwrap();
+    assert_eq!(planned.len(), 5);
+    // Another run invoiced the first client's second service meanwhile.
+    app.execute(&format!("UPDATE services SET next_invoice_date = '2027-03-10' WHERE id = {second}")).await;
+    // The last client's invoice cannot be written (its client is gone by the time it is).
+    let gone = planned.iter().position(|p| p.client.id.0 == clients[4]).unwrap();
+    planned[gone].client.id = hostwright::ids::ClientId(999_999);
+
+    let held = lease::acquire(&app.state.db, lease::SCHEDULER, "node-a", WAIT).await.unwrap().unwrap();
+    let outcome = renewals::apply(&app.state, &held, on, &planned).await.unwrap();
+    assert_eq!(outcome.invoices.len(), 4, "{outcome:?}");
+    assert_eq!(outcome.lines, 4);
+    assert_eq!(outcome.already_invoiced, 1);
+    assert_eq!(outcome.failures.len(), 1, "{outcome:?}");
+    assert!(outcome.failures[0].contains("client #999999"), "{outcome:?}");
+    assert_eq!(renewal_lines(&app, services[4]).await, 0, "the failed invoice left nothing behind");
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM services WHERE id = {} AND next_invoice_date = '2027-02-10'",
+            services[4]
+        ))
+        .await,
+        1,
+        "its service is still due"
+    );
+    assert_eq!(renewal_lines(&app, second).await, 0);
+
+    // Numbers follow each other without a gap, after those issued before.
+    let numbers: Vec<i64> = {
+        let rows = app
+            .state
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(
+                app.state.db.get_database_backend(),
+                "SELECT number FROM invoices WHERE issue_date = '2027-02-01' ORDER BY id",
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.try_get::<String>("", "number").unwrap().rsplit('-').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    assert_eq!(numbers.len(), 4);
+    assert_eq!(numbers[0], numbered_before + 1);
+    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{numbers:?}");
+
+    // The first client's invoice bills one service, taxed at 19 % (DE), totals recomputed.
+    let first = app
+        .scalar(&format!("SELECT id FROM invoices WHERE issue_date = '2027-02-01' AND client_id = {}", clients[0]))
+        .await;
+    assert_eq!(app.scalar(&format!("SELECT total_minor FROM invoices WHERE id = {first}")).await, 1190);
+    assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM invoice_lines WHERE invoice_id = {first}")).await, 1);
+    assert_eq!(
+        app.scalar(&format!("SELECT amount_minor FROM invoice_tax_lines WHERE invoice_id = {first}")).await,
+        190
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM invoices WHERE issue_date = '2027-02-01' AND status = 'unpaid'").await,
+        4
+    );
+
+    // One email per owner, and one to the billing contact, composed by the job the batch
+    // queued; the job running again queues none twice.
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox").await, 0);
+    assert!(app.run_jobs().await >= 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE template = 'invoice_issued'").await, 5);
+    let again = hostwright::invoices::batch::IssuedEmails { invoice_ids: outcome.invoices.clone() };
+    hostwright::jobs::enqueue(&app.state.db, &again, hostwright::jobs::Enqueue::default()).await.unwrap();
+    assert_eq!(app.run_jobs().await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE template = 'invoice_issued'").await, 5);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE to_address = 'ana@example.de'").await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.renewal'").await, 4);
+    assert_eq!(
+        app.scalar(&format!("SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.issued' AND entity_id = {first}"))
+            .await,
+        1
+    );
+    app.deliver_email().await;
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE status = 'sent'").await, 5);
+}
+
 on_both_backends!(
     renewals_are_invoiced_once_per_period_and_payment_renews_the_services,
     runs_on_two_nodes_at_once_invoice_every_period_once,
     a_holder_that_lost_its_lease_is_fenced_off,
+    a_batch_of_renewals_is_numbered_without_gaps_and_written_whole,
     a_year_of_daily_runs_bills_reminds_suspends_and_terminates_exactly,
     period_end_cancellations_and_unpaid_orders_are_carried_out_once,
     staff_see_the_automation_status_preview_a_run_and_change_its_settings,
