@@ -192,6 +192,20 @@ pub async fn billing_recipients(db: &impl ConnectionTrait, client_id: ClientId) 
         .await
 }
 
+/// Who billing email goes to: the account's owner, then each of `contacts` (those who
+/// receive billing email) at an address other than the owner's, as (address, full name,
+/// first name).
+pub fn billing_addresses<'a>(
+    owner: &'a client::Model,
+    contacts: &'a [contact::Model],
+) -> Vec<(&'a str, String, &'a str)> {
+    let mut addresses = vec![(owner.email.as_str(), owner.full_name(), owner.first_name.as_str())];
+    for c in contacts.iter().filter(|c| c.email != owner.email) {
+        addresses.push((c.email.as_str(), c.full_name(), c.first_name.as_str()));
+    }
+    addresses
+}
+
 /// Queues the email `template` to the account's owner and to every contact who receives
 /// its billing email, each greeted by their own first name (`first_name`).
 pub async fn send_billing_email(
@@ -201,15 +215,10 @@ pub async fn send_billing_email(
     template: &str,
     extra: minijinja::Value,
 ) -> anyhow::Result<()> {
-    let mut recipients = vec![(owner.email.clone(), owner.full_name(), owner.first_name.clone())];
-    for c in billing_recipients(txn, owner.id).await? {
-        if c.email != owner.email {
-            recipients.push((c.email.clone(), c.full_name(), c.first_name.clone()));
-        }
-    }
-    for (address, name, first_name) in recipients {
+    let contacts = billing_recipients(txn, owner.id).await?;
+    for (address, name, first_name) in billing_addresses(owner, &contacts) {
         let ctx = minijinja::context! { first_name => first_name, ..extra.clone() };
-        outbox::enqueue(txn, Email::compose(state, template, &address, &name, ctx)?.for_client(owner.id)).await?;
+        outbox::enqueue(txn, Email::compose(state, template, address, &name, ctx)?.for_client(owner.id)).await?;
     }
     Ok(())
 }

@@ -274,13 +274,8 @@ impl Job for IssuedEmails {
             let currency = currencies.get(&i.currency_code).copied().unwrap_or(Currency::USD);
             let total = Money::from_minor(i.total_minor, currency);
             let extra = invoice_email(state, i.id, &i.display_number(), i.number.is_none(), total, i.due_date);
-            let mut recipients = vec![(c.email.as_str(), c.full_name(), c.first_name.as_str())];
-            for contact in contacts.get(&c.id).into_iter().flatten() {
-                if contact.email != c.email {
-                    recipients.push((contact.email.as_str(), contact.full_name(), contact.first_name.as_str()));
-                }
-            }
-            for (address, name, first_name) in recipients {
+            let contacts = contacts.get(&c.id).map_or(&[][..], Vec::as_slice);
+            for (address, name, first_name) in crate::clients::contacts::billing_addresses(c, contacts) {
                 let ctx = minijinja::context! { first_name => first_name, ..extra.clone() };
                 let email = Email::compose(state, "invoice_issued", address, &name, ctx)
                     .map_err(|e| JobError::Retry(e.context(format!("composing the email for invoice {}", i.id))))?;
