@@ -127,16 +127,16 @@ pub async fn count(db: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Va
 /// Bound parameters per statement SQLite accepts (its limit is 32,766).
 const MAX_PARAMETERS: usize = 30_000;
 
-/// Rows per statement on PostgreSQL, where a batch travels as one JSON parameter.
-const JSON_ROWS: usize = 5_000;
+/// Rows per statement on PostgreSQL, where a batch travels as one array per column.
+const ARRAY_ROWS: usize = 5_000;
 
 /// Inserts `rows` (each one value per column) into `table` inside the caller's transaction;
 /// with `returning` columns named, returns those columns of every inserted row. For the few
 /// hot paths that write thousands of rows at once (the daily run).
 ///
-/// On PostgreSQL the rows travel as one JSON parameter expanded by
-/// `json_populate_recordset` into the table's own column types, so the statement is the
-/// same whatever the row count (prepared once per connection) and carries one parameter; on
+/// On PostgreSQL the rows travel as one array parameter per column, expanded by `unnest`, so
+/// the statement is the same whatever the row count (prepared once per connection); the
+/// server parses arrays in half the time it takes to expand the same rows from JSON. On
 /// SQLite they are multi-row INSERTs as large as its parameter limit allows.
 pub async fn insert_many(
     db: &impl ConnectionTrait,
@@ -170,7 +170,7 @@ async fn insert_rows(
     unique: Option<&'static str>,
 ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
-        return insert_json(db, table, columns, rows, returning, unique).await;
+        return insert_arrays(db, table, columns, rows, returning, unique).await;
     }
     use sea_orm::sea_query::Query;
     let per_statement = (MAX_PARAMETERS / columns.len().max(1)).max(1);
@@ -195,7 +195,7 @@ async fn insert_rows(
     Ok(returned)
 }
 
-async fn insert_json(
+async fn insert_arrays(
     db: &impl ConnectionTrait,
     table: &'static str,
     columns: &[&'static str],
@@ -205,32 +205,38 @@ async fn insert_json(
 ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
     let quoted = |names: &[&str]| names.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
     let list = quoted(columns);
-    let mut sql = format!(
-        "INSERT INTO \"{table}\" ({list}) SELECT {list} FROM json_populate_recordset(NULL::\"{table}\", $1::json)"
-    );
-    if let Some(column) = unique {
-        sql.push_str(&format!(" ON CONFLICT (\"{column}\") DO NOTHING"));
-    }
-    if !returning.is_empty() {
-        sql.push_str(&format!(" RETURNING {}", quoted(returning)));
-    }
     let mut returned = Vec::new();
     let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let batch = rows
-            .by_ref()
-            .take(JSON_ROWS)
-            .map(|row| {
-                let object = columns
-                    .iter()
-                    .zip(row)
-                    .map(|(c, v)| Ok(((*c).to_owned(), json_value(v)?)))
-                    .collect::<Result<serde_json::Map<_, _>, DbErr>>()?;
-                Ok(serde_json::Value::Object(object))
-            })
-            .collect::<Result<Vec<_>, DbErr>>()?;
-        let json = serde_json::to_string(&batch).map_err(|e| DbErr::Custom(format!("{table}: {e}")))?;
-        let statement = Statement::from_sql_and_values(DbBackend::Postgres, &sql, [json.into()]);
+    while let Some(first) = rows.peek() {
+        let types = first.iter().map(array_type).collect::<Result<Vec<_>, _>>()?;
+        if types.len() != columns.len() {
+            return Err(DbErr::Custom(format!("{table}: {} values for {} columns", types.len(), columns.len())));
+        }
+        let mut arrays = vec![String::from("{"); columns.len()];
+        for (n, row) in rows.by_ref().take(ARRAY_ROWS).enumerate() {
+            if row.len() != columns.len() {
+                return Err(DbErr::Custom(format!("{table}: {} values for {} columns", row.len(), columns.len())));
+            }
+            for ((array, value), (column, ty)) in arrays.iter_mut().zip(row).zip(columns.iter().zip(&types)) {
+                if n > 0 {
+                    array.push(',');
+                }
+                write_element(array, value, ty).map_err(|e| DbErr::Custom(format!("{table}.{column}: {e}")))?;
+            }
+        }
+        for array in &mut arrays {
+            array.push('}');
+        }
+        let unnest =
+            types.iter().enumerate().map(|(i, ty)| format!("${}::{ty}[]", i + 1)).collect::<Vec<_>>().join(", ");
+        let mut sql = format!("INSERT INTO \"{table}\" ({list}) SELECT * FROM unnest({unnest})");
+        if let Some(column) = unique {
+            sql.push_str(&format!(" ON CONFLICT (\"{column}\") DO NOTHING"));
+        }
+        if !returning.is_empty() {
+            sql.push_str(&format!(" RETURNING {}", quoted(returning)));
+        }
+        let statement = Statement::from_sql_and_values(DbBackend::Postgres, &sql, arrays.into_iter().map(Into::into));
         if returning.is_empty() {
             db.execute_raw(statement).await?;
         } else {
@@ -240,22 +246,54 @@ async fn insert_json(
     Ok(returned)
 }
 
-/// A value as PostgreSQL reads it from JSON into a column of its type.
-fn json_value(value: sea_orm::Value) -> Result<serde_json::Value, DbErr> {
+/// The PostgreSQL type of the array a column's values travel in; text goes into any
+/// character column.
+fn array_type(value: &sea_orm::Value) -> Result<&'static str, DbErr> {
     use sea_orm::Value as V;
-    use serde_json::Value as J;
     Ok(match value {
-        V::Bool(v) => v.map_or(J::Null, J::Bool),
-        V::SmallInt(v) => v.map_or(J::Null, Into::into),
-        V::Int(v) => v.map_or(J::Null, Into::into),
-        V::BigInt(v) => v.map_or(J::Null, Into::into),
-        V::String(v) => v.map_or(J::Null, J::String),
-        V::ChronoDate(v) => v.map_or(J::Null, |d| J::String(d.to_string())),
-        V::ChronoDateTimeUtc(v) => {
-            v.map_or(J::Null, |t| J::String(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
-        }
+        V::Bool(_) => "boolean",
+        V::SmallInt(_) => "smallint",
+        V::Int(_) => "integer",
+        V::BigInt(_) => "bigint",
+        V::String(_) => "text",
+        V::ChronoDate(_) => "date",
+        V::ChronoDateTimeUtc(_) => "timestamptz",
         other => return Err(DbErr::Custom(format!("insert_many does not send {other:?}"))),
     })
+}
+
+/// Writes `value` as an element of a PostgreSQL array literal of type `ty`: quoted with
+/// backslash escapes, or `NULL`. The rows go straight into the text sent, with no tree of
+/// values in between: building one cost more than the database's work on it.
+fn write_element(out: &mut String, value: sea_orm::Value, ty: &str) -> Result<(), String> {
+    use std::fmt::Write as _;
+
+    use sea_orm::Value as V;
+    if array_type(&value).map_err(|e| e.to_string())? != ty {
+        return Err(format!("{value:?} in a column of {ty}"));
+    }
+    let written = match value {
+        V::Bool(Some(v)) => write!(out, "{}", if v { 't' } else { 'f' }),
+        V::SmallInt(Some(v)) => write!(out, "{v}"),
+        V::Int(Some(v)) => write!(out, "{v}"),
+        V::BigInt(Some(v)) => write!(out, "{v}"),
+        V::String(Some(v)) => {
+            out.reserve(v.len() + 2);
+            out.push('"');
+            for c in v.chars() {
+                if c == '"' || c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('"');
+            Ok(())
+        }
+        V::ChronoDate(Some(d)) => write!(out, "{d}"),
+        V::ChronoDateTimeUtc(Some(t)) => write!(out, "\"{}\"", t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        _ => write!(out, "NULL"),
+    };
+    written.map_err(|e| e.to_string())
 }
 
 /// A time on the database clock (milliseconds since the epoch) as RFC 3339, for pages.

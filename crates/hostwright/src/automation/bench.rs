@@ -104,8 +104,16 @@ async fn run_in(mut settings: Settings, scratch: &Scratch, bench: &BillingBench)
     let seeding = Instant::now();
     super::lab::seed(&state, bench.services, bench.clients, bench_date(), bench.due_fraction, 2026).await?;
     add_vat_rule(db).await?;
-    // A database in use has its planner statistics (autovacuum keeps them); a fresh one not.
-    db.execute_raw(Statement::from_string(db.get_database_backend(), "ANALYZE")).await?;
+    // A database in use is vacuumed and has its planner statistics (autovacuum keeps both),
+    // and the pages its seeding dirtied are not the run's to write: a fresh one needs all three
+    // done before the clock starts, or the run competes with autovacuum and a checkpoint.
+    let settle: &[&str] = match db.get_database_backend() {
+        DbBackend::Postgres => &["VACUUM ANALYZE", "CHECKPOINT"],
+        _ => &["ANALYZE", "PRAGMA wal_checkpoint(TRUNCATE)"],
+    };
+    for sql in settle {
+        db.execute_raw(Statement::from_string(db.get_database_backend(), *sql)).await?;
+    }
     let seeding = seeding.elapsed();
     let due_services = due_count(&state).await?;
     eprintln!("seeded in {:.1} s; {due_services} services due; running the renewals…", seeding.as_secs_f64());

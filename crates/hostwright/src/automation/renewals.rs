@@ -2,21 +2,23 @@
 //! the lead time (the automation setting, or the product's own).
 //!
 //! The run first **plans** — which services, which periods, grouped per client and
-//! currency, at what totals — and a dry run prints that plan. A real run then writes each
-//! planned invoice in its own transaction: every service's `next_invoice_date` moves to the
-//! end of the invoiced period by a guarded UPDATE (still at the period's start, still
-//! billable), so a service another run invoiced meanwhile drops out; the invoice is issued,
-//! the holder's fencing token is checked, and it commits. The unique index on renewal lines
+//! currency, at what totals — and a dry run prints that plan. A real run then writes the
+//! planned invoices a batch per transaction (two batches at once on PostgreSQL): every
+//! service's `next_invoice_date` moves to the end of the invoiced period by a guarded UPDATE
+//! (still at the period's start, still billable), so a service another run invoiced
+//! meanwhile drops out; the invoices are issued, the holder's fencing token is checked, and
+//! the batch commits. The unique index on renewal lines
 //! per (service, period start) makes a second invoice for a period impossible whatever
 //! happens. Paying the invoice moves the services' `next_due_date` ([`after_invoice_paid`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Datelike, Days, NaiveDate, Utc};
+use futures::TryStreamExt as _;
 use hostwright_core::{BillingCycle, Currency, DueSchedule, Line, Money, Period, Totals};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, QueryOrder, TransactionTrait};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use super::lease::{self, Held};
 use super::settings::AutomationSettings;
@@ -139,21 +141,42 @@ pub async fn plan(
         .max()
         .unwrap_or(0);
     let horizon = date.checked_add_days(Days::new(u64::from(longest))).unwrap_or(date);
-    let services = service::Entity::find()
-        .filter(service::Column::Status.is_in(BILLABLE))
-        .filter(service::Column::NextInvoiceDate.lte(horizon))
-        .order_by_asc(service::Column::ClientId)
-        .order_by_asc(service::Column::Id)
-        .all(db)
-        .await?;
+    // Streamed into models rather than fetched whole: a hundred thousand rows held at once
+    // as SQLite values took ten times the memory of the models.
+    let services = async {
+        service::Entity::find()
+            .filter(service::Column::Status.is_in(BILLABLE))
+            .filter(service::Column::NextInvoiceDate.lte(horizon))
+            .stream(db)
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    };
     // A service the client asked to cancel is not renewed.
-    let cancelling: HashSet<ServiceId> = cancellation::Entity::find()
-        .filter(cancellation::Column::Status.eq(cancellations::OPEN))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| r.service_id)
-        .collect();
+    let cancelling = cancellation::Entity::find().filter(cancellation::Column::Status.eq(cancellations::OPEN)).all(db);
+    // The owners of the services due, in one query rather than by lists of ids.
+    let owners = Query::select()
+        .column(service::Column::ClientId)
+        .from(service::Entity)
+        .and_where(service::Column::Status.is_in(BILLABLE))
+        .and_where(service::Column::NextInvoiceDate.lte(horizon))
+        .to_owned();
+    // The clients are read by a task of their own, on their own connection: the database
+    // scans on one core for it and on the other for the services, and the rows are decoded
+    // on both threads of the runtime.
+    let clients = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let clients = client::Entity::find().filter(client::Column::Id.in_subquery(owners)).stream(&db).await?;
+            clients.map_ok(|c| (c.id, c)).try_collect::<HashMap<ClientId, client::Model>>().await
+        }
+    });
+    let (mut services, cancelling) = tokio::try_join!(services, cancelling)?;
+    // Sorted here, not by the query: SQLite would walk the client index and fetch a million
+    // rows one by one instead of reading the table through.
+    services.sort_unstable_by_key(|s| (s.client_id, s.id));
+    let clients = clients.await.map_err(|e| anyhow::anyhow!("reading the clients to invoice: {e}"))??;
+    let cancelling: HashSet<ServiceId> = cancelling.into_iter().map(|r| r.service_id).collect();
 
     let currencies = crate::catalog::service::currencies_by_code(db).await?;
     let mut groups: BTreeMap<(ClientId, String, Option<ServiceId>), Vec<Item>> = BTreeMap::new();
@@ -188,8 +211,6 @@ pub async fn plan(
         groups.entry(key).or_default().push(Item { service_id: s.id, period, line });
     }
 
-    let ids: Vec<ClientId> = groups.keys().map(|(id, _, _)| *id).collect::<HashSet<_>>().into_iter().collect();
-    let clients = crate::clients::store::find_many(db, &ids).await?;
     let taxes = TaxTable::load(db, &billing).await?;
     let mut planned = Vec::new();
     for ((client_id, code, _), items) in groups {
@@ -214,6 +235,11 @@ fn totals(taxes: &TaxTable, c: &client::Model, currency: Currency, items: &[Item
 /// invoice at a time, so one bad invoice does not hold the others back.
 const BATCH: usize = 500;
 
+/// Batches written at once on PostgreSQL. A batch waits for the invoice counter only from
+/// the moment it numbers its invoices, so a second writer moves its services meanwhile and
+/// the database's work spreads over two cores. SQLite has one writer whatever we do.
+const WRITERS: usize = 2;
+
 /// Writes the planned invoices under the lease `held`, issued on `date`, a batch per
 /// transaction. A planned invoice that fails is reported and the others go ahead; a lost
 /// lease stops the run.
@@ -223,30 +249,54 @@ pub async fn apply(
     date: NaiveDate,
     planned: &[Planned],
 ) -> Result<Outcome, RenewalError> {
+    use futures::StreamExt as _;
+
     let billing = billing_settings::load(&state.db).await?;
     let taxes = TaxTable::load(&state.db, &billing).await?;
+    let writers = if state.db.get_database_backend() == sea_orm::DbBackend::Postgres { WRITERS } else { 1 };
     let mut outcome = Outcome::default();
-    for batch in planned.chunks(BATCH) {
-        match apply_batch(state, held, &billing, &taxes, date, batch).await {
-            Ok(done) => outcome.add(done),
-            Err(RenewalError::LeaseLost) => return Err(RenewalError::LeaseLost),
-            Err(err) if batch.len() == 1 => {
-                outcome.failures.push(format!("client #{}: {err}", batch[0].client.id));
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, invoices = batch.len(), "a batch of renewal invoices failed; writing them one by one");
-                for p in batch {
-                    match apply_batch(state, held, &billing, &taxes, date, std::slice::from_ref(p)).await {
-                        Ok(done) => outcome.add(done),
-                        Err(RenewalError::LeaseLost) => return Err(RenewalError::LeaseLost),
-                        Err(err) => outcome.failures.push(format!("client #{}: {err}", p.client.id)),
-                    }
-                }
-            }
-        }
+    // The futures are made up front: a closure inside the stream would make the caller's
+    // future fail to be `Send` (a known limit of the compiler with higher-ranked lifetimes).
+    let batches: Vec<_> =
+        planned.chunks(BATCH).map(|batch| apply_or_split(state, held, &billing, &taxes, date, batch)).collect();
+    let mut written = futures::stream::iter(batches).buffer_unordered(writers);
+    while let Some(done) = written.next().await {
+        // A lost lease ends the run; the batches still in flight roll back as they drop.
+        outcome.add(done?);
     }
     if !outcome.invoices.is_empty() {
         state.jobs_wakeup.notify_one();
+    }
+    Ok(outcome)
+}
+
+/// Writes `batch` in one transaction or, when that fails, one invoice per transaction;
+/// fails only when the lease is lost.
+async fn apply_or_split(
+    state: &AppState,
+    held: &Held,
+    billing: &BillingSettings,
+    taxes: &TaxTable,
+    date: NaiveDate,
+    batch: &[Planned],
+) -> Result<Outcome, RenewalError> {
+    let err = match apply_batch(state, held, billing, taxes, date, batch).await {
+        Ok(done) => return Ok(done),
+        Err(RenewalError::LeaseLost) => return Err(RenewalError::LeaseLost),
+        Err(err) => err,
+    };
+    let mut outcome = Outcome::default();
+    if let [p] = batch {
+        outcome.failures.push(format!("client #{}: {err}", p.client.id));
+        return Ok(outcome);
+    }
+    tracing::warn!(error = %err, invoices = batch.len(), "a batch of renewal invoices failed; writing them one by one");
+    for p in batch {
+        match apply_batch(state, held, billing, taxes, date, std::slice::from_ref(p)).await {
+            Ok(done) => outcome.add(done),
+            Err(RenewalError::LeaseLost) => return Err(RenewalError::LeaseLost),
+            Err(err) => outcome.failures.push(format!("client #{}: {err}", p.client.id)),
+        }
     }
     Ok(outcome)
 }
@@ -277,7 +327,7 @@ async fn apply_batch(
     let moved = move_next_invoice_dates(&txn, &items).await?;
     let mut outcome = Outcome::default();
     let mut invoices = Vec::with_capacity(batch.len());
-    let mut kept_items = Vec::with_capacity(batch.len());
+    let mut lines_kept = 0;
     for p in batch {
         let kept: Vec<&Item> = p.items.iter().filter(|i| moved.contains(&i.service_id)).collect();
         outcome.already_invoiced += p.items.len() - kept.len();
@@ -301,8 +351,22 @@ async fn apply_batch(
             })
             .collect();
         let due_date = kept.iter().map(|i| i.period.start).min().unwrap_or(date);
-        invoices.push(NewInvoice { client: &p.client, currency: p.currency, due_date, lines, totals });
-        kept_items.push(kept);
+        let reason = format!(
+            "renewal of {}",
+            kept.iter()
+                .map(|i| format!("service #{} from {}", i.service_id, i.period.start))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        invoices.push(NewInvoice {
+            client: &p.client,
+            currency: p.currency,
+            due_date,
+            lines,
+            totals,
+            reason: Some(reason),
+        });
+        lines_kept += kept.len();
     }
     if invoices.is_empty() {
         txn.rollback().await?;
@@ -310,29 +374,12 @@ async fn apply_batch(
     }
     let actor = Actor::system("automation");
     let issued = batch::issue_many(&txn, &actor, billing, date, &invoices).await?;
-    let audits = issued
-        .iter()
-        .zip(&kept_items)
-        .map(|(i, kept)| audit::Entry {
-            action: "invoice.renewal",
-            entity: Some(("invoice", i.id.0)),
-            summary: format!(
-                "Renewal invoice {} for {}",
-                i.number,
-                kept.iter()
-                    .map(|i| format!("service #{} from {}", i.service_id, i.period.start))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })
-        .collect();
-    audit::record_many(&txn, &actor, audits).await?;
     if !lease::fence(&txn, held).await? {
         txn.rollback().await?;
         return Err(RenewalError::LeaseLost);
     }
     txn.commit().await?;
-    outcome.lines = kept_items.iter().map(Vec::len).sum();
+    outcome.lines = lines_kept;
     outcome.invoices = issued.into_iter().map(|i| i.id).collect();
     Ok(outcome)
 }

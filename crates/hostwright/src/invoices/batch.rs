@@ -37,6 +37,8 @@ pub struct NewInvoice<'a> {
     pub due_date: NaiveDate,
     pub lines: Vec<BilledLine>,
     pub totals: Totals,
+    /// Why it was issued, added to its audit record ("renewal of service #5 from …").
+    pub reason: Option<String>,
 }
 
 /// An invoice [`issue_many`] issued.
@@ -222,7 +224,10 @@ pub async fn issue_many(
         .map(|(new, i)| audit::Entry {
             action: "invoice.issued",
             entity: Some(("invoice", i.id.0)),
-            summary: format!("Issued {kind} {} for {}", i.number, new.totals.grand_total),
+            summary: match &new.reason {
+                Some(reason) => format!("Issued {kind} {} for {}: {reason}", i.number, new.totals.grand_total),
+                None => format!("Issued {kind} {} for {}", i.number, new.totals.grand_total),
+            },
         })
         .collect();
     audit::record_many(txn, actor, audits).await?;

@@ -118,7 +118,13 @@ async fn renewals_are_invoiced_once_per_period_and_payment_renews_the_services(m
     }
     assert_eq!(renewal_lines(&app, b1).await + renewal_lines(&app, cancelling).await, 0);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM automation_runs WHERE task = 'renewals' AND status = 'done'").await, 1);
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.renewal'").await, 1);
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.issued' AND summary LIKE '%: renewal of service #%'"
+        )
+        .await,
+        1
+    );
 
     // The same day again, and the next day: nothing more.
     for again in ["2027-02-14", "2027-02-15"] {
@@ -691,7 +697,13 @@ async fn a_batch_of_renewals_is_numbered_without_gaps_and_written_whole(mut app:
     assert_eq!(app.run_jobs().await, 1);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE template = 'invoice_issued'").await, 5);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE to_address = 'ana@example.de'").await, 1);
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.renewal'").await, 4);
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.issued' AND summary LIKE '%: renewal of service #%'"
+        )
+        .await,
+        4
+    );
     assert_eq!(
         app.scalar(&format!("SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.issued' AND entity_id = {first}"))
             .await,
