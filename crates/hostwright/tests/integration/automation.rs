@@ -713,11 +713,60 @@ async fn a_batch_of_renewals_is_numbered_without_gaps_and_written_whole(mut app:
     assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE status = 'sent'").await, 5);
 }
 
+/// More renewal invoices than one batch holds: on PostgreSQL two batches are written side
+/// by side, committing in whichever order they finish. The run still numbers its invoices
+/// without a gap or a repeat, invoices every due service once, and leaves every service
+/// where its calendar puts it.
+async fn renewal_batches_written_side_by_side_number_the_run_without_gaps(app: TestApp) {
+    let on = day("2027-03-01");
+    automation::lab::seed(&app.state, 3_000, 3_000, on, 1.0, 7).await.unwrap();
+    let numbered_before = app.scalar("SELECT COUNT(*) FROM invoices WHERE number LIKE '2027-%'").await;
+
+    let run = automation::run_now(&app.state, Some(on), &[Task::Renewals], false, WAIT).await.unwrap();
+    let report = &run.reports[0];
+    assert_eq!(report.error, None, "{:?}", report.counts);
+    let invoices = report.counts.get("invoices").copied().unwrap_or_default();
+    assert!(invoices > 1_000, "at least three batches: {:?}", report.counts);
+    assert_eq!(report.counts.get("lines").copied(), Some(3_000), "{:?}", report.counts);
+
+    let numbers: Vec<i64> = app
+        .state
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.state.db.get_database_backend(),
+            "SELECT number FROM invoices WHERE issue_date = '2027-03-01' ORDER BY number",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", "number").unwrap().rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    let mut sorted = numbers.clone();
+    sorted.sort_unstable();
+    let expected: Vec<i64> = (numbered_before + 1..=numbered_before + invoices).collect();
+    assert_eq!(sorted, expected, "one number each, none skipped");
+
+    // The emails' jobs the batches queued, drained as the lab's check expects.
+    app.run_jobs().await;
+    let check = automation::lab::check(&app.state, on).await.unwrap();
+    assert_eq!(check.counts.get("duplicate_renewal_lines"), Some(&0), "{}", check.summary());
+    assert_eq!(check.counts.get("renewal_lines"), Some(&3_000), "{}", check.summary());
+    assert!(check.violations.is_empty(), "{}", check.summary());
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.issued' AND summary LIKE '%: renewal of service #%'"
+        )
+        .await,
+        invoices
+    );
+}
+
 on_both_backends!(
     renewals_are_invoiced_once_per_period_and_payment_renews_the_services,
     runs_on_two_nodes_at_once_invoice_every_period_once,
     a_holder_that_lost_its_lease_is_fenced_off,
     a_batch_of_renewals_is_numbered_without_gaps_and_written_whole,
+    renewal_batches_written_side_by_side_number_the_run_without_gaps,
     a_year_of_daily_runs_bills_reminds_suspends_and_terminates_exactly,
     period_end_cancellations_and_unpaid_orders_are_carried_out_once,
     staff_see_the_automation_status_preview_a_run_and_change_its_settings,
