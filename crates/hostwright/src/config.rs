@@ -55,6 +55,7 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     pub session: SessionSettings,
     pub security: SecuritySettings,
+    pub payments: PaymentSettings,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -62,6 +63,17 @@ pub struct Settings {
 pub enum LogFormat {
     Pretty,
     Json,
+}
+
+/// How payment gateways are reached (their keys are business settings, encrypted in the
+/// database).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentSettings {
+    /// Stripe's API; only changed to reach a test double.
+    pub stripe_api_base: Url,
+    /// Seconds a gateway has to answer before the outcome is treated as unknown.
+    pub gateway_timeout_seconds: u64,
 }
 
 /// Where files (attachments, invoice PDFs) live.
@@ -190,6 +202,10 @@ impl Default for Settings {
             },
             session: SessionSettings { idle_minutes: 120, absolute_hours: 12 },
             security: SecuritySettings { max_failures: 5, lockout_minutes: 15, requests_per_hour: 10 },
+            payments: PaymentSettings {
+                stripe_api_base: Url::parse("https://api.stripe.com/").unwrap_or_else(|_| unreachable!()),
+                gateway_timeout_seconds: 30,
+            },
         }
     }
 }

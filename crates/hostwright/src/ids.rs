@@ -91,4 +91,10 @@ typed_ids!(
     ServiceUpgradeId,
     /// A job in the durable queue.
     JobId,
+    /// An attempt to move money through a payment gateway.
+    GatewayPaymentId,
+    /// A webhook event a payment gateway sent.
+    PaymentEventId,
+    /// A payment method a client saved at a gateway.
+    PaymentMethodId,
 );

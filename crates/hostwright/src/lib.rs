@@ -23,6 +23,7 @@ pub mod mail;
 pub mod migration;
 pub mod ops;
 pub mod orders;
+pub mod payments;
 pub mod provisioning;
 pub mod services;
 pub mod site_settings;

@@ -116,6 +116,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::staff::router())
         .merge(crate::catalog::router())
         .merge(crate::invoices::router())
+        .merge(crate::payments::router())
         .merge(crate::orders::router())
         .merge(crate::services::router())
         .route("/admin/audit", get(crate::audit::handlers::list_audit))

@@ -43,6 +43,8 @@ pub mod client {
         pub tax_exempt: bool,
         /// Never suspended or terminated automatically for non-payment.
         pub automation_exempt: bool,
+        /// Unpaid invoices are charged to the default saved payment method when due.
+        pub auto_pay: bool,
         /// A key of `clients::admin::PAYMENT_METHODS`, or empty for no preference.
         pub payment_method: String,
     }

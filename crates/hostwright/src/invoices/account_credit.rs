@@ -24,6 +24,7 @@ pub const REMOVED: &str = "removed";
 pub const APPLIED: &str = "applied";
 pub const CREDIT_NOTE: &str = "credit_note";
 pub const DOWNGRADE: &str = "downgrade";
+pub const OVERPAYMENT: &str = "overpayment";
 
 pub fn kind_label(kind: &str) -> &'static str {
     match kind {
@@ -32,6 +33,7 @@ pub fn kind_label(kind: &str) -> &'static str {
         APPLIED => "Applied to an invoice",
         CREDIT_NOTE => "Refund from a credit note",
         DOWNGRADE => "Unused part of a downgraded service",
+        OVERPAYMENT => "Paid more than the invoice owed",
         _ => "Other",
     }
 }

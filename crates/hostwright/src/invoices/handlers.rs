@@ -481,11 +481,19 @@ pub async fn client_invoices(
     state.render(&page, "client/invoices/list.html", ctx).await
 }
 
+#[derive(Deserialize, Default)]
+pub struct ClientInvoiceQuery {
+    /// `returned` when the client comes back from a gateway's payment page.
+    #[serde(default)]
+    payment: String,
+}
+
 pub async fn client_invoice(
     State(state): State<AppState>,
     page: Page,
     current: ClientAllowed<client_perm::Invoices>,
     Path(id): Path<InvoiceId>,
+    Query(query): Query<ClientInvoiceQuery>,
 ) -> AppResult<Response> {
     let i = service::find(&state.db, id)
         .await?
@@ -494,6 +502,8 @@ pub async fn client_invoice(
     let ctx = context! {
         current_client => current.template_value(),
         nav => "invoices",
+        pay => crate::payments::handlers::pay_options(&state, &i).await?,
+        returned => query.payment == "returned",
         ..invoice_detail(&state, &i).await?
     };
     state.render(&page, "client/invoices/show.html", ctx).await

@@ -147,6 +147,8 @@ pub mod payment {
         #[sea_orm(unique)]
         pub idempotency_key: String,
         pub created_at: DateTimeUtc,
+        /// The gateway payment this records, when it came through a gateway.
+        pub payment_id: Option<crate::ids::GatewayPaymentId>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -142,6 +142,7 @@ impl Registry {
             .with::<automation::Unsuspend>()
             .with::<automation::CancelAtPeriodEnd>()
             .with::<automation::CancelUnpaidOrder>()
+            .with::<crate::payments::jobs::ProcessEvent>()
     }
 
     pub fn with<J: Job>(mut self) -> Self {

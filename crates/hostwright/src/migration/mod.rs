@@ -23,6 +23,7 @@ mod m20261203_000015_automation;
 mod m20261203_000016_dunning;
 mod m20261204_000017_services_fillfactor;
 mod m20261204_000018_outbox_dedupe_key;
+mod m20261204_000019_payments;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000016_dunning::Migration),
             Box::new(m20261204_000017_services_fillfactor::Migration),
             Box::new(m20261204_000018_outbox_dedupe_key::Migration),
+            Box::new(m20261204_000019_payments::Migration),
         ]
     }
 }

@@ -2347,6 +2347,17 @@ fn samples() -> Vec<(String, Value)> {
                     taxes => taxes,
                     payments => payments,
                     credit_notes => if filled || status == "refunded" { credit_note_rows() } else { Vec::new() },
+                    pay => if filled {
+                        context! {
+                            gateways => vec![context! { key => "stripe", name => SCRIPT }],
+                            instructions => SCRIPT,
+                            in_flight => false,
+                            key => "pay-key-sample",
+                        }
+                    } else {
+                        context! { gateways => Vec::<Value>::new(), instructions => "", in_flight => status == "unpaid" }
+                    },
+                    returned => filled,
                 },
             ),
         );
@@ -2943,6 +2954,97 @@ fn ordering_samples() -> Vec<(String, Value)> {
                 ),
             );
         }
+    }
+
+    // Payments (payments/handlers.rs).
+    let payment = |status: &str, flag: &str, filled: bool| {
+        context! {
+            id => 12, client_id => 3, client_name => if filled { SCRIPT } else { "" },
+            invoice_id => if filled { Some(9) } else { None }, gateway => "Card (Stripe)",
+            kind => if filled { "checkout" } else { "automatic" }, status => status,
+            status_label => status, amount => "€12.50", refunded => filled.then_some("€2.50"),
+            gateway_ref => filled.then_some("pi_3Abc"), session_ref => filled.then_some(SCRIPT), flag => flag,
+            error => if filled { SCRIPT } else { "" }, applied_at => filled.then_some(TIME), created_at => TIME,
+        }
+    };
+    let statuses = vec![["succeeded", "Succeeded"], ["failed", "Failed"]];
+    for filled in [true, false] {
+        add(
+            "admin/payments/list.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "payments",
+                    payments => if filled {
+                        vec![payment("succeeded", "", true), payment("failed", SCRIPT, false), payment("unknown", "", false)]
+                    } else {
+                        Vec::new()
+                    },
+                    gateways => vec![["stripe", "Card (Stripe)"]],
+                    statuses => statuses.clone(),
+                    filters => context! { gateway => "stripe", status => "", client => SCRIPT, from => "", to => "2026-12-01", flagged => filled },
+                    pagination => context! { page => 1, pages => 2, total => 51, query => "gateway=stripe" },
+                },
+            ),
+        );
+        add(
+            "admin/payments/show.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "payments",
+                    payment => payment(if filled { "partially_refunded" } else { "pending" }, if filled { SCRIPT } else { "" }, filled),
+                    invoice_number => filled.then_some(SCRIPT),
+                    events => if filled {
+                        vec![context! {
+                            event_id => "evt_1", kind => "payment_intent.succeeded", received_at => TIME,
+                            processed_at => Some(TIME), outcome => SCRIPT, payload => SCRIPT,
+                        }]
+                    } else {
+                        Vec::new()
+                    },
+                },
+            ),
+        );
+    }
+    add(
+        "admin/gateways/list.html",
+        page(
+            true,
+            context! {
+                current_staff => staff(&all),
+                nav => "gateways",
+                gateways => vec![
+                    context! { key => "stripe", label => "Card (Stripe)", display_name => SCRIPT, enabled => true, currencies => "EUR, USD", test_mode => true },
+                    context! { key => "bank_transfer", label => "Bank transfer", display_name => "Bank transfer", enabled => false, currencies => "", test_mode => false },
+                ],
+            },
+        ),
+    );
+    for (key, filled, errors) in [("stripe", true, errors("secret_key")), ("bank_transfer", false, FormErrors::new())] {
+        add(
+            "admin/gateways/form.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all),
+                    nav => "gateways",
+                    key => key,
+                    label => "Card (Stripe)",
+                    has_secrets => filled,
+                    takes_keys => key == "stripe",
+                    takes_instructions => key == "bank_transfer",
+                    webhook_url => "https://billing.example.com/webhooks/stripe",
+                    form => context! {
+                        enabled => filled, display_name => SCRIPT, currencies => "EUR", test_mode => true,
+                        instructions => SCRIPT, sort_order => "",
+                    },
+                    errors => errors,
+                },
+            ),
+        );
     }
 
     out

@@ -17,6 +17,7 @@ mod invoices;
 mod jobs;
 mod journey;
 mod orders;
+mod payments;
 mod platform;
 mod services;
 mod sessions;

@@ -166,6 +166,14 @@ impl TestApp {
         TestApp::with_settings(settings, self.db.clone(), self.smtp.clone(), self._data.clone()).await
     }
 
+    /// Another node on the same database whose settings `change` altered (a gateway's test
+    /// double, say), with its own empty cookie jar.
+    pub async fn reconfigured(&self, change: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.state.settings.clone();
+        change(&mut settings);
+        TestApp::with_settings(settings, self.db.clone(), self.smtp.clone(), self._data.clone()).await
+    }
+
     pub fn csrf_token(&self) -> String {
         let secret = self.cookies.get("hw_csrf").cloned().unwrap_or_default();
         self.state.key.sign("csrf", secret.as_bytes())

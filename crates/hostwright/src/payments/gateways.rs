@@ -1,0 +1,300 @@
+//! The gateways a business offers: whether each is enabled, what it is called, which
+//! currencies it takes, and its secrets, encrypted at rest and never shown again.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use hostwright_gateways::Secret;
+use hostwright_gateways::stripe::{Stripe, StripeConfig};
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, QueryOrder, TransactionTrait};
+use serde::{Deserialize, Serialize};
+
+use super::PaymentError;
+use super::model::gateway;
+use crate::audit::{self, Actor};
+use crate::state::AppState;
+use crate::web::FormErrors;
+
+pub const STRIPE: &str = "stripe";
+pub const BANK_TRANSFER: &str = "bank_transfer";
+pub const ACCOUNT_CREDIT: &str = "account_credit";
+
+/// Every gateway Hostwright has, with the name staff see, in the order clients see them.
+pub const KNOWN: [(&str, &str); 3] =
+    [(STRIPE, "Card (Stripe)"), (BANK_TRANSFER, "Bank transfer"), (ACCOUNT_CREDIT, "Account credit")];
+
+pub fn label(key: &str) -> &'static str {
+    KNOWN.iter().find(|(k, _)| *k == key).map_or("Other", |(_, label)| label)
+}
+
+/// A gateway's settings; `secrets` stay encrypted until a gateway is built from them.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    pub key: String,
+    pub enabled: bool,
+    pub display_name: String,
+    /// Upper-case ISO codes; empty means every currency.
+    pub currencies: Vec<String>,
+    pub test_mode: bool,
+    pub options: Options,
+    secrets: String,
+}
+
+/// What a gateway needs that is not secret.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Options {
+    /// Bank transfer: the account details and what to quote, shown on unpaid invoices.
+    pub instructions: String,
+}
+
+/// Stripe's secrets.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StripeSecrets {
+    pub secret_key: String,
+    /// Each webhook endpoint's signing secret; several while one is being rotated.
+    pub webhook_secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for StripeSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeSecrets").finish_non_exhaustive()
+    }
+}
+
+impl GatewaySettings {
+    fn from_row(row: gateway::Model) -> Self {
+        GatewaySettings {
+            currencies: parse_currencies(&row.currencies),
+            options: serde_json::from_str(&row.options).unwrap_or_default(),
+            key: row.key,
+            enabled: row.enabled,
+            display_name: row.display_name,
+            test_mode: row.test_mode,
+            secrets: row.secrets,
+        }
+    }
+
+    fn unset(key: &str) -> Self {
+        GatewaySettings {
+            key: key.to_owned(),
+            enabled: false,
+            display_name: label(key).to_owned(),
+            currencies: Vec::new(),
+            test_mode: true,
+            options: Options::default(),
+            secrets: String::new(),
+        }
+    }
+
+    /// Whether a client may pay an amount in `currency` with it.
+    pub fn takes(&self, currency: &str) -> bool {
+        self.enabled && (self.currencies.is_empty() || self.currencies.iter().any(|c| c == currency))
+    }
+
+    pub fn has_secrets(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
+    fn stripe_secrets(&self, state: &AppState) -> Result<StripeSecrets, PaymentError> {
+        if self.secrets.is_empty() {
+            return Ok(StripeSecrets::default());
+        }
+        let plain = state
+            .key
+            .decrypt(&self.secrets)
+            .map_err(|_| PaymentError::NotConfigured("the Stripe keys cannot be read with this installation key"))?;
+        serde_json::from_slice(&plain).map_err(|_| PaymentError::NotConfigured("the Stripe keys are unreadable"))
+    }
+}
+
+fn parse_currencies(text: &str) -> Vec<String> {
+    text.split([',', ' ']).map(|c| c.trim().to_uppercase()).filter(|c| !c.is_empty()).collect()
+}
+
+/// One gateway's settings (disabled defaults when staff never saved it).
+pub async fn load(db: &impl ConnectionTrait, key: &str) -> Result<GatewaySettings, DbErr> {
+    Ok(gateway::Entity::find_by_id(key.to_owned())
+        .one(db)
+        .await?
+        .map_or_else(|| GatewaySettings::unset(key), GatewaySettings::from_row))
+}
+
+/// Every known gateway's settings, in the order clients see them.
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<GatewaySettings>, DbErr> {
+    let rows = gateway::Entity::find().order_by_asc(gateway::Column::SortOrder).all(db).await?;
+    Ok(KNOWN
+        .iter()
+        .map(|(key, _)| {
+            rows.iter()
+                .find(|r| r.key == *key)
+                .cloned()
+                .map_or_else(|| GatewaySettings::unset(key), GatewaySettings::from_row)
+        })
+        .collect())
+}
+
+/// The gateways a client may pay an invoice in `currency` with.
+pub async fn offered(db: &impl ConnectionTrait, currency: &str) -> Result<Vec<GatewaySettings>, DbErr> {
+    Ok(all(db).await?.into_iter().filter(|g| g.takes(currency)).collect())
+}
+
+/// Stripe, built from its stored keys.
+pub async fn stripe(state: &AppState) -> Result<Stripe, PaymentError> {
+    let settings = load(&state.db, STRIPE).await?;
+    let secrets = settings.stripe_secrets(state)?;
+    if secrets.secret_key.is_empty() {
+        return Err(PaymentError::NotConfigured("Stripe has no secret key"));
+    }
+    stripe_with(state, &secrets.secret_key)
+}
+
+fn stripe_with(state: &AppState, secret_key: &str) -> Result<Stripe, PaymentError> {
+    let payments = &state.settings.payments;
+    Ok(Stripe::new(StripeConfig {
+        secret_key: Secret::new(secret_key),
+        api_base: payments.stripe_api_base.clone(),
+        timeout: Duration::from_secs(payments.gateway_timeout_seconds.max(1)),
+    })?)
+}
+
+/// Stripe's webhook signing secrets.
+pub async fn stripe_webhook_secrets(state: &AppState) -> Result<Vec<Secret>, PaymentError> {
+    let settings = load(&state.db, STRIPE).await?;
+    Ok(settings.stripe_secrets(state)?.webhook_secrets.into_iter().map(Secret::new).collect())
+}
+
+/// A gateway's settings as staff submit them; empty secret fields keep the stored ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct GatewayInput {
+    pub enabled: Option<String>,
+    pub display_name: String,
+    pub currencies: String,
+    pub test_mode: Option<String>,
+    pub instructions: String,
+    pub secret_key: String,
+    /// One signing secret per line.
+    pub webhook_secrets: String,
+    pub sort_order: String,
+}
+
+pub async fn save(state: &AppState, actor: &Actor, key: &str, input: &GatewayInput) -> Result<(), PaymentError> {
+    if !KNOWN.iter().any(|(k, _)| *k == key) {
+        return Err(PaymentError::NotFound);
+    }
+    let current = load(&state.db, key).await?;
+    let mut errors = FormErrors::new();
+    let display_name = input.display_name.trim();
+    if display_name.is_empty() || display_name.chars().count() > 100 {
+        errors.add("display_name", "Enter the name clients see, at most 100 characters.");
+    }
+    let currencies = parse_currencies(&input.currencies);
+    if currencies.iter().any(|c| c.len() != 3 || !c.chars().all(|ch| ch.is_ascii_alphabetic())) {
+        errors.add(
+            "currencies",
+            "List ISO currency codes separated by commas (like EUR, USD), or leave it empty for all.",
+        );
+    }
+    let sort_order = match input.sort_order.trim() {
+        "" => 0,
+        text => text.parse::<i32>().unwrap_or_else(|_| {
+            errors.add("sort_order", "Enter a whole number.");
+            0
+        }),
+    };
+    if input.instructions.chars().count() > 2_000 {
+        errors.add("instructions", "Use at most 2,000 characters.");
+    }
+    let mut secrets_changed = Vec::new();
+    let secrets = if key == STRIPE {
+        let mut secrets = current.stripe_secrets(state)?;
+        let secret_key = input.secret_key.trim();
+        if !secret_key.is_empty() {
+            if !(secret_key.starts_with("sk_") || secret_key.starts_with("rk_")) || secret_key.len() > 255 {
+                errors.add("secret_key", "Paste the secret key from Stripe's dashboard (it starts with sk_ or rk_).");
+            }
+            secrets.secret_key = secret_key.to_owned();
+            secrets_changed.push("secret key");
+        }
+        let webhook: Vec<String> =
+            input.webhook_secrets.lines().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        if !webhook.is_empty() {
+            if webhook.iter().any(|s| !s.starts_with("whsec_") || s.len() > 255) {
+                errors.add(
+                    "webhook_secrets",
+                    "Paste each endpoint's signing secret (it starts with whsec_), one per line.",
+                );
+            }
+            secrets.webhook_secrets = webhook;
+            secrets_changed.push("webhook secrets");
+        }
+        let enabling = input.enabled.is_some();
+        if enabling && secrets.secret_key.is_empty() {
+            errors.add("secret_key", "Stripe needs its secret key before it can be enabled.");
+        }
+        if enabling && secrets.webhook_secrets.is_empty() {
+            errors.add("webhook_secrets", "Stripe needs the webhook signing secret before it can be enabled.");
+        }
+        let json = serde_json::to_vec(&secrets).map_err(|e| DbErr::Custom(e.to_string()))?;
+        state.key.encrypt(&json)
+    } else {
+        current.secrets.clone()
+    };
+    if !errors.is_empty() {
+        return Err(PaymentError::Invalid(errors));
+    }
+    let options = Options { instructions: input.instructions.trim().to_owned() };
+    let row = gateway::ActiveModel {
+        key: Set(key.to_owned()),
+        enabled: Set(input.enabled.is_some()),
+        display_name: Set(display_name.to_owned()),
+        currencies: Set(currencies.join(",")),
+        test_mode: Set(input.test_mode.is_some()),
+        options: Set(serde_json::to_string(&options).map_err(|e| DbErr::Custom(e.to_string()))?),
+        secrets: Set(secrets),
+        sort_order: Set(sort_order),
+        updated_at: Set(Utc::now()),
+    };
+    let txn = state.db.begin().await?;
+    gateway::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(gateway::Column::Key)
+                .update_columns([
+                    gateway::Column::Enabled,
+                    gateway::Column::DisplayName,
+                    gateway::Column::Currencies,
+                    gateway::Column::TestMode,
+                    gateway::Column::Options,
+                    gateway::Column::Secrets,
+                    gateway::Column::SortOrder,
+                    gateway::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(&txn)
+        .await?;
+    let mut summary = format!(
+        "{} {} ({})",
+        if input.enabled.is_some() { "Enabled" } else { "Disabled" },
+        label(key),
+        if currencies.is_empty() { "every currency".to_owned() } else { currencies.join(", ") }
+    );
+    if !secrets_changed.is_empty() {
+        summary.push_str(&format!("; replaced the {}", secrets_changed.join(" and ")));
+    }
+    audit::record(&txn, actor, "gateway.updated", None, summary).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Asks the gateway whether its stored keys work.
+pub async fn test_connection(state: &AppState, key: &str) -> Result<String, PaymentError> {
+    use hostwright_gateways::PaymentGateway;
+    match key {
+        STRIPE => Ok(stripe(state).await?.test_connection().await?),
+        _ => Err(PaymentError::NotAllowed("This gateway has no connection to test.")),
+    }
+}

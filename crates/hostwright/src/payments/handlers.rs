@@ -1,0 +1,392 @@
+//! Pages: a client paying an invoice through a gateway; staff's transactions list, a
+//! payment with its raw events, and the gateway settings with "test connection".
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use hostwright_core::Money;
+use minijinja::{Value, context};
+use sea_orm::entity::prelude::*;
+use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+use serde::Deserialize;
+
+use super::PaymentError;
+use super::gateways::{self, GatewayInput, STRIPE};
+use super::model::{event, payment};
+use super::service;
+use crate::clients::model::client;
+use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
+use crate::invoices::service as invoices;
+use crate::staff::permissions::perm;
+use crate::state::AppState;
+use crate::web::current::{Authorized, ClientAllowed, client_perm};
+use crate::web::{AppError, AppResult, FormErrors, Page, flash};
+
+const PER_PAGE: u64 = 50;
+
+impl From<PaymentError> for AppError {
+    fn from(err: PaymentError) -> Self {
+        match err {
+            PaymentError::NotFound => AppError::NotFound,
+            PaymentError::NotAllowed(why) | PaymentError::Conflict(why) => AppError::BadRequest(why.to_owned()),
+            PaymentError::Invalid(errors) => AppError::BadRequest(errors.messages()),
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+fn money(minor: i64, code: &str) -> String {
+    match hostwright_core::Currency::from_code(code) {
+        Ok(currency) => Money::from_minor(minor, currency).to_string(),
+        Err(_) => format!("{minor} {code}"),
+    }
+}
+
+fn payment_row(p: &payment::Model, client_name: &str) -> Value {
+    context! {
+        id => p.id,
+        client_id => p.client_id,
+        client_name => client_name,
+        invoice_id => p.invoice_id,
+        gateway => gateways::label(&p.gateway),
+        kind => p.kind,
+        status => p.status,
+        status_label => service::status_label(&p.status),
+        amount => money(p.amount_minor, &p.currency_code),
+        refunded => (p.refunded_minor > 0).then(|| money(p.refunded_minor, &p.currency_code)),
+        gateway_ref => p.gateway_ref,
+        session_ref => p.session_ref,
+        flag => p.flag,
+        error => p.error,
+        applied_at => p.applied_at.map(|t| t.to_rfc3339()),
+        created_at => p.created_at.to_rfc3339(),
+    }
+}
+
+// --- the client -------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct PayForm {
+    #[serde(default)]
+    gateway: String,
+    #[serde(default)]
+    key: String,
+}
+
+/// `POST /account/invoices/{id}/pay`: off to the gateway's page.
+pub async fn pay_invoice(
+    State(state): State<AppState>,
+    current: ClientAllowed<client_perm::Invoices>,
+    Path(id): Path<InvoiceId>,
+    Form(form): Form<PayForm>,
+) -> AppResult<Response> {
+    let back = format!("/account/invoices/{id}");
+    match form.gateway.as_str() {
+        STRIPE => match service::start_checkout(&state, &current.client, id, &form.key).await {
+            Ok(url) => Ok(Redirect::to(&url).into_response()),
+            Err(PaymentError::NotFound) => Err(AppError::NotFound),
+            Err(PaymentError::NotAllowed(why)) => Ok(flash::redirect(&state, &back, "error", why)),
+            Err(err) => {
+                tracing::error!(error = %err, invoice.id = %id, "starting a card payment");
+                Ok(flash::redirect(
+                    &state,
+                    &back,
+                    "error",
+                    "The card payment could not be started; please try again in a few minutes.",
+                ))
+            }
+        },
+        _ => Ok(flash::redirect(&state, &back, "error", "Choose how you want to pay.")),
+    }
+}
+
+/// What the client's invoice page offers to pay with.
+pub async fn pay_options(state: &AppState, invoice: &crate::invoices::model::invoice::Model) -> Result<Value, DbErr> {
+    let payable =
+        (invoice.status == invoices::UNPAID || invoice.status == invoices::COLLECTIONS) && invoice.balance_minor() > 0;
+    if !payable {
+        return Ok(context! { gateways => Vec::<Value>::new(), instructions => "", in_flight => false });
+    }
+    let offered = gateways::offered(&state.db, &invoice.currency_code).await?;
+    let instructions = offered
+        .iter()
+        .find(|g| g.key == gateways::BANK_TRANSFER)
+        .map(|g| g.options.instructions.clone())
+        .unwrap_or_default();
+    let online: Vec<Value> =
+        offered.iter().filter(|g| g.key == STRIPE).map(|g| context! { key => g.key, name => g.display_name }).collect();
+    Ok(context! {
+        gateways => online,
+        instructions => instructions,
+        in_flight => service::automatic_in_flight(&state.db, invoice.id).await?,
+        key => crate::crypto::random_token(),
+    })
+}
+
+// --- staff: transactions ------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct Filters {
+    #[serde(default)]
+    gateway: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    client: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    flagged: String,
+    page: Option<u64>,
+}
+
+const STATUSES: [&str; 7] = [
+    service::PENDING,
+    service::SUCCEEDED,
+    service::FAILED,
+    service::UNKNOWN,
+    service::EXPIRED,
+    service::PARTIALLY_REFUNDED,
+    service::REFUNDED,
+];
+
+pub async fn list_payments(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesView>,
+    Query(filters): Query<Filters>,
+) -> AppResult<Response> {
+    let mut query = payment::Entity::find();
+    let gateway = gateways::KNOWN.iter().map(|(k, _)| *k).find(|k| *k == filters.gateway);
+    if let Some(gateway) = gateway {
+        query = query.filter(payment::Column::Gateway.eq(gateway));
+    }
+    let status = STATUSES.into_iter().find(|s| *s == filters.status);
+    if let Some(status) = status {
+        query = query.filter(payment::Column::Status.eq(status));
+    }
+    let client_id = filters.client.parse::<ClientId>().ok();
+    if let Some(client_id) = client_id {
+        query = query.filter(payment::Column::ClientId.eq(client_id));
+    }
+    let from = NaiveDate::parse_from_str(filters.from.trim(), "%Y-%m-%d").ok();
+    if let Some(from) = from.and_then(|d| d.and_hms_opt(0, 0, 0)) {
+        query = query.filter(payment::Column::CreatedAt.gte(from.and_utc()));
+    }
+    let to = NaiveDate::parse_from_str(filters.to.trim(), "%Y-%m-%d").ok();
+    if let Some(to) = to.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0)) {
+        query = query.filter(payment::Column::CreatedAt.lt(to.and_utc()));
+    }
+    let flagged = filters.flagged == "1";
+    if flagged {
+        query = query.filter(payment::Column::Flag.ne(""));
+    }
+    let page_number = filters.page.unwrap_or(1).max(1);
+    let paginator = query.order_by_desc(payment::Column::Id).paginate(&state.db, PER_PAGE);
+    let total = paginator.num_items().await?;
+    let rows = paginator.fetch_page(page_number - 1).await?;
+    let client_ids: Vec<ClientId> = rows.iter().map(|p| p.client_id).collect();
+    let clients = client::Entity::find().filter(client::Column::Id.is_in(client_ids)).all(&state.db).await?;
+    let name = |id: ClientId| clients.iter().find(|c| c.id == id).map(client::Model::full_name).unwrap_or_default();
+    let payments: Vec<Value> = rows.iter().map(|p| payment_row(p, &name(p.client_id))).collect();
+    let query_string = format!(
+        "gateway={}&status={}&client={}&from={}&to={}&flagged={}",
+        gateway.unwrap_or(""),
+        status.unwrap_or(""),
+        client_id.map(|c| c.to_string()).unwrap_or_default(),
+        from.map(|d| d.to_string()).unwrap_or_default(),
+        to.map(|d| d.to_string()).unwrap_or_default(),
+        if flagged { "1" } else { "" },
+    );
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "payments",
+        payments => payments,
+        gateways => gateways::KNOWN.iter().map(|(k, l)| [*k, *l]).collect::<Vec<_>>(),
+        statuses => STATUSES.iter().map(|s| [*s, service::status_label(s)]).collect::<Vec<_>>(),
+        filters => context! {
+            gateway => gateway.unwrap_or(""),
+            status => status.unwrap_or(""),
+            client => client_id.map(|c| c.to_string()).unwrap_or_default(),
+            from => from.map(|d| d.to_string()).unwrap_or_default(),
+            to => to.map(|d| d.to_string()).unwrap_or_default(),
+            flagged => flagged,
+        },
+        pagination => context! {
+            page => page_number,
+            pages => total.div_ceil(PER_PAGE).max(1),
+            total => total,
+            query => query_string,
+        },
+    };
+    state.render(&page, "admin/payments/list.html", ctx).await
+}
+
+pub async fn show_payment(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesView>,
+    Path(id): Path<GatewayPaymentId>,
+) -> AppResult<Response> {
+    let p = service::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let owner = client::Entity::find_by_id(p.client_id).one(&state.db).await?;
+    let invoice = match p.invoice_id {
+        Some(invoice_id) => invoices::find(&state.db, invoice_id).await?,
+        None => None,
+    };
+    let events = event::Entity::find().filter(event::Column::PaymentId.eq(id));
+    let events: Vec<Value> = events
+        .order_by_asc(event::Column::Id)
+        .limit(100)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let pretty = serde_json::from_str::<serde_json::Value>(&e.payload)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or(e.payload);
+            context! {
+                event_id => e.event_id,
+                kind => e.event_type,
+                received_at => e.received_at.to_rfc3339(),
+                processed_at => e.processed_at.map(|t| t.to_rfc3339()),
+                outcome => e.outcome,
+                payload => pretty,
+            }
+        })
+        .collect();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "payments",
+        payment => payment_row(&p, &owner.as_ref().map(client::Model::full_name).unwrap_or_default()),
+        invoice_number => invoice.map(|i| i.display_number()),
+        events => events,
+    };
+    state.render(&page, "admin/payments/show.html", ctx).await
+}
+
+// --- staff: gateway settings --------------------------------------------------------------
+
+pub async fn list_gateways(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::SettingsManage>,
+) -> AppResult<Response> {
+    let rows: Vec<Value> = gateways::all(&state.db)
+        .await?
+        .into_iter()
+        .map(|g| {
+            context! {
+                key => g.key,
+                label => gateways::label(&g.key),
+                display_name => g.display_name,
+                enabled => g.enabled,
+                currencies => g.currencies.join(", "),
+                test_mode => g.test_mode,
+            }
+        })
+        .collect();
+    let ctx = context! { current_staff => current.template_value(), nav => "gateways", gateways => rows };
+    state.render(&page, "admin/gateways/list.html", ctx).await
+}
+
+async fn render_gateway(
+    state: &AppState,
+    page: &Page,
+    current: &Authorized<perm::SettingsManage>,
+    key: &str,
+    input: Option<&GatewayInput>,
+    errors: FormErrors,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let g = gateways::load(&state.db, key).await?;
+    let form = match input {
+        Some(i) => context! {
+            enabled => i.enabled.is_some(),
+            display_name => i.display_name,
+            currencies => i.currencies,
+            test_mode => i.test_mode.is_some(),
+            instructions => i.instructions,
+            sort_order => i.sort_order,
+        },
+        None => context! {
+            enabled => g.enabled,
+            display_name => g.display_name,
+            currencies => g.currencies.join(", "),
+            test_mode => g.test_mode,
+            instructions => g.options.instructions,
+            sort_order => "",
+        },
+    };
+    let webhook_url = state.settings.base_url.join("webhooks/stripe").map(|u| u.to_string()).unwrap_or_default();
+    let ctx = context! {
+        current_staff => current.template_value(),
+        nav => "gateways",
+        key => key,
+        label => gateways::label(key),
+        has_secrets => g.has_secrets(),
+        takes_keys => key == STRIPE,
+        takes_instructions => key == gateways::BANK_TRANSFER,
+        webhook_url => webhook_url,
+        form => form,
+        errors => errors,
+    };
+    let mut response = state.render(page, "admin/gateways/form.html", ctx).await?;
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+fn known(key: &str) -> AppResult<&'static str> {
+    gateways::KNOWN.iter().map(|(k, _)| *k).find(|k| *k == key).ok_or(AppError::NotFound)
+}
+
+pub async fn gateway_form(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::SettingsManage>,
+    Path(key): Path<String>,
+) -> AppResult<Response> {
+    let key = known(&key)?;
+    render_gateway(&state, &page, &current, key, None, FormErrors::new(), StatusCode::OK).await
+}
+
+pub async fn save_gateway(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::SettingsManage>,
+    Path(key): Path<String>,
+    Form(input): Form<GatewayInput>,
+) -> AppResult<Response> {
+    let key = known(&key)?;
+    let actor = crate::audit::Actor::staff(current.staff.id, &current.staff.email, &page.ip);
+    match gateways::save(&state, &actor, key, &input).await {
+        Ok(()) => Ok(flash::redirect(
+            &state,
+            &format!("/admin/settings/gateways/{key}"),
+            "success",
+            format!("{} saved.", gateways::label(key)),
+        )),
+        Err(PaymentError::Invalid(errors)) => {
+            render_gateway(&state, &page, &current, key, Some(&input), errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn test_gateway(
+    State(state): State<AppState>,
+    _current: Authorized<perm::SettingsManage>,
+    Path(key): Path<String>,
+) -> AppResult<Response> {
+    let key = known(&key)?;
+    let to = format!("/admin/settings/gateways/{key}");
+    Ok(match gateways::test_connection(&state, key).await {
+        Ok(account) => flash::redirect(&state, &to, "success", format!("Connected: {account}.")),
+        Err(err) => flash::redirect(&state, &to, "error", format!("The connection failed: {err}")),
+    })
+}

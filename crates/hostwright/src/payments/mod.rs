@@ -1,0 +1,69 @@
+//! Payments through gateways (decision 0020): the gateways' settings, payment records and
+//! their states, the webhooks that report what happened, and the jobs that apply it once.
+//! The gateways themselves live in the `hostwright-gateways` crate.
+
+pub mod gateways;
+pub mod handlers;
+pub mod jobs;
+pub mod model;
+pub mod service;
+pub mod webhooks;
+
+use axum::Router;
+use axum::routing::{get, post};
+use hostwright_gateways::GatewayError;
+use sea_orm::DbErr;
+
+use crate::invoices::service::InvoiceError;
+use crate::jobs::JobError;
+use crate::state::AppState;
+use crate::web::FormErrors;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/stripe", post(webhooks::stripe_webhook))
+        .route("/account/invoices/{id}/pay", post(handlers::pay_invoice))
+        .route("/admin/payments", get(handlers::list_payments))
+        .route("/admin/payments/{id}", get(handlers::show_payment))
+        .route("/admin/settings/gateways", get(handlers::list_gateways))
+        .route("/admin/settings/gateways/{key}", get(handlers::gateway_form).post(handlers::save_gateway))
+        .route("/admin/settings/gateways/{key}/test", post(handlers::test_gateway))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    NotAllowed(&'static str),
+    #[error("the gateway is not set up: {0}")]
+    NotConfigured(&'static str),
+    /// Something changed meanwhile; trying again will see it.
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("{0}")]
+    Invalid(FormErrors),
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error(transparent)]
+    Invoice(#[from] InvoiceError),
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl From<PaymentError> for JobError {
+    fn from(err: PaymentError) -> Self {
+        match err {
+            PaymentError::Job(err) => err,
+            PaymentError::Gateway(
+                GatewayError::Declined { .. } | GatewayError::Rejected { .. } | GatewayError::Unsupported,
+            ) => JobError::Permanent(err.to_string()),
+            PaymentError::NotFound | PaymentError::NotAllowed(_) | PaymentError::Invalid(_) => {
+                JobError::Permanent(err.to_string())
+            }
+            other => JobError::Retry(anyhow::Error::new(other)),
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! Payment records and what moves them: a client starting a payment on the gateway's page,
+//! and the gateway's notices (success, failure, refund, expiry) applied once each.
+//!
+//! The record is written before the gateway is called, so every request to the gateway can
+//! name it (idempotency key, metadata) and every answer finds it again. Applying a success
+//! is one transaction: the guarded move to `succeeded` decides which notice books the money,
+//! whichever of several arrives first (decision 0020).
+
+use chrono::Utc;
+use hostwright_core::{Currency, Money};
+use hostwright_gateways::{Amount, CheckoutRequest, Notice, PaymentGateway, RemoteStatus};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, QueryOrder, TransactionTrait};
+
+use super::PaymentError;
+use super::gateways::{self, STRIPE};
+use super::model::{customer, payment};
+use crate::audit::{self, Actor};
+use crate::clients::model::client;
+use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
+use crate::invoices::account_credit::{self, MoveError, Movement};
+use crate::invoices::model::{invoice, payment as invoice_payment};
+use crate::invoices::service::{self as invoices, COLLECTIONS, InvoiceError, PAID, Received, UNPAID};
+use crate::jobs::JobContext;
+use crate::state::AppState;
+
+pub const PENDING: &str = "pending";
+pub const SUCCEEDED: &str = "succeeded";
+pub const FAILED: &str = "failed";
+/// The gateway did not answer; a job asks it later.
+pub const UNKNOWN: &str = "unknown";
+pub const EXPIRED: &str = "expired";
+pub const PARTIALLY_REFUNDED: &str = "partially_refunded";
+pub const REFUNDED: &str = "refunded";
+
+/// The client paid on the gateway's page.
+pub const CHECKOUT: &str = "checkout";
+/// A saved method charged without the client present.
+pub const AUTOMATIC: &str = "automatic";
+
+pub fn status_label(status: &str) -> &'static str {
+    match status {
+        PENDING => "Pending",
+        SUCCEEDED => "Succeeded",
+        FAILED => "Failed",
+        UNKNOWN => "Unknown (being checked)",
+        EXPIRED => "Expired",
+        PARTIALLY_REFUNDED => "Partially refunded",
+        REFUNDED => "Refunded",
+        _ => "Other",
+    }
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: GatewayPaymentId) -> Result<Option<payment::Model>, DbErr> {
+    payment::Entity::find_by_id(id).one(db).await
+}
+
+async fn by_gateway_ref(
+    db: &impl ConnectionTrait,
+    gateway: &str,
+    gateway_ref: &str,
+) -> Result<Option<payment::Model>, DbErr> {
+    payment::Entity::find()
+        .filter(payment::Column::Gateway.eq(gateway))
+        .filter(payment::Column::GatewayRef.eq(gateway_ref))
+        .one(db)
+        .await
+}
+
+/// The payments made for invoice `id`, newest first.
+pub async fn for_invoice(db: &impl ConnectionTrait, id: InvoiceId) -> Result<Vec<payment::Model>, DbErr> {
+    payment::Entity::find().filter(payment::Column::InvoiceId.eq(id)).order_by_desc(payment::Column::Id).all(db).await
+}
+
+/// Whether an automatic charge of invoice `id` is under way (so the client must not pay it
+/// a second way at the same moment).
+pub async fn automatic_in_flight(db: &impl ConnectionTrait, id: InvoiceId) -> Result<bool, DbErr> {
+    Ok(payment::Entity::find()
+        .filter(payment::Column::InvoiceId.eq(id))
+        .filter(payment::Column::Kind.eq(AUTOMATIC))
+        .filter(payment::Column::Status.is_in([PENDING, UNKNOWN]))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// The gateway's customer for `client`, created at the gateway the first time.
+pub async fn customer_ref(
+    state: &AppState,
+    gateway: &impl PaymentGateway,
+    gateway_key: &str,
+    client: &client::Model,
+) -> Result<String, PaymentError> {
+    let existing = customer::Entity::find_by_id((client.id, gateway_key.to_owned())).one(&state.db).await?;
+    if let Some(existing) = existing {
+        return Ok(existing.customer_ref);
+    }
+    let created = gateway.ensure_customer(&client.id.to_string(), &client.email, &client.full_name()).await?;
+    let insert = Query::insert()
+        .into_table(customer::Entity)
+        .columns([
+            customer::Column::ClientId,
+            customer::Column::Gateway,
+            customer::Column::CustomerRef,
+            customer::Column::CreatedAt,
+        ])
+        .values_panic([client.id.0.into(), gateway_key.into(), created.clone().into(), Utc::now().into()])
+        .on_conflict(
+            OnConflict::columns([customer::Column::ClientId, customer::Column::Gateway]).do_nothing().to_owned(),
+        )
+        .to_owned();
+    state.db.execute(&insert).await?;
+    // The gateway made the customer once (its idempotency key is the client's id), so a
+    // racing request stored the same one.
+    Ok(created)
+}
+
+/// Starts paying the balance of invoice `invoice_id` on Stripe's hosted page and returns the
+/// address to send the client to. One form submission (`form_key`) makes one payment; the
+/// same submission again leads to the same page.
+pub async fn start_checkout(
+    state: &AppState,
+    owner: &client::Model,
+    invoice_id: InvoiceId,
+    form_key: &str,
+) -> Result<String, PaymentError> {
+    let form_key = form_key.trim();
+    if form_key.len() < 16 || form_key.len() > 64 {
+        return Err(PaymentError::NotAllowed("This form is out of date; reload the page and try again."));
+    }
+    let invoice = invoices::find(&state.db, invoice_id)
+        .await?
+        .filter(|i| i.client_id == owner.id)
+        .ok_or(PaymentError::NotFound)?;
+    if invoice.status != UNPAID && invoice.status != COLLECTIONS || invoice.balance_minor() <= 0 {
+        return Err(PaymentError::NotAllowed("This invoice has nothing left to pay."));
+    }
+    let settings = gateways::load(&state.db, STRIPE).await?;
+    if !settings.takes(&invoice.currency_code) {
+        return Err(PaymentError::NotAllowed("Card payments are not available for this invoice."));
+    }
+    if automatic_in_flight(&state.db, invoice_id).await? {
+        return Err(PaymentError::NotAllowed(
+            "An automatic payment of this invoice is being processed; check back in a few minutes.",
+        ));
+    }
+    let stripe = gateways::stripe(state).await?;
+    let record = insert_pending(state, owner.id, &invoice, STRIPE, CHECKOUT, &format!("checkout:{form_key}")).await?;
+    let customer = customer_ref(state, &stripe, STRIPE, owner).await?;
+    let number = invoice.display_number();
+    let base = &state.settings.base_url;
+    let back = |query: &str| base.join(&format!("account/invoices/{invoice_id}{query}")).map(|u| u.to_string());
+    let request = CheckoutRequest {
+        our_ref: record.id.to_string(),
+        invoice_ref: invoice_id.to_string(),
+        description: format!("Invoice {number}"),
+        amount: Amount { minor: record.amount_minor, currency: record.currency_code.clone() },
+        customer_ref: Some(customer),
+        email: owner.email.clone(),
+        success_url: back("?payment=returned").map_err(|e| DbErr::Custom(e.to_string()))?,
+        cancel_url: back("?payment=cancelled").map_err(|e| DbErr::Custom(e.to_string()))?,
+        save_method: false,
+    };
+    match stripe.start_checkout(&request).await {
+        Ok(redirect) => {
+            payment::Entity::update_many()
+                .col_expr(payment::Column::SessionRef, Expr::value(redirect.session_ref.clone()))
+                .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(payment::Column::Id.eq(record.id))
+                .exec(&state.db)
+                .await?;
+            tracing::info!(payment.id = %record.id, invoice.id = %invoice_id, "sent the client to Stripe Checkout");
+            Ok(redirect.url)
+        }
+        Err(err) => {
+            // Nobody was sent to a page, so nothing can be paid on this record.
+            set_failed(&state.db, record.id, &err.to_string()).await?;
+            Err(err.into())
+        }
+    }
+}
+
+async fn insert_pending(
+    state: &AppState,
+    client_id: ClientId,
+    invoice: &invoice::Model,
+    gateway: &str,
+    kind: &str,
+    attempt_key: &str,
+) -> Result<payment::Model, PaymentError> {
+    let now = Utc::now();
+    let inserted = payment::ActiveModel {
+        client_id: Set(client_id),
+        invoice_id: Set(Some(invoice.id)),
+        gateway: Set(gateway.to_owned()),
+        kind: Set(kind.to_owned()),
+        status: Set(PENDING.to_owned()),
+        amount_minor: Set(invoice.balance_minor()),
+        currency_code: Set(invoice.currency_code.clone()),
+        refunded_minor: Set(0),
+        attempt_key: Set(attempt_key.to_owned()),
+        flag: Set(String::new()),
+        error: Set(String::new()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await;
+    match inserted {
+        Ok(record) => Ok(record),
+        Err(err) if crate::web::forms::is_unique_violation(&err) => payment::Entity::find()
+            .filter(payment::Column::AttemptKey.eq(attempt_key))
+            .one(&state.db)
+            .await?
+            .filter(|p| p.status == PENDING)
+            .ok_or(PaymentError::NotAllowed("This payment was already started; reload the invoice.")),
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn set_failed(db: &impl ConnectionTrait, id: GatewayPaymentId, error: &str) -> Result<bool, DbErr> {
+    let done = payment::Entity::update_many()
+        .col_expr(payment::Column::Status, Expr::value(FAILED))
+        .col_expr(payment::Column::Error, Expr::value(truncate(error, 500)))
+        .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payment::Column::Id.eq(id))
+        .filter(payment::Column::Status.is_in([PENDING, UNKNOWN]))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+fn truncate(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
+/// What applying a notice did, for the event's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub payment_id: Option<GatewayPaymentId>,
+    pub outcome: String,
+}
+
+impl Applied {
+    fn to(payment_id: GatewayPaymentId, outcome: impl Into<String>) -> Self {
+        Applied { payment_id: Some(payment_id), outcome: outcome.into() }
+    }
+
+    fn nothing(outcome: impl Into<String>) -> Self {
+        Applied { payment_id: None, outcome: outcome.into() }
+    }
+}
+
+/// Applies what gateway `gateway_key` told us, once: a repeat, or a notice that arrives
+/// after a later one, changes nothing.
+pub async fn apply_notice(
+    ctx: &JobContext,
+    gateway: &impl PaymentGateway,
+    gateway_key: &str,
+    notice: &Notice,
+) -> Result<Applied, PaymentError> {
+    let state = &ctx.state;
+    match notice {
+        Notice::PaymentSucceeded { our_ref, payment_ref, session_ref, amount, .. } => {
+            let Some(record) = locate(state, gateway_key, our_ref.as_deref(), payment_ref).await? else {
+                return Ok(Applied::nothing(format!("{payment_ref} is not a payment Hostwright started")));
+            };
+            if let (Some(ours), Some(theirs)) = (&record.session_ref, session_ref)
+                && ours != theirs
+            {
+                return Ok(Applied::to(record.id, format!("paid on page {theirs}, not this payment's page {ours}")));
+            }
+            succeed(ctx, &record, payment_ref, amount).await
+        }
+        Notice::PaymentFailed { our_ref, payment_ref, message, .. } => {
+            let Some(record) = locate(state, gateway_key, our_ref.as_deref(), payment_ref).await? else {
+                return Ok(Applied::nothing(format!("{payment_ref} is not a payment Hostwright started")));
+            };
+            let txn = state.db.begin().await?;
+            let failed = set_failed(&txn, record.id, message).await?;
+            ctx.fence(&txn).await?;
+            txn.commit().await?;
+            Ok(Applied::to(record.id, if failed { "failed" } else { "already settled; the failure changes nothing" }))
+        }
+        Notice::Refunded { payment_ref, refunded_minor, .. } => {
+            let record = match by_gateway_ref(&state.db, gateway_key, payment_ref).await? {
+                Some(record) => record,
+                None => {
+                    // The refund came first: the payment intent names our payment, and says
+                    // whether it succeeded, so the success is booked before the refund.
+                    let remote = gateway.payment(payment_ref).await?;
+                    let Some(record) = locate(state, gateway_key, remote.our_ref.as_deref(), payment_ref).await? else {
+                        return Ok(Applied::nothing(format!("{payment_ref} is not a payment Hostwright started")));
+                    };
+                    if remote.status == RemoteStatus::Succeeded {
+                        succeed(ctx, &record, payment_ref, &remote.amount).await?;
+                    }
+                    find(&state.db, record.id).await?.ok_or(PaymentError::NotFound)?
+                }
+            };
+            refunded(ctx, &record, *refunded_minor).await
+        }
+        Notice::SessionExpired { session_ref, .. } => {
+            let expired = payment::Entity::update_many()
+                .col_expr(payment::Column::Status, Expr::value(EXPIRED))
+                .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(payment::Column::Gateway.eq(gateway_key))
+                .filter(payment::Column::SessionRef.eq(session_ref.as_str()))
+                .filter(payment::Column::Status.eq(PENDING))
+                .exec(&state.db)
+                .await?;
+            Ok(Applied::nothing(if expired.rows_affected > 0 {
+                "the page expired unpaid"
+            } else {
+                "nothing was waiting on that page"
+            }))
+        }
+        Notice::MethodSaved { .. } => Ok(Applied::nothing("saved payment methods are not offered yet")),
+        Notice::Ignored(why) => Ok(Applied::nothing(why.clone())),
+    }
+}
+
+/// Our payment for a notice: by the gateway's id once we know it, else by our own id.
+async fn locate(
+    state: &AppState,
+    gateway_key: &str,
+    our_ref: Option<&str>,
+    payment_ref: &str,
+) -> Result<Option<payment::Model>, DbErr> {
+    if let Some(found) = by_gateway_ref(&state.db, gateway_key, payment_ref).await? {
+        return Ok(Some(found));
+    }
+    let Some(id) = our_ref.and_then(|r| r.parse::<GatewayPaymentId>().ok()) else {
+        return Ok(None);
+    };
+    Ok(find(&state.db, id).await?.filter(|p| p.gateway == gateway_key))
+}
+
+/// Books a succeeded payment, once.
+async fn succeed(
+    ctx: &JobContext,
+    record: &payment::Model,
+    payment_ref: &str,
+    amount: &Amount,
+) -> Result<Applied, PaymentError> {
+    let state = &ctx.state;
+    let txn = state.db.begin().await?;
+    let now = Utc::now();
+    let moved = Query::update()
+        .table(payment::Entity)
+        .value(payment::Column::Status, SUCCEEDED)
+        .value(payment::Column::GatewayRef, payment_ref)
+        .value(payment::Column::Error, "")
+        .value(payment::Column::UpdatedAt, now)
+        .and_where(Expr::col(payment::Column::Id).eq(record.id))
+        .and_where(Expr::col(payment::Column::Status).is_in([PENDING, UNKNOWN, FAILED, EXPIRED]))
+        .to_owned();
+    match txn.execute(&moved).await {
+        Ok(done) if done.rows_affected() == 1 => {}
+        Ok(_) => return Ok(Applied::to(record.id, "already booked")),
+        Err(err) if crate::web::forms::is_unique_violation(&err) => {
+            return Ok(Applied::to(record.id, format!("{payment_ref} is booked on another payment")));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    let actor = Actor::system(gateways::label(&record.gateway));
+    let received = Money::from_minor(amount.minor, currency(&txn, &amount.currency).await?);
+    let booking = book(&txn, &actor, record, payment_ref, amount, received).await?;
+    let mut update = Query::update();
+    update
+        .table(payment::Entity)
+        .value(payment::Column::AmountMinor, amount.minor)
+        .value(payment::Column::CurrencyCode, amount.currency.clone())
+        .value(payment::Column::Flag, truncate(&booking.flag, 500))
+        .and_where(Expr::col(payment::Column::Id).eq(record.id));
+    if booking.applied {
+        update.value(payment::Column::AppliedAt, now);
+    }
+    txn.execute(&update).await?;
+    let outcome = booking.outcome;
+    let summary = format!("Received {received} by {} ({payment_ref}): {outcome}", gateways::label(&record.gateway));
+    audit::record(&txn, &actor, "payment.received", Some(("payment", record.id.0)), summary).await?;
+    ctx.fence(&txn).await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(Applied::to(record.id, outcome))
+}
+
+async fn currency(db: &impl ConnectionTrait, code: &str) -> Result<Currency, PaymentError> {
+    Ok(invoices::find_currency(db, code).await?.or_else(|| Currency::from_code(code).ok()).unwrap_or(Currency::USD))
+}
+
+/// What became of money received.
+struct Booking {
+    outcome: String,
+    /// Why staff should look at it; empty when nothing is odd.
+    flag: String,
+    /// Whether it reached the invoice or the account credit.
+    applied: bool,
+}
+
+impl Booking {
+    fn held(flag: String) -> Self {
+        Booking { outcome: flag.clone(), flag, applied: false }
+    }
+}
+
+/// Puts money received on its invoice, any excess on the client's account credit; or, when
+/// it must not be applied, holds it and says why.
+async fn book(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    record: &payment::Model,
+    payment_ref: &str,
+    amount: &Amount,
+    received: Money,
+) -> Result<Booking, PaymentError> {
+    if amount.currency != record.currency_code {
+        return Ok(Booking::held(format!(
+            "Paid in {} but the payment was for {}: not applied.",
+            amount.currency, record.currency_code
+        )));
+    }
+    if amount.minor != record.amount_minor {
+        let asked = Money::from_minor(record.amount_minor, received.currency());
+        return Ok(Booking::held(format!("Received {received} but {asked} was asked for: not applied.")));
+    }
+    let Some(invoice_id) = record.invoice_id else {
+        return Ok(Booking::held("A payment without an invoice: not applied.".into()));
+    };
+    let current = invoices::find(txn, invoice_id).await?.ok_or(PaymentError::NotFound)?;
+    let payable = current.status == UNPAID || current.status == COLLECTIONS;
+    if !payable && current.status != PAID {
+        return Ok(Booking::held(format!("Invoice {} is {}: not applied.", current.display_number(), current.status)));
+    }
+    let today = invoices::today(txn).await?;
+    let to_invoice = if payable { std::cmp::min(received.minor(), current.balance_minor()) } else { 0 };
+    let excess = received.minor() - to_invoice;
+    let mut outcome = String::new();
+    if to_invoice > 0 {
+        invoice_payment::ActiveModel {
+            invoice_id: Set(invoice_id),
+            amount_minor: Set(to_invoice),
+            fee_minor: Set(0),
+            method: Set(record.gateway.clone()),
+            reference: Set(payment_ref.to_owned()),
+            paid_on: Set(today),
+            staff_id: Set(None),
+            idempotency_key: Set(format!("{}:{payment_ref}", record.gateway)),
+            created_at: Set(Utc::now()),
+            payment_id: Set(Some(record.id)),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        let settled =
+            invoices::receive(txn, &current, Received::Payment(to_invoice), today).await.map_err(|e| match e {
+                // Another receipt changed the invoice meanwhile: the job tries again.
+                InvoiceError::NotAllowed(why) => PaymentError::Conflict(why),
+                other => other.into(),
+            })?;
+        outcome = format!(
+            "{} on invoice {}",
+            Money::from_minor(to_invoice, received.currency()),
+            settled.legal_number.unwrap_or_else(|| current.display_number())
+        );
+        if settled.paid_in_full {
+            outcome.push_str(", paid in full");
+        }
+    }
+    let mut flag = String::new();
+    if excess > 0 {
+        let reason = format!(
+            "Paid {} more than invoice {} owed",
+            Money::from_minor(excess, received.currency()),
+            current.display_number()
+        );
+        let movement = Movement {
+            client_id: record.client_id,
+            currency: received.currency(),
+            amount_minor: excess,
+            kind: account_credit::OVERPAYMENT,
+            reason: &reason,
+            invoice_id: Some(invoice_id),
+            credit_note_id: None,
+            idempotency_key: Some(&format!("overpayment:{}", record.id)),
+        };
+        match account_credit::move_credit(txn, actor, &movement).await {
+            Ok(_) | Err(MoveError::Duplicate) => {}
+            Err(MoveError::Insufficient) => return Err(PaymentError::Conflict("account credit cannot go below zero")),
+            Err(MoveError::Db(err)) => return Err(err.into()),
+        }
+        if !outcome.is_empty() {
+            outcome.push_str("; ");
+        }
+        outcome.push_str(&format!("{} to account credit", Money::from_minor(excess, received.currency())));
+        if !payable {
+            flag =
+                format!("Invoice {} was paid already: the payment went to account credit.", current.display_number());
+        }
+    }
+    Ok(Booking { outcome, flag, applied: true })
+}
+
+/// Records the payment's refunds reaching `refunded_minor` in all, once.
+async fn refunded(ctx: &JobContext, record: &payment::Model, refunded_minor: i64) -> Result<Applied, PaymentError> {
+    let state = &ctx.state;
+    let status = if refunded_minor >= record.amount_minor { REFUNDED } else { PARTIALLY_REFUNDED };
+    let txn = state.db.begin().await?;
+    let update = Query::update()
+        .table(payment::Entity)
+        .value(payment::Column::RefundedMinor, refunded_minor)
+        .value(payment::Column::Status, status)
+        .value(
+            payment::Column::Flag,
+            "Refunded at the gateway: issue a credit note for it if the invoice should be corrected.",
+        )
+        .value(payment::Column::UpdatedAt, Utc::now())
+        .and_where(Expr::col(payment::Column::Id).eq(record.id))
+        .and_where(Expr::col(payment::Column::Status).is_in([SUCCEEDED, PARTIALLY_REFUNDED]))
+        .and_where(Expr::col(payment::Column::RefundedMinor).lt(refunded_minor))
+        .to_owned();
+    if txn.execute(&update).await?.rows_affected() != 1 {
+        return Ok(Applied::to(record.id, "refund already recorded"));
+    }
+    let c = currency(&txn, &record.currency_code).await?;
+    let summary = format!(
+        "Refunded at {} ({}): {} of {} in all",
+        gateways::label(&record.gateway),
+        record.gateway_ref.as_deref().unwrap_or("-"),
+        Money::from_minor(refunded_minor, c),
+        Money::from_minor(record.amount_minor, c)
+    );
+    audit::record(
+        &txn,
+        &Actor::system(gateways::label(&record.gateway)),
+        "payment.refunded",
+        Some(("payment", record.id.0)),
+        summary,
+    )
+    .await?;
+    ctx.fence(&txn).await?;
+    txn.commit().await?;
+    Ok(Applied::to(record.id, format!("refunded {} in all", Money::from_minor(refunded_minor, c))))
+}

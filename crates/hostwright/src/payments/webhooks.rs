@@ -1,0 +1,95 @@
+//! Webhook endpoints: a request is verified, stored once per gateway and event id, and
+//! left to the `payment.event` job queued with it; the gateway gets its answer at once.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use hostwright_gateways::{Notice, stripe};
+use sea_orm::TransactionTrait;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{OnConflict, Query};
+use serde_json::json;
+
+use super::gateways::{self, STRIPE};
+use super::jobs::ProcessEvent;
+use super::model::event;
+use crate::jobs::{self, Enqueue};
+use crate::state::AppState;
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// `POST /webhooks/stripe`.
+pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let secrets = match gateways::stripe_webhook_secrets(&state).await {
+        Ok(secrets) if !secrets.is_empty() => secrets,
+        Ok(_) => return refuse(StatusCode::BAD_REQUEST, "Stripe webhooks are not set up here"),
+        Err(err) => {
+            tracing::error!(error = %err, "reading the Stripe webhook secrets");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+        }
+    };
+    let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if let Err(err) = stripe::verify(&secrets, header, &body, Utc::now().timestamp()) {
+        tracing::warn!(error = %err, "refused a Stripe webhook");
+        return refuse(StatusCode::BAD_REQUEST, err.to_string());
+    }
+    let event = match stripe::parse_event(&body) {
+        Ok(event) => event,
+        Err(err) => return refuse(StatusCode::BAD_REQUEST, err.to_string()),
+    };
+    if let Notice::Ignored(why) = stripe::interpret(&event) {
+        return (StatusCode::OK, Json(json!({ "received": true, "ignored": why }))).into_response();
+    }
+    let Ok(payload) = std::str::from_utf8(&body) else {
+        return refuse(StatusCode::BAD_REQUEST, "the body is not UTF-8");
+    };
+    match store(&state, STRIPE, &event.id, &event.kind, payload).await {
+        Ok(stored) => {
+            if stored {
+                state.jobs_wakeup.notify_one();
+            }
+            (StatusCode::OK, Json(json!({ "received": true, "duplicate": !stored }))).into_response()
+        }
+        Err(err) => {
+            tracing::error!(error = %err, event.id = %event.id, "storing a Stripe event");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later")
+        }
+    }
+}
+
+/// Stores an event and queues its job in one transaction; `false` when it was stored before.
+async fn store(state: &AppState, gateway: &str, event_id: &str, kind: &str, payload: &str) -> Result<bool, DbErr> {
+    let txn = state.db.begin().await?;
+    let insert = Query::insert()
+        .into_table(event::Entity)
+        .columns([
+            event::Column::Gateway,
+            event::Column::EventId,
+            event::Column::EventType,
+            event::Column::Payload,
+            event::Column::ReceivedAt,
+            event::Column::Outcome,
+        ])
+        .values_panic([gateway.into(), event_id.into(), kind.into(), payload.into(), Utc::now().into(), "".into()])
+        .on_conflict(OnConflict::columns([event::Column::Gateway, event::Column::EventId]).do_nothing().to_owned())
+        .to_owned();
+    if txn.execute(&insert).await?.rows_affected() != 1 {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    let stored = event::Entity::find()
+        .filter(event::Column::Gateway.eq(gateway))
+        .filter(event::Column::EventId.eq(event_id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the event just stored".into()))?;
+    jobs::enqueue(&txn, &ProcessEvent { event_id: stored.id }, Enqueue::unique(format!("payment.event:{}", stored.id)))
+        .await?;
+    txn.commit().await?;
+    Ok(true)
+}

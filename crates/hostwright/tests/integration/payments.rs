@@ -1,0 +1,383 @@
+//! Payments through Stripe against an HTTP double that answers as Stripe's API documents,
+//! with webhooks signed exactly as Stripe signs them: a card payment started from the
+//! client's invoice, applied once however often and in whatever order the events arrive;
+//! refused webhooks that change nothing; money that does not match, flagged.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use hostwright::ids::{ClientId, InvoiceId};
+use hostwright_gateways::stripe::signature_header;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use wiremock::matchers::{body_string_contains, header as has_header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::invoices::{draft, set_up_billing};
+use crate::on_both_backends;
+use crate::support::{TestApp, TestResponse};
+
+const SECRET: &str = "whsec_test_endpoint_secret";
+
+/// A client signed in on one node, staff on another, Stripe's double, and an issued
+/// invoice of 11.90 EUR (10.00 and 19 % VAT) for the client.
+struct Shop {
+    client: TestApp,
+    staff: TestApp,
+    stripe: MockServer,
+    invoice: InvoiceId,
+}
+
+async fn shop(app: TestApp) -> Shop {
+    let stripe = MockServer::start().await;
+    let base = url::Url::parse(&format!("{}/", stripe.uri())).unwrap();
+    let mut client = app.reconfigured(|s| s.payments.stripe_api_base = base).await;
+    client.register_client("grace@example.com", "compass meadow 31").await;
+    let mut staff = client.second_node().await;
+    staff.signed_in_admin().await;
+    set_up_billing(&mut staff, false).await;
+    let invoice_path = draft(&mut staff, ClientId(1), &[("Web hosting", "1", "10.00", true)]).await;
+    staff.post_form(&format!("{invoice_path}/issue"), &[]).await.assert_redirect_to(&invoice_path);
+    let invoice = InvoiceId(invoice_path.trim_start_matches("/admin/invoices/").parse().unwrap());
+    let saved = staff
+        .post_form(
+            "/admin/settings/gateways/stripe",
+            &[
+                ("enabled", "on"),
+                ("display_name", "Card"),
+                ("currencies", "EUR, USD"),
+                ("test_mode", "on"),
+                ("secret_key", "sk_test_51Hostwright"),
+                ("webhook_secrets", &format!("whsec_old_one\n{SECRET}")),
+            ],
+        )
+        .await;
+    saved.assert_redirect_to("/admin/settings/gateways/stripe");
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .and(has_header("idempotency-key", "hw-customer-1"))
+        .and(has_header("authorization", "Bearer sk_test_51Hostwright"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "cus_Grace", "object": "customer"})))
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .and(has_header("stripe-version", "2024-06-20"))
+        .and(body_string_contains("mode=payment"))
+        .and(body_string_contains("metadata%5Bhostwright_payment%5D=1"))
+        .and(body_string_contains("payment_intent_data%5Bmetadata%5D%5Bhostwright_payment%5D=1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "cs_test_1", "object": "checkout.session", "status": "open", "payment_status": "unpaid",
+            "url": "https://checkout.stripe.com/c/pay/cs_test_1",
+        })))
+        .mount(&stripe)
+        .await;
+    Shop { client, staff, stripe, invoice }
+}
+
+impl Shop {
+    /// The client presses "Pay" on the invoice and is sent to Stripe's page.
+    async fn start_card_payment(&mut self) {
+        let paid = self
+            .client
+            .post_form(
+                &format!("/account/invoices/{}/pay", self.invoice),
+                &[("gateway", "stripe"), ("key", "pay-form-key-0000000001")],
+            )
+            .await;
+        assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+        assert_eq!(paid.location(), "https://checkout.stripe.com/c/pay/cs_test_1");
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        self.client.scalar(sql).await
+    }
+}
+
+fn checkout_completed(event_id: &str, amount: i64, currency: &str) -> String {
+    json!({
+        "id": event_id, "object": "event", "type": "checkout.session.completed", "created": 1_764_800_000,
+        "livemode": false, "api_version": "2024-06-20",
+        "data": {"object": {
+            "id": "cs_test_1", "object": "checkout.session", "mode": "payment", "status": "complete",
+            "payment_status": "paid", "amount_total": amount, "currency": currency, "customer": "cus_Grace",
+            "payment_intent": "pi_test_1", "client_reference_id": "1",
+            "metadata": {"hostwright_payment": "1", "hostwright_invoice": "1"},
+        }},
+    })
+    .to_string()
+}
+
+fn intent_succeeded(event_id: &str, amount: i64) -> String {
+    json!({
+        "id": event_id, "object": "event", "type": "payment_intent.succeeded", "created": 1_764_800_001,
+        "livemode": false,
+        "data": {"object": payment_intent(amount, 0)},
+    })
+    .to_string()
+}
+
+fn payment_intent(amount: i64, refunded: i64) -> Value {
+    json!({
+        "id": "pi_test_1", "object": "payment_intent", "status": "succeeded", "amount": amount,
+        "amount_received": amount, "currency": "eur", "customer": "cus_Grace", "payment_method": "pm_card_visa",
+        "metadata": {"hostwright_payment": "1", "hostwright_invoice": "1"},
+        "latest_charge": {"id": "ch_test_1", "object": "charge", "amount_refunded": refunded},
+    })
+}
+
+fn charge_refunded(event_id: &str, refunded: i64) -> String {
+    json!({
+        "id": event_id, "object": "event", "type": "charge.refunded", "created": 1_764_800_100, "livemode": false,
+        "data": {"object": {
+            "id": "ch_test_1", "object": "charge", "amount": 1190, "amount_refunded": refunded, "currency": "eur",
+            "payment_intent": "pi_test_1", "refunded": refunded == 1190, "metadata": {},
+        }},
+    })
+    .to_string()
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Posts a webhook as Stripe does: the JSON body and its `Stripe-Signature` header.
+async fn deliver(router: Router, body: String, signature: Option<String>) -> TestResponse {
+    let mut request = Request::post("/webhooks/stripe").header(header::CONTENT_TYPE, "application/json");
+    if let Some(signature) = signature {
+        request = request.header("stripe-signature", signature);
+    }
+    let mut request = request.body(Body::from(body)).unwrap();
+    request.extensions_mut().insert(ConnectInfo("54.187.174.169:443".parse::<SocketAddr>().unwrap()));
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+}
+
+async fn signed(app: &TestApp, body: String) -> TestResponse {
+    let signature = signature_header(SECRET, now(), body.as_bytes());
+    deliver(app.router.clone(), body, Some(signature)).await
+}
+
+async fn a_card_payment_is_applied_once_however_often_the_webhooks_come(app: TestApp) {
+    let mut shop = shop(app).await;
+    shop.client.get(&format!("/account/invoices/{}", shop.invoice)).await.assert_contains("Pay 11.90 EUR by Card");
+    shop.start_card_payment().await;
+    // The same press of the button again leads to the same page and the same payment.
+    shop.start_card_payment().await;
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments").await, 1);
+    let requests = shop.stripe.received_requests().await.unwrap();
+    let sessions: Vec<_> = requests.iter().filter(|r| r.url.path() == "/v1/checkout/sessions").collect();
+    assert!(sessions.iter().all(|r| r.headers.get("idempotency-key").unwrap() == "hw-payment-1-checkout"));
+    let form = String::from_utf8_lossy(&sessions[0].body).into_owned();
+    assert!(form.contains("line_items%5B0%5D%5Bprice_data%5D%5Bunit_amount%5D=1190"), "{form}");
+    assert!(form.contains("line_items%5B0%5D%5Bprice_data%5D%5Bcurrency%5D=eur"), "{form}");
+
+    // Stripe delivers the same event fifty times at once, and the payment intent's own event.
+    let body = checkout_completed("evt_completed_1", 1190, "eur");
+    let signature = signature_header(SECRET, now(), body.as_bytes());
+    let deliveries = (0..50).map(|_| deliver(shop.client.router.clone(), body.clone(), Some(signature.clone())));
+    let answers = futures::future::join_all(deliveries).await;
+    assert!(
+        answers.iter().all(|a| a.status == StatusCode::OK),
+        "{:?}",
+        answers.iter().map(|a| &a.body).collect::<Vec<_>>()
+    );
+    assert_eq!(answers.iter().filter(|a| a.body.contains("\"duplicate\":false")).count(), 1);
+    assert_eq!(signed(&shop.client, intent_succeeded("evt_intent_1", 1190)).await.status, StatusCode::OK);
+    shop.client.run_jobs().await;
+
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payment_events").await, 2);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payment_events WHERE processed_at IS NOT NULL").await, 2);
+    assert_eq!(
+        shop.scalar("SELECT COUNT(*) FROM payments WHERE status = 'succeeded' AND applied_at IS NOT NULL").await,
+        1
+    );
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoice_payments").await, 1);
+    assert_eq!(shop.scalar("SELECT amount_minor FROM invoice_payments WHERE payment_id = 1").await, 1190);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'paid'").await, 1);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'payment.received'").await, 1);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'invoice.paid'").await, 1);
+    let page = shop.client.get(&format!("/account/invoices/{}?payment=returned", shop.invoice)).await;
+    page.assert_contains("pi_test_1");
+    assert!(!page.body.contains("Pay 11.90 EUR"), "a paid invoice offers no payment");
+
+    // Staff see it with its raw events.
+    let list = shop.staff.get("/admin/payments?gateway=stripe&status=succeeded").await;
+    list.assert_contains("/admin/payments/1");
+    let detail = shop.staff.get("/admin/payments/1").await;
+    detail.assert_contains("checkout.session.completed");
+    detail.assert_contains("payment_intent.succeeded");
+    detail.assert_contains("already booked");
+}
+
+async fn refused_webhooks_change_nothing(app: TestApp) {
+    let mut shop = shop(app).await;
+    shop.start_card_payment().await;
+    let body = checkout_completed("evt_completed_2", 1190, "eur");
+    let router = || shop.client.router.clone();
+    // Signed with a secret that is not ours, no signature, a changed body, an old timestamp.
+    let forged = signature_header("whsec_someone_else", now(), body.as_bytes());
+    assert_eq!(deliver(router(), body.clone(), Some(forged)).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(deliver(router(), body.clone(), None).await.status, StatusCode::BAD_REQUEST);
+    let genuine = signature_header(SECRET, now(), body.as_bytes());
+    let changed = body.replace("1190", "9999");
+    assert_eq!(deliver(router(), changed, Some(genuine)).await.status, StatusCode::BAD_REQUEST);
+    let old = signature_header(SECRET, now() - 301, body.as_bytes());
+    let refused = deliver(router(), body.clone(), Some(old)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    refused.assert_contains("300 seconds");
+    // Signed, but not a Stripe event; signed, but a type Hostwright does not act on.
+    assert_eq!(signed(&shop.client, "{\"hello\": ".into()).await.status, StatusCode::BAD_REQUEST);
+    let other = json!({"id": "evt_customer", "type": "customer.created", "data": {"object": {"id": "cus_X"}}});
+    let ignored = signed(&shop.client, other.to_string()).await;
+    assert_eq!(ignored.status, StatusCode::OK);
+    ignored.assert_contains("not an event Hostwright acts on");
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payment_events").await, 0);
+    assert_eq!(shop.client.run_jobs().await, 0);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments WHERE status = 'pending'").await, 1);
+
+    // The genuine event, then the same event replayed later (a valid new signature).
+    assert_eq!(signed(&shop.client, body.clone()).await.status, StatusCode::OK);
+    shop.client.run_jobs().await;
+    let replayed = signed(&shop.client, body).await;
+    assert_eq!(replayed.status, StatusCode::OK);
+    replayed.assert_contains("\"duplicate\":true");
+    assert_eq!(shop.client.run_jobs().await, 0);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoice_payments").await, 1);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'paid'").await, 1);
+}
+
+async fn money_that_does_not_match_is_flagged_and_not_applied(app: TestApp) {
+    let mut shop = shop(app).await;
+    shop.start_card_payment().await;
+    // Stripe reports less than we asked for.
+    signed(&shop.client, checkout_completed("evt_short", 1000, "eur")).await;
+    shop.client.run_jobs().await;
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments WHERE status = 'succeeded' AND flag <> ''").await, 1);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments WHERE applied_at IS NOT NULL").await, 0);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoice_payments").await, 0);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'unpaid'").await, 1);
+    shop.staff.get("/admin/payments?flagged=1").await.assert_contains("Needs attention");
+    shop.staff.get("/admin/payments/1").await.assert_contains("but 11.90 EUR was asked for: not applied");
+}
+
+async fn a_payment_for_an_invoice_cancelled_meanwhile_is_held_for_staff(app: TestApp) {
+    let mut shop = shop(app).await;
+    shop.start_card_payment().await;
+    let cancelled = shop.staff.post_form(&format!("/admin/invoices/{}/cancel", shop.invoice), &[]).await;
+    assert!(cancelled.status.is_redirection());
+    signed(&shop.client, checkout_completed("evt_late", 1190, "eur")).await;
+    shop.client.run_jobs().await;
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoice_payments").await, 0);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM client_credit_entries").await, 0);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments WHERE flag LIKE '%cancelled: not applied%'").await, 1);
+}
+
+async fn paying_more_than_is_owed_puts_the_rest_on_account_credit(app: TestApp) {
+    let mut shop = shop(app).await;
+    shop.start_card_payment().await;
+    // While the client is on Stripe's page, staff record 5.00 received by bank transfer.
+    let recorded = shop
+        .staff
+        .post_form(
+            &format!("/admin/invoices/{}/payments", shop.invoice),
+            &[
+                ("amount", "5.00"),
+                ("method", "bank_transfer"),
+                ("reference", "SEPA"),
+                ("paid_on", ""),
+                ("key", "bank-transfer-key-0001"),
+            ],
+        )
+        .await;
+    assert!(recorded.status.is_redirection(), "{}", recorded.body);
+    signed(&shop.client, checkout_completed("evt_full", 1190, "eur")).await;
+    shop.client.run_jobs().await;
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'paid'").await, 1);
+    assert_eq!(shop.scalar("SELECT amount_minor FROM invoice_payments WHERE payment_id = 1").await, 690);
+    assert_eq!(shop.scalar("SELECT balance_minor FROM client_credit_balances WHERE client_id = 1").await, 500);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM client_credit_entries WHERE kind = 'overpayment'").await, 1);
+}
+
+async fn a_refund_reported_before_the_success_is_booked_after_it(app: TestApp) {
+    let mut shop = shop(app).await;
+    shop.start_card_payment().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_test_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(payment_intent(1190, 500)))
+        .expect(1)
+        .mount(&shop.stripe)
+        .await;
+    // The refund's event arrives first; then the success; then the refund's event again.
+    signed(&shop.client, charge_refunded("evt_refund_1", 500)).await;
+    shop.client.run_jobs().await;
+    assert_eq!(
+        shop.scalar("SELECT COUNT(*) FROM payments WHERE status = 'partially_refunded' AND refunded_minor = 500").await,
+        1
+    );
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoice_payments").await, 1);
+    signed(&shop.client, checkout_completed("evt_completed_3", 1190, "eur")).await;
+    signed(&shop.client, charge_refunded("evt_refund_1_again", 500)).await;
+    shop.client.run_jobs().await;
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoice_payments").await, 1);
+    assert_eq!(shop.scalar("SELECT refunded_minor FROM payments WHERE id = 1").await, 500);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'payment.refunded'").await, 1);
+    // The rest is refunded later.
+    signed(&shop.client, charge_refunded("evt_refund_2", 1190)).await;
+    shop.client.run_jobs().await;
+    assert_eq!(
+        shop.scalar("SELECT COUNT(*) FROM payments WHERE status = 'refunded' AND refunded_minor = 1190").await,
+        1
+    );
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payment_events WHERE processed_at IS NULL").await, 0);
+}
+
+async fn gateway_keys_are_encrypted_and_checked(app: TestApp) {
+    let shop = shop(app).await;
+    let mut staff = shop.staff;
+    let stored = staff
+        .scalar("SELECT COUNT(*) FROM payment_gateways WHERE secrets LIKE '%sk_test%' OR secrets LIKE '%whsec%'")
+        .await;
+    assert_eq!(stored, 0, "secrets are stored encrypted");
+    let form = staff.get("/admin/settings/gateways/stripe").await;
+    assert!(!form.body.contains("sk_test_51Hostwright") && !form.body.contains(SECRET), "keys are never shown again");
+    // Enabling Stripe without keys is refused, and changes nothing.
+    let refused = staff
+        .post_form(
+            "/admin/settings/gateways/bank_transfer",
+            &[("enabled", "on"), ("display_name", ""), ("currencies", "EURO")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(staff.scalar("SELECT COUNT(*) FROM payment_gateways WHERE key = 'bank_transfer'").await, 0);
+    // "Test connection" asks Stripe whose account the key opens.
+    Mock::given(method("GET"))
+        .and(path("/v1/account"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "acct_1Hostwright", "object": "account", "settings": {"dashboard": {"display_name": "Acme Hosting"}},
+        })))
+        .mount(&shop.stripe)
+        .await;
+    let tested = staff.post_form("/admin/settings/gateways/stripe/test", &[]).await;
+    tested.assert_redirect_to("/admin/settings/gateways/stripe");
+    staff
+        .get("/admin/settings/gateways/stripe")
+        .await
+        .assert_contains("Connected: Acme Hosting, acct_1Hostwright (test mode)");
+}
+
+on_both_backends!(
+    a_card_payment_is_applied_once_however_often_the_webhooks_come,
+    refused_webhooks_change_nothing,
+    money_that_does_not_match_is_flagged_and_not_applied,
+    a_payment_for_an_invoice_cancelled_meanwhile_is_held_for_staff,
+    paying_more_than_is_owed_puts_the_rest_on_account_credit,
+    a_refund_reported_before_the_success_is_booked_after_it,
+    gateway_keys_are_encrypted_and_checked,
+);
