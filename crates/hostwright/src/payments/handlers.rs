@@ -18,7 +18,8 @@ use super::model::{event, payment};
 use super::service;
 use crate::clients::model::client;
 use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
-use crate::invoices::service as invoices;
+use crate::invoices::account_credit;
+use crate::invoices::service::{self as invoices, InvoiceError};
 use crate::staff::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::{Authorized, ClientAllowed, client_perm};
@@ -98,8 +99,39 @@ pub async fn pay_invoice(
                 ))
             }
         },
+        gateways::ACCOUNT_CREDIT => pay_from_credit(&state, &current, id, &form.key, &back).await,
         _ => Ok(flash::redirect(&state, &back, "error", "Choose how you want to pay.")),
     }
+}
+
+/// Pays what the client's account credit covers of the invoice's balance.
+async fn pay_from_credit(
+    state: &AppState,
+    current: &ClientAllowed<client_perm::Invoices>,
+    id: InvoiceId,
+    key: &str,
+    back: &str,
+) -> AppResult<Response> {
+    let invoice = invoices::find(&state.db, id)
+        .await?
+        .filter(|i| i.client_id == current.client.id && i.status != invoices::DRAFT)
+        .ok_or(AppError::NotFound)?;
+    if !gateways::load(&state.db, gateways::ACCOUNT_CREDIT).await?.takes(&invoice.currency_code) {
+        return Ok(flash::redirect(state, back, "error", "Paying from account credit is not available."));
+    }
+    let actor = current.actor("");
+    Ok(match account_credit::apply_to_invoice(state, &actor, id, "", key).await {
+        Ok(account_credit::Outcome::Done { .. }) => {
+            flash::redirect(state, back, "success", "Your account credit was applied to this invoice.")
+        }
+        Ok(account_credit::Outcome::AlreadyDone) => {
+            flash::redirect(state, back, "success", "Your account credit was already applied.")
+        }
+        Err(InvoiceError::Invalid(errors)) => flash::redirect(state, back, "error", errors.messages()),
+        Err(InvoiceError::NotAllowed(why)) => flash::redirect(state, back, "error", why),
+        Err(InvoiceError::NotFound) => return Err(AppError::NotFound),
+        Err(InvoiceError::Internal(err)) => return Err(AppError::Internal(err)),
+    })
 }
 
 /// What the client's invoice page offers to pay with.
@@ -115,8 +147,22 @@ pub async fn pay_options(state: &AppState, invoice: &crate::invoices::model::inv
         .find(|g| g.key == gateways::BANK_TRANSFER)
         .map(|g| g.options.instructions.clone())
         .unwrap_or_default();
-    let online: Vec<Value> =
-        offered.iter().filter(|g| g.key == STRIPE).map(|g| context! { key => g.key, name => g.display_name }).collect();
+    let mut online: Vec<Value> = offered
+        .iter()
+        .filter(|g| g.key == STRIPE)
+        .map(|g| context! { key => g.key, name => g.display_name, amount => "" })
+        .collect();
+    if let Some(credit) = offered.iter().find(|g| g.key == gateways::ACCOUNT_CREDIT) {
+        let held = account_credit::balance(&state.db, invoice.client_id, &invoice.currency_code).await?;
+        let covered = std::cmp::min(held, invoice.balance_minor());
+        if covered > 0 {
+            online.push(context! {
+                key => credit.key,
+                name => credit.display_name,
+                amount => money(covered, &invoice.currency_code),
+            });
+        }
+    }
     Ok(context! {
         gateways => online,
         instructions => instructions,

@@ -2349,7 +2349,10 @@ fn samples() -> Vec<(String, Value)> {
                     credit_notes => if filled || status == "refunded" { credit_note_rows() } else { Vec::new() },
                     pay => if filled {
                         context! {
-                            gateways => vec![context! { key => "stripe", name => SCRIPT }],
+                            gateways => vec![
+                                context! { key => "stripe", name => SCRIPT, amount => "" },
+                                context! { key => "account_credit", name => "Account credit", amount => "€5.00" },
+                            ],
                             instructions => SCRIPT,
                             in_flight => false,
                             key => "pay-key-sample",

@@ -372,7 +372,41 @@ async fn gateway_keys_are_encrypted_and_checked(app: TestApp) {
         .assert_contains("Connected: Acme Hosting, acct_1Hostwright (test mode)");
 }
 
+async fn a_client_pays_from_account_credit_once(app: TestApp) {
+    let mut shop = shop(app).await;
+    let added = [
+        ("currency_code", "EUR"),
+        ("direction", "add"),
+        ("amount", "5.00"),
+        ("reason", "Goodwill"),
+        ("key", "credit-key-000000000001"),
+    ];
+    shop.staff.post_form("/admin/clients/1/credit", &added).await.assert_redirect_to("/admin/clients/1?tab=credit");
+    let invoice_page = format!("/account/invoices/{}", shop.invoice);
+    assert!(!shop.client.get(&invoice_page).await.body.contains("from Account credit"), "offered only when enabled");
+    shop.staff
+        .post_form("/admin/settings/gateways/account_credit", &[("enabled", "on"), ("display_name", "Account credit")])
+        .await
+        .assert_redirect_to("/admin/settings/gateways/account_credit");
+    shop.client.get(&invoice_page).await.assert_contains("Pay 5.00 EUR from Account credit");
+    let pay = [("gateway", "account_credit"), ("key", "pay-from-credit-0000001")];
+    let paid = shop.client.post_form(&format!("{invoice_page}/pay"), &pay).await;
+    paid.assert_redirect_to(&invoice_page);
+    shop.client.post_form(&format!("{invoice_page}/pay"), &pay).await.assert_redirect_to(&invoice_page);
+    assert_eq!(shop.scalar("SELECT credit_applied_minor FROM invoices").await, 500);
+    assert_eq!(shop.scalar("SELECT balance_minor FROM client_credit_balances WHERE client_id = 1").await, 0);
+    assert_eq!(
+        shop.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.credit_applied' AND actor_kind = 'client'")
+            .await,
+        1
+    );
+    let page = shop.client.get(&invoice_page).await;
+    page.assert_contains("Pay 6.90 EUR by Card");
+    assert!(!page.body.contains("from Account credit"), "no credit left to offer");
+}
+
 on_both_backends!(
+    a_client_pays_from_account_credit_once,
     a_card_payment_is_applied_once_however_often_the_webhooks_come,
     refused_webhooks_change_nothing,
     money_that_does_not_match_is_flagged_and_not_applied,
