@@ -348,14 +348,18 @@ pub enum WebhookError {
     Malformed(String),
 }
 
-/// The `v1` signature of `payload` sent at `timestamp`, as Stripe computes it.
-pub fn signature(secret: &str, timestamp: i64, payload: &[u8]) -> String {
-    #[expect(clippy::expect_used, reason = "HMAC takes a key of any length")]
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC key");
+/// The HMAC-SHA256 of `timestamp.payload` under `secret`, as Stripe signs a webhook.
+fn signed_payload(secret: &str, timestamp: i64, payload: &[u8]) -> Option<Hmac<Sha256>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).ok()?;
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(payload);
-    hex::encode(mac.finalize().into_bytes())
+    Some(mac)
+}
+
+/// The `v1` signature of `payload` sent at `timestamp`, as Stripe computes it.
+pub fn signature(secret: &str, timestamp: i64, payload: &[u8]) -> String {
+    signed_payload(secret, timestamp, payload).map(|mac| hex::encode(mac.finalize().into_bytes())).unwrap_or_default()
 }
 
 /// A `Stripe-Signature` header for `payload`, signed with `secret` at `timestamp`, as
@@ -382,17 +386,11 @@ pub fn verify(secrets: &[Secret], header: &str, payload: &[u8], now: i64) -> Res
     if signatures.is_empty() {
         return Err(WebhookError::MissingSignature);
     }
-    let matches = secrets.iter().filter(|s| !s.is_empty()).any(|secret| {
-        signatures.iter().any(|candidate| {
-            let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
-                return false;
-            };
-            mac.update(timestamp.to_string().as_bytes());
-            mac.update(b".");
-            mac.update(payload);
-            mac.verify_slice(candidate).is_ok()
-        })
-    });
+    let matches = secrets
+        .iter()
+        .filter(|secret| !secret.is_empty())
+        .filter_map(|secret| signed_payload(secret.expose(), timestamp, payload))
+        .any(|mac| signatures.iter().any(|candidate| mac.clone().verify_slice(candidate).is_ok()));
     if !matches {
         return Err(WebhookError::BadSignature);
     }

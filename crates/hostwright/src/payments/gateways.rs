@@ -98,6 +98,20 @@ impl GatewaySettings {
         !self.secrets.is_empty()
     }
 
+    /// Stripe, built from these settings' keys.
+    pub fn stripe(&self, state: &AppState) -> Result<Stripe, PaymentError> {
+        let secrets = self.stripe_secrets(state)?;
+        if secrets.secret_key.is_empty() {
+            return Err(PaymentError::NotConfigured("Stripe has no secret key"));
+        }
+        let payments = &state.settings.payments;
+        Ok(Stripe::new(StripeConfig {
+            secret_key: Secret::new(secrets.secret_key),
+            api_base: payments.stripe_api_base.clone(),
+            timeout: Duration::from_secs(payments.gateway_timeout_seconds.max(1)),
+        })?)
+    }
+
     fn stripe_secrets(&self, state: &AppState) -> Result<StripeSecrets, PaymentError> {
         if self.secrets.is_empty() {
             return Ok(StripeSecrets::default());
@@ -143,21 +157,7 @@ pub async fn offered(db: &impl ConnectionTrait, currency: &str) -> Result<Vec<Ga
 
 /// Stripe, built from its stored keys.
 pub async fn stripe(state: &AppState) -> Result<Stripe, PaymentError> {
-    let settings = load(&state.db, STRIPE).await?;
-    let secrets = settings.stripe_secrets(state)?;
-    if secrets.secret_key.is_empty() {
-        return Err(PaymentError::NotConfigured("Stripe has no secret key"));
-    }
-    stripe_with(state, &secrets.secret_key)
-}
-
-fn stripe_with(state: &AppState, secret_key: &str) -> Result<Stripe, PaymentError> {
-    let payments = &state.settings.payments;
-    Ok(Stripe::new(StripeConfig {
-        secret_key: Secret::new(secret_key),
-        api_base: payments.stripe_api_base.clone(),
-        timeout: Duration::from_secs(payments.gateway_timeout_seconds.max(1)),
-    })?)
+    load(&state.db, STRIPE).await?.stripe(state)
 }
 
 /// Stripe's webhook signing secrets.

@@ -1,12 +1,14 @@
 //! Pages: a client paying an invoice through a gateway; staff's transactions list, a
 //! payment with its raw events, and the gateway settings with "test connection".
 
+use std::collections::HashMap;
+
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
-use hostwright_core::Money;
+use hostwright_core::{Currency, Money};
 use minijinja::{Value, context};
 use sea_orm::entity::prelude::*;
 use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
@@ -16,6 +18,7 @@ use super::PaymentError;
 use super::gateways::{self, GatewayInput, STRIPE};
 use super::model::{event, payment};
 use super::service;
+use crate::catalog::service::currencies_by_code;
 use crate::clients::model::client;
 use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
 use crate::invoices::account_credit;
@@ -38,14 +41,17 @@ impl From<PaymentError> for AppError {
     }
 }
 
-fn money(minor: i64, code: &str) -> String {
-    match hostwright_core::Currency::from_code(code) {
+type Currencies = HashMap<String, Currency>;
+
+/// An amount in the installation's own currency (its decimals), else the standard one's.
+fn money(currencies: &Currencies, minor: i64, code: &str) -> String {
+    match currencies.get(code).copied().map_or_else(|| Currency::from_code(code), Ok) {
         Ok(currency) => Money::from_minor(minor, currency).to_string(),
         Err(_) => format!("{minor} {code}"),
     }
 }
 
-fn payment_row(p: &payment::Model, client_name: &str) -> Value {
+fn payment_row(p: &payment::Model, client_name: &str, currencies: &Currencies) -> Value {
     context! {
         id => p.id,
         client_id => p.client_id,
@@ -55,8 +61,8 @@ fn payment_row(p: &payment::Model, client_name: &str) -> Value {
         kind => p.kind,
         status => p.status,
         status_label => service::status_label(&p.status),
-        amount => money(p.amount_minor, &p.currency_code),
-        refunded => (p.refunded_minor > 0).then(|| money(p.refunded_minor, &p.currency_code)),
+        amount => money(currencies, p.amount_minor, &p.currency_code),
+        refunded => (p.refunded_minor > 0).then(|| money(currencies, p.refunded_minor, &p.currency_code)),
         gateway_ref => p.gateway_ref,
         session_ref => p.session_ref,
         flag => p.flag,
@@ -159,7 +165,7 @@ pub async fn pay_options(state: &AppState, invoice: &crate::invoices::model::inv
             online.push(context! {
                 key => credit.key,
                 name => credit.display_name,
-                amount => money(covered, &invoice.currency_code),
+                amount => money(&currencies_by_code(&state.db).await?, covered, &invoice.currency_code),
             });
         }
     }
@@ -238,7 +244,8 @@ pub async fn list_payments(
     let client_ids: Vec<ClientId> = rows.iter().map(|p| p.client_id).collect();
     let clients = client::Entity::find().filter(client::Column::Id.is_in(client_ids)).all(&state.db).await?;
     let name = |id: ClientId| clients.iter().find(|c| c.id == id).map(client::Model::full_name).unwrap_or_default();
-    let payments: Vec<Value> = rows.iter().map(|p| payment_row(p, &name(p.client_id))).collect();
+    let currencies = currencies_by_code(&state.db).await?;
+    let payments: Vec<Value> = rows.iter().map(|p| payment_row(p, &name(p.client_id), &currencies)).collect();
     let query_string = format!(
         "gateway={}&status={}&client={}&from={}&to={}&flagged={}",
         gateway.unwrap_or(""),
@@ -309,7 +316,11 @@ pub async fn show_payment(
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "payments",
-        payment => payment_row(&p, &owner.as_ref().map(client::Model::full_name).unwrap_or_default()),
+        payment => payment_row(
+            &p,
+            &owner.as_ref().map(client::Model::full_name).unwrap_or_default(),
+            &currencies_by_code(&state.db).await?,
+        ),
         invoice_number => invoice.map(|i| i.display_number()),
         events => events,
     };

@@ -145,7 +145,7 @@ pub async fn start_checkout(
             "An automatic payment of this invoice is being processed; check back in a few minutes.",
         ));
     }
-    let stripe = gateways::stripe(state).await?;
+    let stripe = settings.stripe(state)?;
     let record = insert_pending(state, owner.id, &invoice, STRIPE, CHECKOUT, &format!("checkout:{form_key}")).await?;
     let customer = customer_ref(state, &stripe, STRIPE, owner).await?;
     let number = invoice.display_number();
