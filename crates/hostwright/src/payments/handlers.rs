@@ -22,6 +22,7 @@ use crate::catalog::service::currencies_by_code;
 use crate::clients::model::client;
 use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
 use crate::invoices::account_credit;
+use crate::invoices::model::invoice;
 use crate::invoices::service::{self as invoices, InvoiceError};
 use crate::staff::permissions::perm;
 use crate::state::AppState;
@@ -244,8 +245,22 @@ pub async fn list_payments(
     let client_ids: Vec<ClientId> = rows.iter().map(|p| p.client_id).collect();
     let clients = client::Entity::find().filter(client::Column::Id.is_in(client_ids)).all(&state.db).await?;
     let name = |id: ClientId| clients.iter().find(|c| c.id == id).map(client::Model::full_name).unwrap_or_default();
+    let invoice_ids: Vec<InvoiceId> = rows.iter().filter_map(|p| p.invoice_id).collect();
+    let numbers: HashMap<InvoiceId, String> = invoice::Entity::find()
+        .filter(invoice::Column::Id.is_in(invoice_ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i.display_number()))
+        .collect();
     let currencies = currencies_by_code(&state.db).await?;
-    let payments: Vec<Value> = rows.iter().map(|p| payment_row(p, &name(p.client_id), &currencies)).collect();
+    let payments: Vec<Value> = rows
+        .iter()
+        .map(|p| {
+            let number = p.invoice_id.and_then(|id| numbers.get(&id));
+            context! { invoice_number => number, ..payment_row(p, &name(p.client_id), &currencies) }
+        })
+        .collect();
     let query_string = format!(
         "gateway={}&status={}&client={}&from={}&to={}&flagged={}",
         gateway.unwrap_or(""),

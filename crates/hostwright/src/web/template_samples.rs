@@ -2980,7 +2980,11 @@ fn ordering_samples() -> Vec<(String, Value)> {
                     current_staff => staff(&all),
                     nav => "payments",
                     payments => if filled {
-                        vec![payment("succeeded", "", true), payment("failed", SCRIPT, false), payment("unknown", "", false)]
+                        vec![
+                            context! { invoice_number => SCRIPT, ..payment("succeeded", "", true) },
+                            context! { invoice_number => None::<String>, ..payment("failed", SCRIPT, false) },
+                            context! { invoice_number => None::<String>, ..payment("unknown", "", false) },
+                        ]
                     } else {
                         Vec::new()
                     },
