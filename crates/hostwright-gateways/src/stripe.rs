@@ -246,7 +246,9 @@ impl PaymentGateway for Stripe {
         let mut form = Form::new();
         field(&mut form, "mode", "setup");
         field(&mut form, "customer", &request.customer_ref);
-        field(&mut form, "currency", request.currency.to_lowercase());
+        if !request.currency.is_empty() {
+            field(&mut form, "currency", request.currency.to_lowercase());
+        }
         field(&mut form, "payment_method_types[0]", "card");
         field(&mut form, "success_url", &request.success_url);
         field(&mut form, "cancel_url", &request.cancel_url);

@@ -197,6 +197,27 @@ pub(super) async fn cancellations(
     queue(state, held, planned, "cancellations", report).await
 }
 
+/// Task: charge the saved cards of clients with automatic payment on, for invoices due (or
+/// failed before and due a retry); once per invoice and attempt slot.
+pub(super) async fn auto_charges(
+    state: &AppState,
+    held: Option<&Held>,
+    settings: &AutomationSettings,
+    date: NaiveDate,
+    report: &mut TaskReport,
+) -> Result<(), TaskError> {
+    let due = crate::payments::autopay::due(state, settings, date).await.map_err(db)?;
+    let planned = due
+        .into_iter()
+        .map(|d| Planned {
+            job: crate::payments::autopay::ChargeInvoice { invoice_id: d.invoice_id, slot: d.slot },
+            key: format!("payment.charge:{}:{}", d.invoice_id, d.slot),
+            describe: format!("charge invoice {} to the saved card (attempt {})", d.number, d.slot + 1),
+        })
+        .collect();
+    queue(state, held, planned, "charges", report).await
+}
+
 /// Task: cancel orders whose invoice nobody paid anything of within the setting's days.
 pub(super) async fn order_cleanup(
     state: &AppState,

@@ -51,6 +51,10 @@ pub struct SettingsForm {
     late_fee_percent: String,
     #[serde(default)]
     late_fee_minimum: String,
+    #[serde(default)]
+    auto_charge_days_before: String,
+    #[serde(default)]
+    auto_charge_retry_days: String,
 }
 
 impl SettingsForm {
@@ -68,6 +72,8 @@ impl SettingsForm {
             late_fee_fixed: s.late_fee_fixed.clone(),
             late_fee_percent: s.late_fee_percent.clone(),
             late_fee_minimum: s.late_fee_minimum.clone(),
+            auto_charge_days_before: s.auto_charge_days_before.to_string(),
+            auto_charge_retry_days: s.auto_charge_retry_days.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
         }
     }
 
@@ -84,6 +90,8 @@ impl SettingsForm {
             late_fee_fixed => self.late_fee_fixed.trim(),
             late_fee_percent => self.late_fee_percent.trim(),
             late_fee_minimum => self.late_fee_minimum.trim(),
+            auto_charge_days_before => self.auto_charge_days_before.trim(),
+            auto_charge_retry_days => self.auto_charge_retry_days.trim(),
         }
     }
 
@@ -147,20 +155,46 @@ impl SettingsForm {
         let late_fee_fixed = decimal(&mut errors, "late_fee_fixed", &self.late_fee_fixed, 100_000);
         let late_fee_percent = decimal(&mut errors, "late_fee_percent", &self.late_fee_percent, 100);
         let late_fee_minimum = decimal(&mut errors, "late_fee_minimum", &self.late_fee_minimum, 100_000);
-        match (run_hour, renewal_invoice_days) {
-            (Some(run_hour), Some(renewal_invoice_days)) if errors.is_empty() => Ok(AutomationSettings {
-                run_hour,
-                renewal_invoice_days,
-                group_renewals: !self.group_renewals.is_empty(),
-                reminder_days,
-                suspend_after_days,
-                terminate_after_days,
-                cancel_unpaid_orders_after_days,
-                late_fee_after_days,
-                late_fee_fixed,
-                late_fee_percent,
-                late_fee_minimum,
-            }),
+        let auto_charge_days_before = match self.auto_charge_days_before.trim() {
+            "" => Some(0),
+            text => number(&mut errors, "auto_charge_days_before", text, 60),
+        };
+        let mut auto_charge_retry_days = Vec::new();
+        for part in self.auto_charge_retry_days.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.parse::<u32>() {
+                Ok(d) if (1..=60).contains(&d) => auto_charge_retry_days.push(d),
+                _ => {
+                    errors.add(
+                        "auto_charge_retry_days",
+                        "List days after the first charge, from 1 to 60, separated by commas, e.g. 1, 3, 5.",
+                    );
+                    break;
+                }
+            }
+        }
+        auto_charge_retry_days.sort_unstable();
+        auto_charge_retry_days.dedup();
+        if auto_charge_retry_days.len() > 10 {
+            errors.add("auto_charge_retry_days", "Use at most 10 retries.");
+        }
+        match (run_hour, renewal_invoice_days, auto_charge_days_before) {
+            (Some(run_hour), Some(renewal_invoice_days), Some(auto_charge_days_before)) if errors.is_empty() => {
+                Ok(AutomationSettings {
+                    run_hour,
+                    renewal_invoice_days,
+                    group_renewals: !self.group_renewals.is_empty(),
+                    reminder_days,
+                    suspend_after_days,
+                    terminate_after_days,
+                    cancel_unpaid_orders_after_days,
+                    late_fee_after_days,
+                    late_fee_fixed,
+                    late_fee_percent,
+                    late_fee_minimum,
+                    auto_charge_days_before,
+                    auto_charge_retry_days,
+                })
+            }
             _ => Err(errors),
         }
     }

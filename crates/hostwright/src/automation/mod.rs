@@ -33,6 +33,7 @@ use lease::Held;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Task {
     Renewals,
+    AutoCharge,
     LateFees,
     Reminders,
     Suspensions,
@@ -42,8 +43,9 @@ pub enum Task {
 }
 
 impl Task {
-    pub const ALL: [Task; 7] = [
+    pub const ALL: [Task; 8] = [
         Task::Renewals,
+        Task::AutoCharge,
         Task::LateFees,
         Task::Reminders,
         Task::Suspensions,
@@ -55,6 +57,7 @@ impl Task {
     pub fn key(self) -> &'static str {
         match self {
             Task::Renewals => "renewals",
+            Task::AutoCharge => "auto_charge",
             Task::LateFees => "late_fees",
             Task::Reminders => "reminders",
             Task::Suspensions => "suspensions",
@@ -67,6 +70,7 @@ impl Task {
     pub fn label(self) -> &'static str {
         match self {
             Task::Renewals => "Renewal invoices",
+            Task::AutoCharge => "Automatic card payments",
             Task::LateFees => "Late fees",
             Task::Reminders => "Invoice reminders",
             Task::Suspensions => "Overdue suspensions",
@@ -145,6 +149,7 @@ pub async fn run(
         let mut report = TaskReport::new(task);
         let result = match task {
             Task::Renewals => run_renewals(state, held, &settings, date, &mut report).await,
+            Task::AutoCharge => dunning::auto_charges(state, held, &settings, date, &mut report).await,
             Task::LateFees => dunning::late_fees(state, held, &settings, date, &mut report).await,
             Task::Reminders => dunning::reminders(state, held, &settings, date, &mut report).await,
             Task::Suspensions => dunning::suspensions(state, held, &settings, date, &mut report).await,

@@ -35,6 +35,11 @@ pub struct AutomationSettings {
     pub late_fee_percent: String,
     /// The least a late fee is, in the invoice's currency.
     pub late_fee_minimum: String,
+    /// Days before an invoice's due date its automatic charge is first tried (0: on the day).
+    pub auto_charge_days_before: u32,
+    /// Days after the first automatic charge on which a failed one is tried again, e.g. 1,
+    /// 3, 5. Empty: no retries.
+    pub auto_charge_retry_days: Vec<u32>,
 }
 
 impl Default for AutomationSettings {
@@ -51,6 +56,8 @@ impl Default for AutomationSettings {
             late_fee_fixed: "0".into(),
             late_fee_percent: "0".into(),
             late_fee_minimum: "0".into(),
+            auto_charge_days_before: 0,
+            auto_charge_retry_days: vec![1, 3, 5],
         }
     }
 }

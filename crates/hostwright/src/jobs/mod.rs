@@ -143,6 +143,8 @@ impl Registry {
             .with::<automation::CancelAtPeriodEnd>()
             .with::<automation::CancelUnpaidOrder>()
             .with::<crate::payments::jobs::ProcessEvent>()
+            .with::<crate::payments::autopay::ChargeInvoice>()
+            .with::<crate::payments::autopay::ResolvePayment>()
     }
 
     pub fn with<J: Job>(mut self) -> Self {

@@ -2,9 +2,12 @@
 //! their states, the webhooks that report what happened, and the jobs that apply it once.
 //! The gateways themselves live in the `hostwright-gateways` crate.
 
+pub mod autopay;
 pub mod gateways;
 pub mod handlers;
 pub mod jobs;
+pub mod method_handlers;
+pub mod methods;
 pub mod model;
 pub mod service;
 pub mod webhooks;
@@ -23,6 +26,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/webhooks/stripe", post(webhooks::stripe_webhook))
         .route("/account/invoices/{id}/pay", post(handlers::pay_invoice))
+        .route("/account/payment-methods", get(method_handlers::list_methods).post(method_handlers::add_method))
+        .route("/account/payment-methods/{id}/default", post(method_handlers::make_default))
+        .route("/account/payment-methods/{id}/remove", post(method_handlers::remove_method))
+        .route("/account/auto-pay", post(method_handlers::set_auto_pay))
         .route("/admin/payments", get(handlers::list_payments))
         .route("/admin/payments/{id}", get(handlers::show_payment))
         .route("/admin/settings/gateways", get(handlers::list_gateways))

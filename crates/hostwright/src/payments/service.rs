@@ -140,13 +140,8 @@ pub async fn start_checkout(
     if !settings.takes(&invoice.currency_code) {
         return Err(PaymentError::NotAllowed("Card payments are not available for this invoice."));
     }
-    if automatic_in_flight(&state.db, invoice_id).await? {
-        return Err(PaymentError::NotAllowed(
-            "An automatic payment of this invoice is being processed; check back in a few minutes.",
-        ));
-    }
     let stripe = settings.stripe(state)?;
-    let record = insert_pending(state, owner.id, &invoice, STRIPE, CHECKOUT, &format!("checkout:{form_key}")).await?;
+    let record = insert_pending(state, owner.id, invoice_id, STRIPE, CHECKOUT, &format!("checkout:{form_key}")).await?;
     let customer = customer_ref(state, &stripe, STRIPE, owner).await?;
     let number = invoice.display_number();
     let base = &state.settings.base_url;
@@ -181,16 +176,48 @@ pub async fn start_checkout(
     }
 }
 
+/// Holds invoice `id`'s row for the rest of `txn` (so the two ways of paying it, the client's
+/// page and the automatic charge, take turns) and returns it as it is now.
+pub(super) async fn lock_invoice(txn: &DatabaseTransaction, id: InvoiceId) -> Result<Option<invoice::Model>, DbErr> {
+    let hold = Query::update()
+        .table(invoice::Entity)
+        .value(invoice::Column::UpdatedAt, Expr::col(invoice::Column::UpdatedAt))
+        .and_where(Expr::col(invoice::Column::Id).eq(id))
+        .to_owned();
+    txn.execute(&hold).await?;
+    invoices::find(txn, id).await
+}
+
+/// Writes the payment record of one form submission (`attempt_key`) for the invoice's
+/// balance; the same submission again finds the same record while it is pending.
 async fn insert_pending(
     state: &AppState,
     client_id: ClientId,
-    invoice: &invoice::Model,
+    invoice_id: InvoiceId,
     gateway: &str,
     kind: &str,
     attempt_key: &str,
 ) -> Result<payment::Model, PaymentError> {
+    let txn = state.db.begin().await?;
+    let invoice = lock_invoice(&txn, invoice_id).await?.ok_or(PaymentError::NotFound)?;
+    if let Some(earlier) = payment::Entity::find().filter(payment::Column::AttemptKey.eq(attempt_key)).one(&txn).await?
+    {
+        return if earlier.status == PENDING {
+            Ok(earlier)
+        } else {
+            Err(PaymentError::NotAllowed("This payment was already started; reload the invoice."))
+        };
+    }
+    if invoice.status != UNPAID && invoice.status != COLLECTIONS || invoice.balance_minor() <= 0 {
+        return Err(PaymentError::NotAllowed("This invoice has nothing left to pay."));
+    }
+    if automatic_in_flight(&txn, invoice_id).await? {
+        return Err(PaymentError::NotAllowed(
+            "An automatic payment of this invoice is being processed; check back in a few minutes.",
+        ));
+    }
     let now = Utc::now();
-    let inserted = payment::ActiveModel {
+    let record = payment::ActiveModel {
         client_id: Set(client_id),
         invoice_id: Set(Some(invoice.id)),
         gateway: Set(gateway.to_owned()),
@@ -206,18 +233,10 @@ async fn insert_pending(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&state.db)
-    .await;
-    match inserted {
-        Ok(record) => Ok(record),
-        Err(err) if crate::web::forms::is_unique_violation(&err) => payment::Entity::find()
-            .filter(payment::Column::AttemptKey.eq(attempt_key))
-            .one(&state.db)
-            .await?
-            .filter(|p| p.status == PENDING)
-            .ok_or(PaymentError::NotAllowed("This payment was already started; reload the invoice.")),
-        Err(err) => Err(err.into()),
-    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(record)
 }
 
 async fn set_failed(db: &impl ConnectionTrait, id: GatewayPaymentId, error: &str) -> Result<bool, DbErr> {
@@ -244,11 +263,11 @@ pub struct Applied {
 }
 
 impl Applied {
-    fn to(payment_id: GatewayPaymentId, outcome: impl Into<String>) -> Self {
+    pub(super) fn to(payment_id: GatewayPaymentId, outcome: impl Into<String>) -> Self {
         Applied { payment_id: Some(payment_id), outcome: outcome.into() }
     }
 
-    fn nothing(outcome: impl Into<String>) -> Self {
+    pub(super) fn nothing(outcome: impl Into<String>) -> Self {
         Applied { payment_id: None, outcome: outcome.into() }
     }
 }
@@ -274,14 +293,13 @@ pub async fn apply_notice(
             }
             succeed(ctx, &record, payment_ref, amount).await
         }
-        Notice::PaymentFailed { our_ref, payment_ref, message, .. } => {
+        Notice::PaymentFailed { our_ref, payment_ref, code, message, needs_authentication } => {
             let Some(record) = locate(state, gateway_key, our_ref.as_deref(), payment_ref).await? else {
                 return Ok(Applied::nothing(format!("{payment_ref} is not a payment Hostwright started")));
             };
-            let txn = state.db.begin().await?;
-            let failed = set_failed(&txn, record.id, message).await?;
-            ctx.fence(&txn).await?;
-            txn.commit().await?;
+            let failure =
+                Failure { code: code.clone(), message: message.clone(), needs_authentication: *needs_authentication };
+            let failed = fail(ctx, &record, Some(payment_ref), &failure).await?;
             Ok(Applied::to(record.id, if failed { "failed" } else { "already settled; the failure changes nothing" }))
         }
         Notice::Refunded { payment_ref, refunded_minor, .. } => {
@@ -317,9 +335,109 @@ pub async fn apply_notice(
                 "nothing was waiting on that page"
             }))
         }
-        Notice::MethodSaved { .. } => Ok(Applied::nothing("saved payment methods are not offered yet")),
+        Notice::MethodSaved { our_ref, customer_ref, method_ref } => {
+            super::methods::saved(ctx, gateway, gateway_key, our_ref.as_deref(), customer_ref.as_deref(), method_ref)
+                .await
+        }
         Notice::Ignored(why) => Ok(Applied::nothing(why.clone())),
     }
+}
+
+/// Why a charge did not go through.
+#[derive(Debug, Clone, Default)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+    /// The bank wants the card holder to confirm the payment themselves.
+    pub needs_authentication: bool,
+}
+
+impl Failure {
+    pub fn authentication() -> Self {
+        Failure {
+            code: "authentication_required".into(),
+            message: "The bank asks the card holder to confirm this payment.".into(),
+            needs_authentication: true,
+        }
+    }
+}
+
+/// Records that a payment failed, once (a later success still wins); the client of an
+/// automatic charge gets an email with a link to pay, or to confirm with their bank.
+/// Returns whether this call recorded it.
+pub async fn fail(
+    ctx: &JobContext,
+    record: &payment::Model,
+    payment_ref: Option<&str>,
+    failure: &Failure,
+) -> Result<bool, PaymentError> {
+    let state = &ctx.state;
+    let txn = state.db.begin().await?;
+    let mut update = Query::update();
+    update
+        .table(payment::Entity)
+        .value(payment::Column::Status, FAILED)
+        .value(payment::Column::Error, truncate(&failure.message, 500))
+        .value(payment::Column::UpdatedAt, Utc::now())
+        .and_where(Expr::col(payment::Column::Id).eq(record.id))
+        .and_where(Expr::col(payment::Column::Status).is_in([PENDING, UNKNOWN]));
+    if let Some(payment_ref) = payment_ref.filter(|_| record.gateway_ref.is_none()) {
+        update.value(payment::Column::GatewayRef, payment_ref);
+    }
+    match txn.execute(&update).await {
+        Ok(done) if done.rows_affected() == 1 => {}
+        Ok(_) => return Ok(false),
+        Err(err) if crate::web::forms::is_unique_violation(&err) => return Ok(false),
+        Err(err) => return Err(err.into()),
+    }
+    let amount = super::autopay::amount_text(&txn, record.amount_minor, &record.currency_code).await?;
+    let summary = format!(
+        "{} payment of {amount} failed: {} ({})",
+        if record.kind == AUTOMATIC { "Automatic" } else { "Card" },
+        failure.message,
+        failure.code
+    );
+    let actor = Actor::system(gateways::label(&record.gateway));
+    audit::record(&txn, &actor, "payment.failed", Some(("payment", record.id.0)), summary).await?;
+    if record.kind == AUTOMATIC {
+        failure_email(state, &txn, record, failure, &amount).await?;
+    }
+    ctx.fence(&txn).await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(true)
+}
+
+/// Tells the client an automatic charge failed: what to do, and when it is tried again.
+async fn failure_email(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    record: &payment::Model,
+    failure: &Failure,
+    amount: &str,
+) -> Result<(), PaymentError> {
+    let Some(invoice_id) = record.invoice_id else { return Ok(()) };
+    let Some(i) = invoices::find(txn, invoice_id).await? else { return Ok(()) };
+    let Some(owner) = crate::clients::store::find(txn, record.client_id).await? else { return Ok(()) };
+    let card = match record.method_id {
+        Some(id) => super::model::method::Entity::find_by_id(id).one(txn).await?.map(|m| super::methods::describe(&m)),
+        None => None,
+    };
+    let settings = crate::automation::settings::load(txn).await?;
+    let next = super::autopay::next_attempt(&settings, i.due_date, &record.attempt_key);
+    let ctx = minijinja::context! {
+        number => i.display_number(),
+        amount => amount,
+        card => card.unwrap_or_else(|| "your saved card".into()),
+        reason => failure.message,
+        needs_authentication => failure.needs_authentication,
+        next_attempt => next.map(|d| d.to_string()),
+        link => state.settings.url(&format!("/account/invoices/{invoice_id}")),
+        methods_link => state.settings.url("/account/payment-methods"),
+    };
+    crate::clients::contacts::send_billing_email(state, txn, &owner, "payment_failed", ctx)
+        .await
+        .map_err(|e| PaymentError::Db(DbErr::Custom(format!("{e:#}"))))
 }
 
 /// Our payment for a notice: by the gateway's id once we know it, else by our own id.
@@ -339,7 +457,7 @@ async fn locate(
 }
 
 /// Books a succeeded payment, once.
-async fn succeed(
+pub(super) async fn succeed(
     ctx: &JobContext,
     record: &payment::Model,
     payment_ref: &str,
@@ -382,13 +500,43 @@ async fn succeed(
     let outcome = booking.outcome;
     let summary = format!("Received {received} by {} ({payment_ref}): {outcome}", gateways::label(&record.gateway));
     audit::record(&txn, &actor, "payment.received", Some(("payment", record.id.0)), summary).await?;
+    if booking.applied {
+        receipt_email(state, &txn, record, payment_ref, received).await?;
+    }
     ctx.fence(&txn).await?;
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
     Ok(Applied::to(record.id, outcome))
 }
 
-async fn currency(db: &impl ConnectionTrait, code: &str) -> Result<Currency, PaymentError> {
+/// Thanks the client for money that reached their invoice (or their account credit).
+async fn receipt_email(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    record: &payment::Model,
+    payment_ref: &str,
+    received: Money,
+) -> Result<(), PaymentError> {
+    let Some(owner) = crate::clients::store::find(txn, record.client_id).await? else { return Ok(()) };
+    let invoice = match record.invoice_id {
+        Some(id) => invoices::find(txn, id).await?,
+        None => None,
+    };
+    let ctx = minijinja::context! {
+        amount => received.to_string(),
+        method => gateways::label(&record.gateway),
+        reference => payment_ref,
+        number => invoice.as_ref().map(invoice::Model::display_number),
+        paid_in_full => invoice.as_ref().is_some_and(|i| i.status == PAID),
+        balance => invoice.as_ref().map(|i| Money::from_minor(std::cmp::max(i.balance_minor(), 0), received.currency()).to_string()),
+        link => record.invoice_id.map(|id| state.settings.url(&format!("/account/invoices/{id}"))),
+    };
+    crate::clients::contacts::send_billing_email(state, txn, &owner, "payment_received", ctx)
+        .await
+        .map_err(|e| PaymentError::Db(DbErr::Custom(format!("{e:#}"))))
+}
+
+pub(super) async fn currency(db: &impl ConnectionTrait, code: &str) -> Result<Currency, PaymentError> {
     Ok(invoices::find_currency(db, code).await?.or_else(|| Currency::from_code(code).ok()).unwrap_or(Currency::USD))
 }
 

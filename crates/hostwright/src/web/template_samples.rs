@@ -813,7 +813,37 @@ fn samples() -> Vec<(String, Value)> {
             first_name => SCRIPT,
         })
     };
+    let charge_failed = |needs_authentication: bool, next: Option<&str>| {
+        email(context! {
+            number => SCRIPT,
+            amount => "29.75 EUR",
+            card => "Visa ending 4242, expires 04/2030",
+            reason => SCRIPT,
+            needs_authentication => needs_authentication,
+            next_attempt => next,
+            link => "https://hosting.example.com/account/invoices/12",
+            methods_link => "https://hosting.example.com/account/payment-methods",
+            first_name => SCRIPT,
+        })
+    };
+    let received = |number: Option<&str>, paid_in_full: bool| {
+        email(context! {
+            amount => "29.75 EUR",
+            method => "Card (Stripe)",
+            reference => SCRIPT,
+            number => number,
+            paid_in_full => paid_in_full,
+            balance => number.map(|_| "10.00 EUR"),
+            link => number.map(|_| "https://hosting.example.com/account/invoices/12"),
+            first_name => SCRIPT,
+        })
+    };
     for (template, ctx) in [
+        ("payment_failed", charge_failed(false, Some("2026-11-16"))),
+        ("payment_failed", charge_failed(true, None)),
+        ("payment_received", received(Some("2026-00012"), true)),
+        ("payment_received", received(Some("2026-00012"), false)),
+        ("payment_received", received(None, false)),
         ("invoice_reminder", reminder(7, false, false)),
         ("invoice_reminder", reminder(0, false, true)),
         ("invoice_reminder", reminder(1, true, false)),
@@ -1242,6 +1272,8 @@ fn samples() -> Vec<(String, Value)> {
             late_fee_fixed => SCRIPT,
             late_fee_percent => "2",
             late_fee_minimum => "5",
+            auto_charge_days_before => "0",
+            auto_charge_retry_days => "1, 3, 5",
         }
     };
     let tasks = vec![
@@ -2369,6 +2401,33 @@ fn samples() -> Vec<(String, Value)> {
         add(
             "client/credit.html",
             page(true, context! { current_client => client(true), nav => "credit", ..credit_overview(filled) }),
+        );
+    }
+
+    // Saved payment methods (payments/method_handlers.rs).
+    for (filled, auto_pay) in [(true, true), (true, false), (false, false)] {
+        let methods = if filled {
+            vec![
+                context! { id => 2, label => "Visa ending 4242, expires 04/2030", is_default => true },
+                context! { id => 1, label => SCRIPT, is_default => false },
+            ]
+        } else {
+            Vec::new()
+        };
+        add(
+            "client/payment_methods.html",
+            page(
+                true,
+                context! {
+                    current_client => client(true),
+                    nav => "payment_methods",
+                    methods => methods,
+                    can_add => filled,
+                    auto_pay => auto_pay,
+                    returned => !filled,
+                    key => "form-key-000000000001",
+                },
+            ),
         );
     }
 

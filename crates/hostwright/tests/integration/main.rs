@@ -4,6 +4,7 @@
 mod support;
 
 mod automation;
+mod autopay;
 mod catalog;
 mod catalog_options;
 mod cli;

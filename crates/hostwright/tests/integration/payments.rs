@@ -20,21 +20,31 @@ use crate::invoices::{draft, set_up_billing};
 use crate::on_both_backends;
 use crate::support::{TestApp, TestResponse};
 
-const SECRET: &str = "whsec_test_endpoint_secret";
+pub(crate) const SECRET: &str = "whsec_test_endpoint_secret";
 
 /// A client signed in on one node, staff on another, Stripe's double, and an issued
 /// invoice of 11.90 EUR (10.00 and 19 % VAT) for the client.
-struct Shop {
-    client: TestApp,
-    staff: TestApp,
-    stripe: MockServer,
-    invoice: InvoiceId,
+pub(crate) struct Shop {
+    pub client: TestApp,
+    pub staff: TestApp,
+    pub stripe: MockServer,
+    pub invoice: InvoiceId,
 }
 
 async fn shop(app: TestApp) -> Shop {
+    shop_with(app, |_| {}).await
+}
+
+/// [`shop`] with the client's node configured further (the staff node shares its settings).
+pub(crate) async fn shop_with(app: TestApp, change: impl FnOnce(&mut hostwright::config::Settings)) -> Shop {
     let stripe = MockServer::start().await;
     let base = url::Url::parse(&format!("{}/", stripe.uri())).unwrap();
-    let mut client = app.reconfigured(|s| s.payments.stripe_api_base = base).await;
+    let mut client = app
+        .reconfigured(|s| {
+            s.payments.stripe_api_base = base;
+            change(s);
+        })
+        .await;
     client.register_client("grace@example.com", "compass meadow 31").await;
     let mut staff = client.second_node().await;
     staff.signed_in_admin().await;
@@ -80,7 +90,7 @@ async fn shop(app: TestApp) -> Shop {
 
 impl Shop {
     /// The client presses "Pay" on the invoice and is sent to Stripe's page.
-    async fn start_card_payment(&mut self) {
+    pub(crate) async fn start_card_payment(&mut self) {
         let paid = self
             .client
             .post_form(
@@ -92,12 +102,12 @@ impl Shop {
         assert_eq!(paid.location(), "https://checkout.stripe.com/c/pay/cs_test_1");
     }
 
-    async fn scalar(&self, sql: &str) -> i64 {
+    pub(crate) async fn scalar(&self, sql: &str) -> i64 {
         self.client.scalar(sql).await
     }
 }
 
-fn checkout_completed(event_id: &str, amount: i64, currency: &str) -> String {
+pub(crate) fn checkout_completed(event_id: &str, amount: i64, currency: &str) -> String {
     json!({
         "id": event_id, "object": "event", "type": "checkout.session.completed", "created": 1_764_800_000,
         "livemode": false, "api_version": "2024-06-20",
@@ -140,12 +150,12 @@ fn charge_refunded(event_id: &str, refunded: i64) -> String {
     .to_string()
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
 /// Posts a webhook as Stripe does: the JSON body and its `Stripe-Signature` header.
-async fn deliver(router: Router, body: String, signature: Option<String>) -> TestResponse {
+pub(crate) async fn deliver(router: Router, body: String, signature: Option<String>) -> TestResponse {
     let mut request = Request::post("/webhooks/stripe").header(header::CONTENT_TYPE, "application/json");
     if let Some(signature) = signature {
         request = request.header("stripe-signature", signature);
@@ -159,7 +169,7 @@ async fn deliver(router: Router, body: String, signature: Option<String>) -> Tes
     TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
 }
 
-async fn signed(app: &TestApp, body: String) -> TestResponse {
+pub(crate) async fn signed(app: &TestApp, body: String) -> TestResponse {
     let signature = signature_header(SECRET, now(), body.as_bytes());
     deliver(app.router.clone(), body, Some(signature)).await
 }
