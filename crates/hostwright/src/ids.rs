@@ -97,4 +97,6 @@ typed_ids!(
     PaymentEventId,
     /// A payment method a client saved at a gateway.
     PaymentMethodId,
+    /// A refund Hostwright asked a gateway to make.
+    PaymentRefundId,
 );

@@ -73,6 +73,11 @@ async fn render_credit_note_form(
 ) -> AppResult<Response> {
     let i = service::find(&state.db, invoice_id).await?.ok_or(AppError::NotFound)?;
     let currency = currency_of(state, &i.currency_code).await?;
+    let card_refundable: i64 = crate::payments::refunds::refundable_for_invoice(&state.db, invoice_id)
+        .await?
+        .iter()
+        .map(|(_, left)| left)
+        .sum();
     let lines: Vec<Value> = credit_notes::creditable_lines(&state.db, invoice_id)
         .await?
         .iter()
@@ -100,7 +105,12 @@ async fn render_credit_note_form(
         },
         refusal => credit_notes::refusal(&i),
         lines => lines,
-        refund_methods => credit_notes::REFUND_METHODS.iter().map(|(k, l)| (*k, *l)).collect::<Vec<_>>(),
+        refund_methods => credit_notes::REFUND_METHODS
+            .iter()
+            .filter(|(k, _)| *k != credit_notes::GATEWAY || card_refundable > 0)
+            .map(|(k, l)| (*k, *l))
+            .collect::<Vec<_>>(),
+        card_refundable => (card_refundable > 0).then(|| money(card_refundable, currency)),
         form => context! {
             reason => fields.get("reason").cloned().unwrap_or_default(),
             refund_method => fields.get("refund_method").cloned().unwrap_or_else(|| "account_credit".to_owned()),
@@ -111,13 +121,26 @@ async fn render_credit_note_form(
     state.render_status(status, page, "admin/invoices/credit_note_new.html", ctx).await
 }
 
+#[derive(serde::Deserialize, Default)]
+pub struct NewNoteQuery {
+    #[serde(default)]
+    refund_method: Option<String>,
+}
+
 pub async fn new_credit_note_form(
     State(state): State<AppState>,
     page: Page,
     current: Authorized<perm::InvoicesManage>,
     Path(id): Path<InvoiceId>,
+    axum::extract::Query(query): axum::extract::Query<NewNoteQuery>,
 ) -> AppResult<Response> {
-    render_credit_note_form(&state, &page, &current, id, &BTreeMap::new(), FormErrors::new(), StatusCode::OK).await
+    let fields: BTreeMap<String, String> = query
+        .refund_method
+        .filter(|m| credit_notes::REFUND_METHODS.iter().any(|(k, _)| k == m))
+        .map(|m| ("refund_method".to_owned(), m))
+        .into_iter()
+        .collect();
+    render_credit_note_form(&state, &page, &current, id, &fields, FormErrors::new(), StatusCode::OK).await
 }
 
 pub async fn create_credit_note(
@@ -197,9 +220,22 @@ pub async fn show_credit_note(
     Path(id): Path<CreditNoteId>,
 ) -> AppResult<Response> {
     let note = credit_notes::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let currency = currency_of(&state, &note.currency_code).await?;
+    let refunds: Vec<Value> = crate::payments::refunds::of_credit_note(&state.db, id)
+        .await?
+        .iter()
+        .map(|r| {
+            context! {
+                payment_id => r.payment_id,
+                amount => money(r.amount_minor, currency),
+                status_label => crate::payments::refunds::status_label(&r.status),
+            }
+        })
+        .collect();
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "invoices",
+        refunds => refunds,
         history => crate::audit::handlers::for_entity(&state.db, "invoice", note.invoice_id.0, 50).await?,
         ..note_detail(&state, &note).await?
     };

@@ -24,8 +24,14 @@ use crate::state::AppState;
 use crate::web::FormErrors;
 
 /// Where money already received goes when a note credits more than the invoice still owes.
-pub const REFUND_METHODS: [(&str, &str); 2] =
-    [("account_credit", "Add it to the client's account credit"), ("external", "I refund it outside Hostwright")];
+pub const REFUND_METHODS: [(&str, &str); 3] = [
+    ("account_credit", "Add it to the client's account credit"),
+    (GATEWAY, "Refund it to the card it was paid with"),
+    ("external", "I refund it outside Hostwright"),
+];
+
+/// The refund method that gives money back through the payment gateway it came from.
+pub const GATEWAY: &str = "gateway";
 
 /// A credit note as staff ask for it.
 #[derive(Debug, Clone, Default)]
@@ -250,6 +256,25 @@ pub async fn issue(
         ""
     };
 
+    if refund_method == GATEWAY {
+        let available: i64 = crate::payments::refunds::refundable_for_invoice(&state.db, invoice_id)
+            .await?
+            .iter()
+            .map(|(_, left)| left)
+            .sum();
+        if available < refunded {
+            let mut errors = FormErrors::new();
+            errors.add(
+                "refund_method",
+                format!(
+                    "Only {} of this invoice's card payments can be refunded to the card; choose another way.",
+                    Money::from_minor(available, currency)
+                ),
+            );
+            return Err(InvoiceError::Invalid(errors));
+        }
+    }
+
     let billing = settings::load(&state.db).await?;
     let pattern =
         Pattern::parse(&billing.credit_note_pattern, billing.invoice_yearly_reset).map_err(InvoiceError::NotAllowed)?;
@@ -379,13 +404,25 @@ pub async fn issue(
             Err(other) => return Err(InvoiceError::Internal(anyhow::anyhow!("crediting the account: {other}"))),
         }
     }
+    if refund_method == GATEWAY
+        && crate::payments::refunds::for_credit_note(&txn, actor, invoice_id, note.id, refunded).await?.is_err()
+    {
+        txn.rollback().await?;
+        return Err(InvoiceError::NotAllowed(
+            "The invoice's card payments changed meanwhile; reload it and try again.",
+        ));
+    }
     if c.anonymised_at.is_none() {
         send_billing_email(state, &txn, &c, "credit_note_issued", credit_note_email(state, &note, &current, currency))
             .await?;
     }
     let mut summary = format!("Credit note {number} over {}: {reason}", totals.total);
     if refunded > 0 {
-        let how = if refund_method == "account_credit" { "to account credit" } else { "outside Hostwright" };
+        let how = match refund_method {
+            "account_credit" => "to account credit",
+            GATEWAY => "to the card it was paid with",
+            _ => "outside Hostwright",
+        };
         summary.push_str(&format!("; {} refunded {how}", Money::from_minor(refunded, currency)));
     }
     audit::record(&txn, actor, "invoice.credited", Some(("invoice", invoice_id.0)), summary).await?;
@@ -406,6 +443,7 @@ fn credit_note_email(
         total => Money::from_minor(note.total_minor, currency).to_string(),
         refunded => (note.refunded_minor > 0).then(|| Money::from_minor(note.refunded_minor, currency).to_string()),
         to_account_credit => note.refund_method == "account_credit",
+        to_card => note.refund_method == GATEWAY,
         reason => note.reason.clone(),
         link => state.settings.url("/account/credit"),
     }

@@ -145,6 +145,7 @@ impl Registry {
             .with::<crate::payments::jobs::ProcessEvent>()
             .with::<crate::payments::autopay::ChargeInvoice>()
             .with::<crate::payments::autopay::ResolvePayment>()
+            .with::<crate::payments::refunds::RefundPayment>()
     }
 
     pub fn with<J: Job>(mut self) -> Self {

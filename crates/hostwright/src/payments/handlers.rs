@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::PaymentError;
 use super::gateways::{self, GatewayInput, STRIPE};
 use super::model::{event, payment};
-use super::service;
+use super::{refunds, service};
 use crate::catalog::service::currencies_by_code;
 use crate::clients::model::client;
 use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
@@ -50,6 +50,10 @@ fn money(currencies: &Currencies, minor: i64, code: &str) -> String {
         Ok(currency) => Money::from_minor(minor, currency).to_string(),
         Err(_) => format!("{minor} {code}"),
     }
+}
+
+fn currency_for(currencies: &Currencies, code: &str) -> Currency {
+    currencies.get(code).copied().or_else(|| Currency::from_code(code).ok()).unwrap_or(Currency::USD)
 }
 
 fn payment_row(p: &payment::Model, client_name: &str, currencies: &Currencies) -> Value {
@@ -328,18 +332,87 @@ pub async fn show_payment(
             }
         })
         .collect();
+    let currencies = currencies_by_code(&state.db).await?;
+    let refunds: Vec<Value> = refunds::for_payment(&state.db, id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            context! {
+                amount => money(&currencies, r.amount_minor, &p.currency_code),
+                status => r.status,
+                status_label => refunds::status_label(&r.status),
+                refund_ref => r.refund_ref,
+                reason => r.reason,
+                error => r.error,
+                credit_note_id => r.credit_note_id,
+                created_at => r.created_at.to_rfc3339(),
+            }
+        })
+        .collect();
+    let left = refunds::refundable(&state.db, &p).await?;
+    let refund = context! {
+        left => (left > 0).then(|| money(&currencies, left, &p.currency_code)),
+        left_amount => Money::from_minor(left, currency_for(&currencies, &p.currency_code)).to_decimal_string(),
+        held => p.applied_at.is_none() && (p.status == service::SUCCEEDED || p.status == service::PARTIALLY_REFUNDED),
+        may => current.can(crate::staff::permissions::Permission::InvoicesManage),
+        key => crate::crypto::random_token(),
+    };
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "payments",
-        payment => payment_row(
-            &p,
-            &owner.as_ref().map(client::Model::full_name).unwrap_or_default(),
-            &currencies_by_code(&state.db).await?,
-        ),
+        payment => payment_row(&p, &owner.as_ref().map(client::Model::full_name).unwrap_or_default(), &currencies),
         invoice_number => invoice.map(|i| i.display_number()),
         events => events,
+        refunds => refunds,
+        refund => refund,
     };
     state.render(&page, "admin/payments/show.html", ctx).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct HeldForm {
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    destination: String,
+    #[serde(default)]
+    key: String,
+}
+
+/// `POST /admin/payments/{id}/refund`: money held on a payment that never reached its
+/// invoice goes back to the card, or onto the client's account credit.
+pub async fn settle_held_payment(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesManage>,
+    Path(id): Path<GatewayPaymentId>,
+    Form(form): Form<HeldForm>,
+) -> AppResult<Response> {
+    let back = format!("/admin/payments/{id}");
+    let destination = match form.destination.as_str() {
+        "gateway" => refunds::Destination::Gateway,
+        "account_credit" => refunds::Destination::AccountCredit,
+        _ => return Ok(flash::redirect(&state, &back, "error", "Choose where the money goes.")),
+    };
+    let actor = crate::audit::Actor::staff(current.staff.id, &current.staff.email, &page.ip);
+    match refunds::settle_held(&state, &actor, id, &form.amount, &form.reason, destination, &form.key).await {
+        Ok(()) => Ok(flash::redirect(
+            &state,
+            &back,
+            "success",
+            match destination {
+                refunds::Destination::Gateway => "The refund was asked of the gateway; it shows here once it is made.",
+                refunds::Destination::AccountCredit => "The money was added to the client's account credit.",
+            },
+        )),
+        Err(PaymentError::Invalid(errors)) => Ok(flash::redirect(&state, &back, "error", errors.messages())),
+        Err(PaymentError::NotAllowed(why) | PaymentError::Conflict(why)) => {
+            Ok(flash::redirect(&state, &back, "error", why))
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 // --- staff: gateway settings --------------------------------------------------------------

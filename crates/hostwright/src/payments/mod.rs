@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod method_handlers;
 pub mod methods;
 pub mod model;
+pub mod refunds;
 pub mod service;
 pub mod webhooks;
 
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/auto-pay", post(method_handlers::set_auto_pay))
         .route("/admin/payments", get(handlers::list_payments))
         .route("/admin/payments/{id}", get(handlers::show_payment))
+        .route("/admin/payments/{id}/refund", post(handlers::settle_held_payment))
         .route("/admin/settings/gateways", get(handlers::list_gateways))
         .route("/admin/settings/gateways/{key}", get(handlers::gateway_form).post(handlers::save_gateway))
         .route("/admin/settings/gateways/{key}/test", post(handlers::test_gateway))

@@ -138,3 +138,33 @@ pub mod method {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod refund {
+    use sea_orm::entity::prelude::*;
+
+    use crate::ids::{CreditNoteId, GatewayPaymentId, PaymentRefundId};
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "payment_refunds")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: PaymentRefundId,
+        pub payment_id: GatewayPaymentId,
+        pub credit_note_id: Option<CreditNoteId>,
+        pub amount_minor: i64,
+        pub status: String,
+        pub refund_ref: Option<String>,
+        pub reason: String,
+        pub error: String,
+        pub staff_id: Option<i64>,
+        #[sea_orm(unique)]
+        pub idempotency_key: String,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -858,6 +858,7 @@ fn samples() -> Vec<(String, Value)> {
         ("credit_note_issued", credited(None, false)),
         ("credit_note_issued", credited(Some("10.00 EUR"), true)),
         ("credit_note_issued", credited(Some("10.00 EUR"), false)),
+        ("credit_note_issued", email(context! { to_card => true, ..credited(Some("10.00 EUR"), false) })),
     ] {
         for suffix in ["subject.txt", "txt", "html"] {
             add(&format!("emails/{template}.{suffix}"), ctx.clone());
@@ -2257,6 +2258,7 @@ fn samples() -> Vec<(String, Value)> {
                     refusal => refusal,
                     lines => lines,
                     refund_methods => &refund_methods,
+                    card_refundable => typed.then_some("11.90 EUR"),
                     form => context! {
                         reason => if typed { SCRIPT } else { "" },
                         refund_method => if typed { SCRIPT } else { "account_credit" },
@@ -2279,6 +2281,7 @@ fn samples() -> Vec<(String, Value)> {
         (credit_note_row(2, "account_credit", false), None, false, vec!["invoices.view"]),
         (credit_note_row(1, "", true), Some(SCRIPT), false, vec!["invoices.view"]),
         (credit_note_row(4, "odd", false), Some("2026-00009"), true, vec!["invoices.view"]),
+        (credit_note_row(5, "gateway", true), Some("2026-00009"), true, all.clone()),
     ];
     for (note, invoice_number, filled, perms) in shown_notes {
         add(
@@ -2295,6 +2298,11 @@ fn samples() -> Vec<(String, Value)> {
                     lines => if filled { credited_lines.clone() } else { Vec::new() },
                     taxes => if filled { credited_taxes.clone() } else { Vec::new() },
                     history => if filled { audit_rows() } else { Vec::new() },
+                    refunds => if filled {
+                        vec![context! { payment_id => 4, amount => "11.90 EUR", status_label => "Refunded" }]
+                    } else {
+                        Vec::new()
+                    },
                 },
             ),
         );
@@ -3030,6 +3038,13 @@ fn ordering_samples() -> Vec<(String, Value)> {
         }
     };
     let statuses = vec![["succeeded", "Succeeded"], ["failed", "Failed"]];
+    let refund_row = |status: &str, credit_note: Option<i64>| {
+        context! {
+            amount => "€2.50", status => status, status_label => status, refund_ref => credit_note.map(|_| "re_1"),
+            reason => SCRIPT, error => if credit_note.is_none() { SCRIPT } else { "" }, credit_note_id => credit_note,
+            created_at => TIME,
+        }
+    };
     for filled in [true, false] {
         add(
             "admin/payments/list.html",
@@ -3070,6 +3085,14 @@ fn ordering_samples() -> Vec<(String, Value)> {
                         }]
                     } else {
                         Vec::new()
+                    },
+                    refunds => if filled {
+                        vec![refund_row("succeeded", Some(4)), refund_row("failed", None), refund_row("pending", None)]
+                    } else {
+                        Vec::new()
+                    },
+                    refund => context! {
+                        left => Some("€10.00"), left_amount => "10.00", held => !filled, may => true, key => "key-sample-00000001",
                     },
                 },
             ),

@@ -20,6 +20,7 @@ mod journey;
 mod orders;
 mod payments;
 mod platform;
+mod refunds;
 mod services;
 mod sessions;
 mod staff;
