@@ -131,6 +131,26 @@ enum BenchCommand {
         #[arg(long)]
         keep: bool,
     },
+    /// Signed Stripe webhooks per second taken and applied over HTTP by one node, every
+    /// event delivered several times by concurrent senders; checks each event paid once.
+    Webhooks {
+        /// Distinct events (one unpaid invoice and card payment each).
+        #[arg(long, default_value_t = 2_000)]
+        events: usize,
+        /// Concurrent senders.
+        #[arg(long, default_value_t = 32)]
+        senders: usize,
+        /// Deliveries of each event.
+        #[arg(long, default_value_t = 2)]
+        repeat: usize,
+        /// A PostgreSQL server (a scratch database is made on it and dropped) or a new SQLite
+        /// file; a temporary SQLite file by default.
+        #[arg(long)]
+        database: Option<String>,
+        /// Keep the scratch database afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -210,6 +230,35 @@ pub async fn run() -> anyhow::Result<()> {
 
 async fn bench(settings: Settings, command: BenchCommand) -> anyhow::Result<()> {
     match command {
+        BenchCommand::Webhooks { events, senders, repeat, database, keep } => {
+            let bench = crate::payments::bench::WebhookBench { events, senders, repeat, database, keep };
+            let f = crate::payments::bench::webhooks(settings, &bench).await?;
+            println!(
+                "{} signed webhooks ({} distinct events, each sent {} times) from {} senders on {}",
+                f.requests,
+                f.events,
+                f.requests / f.events.max(1),
+                f.senders,
+                f.backend
+            );
+            println!(
+                "taken in {:.2} s: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms",
+                f.sending.as_secs_f64(),
+                f.requests_per_s(),
+                f.p50.as_secs_f64() * 1000.0,
+                f.p99.as_secs_f64() * 1000.0
+            );
+            println!(
+                "all applied {:.2} s after the first request: {:.0} events/s",
+                f.applied.as_secs_f64(),
+                f.events_per_s()
+            );
+            println!(
+                "payments {} = distinct events {}; stored events {}, invoice payments {}, paid invoices {}",
+                f.payments, f.events, f.stored_events, f.invoice_payments, f.paid_invoices
+            );
+            Ok(())
+        }
         BenchCommand::Billing { services, clients, due_fraction, database, keep } => {
             let clients = clients.unwrap_or((services / 4).max(1));
             let bench = crate::automation::bench::BillingBench { services, clients, due_fraction, database, keep };

@@ -275,15 +275,15 @@ async fn copy_table(db: &DatabaseConnection, table: &str, copy: &str) -> anyhow:
 }
 
 /// The database the benchmark writes to, made for it.
-struct Scratch {
-    url: String,
-    dir: PathBuf,
+pub(crate) struct Scratch {
+    pub url: String,
+    pub dir: PathBuf,
     /// The server and name of a PostgreSQL scratch database, to drop afterwards.
     postgres: Option<(String, String)>,
 }
 
 impl Scratch {
-    async fn create(database: Option<&str>) -> anyhow::Result<Scratch> {
+    pub async fn create(database: Option<&str>) -> anyhow::Result<Scratch> {
         let dir = std::env::temp_dir().join(format!("hostwright-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         match database {
@@ -310,7 +310,7 @@ impl Scratch {
         }
     }
 
-    async fn drop(&self) -> anyhow::Result<()> {
+    pub async fn drop(&self) -> anyhow::Result<()> {
         if let Some((server, name)) = &self.postgres {
             let server = crate::db::connect_url(server, 1).await?;
             server

@@ -25,6 +25,7 @@ pub const APPLIED: &str = "applied";
 pub const CREDIT_NOTE: &str = "credit_note";
 pub const DOWNGRADE: &str = "downgrade";
 pub const OVERPAYMENT: &str = "overpayment";
+pub const FUNDS: &str = "funds";
 
 pub fn kind_label(kind: &str) -> &'static str {
     match kind {
@@ -34,6 +35,7 @@ pub fn kind_label(kind: &str) -> &'static str {
         CREDIT_NOTE => "Refund from a credit note",
         DOWNGRADE => "Unused part of a downgraded service",
         OVERPAYMENT => "Paid more than the invoice owed",
+        FUNDS => "Funds added",
         _ => "Other",
     }
 }
@@ -261,6 +263,9 @@ pub async fn apply_to_invoice(
     let current = service::find(&state.db, invoice_id).await?.ok_or(InvoiceError::NotFound)?;
     if current.status != service::UNPAID && current.status != service::COLLECTIONS {
         return Err(InvoiceError::NotAllowed("Credit can be applied to unpaid invoices only."));
+    }
+    if super::add_funds::is_funds_invoice(&state.db, invoice_id).await? {
+        return Err(InvoiceError::NotAllowed("Funds are added with a payment, not with account credit."));
     }
     let currency = service::find_currency(&state.db, &current.currency_code).await?.unwrap_or(Currency::USD);
     let held = balance(&state.db, current.client_id, currency.code()).await?;

@@ -11,6 +11,7 @@ use hostwright_core::{Currency, Money};
 use minijinja::{Value, context};
 
 use super::account_credit::{self, AdjustInput, Outcome};
+use super::add_funds;
 use super::credit_notes::{self, CreditNoteInput, IssueOutcome};
 use super::model::{credit_entry, credit_note};
 use super::service::{self, InvoiceError};
@@ -325,12 +326,53 @@ pub async fn client_credit(
     page: Page,
     current: ClientAllowed<client_perm::Invoices>,
 ) -> AppResult<Response> {
+    let owner = crate::clients::store::find(&state.db, current.client.id).await?.ok_or(AppError::NotFound)?;
+    let add_funds = add_funds::range(&state.db, &owner).await.map_err(invoice_error)?.map(|(least, most)| {
+        context! {
+            least => least.to_string(),
+            most => most.to_string(),
+            currency => least.currency().code(),
+            key => crate::crypto::random_token(),
+        }
+    });
     let ctx = context! {
         current_client => current.template_value(),
         nav => "credit",
+        add_funds => add_funds,
         ..credit_overview(&state, current.client.id).await?
     };
     state.render(&page, "client/credit.html", ctx).await
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct AddFundsForm {
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    key: String,
+}
+
+/// `POST /account/credit/add-funds`: an invoice for the funds, to pay like any other.
+pub async fn add_funds_invoice(
+    State(state): State<AppState>,
+    page: Page,
+    current: ClientAllowed<client_perm::Invoices>,
+    Form(form): Form<AddFundsForm>,
+) -> AppResult<Response> {
+    let owner = crate::clients::store::find(&state.db, current.client.id).await?.ok_or(AppError::NotFound)?;
+    match add_funds::request(&state, &current.actor(&page.ip), &owner, &form.amount, &form.key).await {
+        Ok(id) => Ok(flash::redirect(
+            &state,
+            &format!("/account/invoices/{id}"),
+            "success",
+            "Pay this invoice, and the funds are added to your account credit.",
+        )),
+        Err(InvoiceError::Invalid(errors)) => {
+            Ok(flash::redirect(&state, "/account/credit", "error", errors.messages()))
+        }
+        Err(InvoiceError::NotAllowed(why)) => Ok(flash::redirect(&state, "/account/credit", "error", why)),
+        Err(err) => Err(invoice_error(err)),
+    }
 }
 
 pub async fn client_credit_note_pdf(

@@ -159,6 +159,11 @@ pub async fn issue(
     if let Some(message) = refusal(&current) {
         return Err(InvoiceError::NotAllowed(message));
     }
+    if current.received_minor() > 0 && super::add_funds::is_funds_invoice(&state.db, invoice_id).await? {
+        return Err(InvoiceError::NotAllowed(
+            "These funds are on the client's account credit: take them back from there, then refund them.",
+        ));
+    }
     let currency = service::find_currency(&state.db, &current.currency_code).await?.unwrap_or(Currency::USD);
     let lines = creditable_lines(&state.db, invoice_id).await?;
     let taxes = service::tax_lines(&state.db, invoice_id).await?;

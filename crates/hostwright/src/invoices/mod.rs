@@ -2,6 +2,7 @@
 //! billing settings and tax rules.
 
 pub mod account_credit;
+pub mod add_funds;
 pub mod batch;
 pub mod credit_handlers;
 pub mod credit_notes;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/credit-notes/{id}/pdf", get(credit_handlers::credit_note_pdf))
         .route("/admin/clients/{id}/credit", post(credit_handlers::adjust_credit))
         .route("/account/credit", get(credit_handlers::client_credit))
+        .route("/account/credit/add-funds", post(credit_handlers::add_funds_invoice))
         .route("/account/credit-notes/{id}/pdf", get(credit_handlers::client_credit_note_pdf))
         .route("/account/invoices/{id}/pdf", get(handlers::client_invoice_pdf))
         .route("/admin/settings/billing", get(handlers::billing_settings).post(handlers::save_billing_settings))

@@ -41,6 +41,8 @@ pub mod invoice {
         pub issued_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// The form submission that asked for this invoice (a client adding funds), unique.
+        pub request_key: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

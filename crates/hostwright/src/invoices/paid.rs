@@ -1,6 +1,7 @@
 //! What follows an invoice being paid in full: the order it belongs to is accepted (when the
-//! ordering settings say so), the service change it was for is applied, and the services it
-//! renewed are paid up to the end of their periods.
+//! ordering settings say so), the service change it was for is applied, the services it
+//! renewed are paid up to the end of their periods, and funds it added reach the account
+//! credit.
 //!
 //! Whatever pays an invoice in full queues an [`InvoicePaid`] job in the same transaction
 //! (`service::receive`, credit notes), so the follow-ups happen once the payment is committed,
@@ -39,6 +40,9 @@ impl Job for InvoicePaid {
         crate::automation::renewals::after_invoice_paid(state, id)
             .await
             .map_err(|e| JobError::Retry(anyhow::anyhow!("renewing the services of invoice {id}: {e}")))?;
+        super::add_funds::after_invoice_paid(state, id)
+            .await
+            .map_err(|e| JobError::Retry(e.context(format!("adding the funds of invoice {id}"))))?;
         Ok(())
     }
 }

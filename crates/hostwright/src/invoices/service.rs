@@ -698,7 +698,12 @@ pub async fn record_payment(
         summary.push_str("; paid in full");
     }
     audit::record(&txn, actor, "invoice.payment_recorded", Some(("invoice", id.0)), summary).await?;
+    let method = MANUAL_METHODS.iter().find(|(k, _)| *k == input.method).map_or("Other", |(_, label)| *label);
+    crate::payments::service::send_receipt(state, &txn, current.client_id, Some(id), amount, method, reference)
+        .await
+        .map_err(InvoiceError::Internal)?;
     txn.commit().await?;
+    state.outbox_wakeup.notify_one();
     Ok(PaymentOutcome::Recorded { paid_in_full: settled.paid_in_full })
 }
 

@@ -24,7 +24,7 @@ mod m20261203_000016_dunning;
 mod m20261204_000017_services_fillfactor;
 mod m20261204_000018_outbox_dedupe_key;
 mod m20261204_000019_payments;
-mod m20261205_000020_payment_refunds;
+mod m20261205_000020_refunds_and_funds;
 
 pub struct Migrator;
 
@@ -51,7 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000017_services_fillfactor::Migration),
             Box::new(m20261204_000018_outbox_dedupe_key::Migration),
             Box::new(m20261204_000019_payments::Migration),
-            Box::new(m20261205_000020_payment_refunds::Migration),
+            Box::new(m20261205_000020_refunds_and_funds::Migration),
         ]
     }
 }

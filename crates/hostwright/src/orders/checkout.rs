@@ -32,12 +32,9 @@ use crate::services::status::Status;
 use crate::services::store::{self as services, NewAddon, NewService};
 use crate::state::AppState;
 
-/// How a client may pay at checkout until payment gateways arrive.
-pub const PAYMENT_METHODS: [(&str, &str); 2] =
-    [("bank_transfer", "Bank transfer"), ("account_credit", "Account credit")];
-
+/// How an order says it is paid: the gateway's name staff know it by.
 pub fn payment_method_label(key: &str) -> &'static str {
-    PAYMENT_METHODS.iter().find(|(k, _)| *k == key).map_or("Other", |(_, label)| *label)
+    crate::payments::gateways::label(key)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,9 +127,6 @@ pub async fn place(
     if !terms_url.is_empty() && !input.accept_terms {
         return Err(CheckoutError::Invalid("Accept the terms of service to place your order.".into()));
     }
-    if !PAYMENT_METHODS.iter().any(|(k, _)| *k == input.payment_method) {
-        return Err(CheckoutError::Invalid("Choose how you will pay.".into()));
-    }
     if client.anonymised_at.is_some() {
         return Err(CheckoutError::Invalid("This account is closed.".into()));
     }
@@ -148,6 +142,10 @@ pub async fn place(
     let Some(totals) = quote.totals.clone() else {
         return Err(CheckoutError::Invalid("Your cart is empty.".into()));
     };
+    let offered = crate::payments::gateways::offered(&state.db, quote.currency.code()).await?;
+    if !offered.iter().any(|g| g.key == input.payment_method) {
+        return Err(CheckoutError::Invalid("Choose how you will pay.".into()));
+    }
 
     let number = new_number(&state.db).await?;
     // The order's INSERT is the transaction's first statement: on SQLite a transaction must

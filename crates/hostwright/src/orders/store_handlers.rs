@@ -15,7 +15,7 @@ use sea_orm::entity::prelude::*;
 use serde::Deserialize;
 
 use super::cart::{self, CartError, ItemInput, Needs, Quote};
-use super::checkout::{self, CheckoutError, PAYMENT_METHODS, PlaceOrder, Placed};
+use super::checkout::{self, CheckoutError, PlaceOrder, Placed};
 use super::model::{cart as cart_model, order};
 use super::settings as order_settings;
 use crate::catalog::model::{addon, group, option, option_value, price, product};
@@ -807,7 +807,14 @@ async fn render_checkout(
         }
         _ => None,
     };
-    let default_order = CheckoutForm { payment_method: "bank_transfer".into(), ..Default::default() };
+    let offered = match &quote {
+        Some(q) => crate::payments::gateways::offered(&state.db, q.currency.code()).await?,
+        None => Vec::new(),
+    };
+    let methods: Vec<Value> =
+        offered.iter().map(|g| context! { key => g.key.clone(), label => g.display_name.clone() }).collect();
+    let first = offered.first().map(|g| g.key.clone()).unwrap_or_default();
+    let default_order = CheckoutForm { payment_method: first, ..Default::default() };
     let order_form = typed.order.unwrap_or(&default_order);
     let key = if order_form.key.is_empty() { random_token() } else { order_form.key.clone() };
     let registration = match (client, typed.registration) {
@@ -822,7 +829,7 @@ async fn render_checkout(
         may_order => client.is_some_and(|c| c.may("services")),
         cart => shown,
         terms_url => settings.terms_url.trim(),
-        methods => PAYMENT_METHODS.iter().map(|(k, l)| context! { key => *k, label => *l }).collect::<Vec<_>>(),
+        methods => methods,
         credit => credit,
         form => context! { payment_method => order_form.payment_method.clone(), key => key },
         registration => registration,
@@ -885,12 +892,7 @@ pub async fn place_order(
         if let Some(o) = placed
             && o.client_id == current.client.id
         {
-            return Ok(flash::redirect(
-                &state,
-                &format!("/account/orders/{}", o.id),
-                "success",
-                "Your order was placed.",
-            ));
+            return after_placed(&state, &current, &o, &form.key, "Your order was placed.".into()).await;
         }
         return Ok(flash::redirect(&state, "/cart", "error", "Your cart is empty."));
     };
@@ -901,12 +903,9 @@ pub async fn place_order(
     };
     let actor = current.actor(&page.ip);
     match checkout::place(&state, &actor, &current.client, &cart, &input, &page.ip).await {
-        Ok(Placed::New(o) | Placed::Already(o)) => Ok(flash::redirect(
-            &state,
-            &format!("/account/orders/{}", o.id),
-            "success",
-            format!("Thank you: order {} is placed.", o.number),
-        )),
+        Ok(Placed::New(o) | Placed::Already(o)) => {
+            after_placed(&state, &current, &o, &form.key, format!("Thank you: order {} is placed.", o.number)).await
+        }
         Err(CheckoutError::Internal(err)) | Err(CheckoutError::Cart(CartError::Internal(err))) => {
             Err(AppError::Internal(err))
         }
@@ -914,6 +913,32 @@ pub async fn place_order(
             let errors = FormErrors::form(err.to_string());
             let typed = Typed { order: Some(&form), registration: None };
             render_checkout(&state, &page, &jar, Some(&current), typed, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+/// Where a placed order leads: straight on to the card page when the client chose to pay
+/// by card (the order's form key makes it one payment, however often it is submitted), else
+/// to the order.
+async fn after_placed(
+    state: &AppState,
+    current: &CurrentClient,
+    o: &order::Model,
+    form_key: &str,
+    thanks: String,
+) -> AppResult<Response> {
+    let by_card = o.invoice_id.filter(|_| o.payment_method == crate::payments::gateways::STRIPE);
+    let Some(invoice_id) = by_card else {
+        return Ok(flash::redirect(state, &format!("/account/orders/{}", o.id), "success", thanks));
+    };
+    let key = format!("order-{}", form_key.trim());
+    match crate::payments::service::start_checkout(state, &current.client, invoice_id, &key).await {
+        Ok(url) => Ok(axum::response::IntoResponse::into_response(axum::response::Redirect::to(&url))),
+        Err(err) => {
+            // Paid already, or the card page could not be opened: the invoice says what is left.
+            tracing::info!(error = %err, order.id = %o.id, "not starting the card payment of an order");
+            let message = format!("{thanks} Its invoice shows how to pay it.");
+            Ok(flash::redirect(state, &format!("/account/invoices/{invoice_id}"), "success", message))
         }
     }
 }

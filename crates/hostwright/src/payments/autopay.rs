@@ -63,7 +63,8 @@ pub struct Due {
 
 /// The invoices to charge on business date `date`: unpaid, of clients with automatic payment
 /// on and a default card, in a currency Stripe takes, whose current slot was not tried yet
-/// and with no automatic charge still under way.
+/// and with no automatic charge still under way. Invoices a client asked for to add funds
+/// are theirs to pay as they chose.
 pub async fn due(state: &AppState, settings: &AutomationSettings, date: NaiveDate) -> Result<Vec<Due>, DbErr> {
     let stripe = gateways::load(&state.db, STRIPE).await?;
     if !stripe.enabled {
@@ -76,6 +77,7 @@ pub async fn due(state: &AppState, settings: &AutomationSettings, date: NaiveDat
          WHERE i.status IN ('{UNPAID}', '{COLLECTIONS}') AND i.due_date <= ? AND c.auto_pay = ? \
          AND EXISTS (SELECT 1 FROM payment_methods m WHERE m.client_id = i.client_id AND m.gateway = ? \
            AND m.is_default = ?) \
+         AND NOT EXISTS (SELECT 1 FROM invoice_lines l WHERE l.invoice_id = i.id AND l.kind = 'funds') \
          ORDER BY i.id"
     );
     let values = vec![latest_due.into(), true.into(), STRIPE.into(), true.into()];

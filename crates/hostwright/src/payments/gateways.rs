@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use hostwright_core::{Currency, Decimal, Money};
 use hostwright_gateways::Secret;
 use hostwright_gateways::stripe::{Stripe, StripeConfig};
 use sea_orm::entity::prelude::*;
@@ -47,6 +48,36 @@ pub struct GatewaySettings {
 pub struct Options {
     /// Bank transfer: the account details and what to quote, shown on unpaid invoices.
     pub instructions: String,
+    /// What the gateway keeps of each payment, in percent (e.g. `2.9`), recorded as the
+    /// payment's fee for the books.
+    pub fee_percent: String,
+    /// The fixed part of the fee per payment, in the payment's currency (e.g. `0.30`).
+    pub fee_fixed: String,
+    /// Account credit: the least a client may add at once (in their currency); empty: 1.
+    pub add_funds_minimum: String,
+    /// Account credit: the most a client may add at once; empty: clients cannot add funds.
+    pub add_funds_maximum: String,
+}
+
+impl Options {
+    /// The fee of a payment of `amount` under these options (never more than the payment).
+    pub fn fee(&self, amount: Money) -> Money {
+        let currency = amount.currency();
+        let percent = self.fee_percent.parse::<Decimal>().unwrap_or(Decimal::ZERO);
+        let fixed = Money::parse(&self.fee_fixed, currency).unwrap_or(Money::zero(currency));
+        let fee = amount.percent(percent).ok().and_then(|p| p.checked_add(fixed).ok()).unwrap_or(Money::zero(currency));
+        Money::from_minor(fee.minor().clamp(0, amount.minor().max(0)), currency)
+    }
+
+    /// The range a client may add to their account credit, if they may.
+    pub fn add_funds_range(&self, currency: Currency) -> Option<(Money, Money)> {
+        let most = Money::parse(&self.add_funds_maximum, currency).ok().filter(|m| m.is_positive())?;
+        let least = Money::parse(&self.add_funds_minimum, currency)
+            .ok()
+            .filter(|m| m.is_positive())
+            .unwrap_or_else(|| Money::from_minor(10_i64.pow(u32::from(currency.exponent())), currency));
+        (least <= most).then_some((least, most))
+    }
 }
 
 /// Stripe's secrets.
@@ -80,7 +111,9 @@ impl GatewaySettings {
     fn unset(key: &str) -> Self {
         GatewaySettings {
             key: key.to_owned(),
-            enabled: false,
+            // Bank transfer and account credit need nothing set up, so a new installation
+            // takes them; a card gateway waits for its keys.
+            enabled: key != STRIPE,
             display_name: label(key).to_owned(),
             currencies: Vec::new(),
             test_mode: true,
@@ -175,6 +208,10 @@ pub struct GatewayInput {
     pub currencies: String,
     pub test_mode: Option<String>,
     pub instructions: String,
+    pub fee_percent: String,
+    pub fee_fixed: String,
+    pub add_funds_minimum: String,
+    pub add_funds_maximum: String,
     pub secret_key: String,
     /// One signing secret per line.
     pub webhook_secrets: String,
@@ -207,6 +244,27 @@ pub async fn save(state: &AppState, actor: &Actor, key: &str, input: &GatewayInp
     };
     if input.instructions.chars().count() > 2_000 {
         errors.add("instructions", "Use at most 2,000 characters.");
+    }
+    let decimal = |errors: &mut FormErrors, name: &str, text: &str, max: u32| -> String {
+        match text.trim() {
+            "" => String::new(),
+            text => match text.parse::<Decimal>() {
+                Ok(d) if d >= Decimal::ZERO && d <= Decimal::from(max) && d.scale() <= 4 => d.normalize().to_string(),
+                _ => {
+                    errors.add(name, format!("Enter a number from 0 to {max}, like 2.9, or leave it empty."));
+                    String::new()
+                }
+            },
+        }
+    };
+    let fee_percent = decimal(&mut errors, "fee_percent", &input.fee_percent, 50);
+    let fee_fixed = decimal(&mut errors, "fee_fixed", &input.fee_fixed, 1_000);
+    let add_funds_minimum = decimal(&mut errors, "add_funds_minimum", &input.add_funds_minimum, 1_000_000);
+    let add_funds_maximum = decimal(&mut errors, "add_funds_maximum", &input.add_funds_maximum, 1_000_000);
+    if let (Ok(least), Ok(most)) = (add_funds_minimum.parse::<Decimal>(), add_funds_maximum.parse::<Decimal>())
+        && least > most
+    {
+        errors.add("add_funds_minimum", "The minimum cannot be above the maximum.");
     }
     let mut secrets_changed = Vec::new();
     let secrets = if key == STRIPE {
@@ -246,7 +304,13 @@ pub async fn save(state: &AppState, actor: &Actor, key: &str, input: &GatewayInp
     if !errors.is_empty() {
         return Err(PaymentError::Invalid(errors));
     }
-    let options = Options { instructions: input.instructions.trim().to_owned() };
+    let options = Options {
+        instructions: input.instructions.trim().to_owned(),
+        fee_percent,
+        fee_fixed,
+        add_funds_minimum,
+        add_funds_maximum,
+    };
     let row = gateway::ActiveModel {
         key: Set(key.to_owned()),
         enabled: Set(input.enabled.is_some()),

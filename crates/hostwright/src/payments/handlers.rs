@@ -163,7 +163,8 @@ pub async fn pay_options(state: &AppState, invoice: &crate::invoices::model::inv
         .filter(|g| g.key == STRIPE)
         .map(|g| context! { key => g.key, name => g.display_name, amount => "" })
         .collect();
-    if let Some(credit) = offered.iter().find(|g| g.key == gateways::ACCOUNT_CREDIT) {
+    let adds_funds = crate::invoices::add_funds::is_funds_invoice(&state.db, invoice.id).await?;
+    if let Some(credit) = offered.iter().find(|g| g.key == gateways::ACCOUNT_CREDIT).filter(|_| !adds_funds) {
         let held = account_credit::balance(&state.db, invoice.client_id, &invoice.currency_code).await?;
         let covered = std::cmp::min(held, invoice.balance_minor());
         if covered > 0 {
@@ -458,6 +459,10 @@ async fn render_gateway(
             test_mode => i.test_mode.is_some(),
             instructions => i.instructions,
             sort_order => i.sort_order,
+            fee_percent => i.fee_percent,
+            fee_fixed => i.fee_fixed,
+            add_funds_minimum => i.add_funds_minimum,
+            add_funds_maximum => i.add_funds_maximum,
         },
         None => context! {
             enabled => g.enabled,
@@ -466,6 +471,10 @@ async fn render_gateway(
             test_mode => g.test_mode,
             instructions => g.options.instructions,
             sort_order => "",
+            fee_percent => g.options.fee_percent,
+            fee_fixed => g.options.fee_fixed,
+            add_funds_minimum => g.options.add_funds_minimum,
+            add_funds_maximum => g.options.add_funds_maximum,
         },
     };
     let webhook_url = state.settings.base_url.join("webhooks/stripe").map(|u| u.to_string()).unwrap_or_default();
@@ -477,6 +486,8 @@ async fn render_gateway(
         has_secrets => g.has_secrets(),
         takes_keys => key == STRIPE,
         takes_instructions => key == gateways::BANK_TRANSFER,
+        takes_fees => key == STRIPE,
+        takes_funds => key == gateways::ACCOUNT_CREDIT,
         webhook_url => webhook_url,
         form => form,
         errors => errors,

@@ -206,11 +206,11 @@ pub async fn make_default(
     client_id: ClientId,
     id: PaymentMethodId,
 ) -> Result<(), PaymentError> {
-    let txn = state.db.begin().await?;
-    let chosen = owned(&txn, client_id, id).await?;
+    let chosen = owned(&state.db, client_id, id).await?;
     if chosen.is_default {
         return Ok(());
     }
+    let txn = state.db.begin().await?;
     set_default_flag(&txn, client_id, id).await?;
     let summary = format!("Made {} the default payment method", describe(&chosen));
     audit::record(&txn, actor, "payment_method.default", Some(("client", client_id.0)), summary).await?;
@@ -270,10 +270,10 @@ pub async fn remove(
 
 /// Turns automatic payment of invoices on or off; on needs a saved method.
 pub async fn set_auto_pay(state: &AppState, actor: &Actor, client_id: ClientId, on: bool) -> Result<(), PaymentError> {
-    let txn = state.db.begin().await?;
-    if on && default_method(&txn, client_id, STRIPE).await?.is_none() {
+    if on && default_method(&state.db, client_id, STRIPE).await?.is_none() {
         return Err(PaymentError::NotAllowed("Save a card first; automatic payments charge your default card."));
     }
+    let txn = state.db.begin().await?;
     let changed = client::Entity::update_many()
         .col_expr(client::Column::AutoPay, Expr::value(on))
         .filter(client::Column::Id.eq(client_id))

@@ -517,23 +517,41 @@ async fn receipt_email(
     payment_ref: &str,
     received: Money,
 ) -> Result<(), PaymentError> {
-    let Some(owner) = crate::clients::store::find(txn, record.client_id).await? else { return Ok(()) };
-    let invoice = match record.invoice_id {
+    let method = gateways::label(&record.gateway);
+    send_receipt(state, txn, record.client_id, record.invoice_id, received, method, payment_ref)
+        .await
+        .map_err(|e| PaymentError::Db(DbErr::Custom(format!("{e:#}"))))
+}
+
+/// Queues the "payment received" email for money `received` by `method`, in the caller's
+/// transaction, after the invoice (if any) was updated in it.
+pub async fn send_receipt(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    client_id: ClientId,
+    invoice_id: Option<InvoiceId>,
+    received: Money,
+    method: &str,
+    reference: &str,
+) -> anyhow::Result<()> {
+    let Some(owner) = crate::clients::store::find(txn, client_id).await? else { return Ok(()) };
+    if owner.anonymised_at.is_some() {
+        return Ok(());
+    }
+    let invoice = match invoice_id {
         Some(id) => invoices::find(txn, id).await?,
         None => None,
     };
     let ctx = minijinja::context! {
         amount => received.to_string(),
-        method => gateways::label(&record.gateway),
-        reference => payment_ref,
+        method => method,
+        reference => reference,
         number => invoice.as_ref().map(invoice::Model::display_number),
         paid_in_full => invoice.as_ref().is_some_and(|i| i.status == PAID),
         balance => invoice.as_ref().map(|i| Money::from_minor(std::cmp::max(i.balance_minor(), 0), received.currency()).to_string()),
-        link => record.invoice_id.map(|id| state.settings.url(&format!("/account/invoices/{id}"))),
+        link => invoice_id.map(|id| state.settings.url(&format!("/account/invoices/{id}"))),
     };
-    crate::clients::contacts::send_billing_email(state, txn, &owner, "payment_received", ctx)
-        .await
-        .map_err(|e| PaymentError::Db(DbErr::Custom(format!("{e:#}"))))
+    crate::clients::contacts::send_billing_email(state, txn, &owner, "payment_received", ctx).await
 }
 
 pub(super) async fn currency(db: &impl ConnectionTrait, code: &str) -> Result<Currency, PaymentError> {
@@ -584,6 +602,7 @@ async fn book(
         return Ok(Booking::held(format!("Invoice {} is {}: not applied.", current.display_number(), current.status)));
     }
     let today = invoices::today(txn).await?;
+    let fee = gateways::load(txn, &record.gateway).await?.options.fee(received);
     let to_invoice = if payable { std::cmp::min(received.minor(), current.balance_minor()) } else { 0 };
     let excess = received.minor() - to_invoice;
     let mut outcome = String::new();
@@ -591,7 +610,7 @@ async fn book(
         invoice_payment::ActiveModel {
             invoice_id: Set(invoice_id),
             amount_minor: Set(to_invoice),
-            fee_minor: Set(0),
+            fee_minor: Set(fee.minor()),
             method: Set(record.gateway.clone()),
             reference: Set(payment_ref.to_owned()),
             paid_on: Set(today),
@@ -656,6 +675,9 @@ async fn book(
 async fn refunded(ctx: &JobContext, record: &payment::Model, refunded_minor: i64) -> Result<Applied, PaymentError> {
     let state = &ctx.state;
     let status = if refunded_minor >= record.amount_minor { REFUNDED } else { PARTIALLY_REFUNDED };
+    // Read before the transaction: on SQLite a transaction that reads before it writes may
+    // find another writer's commit in its way.
+    let ours = super::refunds::ours(&state.db, record.id).await?;
     let txn = state.db.begin().await?;
     let mut update = Query::update();
     update
@@ -667,7 +689,7 @@ async fn refunded(ctx: &JobContext, record: &payment::Model, refunded_minor: i64
         .and_where(Expr::col(payment::Column::Status).is_in([SUCCEEDED, PARTIALLY_REFUNDED]))
         .and_where(Expr::col(payment::Column::RefundedMinor).lt(refunded_minor));
     // Beyond the refunds Hostwright asked for, someone refunded in the gateway's dashboard.
-    if refunded_minor > super::refunds::ours(&txn, record.id).await? {
+    if refunded_minor > ours {
         update.value(
             payment::Column::Flag,
             "Refunded at the gateway: issue a credit note for it if the invoice should be corrected.",

@@ -830,7 +830,7 @@ fn samples() -> Vec<(String, Value)> {
         email(context! {
             amount => "29.75 EUR",
             method => "Card (Stripe)",
-            reference => SCRIPT,
+            reference => if number.is_some() { SCRIPT } else { "" },
             number => number,
             paid_in_full => paid_in_full,
             balance => number.map(|_| "10.00 EUR"),
@@ -2408,7 +2408,17 @@ fn samples() -> Vec<(String, Value)> {
     for filled in [true, false] {
         add(
             "client/credit.html",
-            page(true, context! { current_client => client(true), nav => "credit", ..credit_overview(filled) }),
+            page(
+                true,
+                context! {
+                    current_client => client(true),
+                    nav => "credit",
+                    add_funds => filled.then(|| context! {
+                        least => "10.00 EUR", most => "500.00 EUR", currency => "EUR", key => "form-key-00000000001",
+                    }),
+                    ..credit_overview(filled)
+                },
+            ),
         );
     }
 
@@ -3112,7 +3122,11 @@ fn ordering_samples() -> Vec<(String, Value)> {
             },
         ),
     );
-    for (key, filled, errors) in [("stripe", true, errors("secret_key")), ("bank_transfer", false, FormErrors::new())] {
+    for (key, filled, errors) in [
+        ("stripe", true, errors("secret_key")),
+        ("bank_transfer", false, FormErrors::new()),
+        ("account_credit", true, FormErrors::new()),
+    ] {
         add(
             "admin/gateways/form.html",
             page(
@@ -3125,10 +3139,13 @@ fn ordering_samples() -> Vec<(String, Value)> {
                     has_secrets => filled,
                     takes_keys => key == "stripe",
                     takes_instructions => key == "bank_transfer",
+                    takes_fees => key == "stripe",
+                    takes_funds => key == "account_credit",
                     webhook_url => "https://billing.example.com/webhooks/stripe",
                     form => context! {
                         enabled => filled, display_name => SCRIPT, currencies => "EUR", test_mode => true,
-                        instructions => SCRIPT, sort_order => "",
+                        instructions => SCRIPT, sort_order => "", fee_percent => SCRIPT, fee_fixed => "0.30",
+                        add_funds_minimum => "", add_funds_maximum => if filled { "500" } else { SCRIPT },
                     },
                     errors => errors,
                 },

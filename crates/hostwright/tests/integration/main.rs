@@ -3,6 +3,7 @@
 
 mod support;
 
+mod add_funds;
 mod automation;
 mod autopay;
 mod catalog;

@@ -52,20 +52,7 @@ pub(crate) async fn shop_with(app: TestApp, change: impl FnOnce(&mut hostwright:
     let invoice_path = draft(&mut staff, ClientId(1), &[("Web hosting", "1", "10.00", true)]).await;
     staff.post_form(&format!("{invoice_path}/issue"), &[]).await.assert_redirect_to(&invoice_path);
     let invoice = InvoiceId(invoice_path.trim_start_matches("/admin/invoices/").parse().unwrap());
-    let saved = staff
-        .post_form(
-            "/admin/settings/gateways/stripe",
-            &[
-                ("enabled", "on"),
-                ("display_name", "Card"),
-                ("currencies", "EUR, USD"),
-                ("test_mode", "on"),
-                ("secret_key", "sk_test_51Hostwright"),
-                ("webhook_secrets", &format!("whsec_old_one\n{SECRET}")),
-            ],
-        )
-        .await;
-    saved.assert_redirect_to("/admin/settings/gateways/stripe");
+    enable_stripe(&mut staff).await;
     Mock::given(method("POST"))
         .and(path("/v1/customers"))
         .and(has_header("idempotency-key", "hw-customer-1"))
@@ -86,6 +73,24 @@ pub(crate) async fn shop_with(app: TestApp, change: impl FnOnce(&mut hostwright:
         .mount(&stripe)
         .await;
     Shop { client, staff, stripe, invoice }
+}
+
+/// Staff turn Stripe on with its keys.
+pub(crate) async fn enable_stripe(staff: &mut TestApp) {
+    let saved = staff
+        .post_form(
+            "/admin/settings/gateways/stripe",
+            &[
+                ("enabled", "on"),
+                ("display_name", "Card"),
+                ("currencies", "EUR, USD"),
+                ("test_mode", "on"),
+                ("secret_key", "sk_test_51Hostwright"),
+                ("webhook_secrets", &format!("whsec_old_one\n{SECRET}")),
+            ],
+        )
+        .await;
+    saved.assert_redirect_to("/admin/settings/gateways/stripe");
 }
 
 impl Shop {
@@ -307,6 +312,14 @@ async fn paying_more_than_is_owed_puts_the_rest_on_account_credit(app: TestApp) 
         )
         .await;
     assert!(recorded.status.is_redirection(), "{}", recorded.body);
+    assert_eq!(
+        shop.scalar(
+            "SELECT COUNT(*) FROM email_outbox WHERE template = 'payment_received' \
+             AND body_text LIKE '%received 5.00 EUR by Bank transfer (reference SEPA)%'"
+        )
+        .await,
+        1
+    );
     signed(&shop.client, checkout_completed("evt_full", 1190, "eur")).await;
     shop.client.run_jobs().await;
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'paid'").await, 1);
@@ -393,6 +406,11 @@ async fn a_client_pays_from_account_credit_once(app: TestApp) {
     ];
     shop.staff.post_form("/admin/clients/1/credit", &added).await.assert_redirect_to("/admin/clients/1?tab=credit");
     let invoice_page = format!("/account/invoices/{}", shop.invoice);
+    shop.client.get(&invoice_page).await.assert_contains("Pay 5.00 EUR from Account credit");
+    shop.staff
+        .post_form("/admin/settings/gateways/account_credit", &[("display_name", "Account credit")])
+        .await
+        .assert_redirect_to("/admin/settings/gateways/account_credit");
     assert!(!shop.client.get(&invoice_page).await.body.contains("from Account credit"), "offered only when enabled");
     shop.staff
         .post_form("/admin/settings/gateways/account_credit", &[("enabled", "on"), ("display_name", "Account credit")])
@@ -415,7 +433,67 @@ async fn a_client_pays_from_account_credit_once(app: TestApp) {
     assert!(!page.body.contains("from Account credit"), "no credit left to offer");
 }
 
+async fn a_client_chooses_the_card_at_checkout_and_goes_straight_to_stripe(app: TestApp) {
+    let stripe = MockServer::start().await;
+    let base = url::Url::parse(&format!("{}/", stripe.uri())).unwrap();
+    let mut staff = app.reconfigured(|s| s.payments.stripe_api_base = base).await;
+    crate::orders::shop(&mut staff, None).await;
+    let mut buyer = staff.second_node().await;
+    crate::orders::shopper(&mut buyer, "dora@example.de").await;
+    buyer
+        .post_form(
+            "/cart/items",
+            &[("product_id", "1"), ("cycle", "monthly"), ("quantity", "1"), ("domain", "dora.example")],
+        )
+        .await;
+    let before = buyer.get("/checkout").await;
+    assert!(!before.body.contains("value=\"stripe\""), "no card payments before Stripe is set up");
+    before.assert_contains("value=\"bank_transfer\"");
+    enable_stripe(&mut staff).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "cus_Dora", "object": "customer"})))
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .and(has_header("idempotency-key", "hw-payment-1-checkout"))
+        .and(body_string_contains("unit_amount%5D=1785"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "cs_order_1", "object": "checkout.session", "status": "open",
+            "url": "https://checkout.stripe.com/c/pay/cs_order_1",
+        })))
+        .mount(&stripe)
+        .await;
+    buyer.get("/checkout").await.assert_contains("<label for=\"pay-stripe\">Card</label>");
+    let key = "order-key-0000000000001";
+    let placed = buyer.post_form("/checkout", &[("payment_method", "stripe"), ("key", key)]).await;
+    assert_eq!(placed.location(), "https://checkout.stripe.com/c/pay/cs_order_1", "{}", placed.body);
+    // Pressing "Place order" again leads to the same order and the same card page.
+    let again = buyer.post_form("/checkout", &[("payment_method", "stripe"), ("key", key)]).await;
+    assert_eq!(again.location(), "https://checkout.stripe.com/c/pay/cs_order_1");
+    assert_eq!(staff.scalar("SELECT COUNT(*) FROM orders WHERE payment_method = 'stripe'").await, 1);
+    assert_eq!(
+        staff.scalar("SELECT COUNT(*) FROM payments WHERE status = 'pending' AND session_ref = 'cs_order_1'").await,
+        1
+    );
+    buyer.get("/account/orders/1").await.assert_contains("Card (Stripe)");
+    // A method the cart's currency does not offer is refused.
+    staff.post_form("/admin/settings/gateways/bank_transfer", &[("display_name", "Bank transfer")]).await;
+    buyer
+        .post_form(
+            "/cart/items",
+            &[("product_id", "1"), ("cycle", "monthly"), ("quantity", "1"), ("domain", "dora2.example")],
+        )
+        .await;
+    let refused =
+        buyer.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", "order-key-0000000000002")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused.assert_contains("Choose how you will pay.");
+}
+
 on_both_backends!(
+    a_client_chooses_the_card_at_checkout_and_goes_straight_to_stripe,
     a_client_pays_from_account_credit_once,
     a_card_payment_is_applied_once_however_often_the_webhooks_come,
     refused_webhooks_change_nothing,

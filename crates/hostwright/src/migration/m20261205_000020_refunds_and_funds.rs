@@ -1,6 +1,7 @@
 //! Refunds Hostwright asks a gateway to make: one row per refund, written before the gateway
 //! is called (its id is the refund's idempotency key), tied to the credit note that corrects
-//! the invoice, or to no note when the payment was never applied.
+//! the invoice, or to no note when the payment was never applied. And the form key of an
+//! invoice a client asked for ("add funds"), so one submission makes one invoice.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -36,6 +37,11 @@ impl MigrationTrait for Migration {
         .await?;
         m.create_index(
             Index::create().name("payment_refunds_payment").table("payment_refunds").col("payment_id").to_owned(),
+        )
+        .await?;
+        m.alter_table(Table::alter().table("invoices").add_column(string_null("request_key")).to_owned()).await?;
+        m.create_index(
+            Index::create().name("invoices_request_key").table("invoices").col("request_key").unique().to_owned(),
         )
         .await?;
         Ok(())
