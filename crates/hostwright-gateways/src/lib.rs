@@ -6,6 +6,7 @@
 //! and derives every request's idempotency key from it, so a repeated call cannot move money
 //! twice and a later lookup can always find what happened.
 
+pub mod paypal;
 pub mod stripe;
 
 use std::fmt;
@@ -238,6 +239,11 @@ pub enum Notice {
         customer_ref: Option<String>,
         method_ref: String,
     },
+    /// The payer approved the payment on the gateway's page; it still has to be captured.
+    Approved {
+        our_ref: Option<String>,
+        session_ref: String,
+    },
     /// A hosted page expired unpaid.
     SessionExpired {
         our_ref: Option<String>,
@@ -289,4 +295,70 @@ pub trait PaymentGateway: Send + Sync {
     fn saved_method(&self, method_ref: &str) -> impl Future<Output = Result<SavedMethod, GatewayError>> + Send;
 
     fn detach_method(&self, method_ref: &str) -> impl Future<Output = Result<(), GatewayError>> + Send;
+}
+
+/// One of the online gateways, chosen at run time (by a payment's gateway key); every call
+/// goes to the gateway it holds.
+pub enum AnyGateway {
+    Stripe(stripe::Stripe),
+    PayPal(paypal::PayPal),
+}
+
+macro_rules! each {
+    ($self:ident, $g:ident => $call:expr) => {
+        match $self {
+            AnyGateway::Stripe($g) => $call,
+            AnyGateway::PayPal($g) => $call,
+        }
+    };
+}
+
+impl PaymentGateway for AnyGateway {
+    fn capabilities(&self) -> Capabilities {
+        each!(self, g => g.capabilities())
+    }
+
+    async fn test_connection(&self) -> Result<String, GatewayError> {
+        each!(self, g => g.test_connection().await)
+    }
+
+    async fn ensure_customer(&self, client_ref: &str, email: &str, name: &str) -> Result<String, GatewayError> {
+        each!(self, g => g.ensure_customer(client_ref, email, name).await)
+    }
+
+    async fn start_checkout(&self, request: &CheckoutRequest) -> Result<Redirect, GatewayError> {
+        each!(self, g => g.start_checkout(request).await)
+    }
+
+    async fn start_setup(&self, request: &SetupRequest) -> Result<Redirect, GatewayError> {
+        each!(self, g => g.start_setup(request).await)
+    }
+
+    async fn expire_checkout(&self, session_ref: &str) -> Result<ExpireOutcome, GatewayError> {
+        each!(self, g => g.expire_checkout(session_ref).await)
+    }
+
+    async fn charge_saved(&self, request: &ChargeRequest) -> Result<RemotePayment, GatewayError> {
+        each!(self, g => g.charge_saved(request).await)
+    }
+
+    async fn refund(&self, our_ref: &str, payment_ref: &str, amount_minor: i64) -> Result<Refund, GatewayError> {
+        each!(self, g => g.refund(our_ref, payment_ref, amount_minor).await)
+    }
+
+    async fn payment(&self, payment_ref: &str) -> Result<RemotePayment, GatewayError> {
+        each!(self, g => g.payment(payment_ref).await)
+    }
+
+    async fn find_payment(&self, our_ref: &str) -> Result<Option<RemotePayment>, GatewayError> {
+        each!(self, g => g.find_payment(our_ref).await)
+    }
+
+    async fn saved_method(&self, method_ref: &str) -> Result<SavedMethod, GatewayError> {
+        each!(self, g => g.saved_method(method_ref).await)
+    }
+
+    async fn detach_method(&self, method_ref: &str) -> Result<(), GatewayError> {
+        each!(self, g => g.detach_method(method_ref).await)
+    }
 }

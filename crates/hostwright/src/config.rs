@@ -72,6 +72,10 @@ pub enum LogFormat {
 pub struct PaymentSettings {
     /// Stripe's API; only changed to reach a test double.
     pub stripe_api_base: Url,
+    /// PayPal's live API; only changed to reach a test double.
+    pub paypal_api_base: Url,
+    /// PayPal's sandbox API, used while the PayPal gateway is in test mode.
+    pub paypal_sandbox_base: Url,
     /// Seconds a gateway has to answer before the outcome is treated as unknown.
     pub gateway_timeout_seconds: u64,
 }
@@ -204,6 +208,8 @@ impl Default for Settings {
             security: SecuritySettings { max_failures: 5, lockout_minutes: 15, requests_per_hour: 10 },
             payments: PaymentSettings {
                 stripe_api_base: Url::parse("https://api.stripe.com/").unwrap_or_else(|_| unreachable!()),
+                paypal_api_base: Url::parse("https://api-m.paypal.com/").unwrap_or_else(|_| unreachable!()),
+                paypal_sandbox_base: Url::parse("https://api-m.sandbox.paypal.com/").unwrap_or_else(|_| unreachable!()),
                 gateway_timeout_seconds: 30,
             },
         }

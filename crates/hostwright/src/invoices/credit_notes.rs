@@ -26,7 +26,7 @@ use crate::web::FormErrors;
 /// Where money already received goes when a note credits more than the invoice still owes.
 pub const REFUND_METHODS: [(&str, &str); 3] = [
     ("account_credit", "Add it to the client's account credit"),
-    (GATEWAY, "Refund it to the card it was paid with"),
+    (GATEWAY, "Refund it the way it was paid (card or PayPal)"),
     ("external", "I refund it outside Hostwright"),
 ];
 
@@ -425,7 +425,7 @@ pub async fn issue(
     if refunded > 0 {
         let how = match refund_method {
             "account_credit" => "to account credit",
-            GATEWAY => "to the card it was paid with",
+            GATEWAY => "the way it was paid",
             _ => "outside Hostwright",
         };
         summary.push_str(&format!("; {} refunded {how}", Money::from_minor(refunded, currency)));

@@ -189,11 +189,9 @@ pub async fn credit_note_document(state: &AppState, note: &credit_note::Model) -
             notes.push(format!("{} {} added to your account credit.", amount(note.refunded_minor), note.currency_code))
         }
         "external" => notes.push(format!("{} {} refunded to you.", amount(note.refunded_minor), note.currency_code)),
-        "gateway" => notes.push(format!(
-            "{} {} refunded to the card you paid with.",
-            amount(note.refunded_minor),
-            note.currency_code
-        )),
+        "gateway" => {
+            notes.push(format!("{} {} refunded the way you paid.", amount(note.refunded_minor), note.currency_code))
+        }
         _ => {}
     }
     Ok(Document {

@@ -143,6 +143,7 @@ impl Registry {
             .with::<automation::CancelAtPeriodEnd>()
             .with::<automation::CancelUnpaidOrder>()
             .with::<crate::payments::jobs::ProcessEvent>()
+            .with::<crate::payments::jobs::CapturePayment>()
             .with::<crate::payments::autopay::ChargeInvoice>()
             .with::<crate::payments::autopay::ResolvePayment>()
             .with::<crate::payments::refunds::RefundPayment>()

@@ -917,8 +917,8 @@ pub async fn place_order(
     }
 }
 
-/// Where a placed order leads: straight on to the card page when the client chose to pay
-/// by card (the order's form key makes it one payment, however often it is submitted), else
+/// Where a placed order leads: straight on to the gateway's page when the client chose to pay
+/// online (the order's form key makes it one payment, however often it is submitted), else
 /// to the order.
 async fn after_placed(
     state: &AppState,
@@ -927,12 +927,13 @@ async fn after_placed(
     form_key: &str,
     thanks: String,
 ) -> AppResult<Response> {
-    let by_card = o.invoice_id.filter(|_| o.payment_method == crate::payments::gateways::STRIPE);
-    let Some(invoice_id) = by_card else {
+    let online = o.invoice_id.filter(|_| crate::payments::gateways::is_online(&o.payment_method));
+    let Some(invoice_id) = online else {
         return Ok(flash::redirect(state, &format!("/account/orders/{}", o.id), "success", thanks));
     };
     let key = format!("order-{}", form_key.trim());
-    match crate::payments::service::start_checkout(state, &current.client, invoice_id, &key).await {
+    let client = &current.client;
+    match crate::payments::service::start_checkout(state, client, invoice_id, &o.payment_method, &key).await {
         Ok(url) => Ok(axum::response::IntoResponse::into_response(axum::response::Redirect::to(&url))),
         Err(err) => {
             // Paid already, or the card page could not be opened: the invoice says what is left.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use hostwright_core::{Currency, Decimal, Money};
 use hostwright_gateways::Secret;
+use hostwright_gateways::paypal::{PayPal, PayPalConfig};
 use hostwright_gateways::stripe::{Stripe, StripeConfig};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder, TransactionTrait};
@@ -18,12 +19,22 @@ use crate::state::AppState;
 use crate::web::FormErrors;
 
 pub const STRIPE: &str = "stripe";
+pub const PAYPAL: &str = "paypal";
 pub const BANK_TRANSFER: &str = "bank_transfer";
 pub const ACCOUNT_CREDIT: &str = "account_credit";
 
 /// Every gateway Hostwright has, with the name staff see, in the order clients see them.
-pub const KNOWN: [(&str, &str); 3] =
-    [(STRIPE, "Card (Stripe)"), (BANK_TRANSFER, "Bank transfer"), (ACCOUNT_CREDIT, "Account credit")];
+pub const KNOWN: [(&str, &str); 4] = [
+    (STRIPE, "Card (Stripe)"),
+    (PAYPAL, "PayPal"),
+    (BANK_TRANSFER, "Bank transfer"),
+    (ACCOUNT_CREDIT, "Account credit"),
+];
+
+/// Whether `key` is a gateway that keeps secrets and talks to a provider.
+pub fn is_online(key: &str) -> bool {
+    key == STRIPE || key == PAYPAL
+}
 
 pub fn label(key: &str) -> &'static str {
     KNOWN.iter().find(|(k, _)| *k == key).map_or("Other", |(_, label)| label)
@@ -89,6 +100,21 @@ pub struct StripeSecrets {
     pub webhook_secrets: Vec<String>,
 }
 
+/// PayPal's secrets: the REST app's credentials and the id of its webhook.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PayPalSecrets {
+    pub client_id: String,
+    pub secret: String,
+    pub webhook_id: String,
+}
+
+impl std::fmt::Debug for PayPalSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayPalSecrets").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for StripeSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StripeSecrets").finish_non_exhaustive()
@@ -112,8 +138,8 @@ impl GatewaySettings {
         GatewaySettings {
             key: key.to_owned(),
             // Bank transfer and account credit need nothing set up, so a new installation
-            // takes them; a card gateway waits for its keys.
-            enabled: key != STRIPE,
+            // takes them; an online gateway waits for its keys.
+            enabled: !is_online(key),
             display_name: label(key).to_owned(),
             currencies: Vec::new(),
             test_mode: true,
@@ -146,14 +172,42 @@ impl GatewaySettings {
     }
 
     fn stripe_secrets(&self, state: &AppState) -> Result<StripeSecrets, PaymentError> {
+        self.decrypted(state)
+    }
+
+    pub(super) fn paypal_secrets(&self, state: &AppState) -> Result<PayPalSecrets, PaymentError> {
+        self.decrypted(state)
+    }
+
+    fn decrypted<T: Default + serde::de::DeserializeOwned>(&self, state: &AppState) -> Result<T, PaymentError> {
         if self.secrets.is_empty() {
-            return Ok(StripeSecrets::default());
+            return Ok(T::default());
         }
         let plain = state
             .key
             .decrypt(&self.secrets)
-            .map_err(|_| PaymentError::NotConfigured("the Stripe keys cannot be read with this installation key"))?;
-        serde_json::from_slice(&plain).map_err(|_| PaymentError::NotConfigured("the Stripe keys are unreadable"))
+            .map_err(|_| PaymentError::NotConfigured("the gateway's keys cannot be read with this installation key"))?;
+        serde_json::from_slice(&plain).map_err(|_| PaymentError::NotConfigured("the gateway's keys are unreadable"))
+    }
+
+    /// PayPal, built from these settings' credentials: its sandbox while in test mode.
+    pub fn paypal(&self, state: &AppState) -> Result<PayPal, PaymentError> {
+        let secrets = self.paypal_secrets(state)?;
+        if secrets.client_id.is_empty() || secrets.secret.is_empty() {
+            return Err(PaymentError::NotConfigured("PayPal has no client id and secret"));
+        }
+        let payments = &state.settings.payments;
+        Ok(PayPal::new(PayPalConfig {
+            client_id: secrets.client_id,
+            secret: Secret::new(secrets.secret),
+            api_base: if self.test_mode {
+                payments.paypal_sandbox_base.clone()
+            } else {
+                payments.paypal_api_base.clone()
+            },
+            timeout: Duration::from_secs(payments.gateway_timeout_seconds.max(1)),
+            brand_name: String::new(),
+        })?)
     }
 }
 
@@ -193,6 +247,21 @@ pub async fn stripe(state: &AppState) -> Result<Stripe, PaymentError> {
     load(&state.db, STRIPE).await?.stripe(state)
 }
 
+/// The online gateway `key`, built from its stored keys.
+pub async fn online(state: &AppState, key: &str) -> Result<hostwright_gateways::AnyGateway, PaymentError> {
+    use hostwright_gateways::AnyGateway;
+    match key {
+        STRIPE => Ok(AnyGateway::Stripe(stripe(state).await?)),
+        PAYPAL => Ok(AnyGateway::PayPal(paypal(state).await?)),
+        _ => Err(PaymentError::NotAllowed("This gateway takes no payments online.")),
+    }
+}
+
+/// PayPal, built from its stored credentials.
+pub async fn paypal(state: &AppState) -> Result<PayPal, PaymentError> {
+    load(&state.db, PAYPAL).await?.paypal(state)
+}
+
 /// Stripe's webhook signing secrets.
 pub async fn stripe_webhook_secrets(state: &AppState) -> Result<Vec<Secret>, PaymentError> {
     let settings = load(&state.db, STRIPE).await?;
@@ -215,6 +284,10 @@ pub struct GatewayInput {
     pub secret_key: String,
     /// One signing secret per line.
     pub webhook_secrets: String,
+    /// PayPal's REST app credentials and webhook id.
+    pub client_id: String,
+    pub paypal_secret: String,
+    pub webhook_id: String,
     pub sort_order: String,
 }
 
@@ -298,6 +371,35 @@ pub async fn save(state: &AppState, actor: &Actor, key: &str, input: &GatewayInp
         }
         let json = serde_json::to_vec(&secrets).map_err(|e| DbErr::Custom(e.to_string()))?;
         state.key.encrypt(&json)
+    } else if key == PAYPAL {
+        let mut secrets = current.paypal_secrets(state)?;
+        let fields = [
+            ("client_id", input.client_id.trim(), "client id"),
+            ("paypal_secret", input.paypal_secret.trim(), "secret"),
+            ("webhook_id", input.webhook_id.trim(), "webhook id"),
+        ];
+        for (name, value, label) in fields {
+            if value.is_empty() {
+                continue;
+            }
+            if value.len() > 255 || value.chars().any(char::is_whitespace) {
+                errors.add(name, "Paste the value from PayPal's developer dashboard, without spaces.");
+            }
+            match name {
+                "client_id" => secrets.client_id = value.to_owned(),
+                "paypal_secret" => secrets.secret = value.to_owned(),
+                _ => secrets.webhook_id = value.to_owned(),
+            }
+            secrets_changed.push(label);
+        }
+        if input.enabled.is_some() && (secrets.client_id.is_empty() || secrets.secret.is_empty()) {
+            errors.add("client_id", "PayPal needs the app's client id and secret before it can be enabled.");
+        }
+        if input.enabled.is_some() && secrets.webhook_id.is_empty() {
+            errors.add("webhook_id", "PayPal needs the webhook id before it can be enabled.");
+        }
+        let json = serde_json::to_vec(&secrets).map_err(|e| DbErr::Custom(e.to_string()))?;
+        state.key.encrypt(&json)
     } else {
         current.secrets.clone()
     };
@@ -359,6 +461,7 @@ pub async fn test_connection(state: &AppState, key: &str) -> Result<String, Paym
     use hostwright_gateways::PaymentGateway;
     match key {
         STRIPE => Ok(stripe(state).await?.test_connection().await?),
+        PAYPAL => Ok(paypal(state).await?.test_connection().await?),
         _ => Err(PaymentError::NotAllowed("This gateway has no connection to test.")),
     }
 }

@@ -96,20 +96,22 @@ pub async fn pay_invoice(
 ) -> AppResult<Response> {
     let back = format!("/account/invoices/{id}");
     match form.gateway.as_str() {
-        STRIPE => match service::start_checkout(&state, &current.client, id, &form.key).await {
-            Ok(url) => Ok(Redirect::to(&url).into_response()),
-            Err(PaymentError::NotFound) => Err(AppError::NotFound),
-            Err(PaymentError::NotAllowed(why)) => Ok(flash::redirect(&state, &back, "error", why)),
-            Err(err) => {
-                tracing::error!(error = %err, invoice.id = %id, "starting a card payment");
-                Ok(flash::redirect(
-                    &state,
-                    &back,
-                    "error",
-                    "The card payment could not be started; please try again in a few minutes.",
-                ))
+        STRIPE | gateways::PAYPAL => {
+            match service::start_checkout(&state, &current.client, id, &form.gateway, &form.key).await {
+                Ok(url) => Ok(Redirect::to(&url).into_response()),
+                Err(PaymentError::NotFound) => Err(AppError::NotFound),
+                Err(PaymentError::NotAllowed(why)) => Ok(flash::redirect(&state, &back, "error", why)),
+                Err(err) => {
+                    tracing::error!(error = %err, invoice.id = %id, gateway = %form.gateway, "starting a payment");
+                    Ok(flash::redirect(
+                        &state,
+                        &back,
+                        "error",
+                        "The payment could not be started; please try again in a few minutes.",
+                    ))
+                }
             }
-        },
+        }
         gateways::ACCOUNT_CREDIT => pay_from_credit(&state, &current, id, &form.key, &back).await,
         _ => Ok(flash::redirect(&state, &back, "error", "Choose how you want to pay.")),
     }
@@ -145,6 +147,27 @@ async fn pay_from_credit(
     })
 }
 
+#[derive(Deserialize, Default)]
+pub struct ApprovalReturn {
+    #[serde(default)]
+    token: String,
+}
+
+/// `GET /account/invoices/{id}/paypal-return?token=…`: the payer approved the order on
+/// PayPal's page; its capture is queued and the invoice says the payment is being confirmed.
+pub async fn paypal_return(
+    State(state): State<AppState>,
+    current: ClientAllowed<client_perm::Invoices>,
+    Path(id): Path<InvoiceId>,
+    Query(back): Query<ApprovalReturn>,
+) -> AppResult<Response> {
+    let page = format!("/account/invoices/{id}");
+    match service::returned_from_approval(&state, current.client.id, gateways::PAYPAL, back.token.trim()).await? {
+        Some(invoice) if invoice == id => Ok(Redirect::to(&format!("{page}?payment=returned")).into_response()),
+        _ => Ok(flash::redirect(&state, &page, "error", "That PayPal payment is not one of this invoice's.")),
+    }
+}
+
 /// What the client's invoice page offers to pay with.
 pub async fn pay_options(state: &AppState, invoice: &crate::invoices::model::invoice::Model) -> Result<Value, DbErr> {
     let payable =
@@ -160,7 +183,7 @@ pub async fn pay_options(state: &AppState, invoice: &crate::invoices::model::inv
         .unwrap_or_default();
     let mut online: Vec<Value> = offered
         .iter()
-        .filter(|g| g.key == STRIPE)
+        .filter(|g| gateways::is_online(&g.key))
         .map(|g| context! { key => g.key, name => g.display_name, amount => "" })
         .collect();
     let adds_funds = crate::invoices::add_funds::is_funds_invoice(&state.db, invoice.id).await?;
@@ -485,8 +508,10 @@ async fn render_gateway(
         label => gateways::label(key),
         has_secrets => g.has_secrets(),
         takes_keys => key == STRIPE,
+        takes_paypal_keys => key == gateways::PAYPAL,
+        paypal_webhook_url => state.settings.base_url.join("webhooks/paypal").map(|u| u.to_string()).unwrap_or_default(),
         takes_instructions => key == gateways::BANK_TRANSFER,
-        takes_fees => key == STRIPE,
+        takes_fees => gateways::is_online(key),
         takes_funds => key == gateways::ACCOUNT_CREDIT,
         webhook_url => webhook_url,
         form => form,

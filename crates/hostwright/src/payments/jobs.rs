@@ -1,15 +1,15 @@
 //! The jobs that apply what gateways report.
 
 use chrono::Utc;
-use hostwright_gateways::stripe;
+use hostwright_gateways::{paypal, stripe};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
 use serde::{Deserialize, Serialize};
 
-use super::gateways::{self, STRIPE};
+use super::gateways::{self, PAYPAL, STRIPE};
 use super::model::event;
 use super::service;
-use crate::ids::PaymentEventId;
+use crate::ids::{GatewayPaymentId, PaymentEventId};
 use crate::jobs::{Job, JobContext, JobError};
 
 /// Applies one stored webhook event; queued with the event, once per event.
@@ -38,6 +38,13 @@ impl Job for ProcessEvent {
                 let gateway = gateways::stripe(state).await?;
                 service::apply_notice(ctx, &gateway, STRIPE, &notice).await?
             }
+            PAYPAL => {
+                let parsed = paypal::parse_event(stored.payload.as_bytes())
+                    .map_err(|e| JobError::Permanent(format!("the stored event cannot be read: {e}")))?;
+                let notice = paypal::interpret(&parsed);
+                let gateway = gateways::paypal(state).await?;
+                service::apply_notice(ctx, &gateway, PAYPAL, &notice).await?
+            }
             other => return Err(JobError::Permanent(format!("no gateway {other}"))),
         };
         tracing::info!(event.id = %stored.event_id, event.kind = %stored.event_type, outcome = %applied.outcome, "applied a payment event");
@@ -48,6 +55,23 @@ impl Job for ProcessEvent {
             .filter(event::Column::Id.eq(self.event_id))
             .exec(&state.db)
             .await?;
+        Ok(())
+    }
+}
+
+/// Captures a payment the payer approved on the gateway's page (PayPal): queued when they
+/// come back, and when the gateway reports the approval; once per payment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CapturePayment {
+    pub payment_id: GatewayPaymentId,
+}
+
+impl Job for CapturePayment {
+    const KIND: &'static str = "payment.capture";
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let outcome = service::capture(ctx, self.payment_id).await?;
+        tracing::info!(payment.id = %self.payment_id, outcome = %outcome, "capture");
         Ok(())
     }
 }

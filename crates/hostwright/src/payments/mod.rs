@@ -27,6 +27,8 @@ use crate::web::FormErrors;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/webhooks/stripe", post(webhooks::stripe_webhook))
+        .route("/webhooks/paypal", post(webhooks::paypal_webhook))
+        .route("/account/invoices/{id}/paypal-return", get(handlers::paypal_return))
         .route("/account/invoices/{id}/pay", post(handlers::pay_invoice))
         .route("/account/payment-methods", get(method_handlers::list_methods).post(method_handlers::add_method))
         .route("/account/payment-methods/{id}/default", post(method_handlers::make_default))

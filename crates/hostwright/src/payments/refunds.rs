@@ -16,7 +16,7 @@ use sea_orm::{ActiveValue::Set, DatabaseTransaction, QueryOrder, TransactionTrai
 use serde::{Deserialize, Serialize};
 
 use super::PaymentError;
-use super::gateways::{self, STRIPE};
+use super::gateways;
 use super::model::{payment, refund};
 use super::service::{self, PARTIALLY_REFUNDED, REFUNDED, SUCCEEDED};
 use crate::audit::{self, Actor};
@@ -52,7 +52,7 @@ pub fn status_label(status: &str) -> &'static str {
 /// What is left to refund of a payment: what it brought, less what was refunded and what our
 /// refunds under way will take.
 pub async fn refundable(db: &impl ConnectionTrait, p: &payment::Model) -> Result<i64, DbErr> {
-    if p.status != SUCCEEDED && p.status != PARTIALLY_REFUNDED || p.gateway != STRIPE {
+    if p.status != SUCCEEDED && p.status != PARTIALLY_REFUNDED || !gateways::is_online(&p.gateway) {
         return Ok(0);
     }
     let ours = for_payment(db, p.id).await?;
@@ -266,8 +266,8 @@ async fn run_refund(ctx: &JobContext, id: PaymentRefundId) -> Result<String, Pay
     let Some(payment_ref) = p.gateway_ref.clone() else {
         return finish(ctx, &row, &p, Err("the payment has no gateway id".into())).await;
     };
-    let stripe = gateways::stripe(state).await?;
-    match stripe.refund(&row.id.to_string(), &payment_ref, row.amount_minor).await {
+    let gateway = gateways::online(state, &p.gateway).await?;
+    match gateway.refund(&row.id.to_string(), &payment_ref, row.amount_minor).await {
         Ok(done) if done.succeeded => finish(ctx, &row, &p, Ok(done.refund_ref)).await,
         Ok(done) => finish(ctx, &row, &p, Err(format!("the gateway did not refund it ({})", done.refund_ref))).await,
         Err(err @ (GatewayError::Declined { .. } | GatewayError::Rejected { .. } | GatewayError::Unsupported)) => {

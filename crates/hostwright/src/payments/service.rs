@@ -8,7 +8,7 @@
 
 use chrono::Utc;
 use hostwright_core::{Currency, Money};
-use hostwright_gateways::{Amount, CheckoutRequest, Notice, PaymentGateway, RemoteStatus};
+use hostwright_gateways::{Amount, CheckoutRequest, GatewayError, Notice, PaymentGateway, RemoteStatus};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ActiveValue::Set, DatabaseTransaction, QueryOrder, TransactionTrait};
@@ -116,13 +116,15 @@ pub async fn customer_ref(
     Ok(created)
 }
 
-/// Starts paying the balance of invoice `invoice_id` on Stripe's hosted page and returns the
-/// address to send the client to. One form submission (`form_key`) makes one payment; the
-/// same submission again leads to the same page.
+/// Starts paying the balance of invoice `invoice_id` on gateway `gateway_key`'s hosted page
+/// (Stripe Checkout, PayPal's approval page) and returns the address to send the client to.
+/// One form submission (`form_key`) makes one payment; the same submission again leads to the
+/// same page.
 pub async fn start_checkout(
     state: &AppState,
     owner: &client::Model,
     invoice_id: InvoiceId,
+    gateway_key: &str,
     form_key: &str,
 ) -> Result<String, PaymentError> {
     let form_key = form_key.trim();
@@ -136,28 +138,37 @@ pub async fn start_checkout(
     if invoice.status != UNPAID && invoice.status != COLLECTIONS || invoice.balance_minor() <= 0 {
         return Err(PaymentError::NotAllowed("This invoice has nothing left to pay."));
     }
-    let settings = gateways::load(&state.db, STRIPE).await?;
-    if !settings.takes(&invoice.currency_code) {
-        return Err(PaymentError::NotAllowed("Card payments are not available for this invoice."));
+    let settings = gateways::load(&state.db, gateway_key).await?;
+    if !gateways::is_online(gateway_key) || !settings.takes(&invoice.currency_code) {
+        return Err(PaymentError::NotAllowed("This way of paying is not available for this invoice."));
     }
-    let stripe = settings.stripe(state)?;
-    let record = insert_pending(state, owner.id, invoice_id, STRIPE, CHECKOUT, &format!("checkout:{form_key}")).await?;
-    let customer = customer_ref(state, &stripe, STRIPE, owner).await?;
+    let gateway = gateways::online(state, gateway_key).await?;
+    let attempt = format!("checkout:{gateway_key}:{form_key}");
+    let record = insert_pending(state, owner.id, invoice_id, gateway_key, CHECKOUT, &attempt).await?;
+    let customer = match gateway_key {
+        STRIPE => Some(customer_ref(state, &gateway, STRIPE, owner).await?),
+        _ => None,
+    };
     let number = invoice.display_number();
     let base = &state.settings.base_url;
-    let back = |query: &str| base.join(&format!("account/invoices/{invoice_id}{query}")).map(|u| u.to_string());
+    let back = |path: &str| {
+        base.join(&format!("account/invoices/{invoice_id}{path}"))
+            .map(|u| u.to_string())
+            .map_err(|e| DbErr::Custom(e.to_string()))
+    };
     let request = CheckoutRequest {
         our_ref: record.id.to_string(),
         invoice_ref: invoice_id.to_string(),
         description: format!("Invoice {number}"),
         amount: Amount { minor: record.amount_minor, currency: record.currency_code.clone() },
-        customer_ref: Some(customer),
+        customer_ref: customer,
         email: owner.email.clone(),
-        success_url: back("?payment=returned").map_err(|e| DbErr::Custom(e.to_string()))?,
-        cancel_url: back("?payment=cancelled").map_err(|e| DbErr::Custom(e.to_string()))?,
+        // PayPal's payer comes back to have the approved order captured.
+        success_url: back(if gateway_key == gateways::PAYPAL { "/paypal-return" } else { "?payment=returned" })?,
+        cancel_url: back("?payment=cancelled")?,
         save_method: false,
     };
-    match stripe.start_checkout(&request).await {
+    match gateway.start_checkout(&request).await {
         Ok(redirect) => {
             payment::Entity::update_many()
                 .col_expr(payment::Column::SessionRef, Expr::value(redirect.session_ref.clone()))
@@ -165,7 +176,7 @@ pub async fn start_checkout(
                 .filter(payment::Column::Id.eq(record.id))
                 .exec(&state.db)
                 .await?;
-            tracing::info!(payment.id = %record.id, invoice.id = %invoice_id, "sent the client to Stripe Checkout");
+            tracing::info!(payment.id = %record.id, invoice.id = %invoice_id, gateway = gateway_key, "sent the client to the gateway's page");
             Ok(redirect.url)
         }
         Err(err) => {
@@ -174,6 +185,79 @@ pub async fn start_checkout(
             Err(err.into())
         }
     }
+}
+
+/// The client came back from approving PayPal order `order_ref`: its capture is queued (once,
+/// however often they come back, and also when PayPal reports the approval). Returns the
+/// invoice the payment is for, if the order is one of this client's.
+pub async fn returned_from_approval(
+    state: &AppState,
+    owner: ClientId,
+    gateway_key: &str,
+    order_ref: &str,
+) -> Result<Option<InvoiceId>, PaymentError> {
+    let record = payment::Entity::find()
+        .filter(payment::Column::Gateway.eq(gateway_key))
+        .filter(payment::Column::SessionRef.eq(order_ref))
+        .one(&state.db)
+        .await?
+        .filter(|p| p.client_id == owner);
+    let Some(record) = record else { return Ok(None) };
+    if record.status == PENDING {
+        let txn = state.db.begin().await?;
+        queue_capture(&txn, record.id).await?;
+        txn.commit().await?;
+        state.jobs_wakeup.notify_one();
+    }
+    Ok(record.invoice_id)
+}
+
+/// Captures approved payment `id` at its gateway and books what was captured.
+pub async fn capture(ctx: &JobContext, id: GatewayPaymentId) -> Result<String, PaymentError> {
+    let state = &ctx.state;
+    let Some(record) = find(&state.db, id).await? else { return Ok("no such payment".into()) };
+    if record.status != PENDING {
+        return Ok(format!("already {}", record.status));
+    }
+    let Some(order) = record.session_ref.clone() else { return Ok("no approved order".into()) };
+    if record.gateway != gateways::PAYPAL {
+        return Ok("this gateway completes payments by itself".into());
+    }
+    let paypal = gateways::paypal(state).await?;
+    match paypal.capture(&record.id.to_string(), &order).await {
+        Ok(remote) => match remote.status {
+            RemoteStatus::Succeeded => Ok(succeed(ctx, &record, &remote.payment_ref, &remote.amount).await?.outcome),
+            RemoteStatus::Failed { code, message } => {
+                let failure = Failure { code, message, needs_authentication: false };
+                fail(ctx, &record, Some(&remote.payment_ref), &failure).await?;
+                Ok(format!("declined: {}", failure.message))
+            }
+            // Pending at PayPal (an eCheck, a review): its completion event books it.
+            _ => {
+                payment::Entity::update_many()
+                    .col_expr(payment::Column::GatewayRef, Expr::value(remote.payment_ref.clone()))
+                    .filter(payment::Column::Id.eq(record.id))
+                    .filter(payment::Column::GatewayRef.is_null())
+                    .exec(&state.db)
+                    .await?;
+                Ok(format!("captured as {}, pending at the gateway", remote.payment_ref))
+            }
+        },
+        Err(GatewayError::Declined { code, message, .. }) => {
+            let failure = Failure { code, message, needs_authentication: false };
+            fail(ctx, &record, None, &failure).await?;
+            Ok(format!("declined: {}", failure.message))
+        }
+        // Not approved (the payer turned back): the order lapses; nothing to book.
+        Err(GatewayError::Rejected { message, .. }) => Ok(format!("not captured: {message}")),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Queues the capture of approved payment `id`, once.
+pub async fn queue_capture(db: &impl ConnectionTrait, id: GatewayPaymentId) -> Result<bool, DbErr> {
+    let job = super::jobs::CapturePayment { payment_id: id };
+    crate::jobs::enqueue(db, &job, crate::jobs::Enqueue::unique(format!("payment.capture:{id}"))).await
 }
 
 /// Holds invoice `id`'s row for the rest of `txn` (so the two ways of paying it, the client's
@@ -319,6 +403,31 @@ pub async fn apply_notice(
                 }
             };
             refunded(ctx, &record, *refunded_minor).await
+        }
+        Notice::Approved { our_ref, session_ref } => {
+            let by_page = payment::Entity::find()
+                .filter(payment::Column::Gateway.eq(gateway_key))
+                .filter(payment::Column::SessionRef.eq(session_ref.as_str()))
+                .one(&state.db)
+                .await?;
+            let record = match by_page {
+                Some(record) => Some(record),
+                None => locate(state, gateway_key, our_ref.as_deref(), session_ref).await?,
+            };
+            let Some(record) = record else {
+                return Ok(Applied::nothing(format!("{session_ref} is not a payment Hostwright started")));
+            };
+            if record.status != PENDING {
+                return Ok(Applied::to(record.id, "settled already"));
+            }
+            let txn = state.db.begin().await?;
+            let queued = queue_capture(&txn, record.id).await?;
+            ctx.fence(&txn).await?;
+            txn.commit().await?;
+            Ok(Applied::to(
+                record.id,
+                if queued { "approved: capturing it" } else { "approved: its capture is queued already" },
+            ))
         }
         Notice::SessionExpired { session_ref, .. } => {
             let expired = payment::Entity::update_many()

@@ -7,13 +7,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use hostwright_gateways::paypal::{self, WebhookHeaders};
 use hostwright_gateways::{Notice, stripe};
 use sea_orm::TransactionTrait;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{OnConflict, Query};
 use serde_json::json;
 
-use super::gateways::{self, STRIPE};
+use super::gateways::{self, PAYPAL, STRIPE};
 use super::jobs::ProcessEvent;
 use super::model::event;
 use crate::jobs::{self, Enqueue};
@@ -48,7 +49,62 @@ pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, b
     let Ok(payload) = std::str::from_utf8(&body) else {
         return refuse(StatusCode::BAD_REQUEST, "the body is not UTF-8");
     };
-    match store(&state, STRIPE, &event.id, &event.kind, payload).await {
+    stored_answer(&state, STRIPE, &event, payload).await
+}
+
+/// `POST /webhooks/paypal`: PayPal's own verify-webhook-signature API says whether the
+/// request came from it (for the webhook id configured here); PayPal retries a 503 later.
+pub async fn paypal_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let signed = WebhookHeaders {
+        auth_algo: header("paypal-auth-algo"),
+        cert_url: header("paypal-cert-url"),
+        transmission_id: header("paypal-transmission-id"),
+        transmission_sig: header("paypal-transmission-sig"),
+        transmission_time: header("paypal-transmission-time"),
+    };
+    if !signed.complete() {
+        return refuse(StatusCode::BAD_REQUEST, "the PayPal signature headers are missing");
+    }
+    let settings = match gateways::load(&state.db, PAYPAL).await {
+        Ok(settings) => settings,
+        Err(err) => {
+            tracing::error!(error = %err, "reading the PayPal settings");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+        }
+    };
+    let webhook_id = settings.paypal_secrets(&state).map(|s| s.webhook_id).unwrap_or_default();
+    let gateway = match settings.paypal(&state) {
+        Ok(gateway) if !webhook_id.is_empty() => gateway,
+        _ => return refuse(StatusCode::BAD_REQUEST, "PayPal webhooks are not set up here"),
+    };
+    match gateway.verify_webhook(&signed, &body, &webhook_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(transmission = %signed.transmission_id, "refused a PayPal webhook PayPal did not sign");
+            return refuse(StatusCode::BAD_REQUEST, "PayPal did not confirm this webhook's signature");
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "PayPal could not check a webhook's signature");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+        }
+    }
+    let event = match paypal::parse_event(&body) {
+        Ok(event) => event,
+        Err(err) => return refuse(StatusCode::BAD_REQUEST, format!("the body is not a PayPal event: {err}")),
+    };
+    if let Notice::Ignored(why) = paypal::interpret(&event) {
+        return (StatusCode::OK, Json(json!({ "received": true, "ignored": why }))).into_response();
+    }
+    let Ok(payload) = std::str::from_utf8(&body) else {
+        return refuse(StatusCode::BAD_REQUEST, "the body is not UTF-8");
+    };
+    stored_answer(&state, PAYPAL, &event, payload).await
+}
+
+/// Stores a verified event once and answers the gateway.
+async fn stored_answer(state: &AppState, gateway: &str, event: &hostwright_gateways::Event, payload: &str) -> Response {
+    match store(state, gateway, &event.id, &event.kind, payload).await {
         Ok(stored) => {
             if stored {
                 state.jobs_wakeup.notify_one();
@@ -56,7 +112,7 @@ pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, b
             (StatusCode::OK, Json(json!({ "received": true, "duplicate": !stored }))).into_response()
         }
         Err(err) => {
-            tracing::error!(error = %err, event.id = %event.id, "storing a Stripe event");
+            tracing::error!(error = %err, event.id = %event.id, gateway, "storing a gateway event");
             refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later")
         }
     }

@@ -12,7 +12,7 @@ use super::error::ErrorPage;
 use crate::state::AppState;
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   font-src 'self'; connect-src 'self'; form-action 'self' https://checkout.stripe.com; frame-ancestors 'none'; \
+                   font-src 'self'; connect-src 'self'; form-action 'self' https://checkout.stripe.com https://www.paypal.com https://www.sandbox.paypal.com; frame-ancestors 'none'; \
                    base-uri 'none'; object-src 'none'";
 
 pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -3126,6 +3126,7 @@ fn ordering_samples() -> Vec<(String, Value)> {
         ("stripe", true, errors("secret_key")),
         ("bank_transfer", false, FormErrors::new()),
         ("account_credit", true, FormErrors::new()),
+        ("paypal", true, errors("webhook_id")),
     ] {
         add(
             "admin/gateways/form.html",
@@ -3140,6 +3141,8 @@ fn ordering_samples() -> Vec<(String, Value)> {
                     takes_keys => key == "stripe",
                     takes_instructions => key == "bank_transfer",
                     takes_fees => key == "stripe",
+                    takes_paypal_keys => key == "paypal",
+                    paypal_webhook_url => "https://billing.example.com/webhooks/paypal",
                     takes_funds => key == "account_credit",
                     webhook_url => "https://billing.example.com/webhooks/stripe",
                     form => context! {

@@ -20,6 +20,7 @@ mod jobs;
 mod journey;
 mod orders;
 mod payments;
+mod paypal;
 mod platform;
 mod refunds;
 mod services;

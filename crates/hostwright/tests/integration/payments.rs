@@ -41,7 +41,10 @@ pub(crate) async fn shop_with(app: TestApp, change: impl FnOnce(&mut hostwright:
     let base = url::Url::parse(&format!("{}/", stripe.uri())).unwrap();
     let mut client = app
         .reconfigured(|s| {
-            s.payments.stripe_api_base = base;
+            // One double answers for Stripe and for PayPal (their paths differ).
+            s.payments.stripe_api_base = base.clone();
+            s.payments.paypal_api_base = base.clone();
+            s.payments.paypal_sandbox_base = base;
             change(s);
         })
         .await;

@@ -39,7 +39,9 @@ async fn staff_refund_a_card_payment_to_the_card_with_a_credit_note(app: TestApp
     let page = shop.staff.get("/admin/payments/1").await;
     page.assert_contains("/admin/invoices/1/credit-notes/new?refund_method=gateway");
     let form = shop.staff.get("/admin/invoices/1/credit-notes/new?refund_method=gateway").await;
-    form.assert_contains("Refund it to the card it was paid with <span class=\"muted\">(up to 11.90 EUR)</span>");
+    form.assert_contains(
+        "Refund it the way it was paid (card or PayPal) <span class=\"muted\">(up to 11.90 EUR)</span>",
+    );
     form.assert_contains("value=\"gateway\" checked");
     Mock::given(method("POST"))
         .and(path("/v1/refunds"))
@@ -77,12 +79,12 @@ async fn staff_refund_a_card_payment_to_the_card_with_a_credit_note(app: TestApp
     assert_eq!(signed(&shop.client, refunded.to_string()).await.status, StatusCode::OK);
     shop.client.run_jobs().await;
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments WHERE flag <> ''").await, 0);
-    shop.staff.get("/admin/credit-notes/1").await.assert_contains("refunded to the card it was paid with");
+    shop.staff.get("/admin/credit-notes/1").await.assert_contains("refunded the way it was paid");
     shop.staff.get("/admin/payments/1").await.assert_contains("re_full");
     assert_eq!(
         shop.scalar(
             "SELECT COUNT(*) FROM email_outbox WHERE template = 'credit_note_issued' \
-             AND body_text LIKE '%refunded to the card you paid with%'"
+             AND body_text LIKE '%refunded the way you paid%'"
         )
         .await,
         1
@@ -130,7 +132,7 @@ async fn money_held_on_a_payment_goes_back_to_the_card_or_to_credit(app: TestApp
         .mount(&shop.stripe)
         .await;
     let page = shop.staff.get("/admin/payments/1").await;
-    page.assert_contains("Refund to the card");
+    page.assert_contains("Refund through Card (Stripe)");
     let refund = |amount: &'static str, destination: &'static str, key: &'static str| {
         vec![("amount", amount), ("reason", "Paid the wrong amount"), ("destination", destination), ("key", key)]
     };
