@@ -300,8 +300,8 @@ pub trait PaymentGateway: Send + Sync {
 /// One of the online gateways, chosen at run time (by a payment's gateway key); every call
 /// goes to the gateway it holds.
 pub enum AnyGateway {
-    Stripe(stripe::Stripe),
-    PayPal(paypal::PayPal),
+    Stripe(std::sync::Arc<stripe::Stripe>),
+    PayPal(std::sync::Arc<paypal::PayPal>),
 }
 
 macro_rules! each {

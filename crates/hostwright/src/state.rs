@@ -34,6 +34,8 @@ pub struct Inner {
     pub outbox_wakeup: Notify,
     /// Wakes this node's job workers when a job is queued.
     pub jobs_wakeup: Notify,
+    /// The online payment gateways this node built from their settings.
+    pub gateways: crate::payments::gateways::Cache,
     /// Set when shutdown starts, so `/readyz` tells the load balancer to stop sending.
     draining: AtomicBool,
 }
@@ -66,6 +68,7 @@ impl AppState {
             clock,
             outbox_wakeup: Notify::new(),
             jobs_wakeup: Notify::new(),
+            gateways: Default::default(),
             draining: AtomicBool::new(false),
         }))
     }

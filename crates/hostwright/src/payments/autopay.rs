@@ -307,7 +307,7 @@ async fn charge(ctx: &JobContext, invoice_id: InvoiceId, slot: u32) -> Result<St
         abandon(&state.db, record.id, "The invoice changed before the charge: not charged.").await?;
         return Ok("the invoice changed; not charged".into());
     }
-    let customer = service::customer_ref(state, &stripe, STRIPE, &owner).await?;
+    let customer = service::customer_ref(state, &*stripe, STRIPE, &owner).await?;
     let request = ChargeRequest {
         our_ref: record.id.to_string(),
         invoice_ref: invoice_id.to_string(),

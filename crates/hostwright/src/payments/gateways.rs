@@ -1,6 +1,7 @@
 //! The gateways a business offers: whether each is enabled, what it is called, which
 //! currencies it takes, and its secrets, encrypted at rest and never shown again.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -157,8 +158,17 @@ impl GatewaySettings {
         !self.secrets.is_empty()
     }
 
-    /// Stripe, built from these settings' keys.
-    pub fn stripe(&self, state: &AppState) -> Result<Stripe, PaymentError> {
+    /// What identifies the keys and mode a gateway was built from.
+    fn fingerprint(&self) -> String {
+        format!("{}|{}", self.test_mode, self.secrets)
+    }
+
+    /// Stripe, built from these settings' keys (once per node until they change).
+    pub fn stripe(&self, state: &AppState) -> Result<Arc<Stripe>, PaymentError> {
+        cached(&state.gateways.stripe, &self.fingerprint(), || self.build_stripe(state))
+    }
+
+    fn build_stripe(&self, state: &AppState) -> Result<Stripe, PaymentError> {
         let secrets = self.stripe_secrets(state)?;
         if secrets.secret_key.is_empty() {
             return Err(PaymentError::NotConfigured("Stripe has no secret key"));
@@ -190,8 +200,13 @@ impl GatewaySettings {
         serde_json::from_slice(&plain).map_err(|_| PaymentError::NotConfigured("the gateway's keys are unreadable"))
     }
 
-    /// PayPal, built from these settings' credentials: its sandbox while in test mode.
-    pub fn paypal(&self, state: &AppState) -> Result<PayPal, PaymentError> {
+    /// PayPal, built from these settings' credentials: its sandbox while in test mode (once per
+    /// node until they change, so its access token is reused).
+    pub fn paypal(&self, state: &AppState) -> Result<Arc<PayPal>, PaymentError> {
+        cached(&state.gateways.paypal, &self.fingerprint(), || self.build_paypal(state))
+    }
+
+    fn build_paypal(&self, state: &AppState) -> Result<PayPal, PaymentError> {
         let secrets = self.paypal_secrets(state)?;
         if secrets.client_id.is_empty() || secrets.secret.is_empty() {
             return Err(PaymentError::NotConfigured("PayPal has no client id and secret"));
@@ -209,6 +224,33 @@ impl GatewaySettings {
             brand_name: String::new(),
         })?)
     }
+}
+
+/// The online gateways a node built, each with the fingerprint of the settings it was built
+/// from: building one costs an HTTP client (and, for PayPal, an access token), so payments
+/// and events reuse it until staff change its keys.
+#[derive(Default)]
+pub struct Cache {
+    stripe: Mutex<Option<(String, Arc<Stripe>)>>,
+    paypal: Mutex<Option<(String, Arc<PayPal>)>>,
+}
+
+fn cached<G>(
+    slot: &Mutex<Option<(String, Arc<G>)>>,
+    fingerprint: &str,
+    build: impl FnOnce() -> Result<G, PaymentError>,
+) -> Result<Arc<G>, PaymentError> {
+    if let Ok(held) = slot.lock()
+        && let Some((built_from, gateway)) = held.as_ref()
+        && built_from == fingerprint
+    {
+        return Ok(gateway.clone());
+    }
+    let gateway = Arc::new(build()?);
+    if let Ok(mut held) = slot.lock() {
+        *held = Some((fingerprint.to_owned(), gateway.clone()));
+    }
+    Ok(gateway)
 }
 
 fn parse_currencies(text: &str) -> Vec<String> {
@@ -243,7 +285,7 @@ pub async fn offered(db: &impl ConnectionTrait, currency: &str) -> Result<Vec<Ga
 }
 
 /// Stripe, built from its stored keys.
-pub async fn stripe(state: &AppState) -> Result<Stripe, PaymentError> {
+pub async fn stripe(state: &AppState) -> Result<Arc<Stripe>, PaymentError> {
     load(&state.db, STRIPE).await?.stripe(state)
 }
 
@@ -258,7 +300,7 @@ pub async fn online(state: &AppState, key: &str) -> Result<hostwright_gateways::
 }
 
 /// PayPal, built from its stored credentials.
-pub async fn paypal(state: &AppState) -> Result<PayPal, PaymentError> {
+pub async fn paypal(state: &AppState) -> Result<Arc<PayPal>, PaymentError> {
     load(&state.db, PAYPAL).await?.paypal(state)
 }
 

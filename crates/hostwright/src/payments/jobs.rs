@@ -36,14 +36,14 @@ impl Job for ProcessEvent {
                     .map_err(|e| JobError::Permanent(format!("the stored event cannot be read: {e}")))?;
                 let notice = stripe::interpret(&parsed);
                 let gateway = gateways::stripe(state).await?;
-                service::apply_notice(ctx, &gateway, STRIPE, &notice).await?
+                service::apply_notice(ctx, &*gateway, STRIPE, &notice).await?
             }
             PAYPAL => {
                 let parsed = paypal::parse_event(stored.payload.as_bytes())
                     .map_err(|e| JobError::Permanent(format!("the stored event cannot be read: {e}")))?;
                 let notice = paypal::interpret(&parsed);
                 let gateway = gateways::paypal(state).await?;
-                service::apply_notice(ctx, &gateway, PAYPAL, &notice).await?
+                service::apply_notice(ctx, &*gateway, PAYPAL, &notice).await?
             }
             other => return Err(JobError::Permanent(format!("no gateway {other}"))),
         };

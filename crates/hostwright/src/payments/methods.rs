@@ -75,7 +75,7 @@ pub async fn start_setup(state: &AppState, owner: &client::Model, form_key: &str
         return Err(PaymentError::NotAllowed("Saving a card is not available."));
     }
     let stripe = settings.stripe(state)?;
-    let customer = customer_ref(state, &stripe, STRIPE, owner).await?;
+    let customer = customer_ref(state, &*stripe, STRIPE, owner).await?;
     let back = |query: &str| {
         state
             .settings
