@@ -282,7 +282,8 @@ async fn charge(ctx: &JobContext, invoice_id: InvoiceId, slot: u32) -> Result<St
         .filter(payment::Column::SessionRef.is_not_null())
         .all(&state.db)
         .await?;
-    for page in open {
+    // PayPal orders cannot be closed; their capture checks the invoice is still owed first.
+    for page in open.into_iter().filter(|p| p.gateway == STRIPE) {
         let session = page.session_ref.clone().unwrap_or_default();
         match stripe.expire_checkout(&session).await {
             Ok(ExpireOutcome::Expired) => {

@@ -173,7 +173,9 @@ pub async fn pay_options(state: &AppState, invoice: &crate::invoices::model::inv
     let payable =
         (invoice.status == invoices::UNPAID || invoice.status == invoices::COLLECTIONS) && invoice.balance_minor() > 0;
     if !payable {
-        return Ok(context! { gateways => Vec::<Value>::new(), instructions => "", in_flight => false });
+        return Ok(context! {
+            gateways => Vec::<Value>::new(), instructions => "", in_flight => false, auto_charge => None::<Value>,
+        });
     }
     let offered = gateways::offered(&state.db, &invoice.currency_code).await?;
     let instructions = offered
@@ -198,10 +200,23 @@ pub async fn pay_options(state: &AppState, invoice: &crate::invoices::model::inv
             });
         }
     }
+    // When the daily run will charge it, if the client pays automatically.
+    let mut auto_charge = None;
+    let owner = crate::clients::store::find(&state.db, invoice.client_id).await?;
+    if owner.is_some_and(|c| c.auto_pay)
+        && !adds_funds
+        && offered.iter().any(|g| g.key == STRIPE)
+        && let Some(card) = super::methods::default_method(&state.db, invoice.client_id, STRIPE).await?
+    {
+        let settings = crate::automation::settings::load(&state.db).await?;
+        let on = super::autopay::slot_date(invoice.due_date, 0, settings.auto_charge_days_before, &[]);
+        auto_charge = Some(context! { card => super::methods::describe(&card), on => on.map(|d| d.to_string()) });
+    }
     Ok(context! {
         gateways => online,
         instructions => instructions,
         in_flight => service::automatic_in_flight(&state.db, invoice.id).await?,
+        auto_charge => auto_charge,
         key => crate::crypto::random_token(),
     })
 }

@@ -223,6 +223,25 @@ pub async fn capture(ctx: &JobContext, id: GatewayPaymentId) -> Result<String, P
     if record.gateway != gateways::PAYPAL {
         return Ok("this gateway completes payments by itself".into());
     }
+    // Paid another way meanwhile (an automatic card charge, a bank transfer): the approval
+    // lapses uncaptured rather than charging the payer twice.
+    let owed = match record.invoice_id {
+        Some(invoice_id) => invoices::find(&state.db, invoice_id)
+            .await?
+            .is_some_and(|i| (i.status == UNPAID || i.status == COLLECTIONS) && i.balance_minor() > 0),
+        None => false,
+    };
+    if !owed {
+        payment::Entity::update_many()
+            .col_expr(payment::Column::Status, Expr::value(EXPIRED))
+            .col_expr(payment::Column::Error, Expr::value("The invoice was settled another way before the capture."))
+            .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(payment::Column::Id.eq(record.id))
+            .filter(payment::Column::Status.eq(PENDING))
+            .exec(&state.db)
+            .await?;
+        return Ok("not captured: the invoice is settled".into());
+    }
     let paypal = gateways::paypal(state).await?;
     match paypal.capture(&record.id.to_string(), &order).await {
         Ok(remote) => match remote.status {
@@ -626,8 +645,9 @@ async fn receipt_email(
     payment_ref: &str,
     received: Money,
 ) -> Result<(), PaymentError> {
-    let method = gateways::label(&record.gateway);
-    send_receipt(state, txn, record.client_id, record.invoice_id, received, method, payment_ref)
+    // The name clients know the gateway by.
+    let method = gateways::load(txn, &record.gateway).await?.display_name;
+    send_receipt(state, txn, record.client_id, record.invoice_id, received, &method, payment_ref)
         .await
         .map_err(|e| PaymentError::Db(DbErr::Custom(format!("{e:#}"))))
 }

@@ -2395,10 +2395,14 @@ fn samples() -> Vec<(String, Value)> {
                             ],
                             instructions => SCRIPT,
                             in_flight => false,
+                            auto_charge => context! { card => SCRIPT, on => "2026-12-18" },
                             key => "pay-key-sample",
                         }
                     } else {
-                        context! { gateways => Vec::<Value>::new(), instructions => "", in_flight => status == "unpaid" }
+                        context! {
+                            gateways => Vec::<Value>::new(), instructions => "", in_flight => status == "unpaid",
+                            auto_charge => None::<Value>,
+                        }
                     },
                     returned => filled,
                 },

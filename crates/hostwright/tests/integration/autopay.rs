@@ -185,7 +185,7 @@ async fn a_client_saves_cards_and_chooses_automatic_payment(app: TestApp) {
 }
 
 async fn the_daily_run_charges_the_saved_card_once_on_the_due_date(app: TestApp) {
-    let shop = paying_automatically(app).await;
+    let mut shop = paying_automatically(app).await;
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents"))
         .and(has_header("idempotency-key", "hw-payment-1"))
@@ -197,6 +197,10 @@ async fn the_daily_run_charges_the_saved_card_once_on_the_due_date(app: TestApp)
         .respond_with(ResponseTemplate::new(200).set_body_json(intent("pi_auto_1", 1, "succeeded")))
         .mount(&shop.stripe)
         .await;
+    shop.client
+        .get("/account/invoices/1")
+        .await
+        .assert_contains("this invoice is charged to Visa ending 4242, expires 04&#x2f;2030 on 2027-03-10.");
     // Not when the invoice is made, nor the day before it is due.
     assert_eq!(daily_run(&shop.staff, "2027-03-09").await, 0);
     assert_eq!(shop.client.run_jobs().await, 0);
@@ -219,7 +223,14 @@ async fn the_daily_run_charges_the_saved_card_once_on_the_due_date(app: TestApp)
         1
     );
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'paid'").await, 1);
-    assert_eq!(shop.scalar("SELECT COUNT(*) FROM email_outbox WHERE template = 'payment_received'").await, 1);
+    assert_eq!(
+        shop.scalar(
+            "SELECT COUNT(*) FROM email_outbox WHERE template = 'payment_received' \
+             AND body_text LIKE '%received 11.90 EUR by Card (reference pi_auto_1)%'"
+        )
+        .await,
+        1
+    );
     // Running again, that day or the next, charges nothing more.
     assert_eq!(daily_run(&shop.staff, DUE).await, 0);
     assert_eq!(daily_run(&shop.staff, "2027-03-11").await, 0);

@@ -258,7 +258,38 @@ async fn with_paypal_on(shop: Shop) -> Shop {
     shop
 }
 
+async fn an_approval_for_an_invoice_paid_meanwhile_is_not_captured(app: TestApp) {
+    let mut shop = with_paypal(app).await;
+    let sent = shop
+        .client
+        .post_form("/account/invoices/1/pay", &[("gateway", "paypal"), ("key", "paypal-form-key-000002")])
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER);
+    // While the payer is on PayPal's page, the money arrives by bank transfer.
+    let recorded = shop
+        .staff
+        .post_form(
+            "/admin/invoices/1/payments",
+            &[
+                ("amount", "11.90"),
+                ("method", "bank_transfer"),
+                ("reference", "SEPA"),
+                ("paid_on", ""),
+                ("key", "bank-transfer-key-0002"),
+            ],
+        )
+        .await;
+    assert!(recorded.status.is_redirection(), "{}", recorded.body);
+    shop.client.get(&format!("/account/invoices/1/paypal-return?token={ORDER}")).await;
+    shop.client.run_jobs().await;
+    let requests = shop.stripe.received_requests().await.unwrap();
+    assert_eq!(requests.iter().filter(|r| r.url.path().ends_with("/capture")).count(), 0, "not captured");
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments WHERE status = 'expired'").await, 1);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoice_payments").await, 1);
+}
+
 on_both_backends!(
+    an_approval_for_an_invoice_paid_meanwhile_is_not_captured,
     a_client_pays_with_paypal_and_the_capture_is_booked_once,
     paypal_needs_its_credentials_and_its_connection_is_tested,
 );
