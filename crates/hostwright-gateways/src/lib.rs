@@ -362,3 +362,52 @@ impl PaymentGateway for AnyGateway {
         each!(self, g => g.detach_method(method_ref).await)
     }
 }
+
+/// The online gateways a node built, each with the fingerprint of the settings it was built
+/// from: building one costs an HTTP client (and, for PayPal, an access token), so payments
+/// and events reuse it until the settings change.
+#[derive(Default)]
+pub struct GatewayCache {
+    stripe: std::sync::Mutex<Option<(String, std::sync::Arc<stripe::Stripe>)>>,
+    paypal: std::sync::Mutex<Option<(String, std::sync::Arc<paypal::PayPal>)>>,
+}
+
+impl GatewayCache {
+    /// Stripe built from settings `fingerprint`, by `build` when that changed.
+    pub fn stripe<E>(
+        &self,
+        fingerprint: &str,
+        build: impl FnOnce() -> Result<stripe::Stripe, E>,
+    ) -> Result<std::sync::Arc<stripe::Stripe>, E> {
+        cached(&self.stripe, fingerprint, build)
+    }
+
+    /// PayPal built from settings `fingerprint`, by `build` when that changed.
+    pub fn paypal<E>(
+        &self,
+        fingerprint: &str,
+        build: impl FnOnce() -> Result<paypal::PayPal, E>,
+    ) -> Result<std::sync::Arc<paypal::PayPal>, E> {
+        cached(&self.paypal, fingerprint, build)
+    }
+}
+
+type Slot<G> = std::sync::Mutex<Option<(String, std::sync::Arc<G>)>>;
+
+fn cached<G, E>(
+    slot: &Slot<G>,
+    fingerprint: &str,
+    build: impl FnOnce() -> Result<G, E>,
+) -> Result<std::sync::Arc<G>, E> {
+    if let Ok(held) = slot.lock()
+        && let Some((built_from, gateway)) = held.as_ref()
+        && built_from == fingerprint
+    {
+        return Ok(gateway.clone());
+    }
+    let gateway = std::sync::Arc::new(build()?);
+    if let Ok(mut held) = slot.lock() {
+        *held = Some((fingerprint.to_owned(), gateway.clone()));
+    }
+    Ok(gateway)
+}

@@ -35,7 +35,7 @@ pub struct Inner {
     /// Wakes this node's job workers when a job is queued.
     pub jobs_wakeup: Notify,
     /// The online payment gateways this node built from their settings.
-    pub gateways: crate::payments::gateways::Cache,
+    pub gateways: hostwright_gateways::GatewayCache,
     /// Set when shutdown starts, so `/readyz` tells the load balancer to stop sending.
     draining: AtomicBool,
 }

@@ -1,7 +1,7 @@
 //! The gateways a business offers: whether each is enabled, what it is called, which
 //! currencies it takes, and its secrets, encrypted at rest and never shown again.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -165,7 +165,7 @@ impl GatewaySettings {
 
     /// Stripe, built from these settings' keys (once per node until they change).
     pub fn stripe(&self, state: &AppState) -> Result<Arc<Stripe>, PaymentError> {
-        cached(&state.gateways.stripe, &self.fingerprint(), || self.build_stripe(state))
+        state.gateways.stripe(&self.fingerprint(), || self.build_stripe(state))
     }
 
     fn build_stripe(&self, state: &AppState) -> Result<Stripe, PaymentError> {
@@ -203,7 +203,7 @@ impl GatewaySettings {
     /// PayPal, built from these settings' credentials: its sandbox while in test mode (once per
     /// node until they change, so its access token is reused).
     pub fn paypal(&self, state: &AppState) -> Result<Arc<PayPal>, PaymentError> {
-        cached(&state.gateways.paypal, &self.fingerprint(), || self.build_paypal(state))
+        state.gateways.paypal(&self.fingerprint(), || self.build_paypal(state))
     }
 
     fn build_paypal(&self, state: &AppState) -> Result<PayPal, PaymentError> {
@@ -224,33 +224,6 @@ impl GatewaySettings {
             brand_name: String::new(),
         })?)
     }
-}
-
-/// The online gateways a node built, each with the fingerprint of the settings it was built
-/// from: building one costs an HTTP client (and, for PayPal, an access token), so payments
-/// and events reuse it until staff change its keys.
-#[derive(Default)]
-pub struct Cache {
-    stripe: Mutex<Option<(String, Arc<Stripe>)>>,
-    paypal: Mutex<Option<(String, Arc<PayPal>)>>,
-}
-
-fn cached<G>(
-    slot: &Mutex<Option<(String, Arc<G>)>>,
-    fingerprint: &str,
-    build: impl FnOnce() -> Result<G, PaymentError>,
-) -> Result<Arc<G>, PaymentError> {
-    if let Ok(held) = slot.lock()
-        && let Some((built_from, gateway)) = held.as_ref()
-        && built_from == fingerprint
-    {
-        return Ok(gateway.clone());
-    }
-    let gateway = Arc::new(build()?);
-    if let Ok(mut held) = slot.lock() {
-        *held = Some((fingerprint.to_owned(), gateway.clone()));
-    }
-    Ok(gateway)
 }
 
 fn parse_currencies(text: &str) -> Vec<String> {
