@@ -13,7 +13,7 @@ use hostwright_core::Money;
 use hostwright_gateways::{ChargeRequest, ExpireOutcome, GatewayError, PaymentGateway, RemoteStatus};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ActiveValue::Set, TransactionTrait};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, PaginatorTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 use super::PaymentError;
@@ -208,7 +208,7 @@ async fn claim(
         .filter(payment::Column::CreatedAt.gt(Utc::now() - chrono::Duration::minutes(2)))
         .one(&txn)
         .await?;
-    if starting.is_some() {
+    if starting.is_some() || capturing(&txn, invoice_id).await? {
         return Ok(Claim::Busy);
     }
     let now = Utc::now();
@@ -231,9 +231,37 @@ async fn claim(
     }
     .insert(&txn)
     .await?;
+    // Should this job never finish (a crash past its last attempt), the check still settles
+    // the record from what Stripe knows, so it cannot block the invoice for good.
+    queue_resolve(&txn, record.id, 0).await?;
     ctx.fence(&txn).await?;
     txn.commit().await?;
     Ok(Claim::Charge(Box::new(record)))
+}
+
+/// Whether an approved PayPal payment of the invoice is being captured right now.
+async fn capturing(txn: &DatabaseTransaction, invoice_id: InvoiceId) -> Result<bool, DbErr> {
+    let pending = payment::Entity::find()
+        .filter(payment::Column::InvoiceId.eq(invoice_id))
+        .filter(payment::Column::Gateway.eq(gateways::PAYPAL))
+        .filter(payment::Column::Status.eq(PENDING))
+        .all(txn)
+        .await?;
+    for p in pending {
+        let keys: Vec<String> = [service::CaptureCause::Return, service::CaptureCause::Event]
+            .into_iter()
+            .map(|cause| service::capture_key(p.id, cause))
+            .collect();
+        let live = crate::jobs::store::Entity::find()
+            .filter(crate::jobs::store::Column::UniqueKey.is_in(keys))
+            .filter(crate::jobs::store::Column::Status.is_in(["pending", "running"]))
+            .count(txn)
+            .await?;
+        if live > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Ends an automatic attempt that charged nothing.
@@ -272,7 +300,19 @@ async fn charge(ctx: &JobContext, invoice_id: InvoiceId, slot: u32) -> Result<St
     let record = match claim(ctx, invoice_id, &card, slot).await? {
         Claim::Charge(record) => record,
         Claim::Done => return Ok("this attempt was made already".into()),
-        Claim::Busy => return Err(PaymentError::Conflict("the client is starting a card payment of this invoice")),
+        Claim::Busy => return Err(PaymentError::Conflict("the client is paying this invoice another way right now")),
+    };
+    // A resumed attempt charges the card it began with: its idempotency key promised Stripe
+    // the same request.
+    let card = match record.method_id {
+        Some(id) if id != card.id => match super::model::method::Entity::find_by_id(id).one(&state.db).await? {
+            Some(began_with) => began_with,
+            None => {
+                abandon(&state.db, record.id, "The card this attempt began with was removed: not charged.").await?;
+                return Ok("its card was removed; not charged".into());
+            }
+        },
+        _ => card,
     };
     // A page the client may still pay on is closed first; one paid already ends this attempt.
     let open = payment::Entity::find()

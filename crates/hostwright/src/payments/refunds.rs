@@ -64,17 +64,32 @@ pub async fn refundable(db: &impl ConnectionTrait, p: &payment::Model) -> Result
     Ok(std::cmp::max(p.amount_minor - std::cmp::max(p.refunded_minor, done) - (asked - done), 0))
 }
 
-/// The invoice's card payments that reached it, newest first, with what is left to refund.
+/// The invoice's gateway payments, newest first, with what can still go back through each for
+/// this invoice: no more than the payment brought to the invoice (excess on account credit,
+/// or held money moved there, stays out), less what credit notes already sent back through it.
 pub async fn refundable_for_invoice(
     db: &impl ConnectionTrait,
     invoice_id: InvoiceId,
 ) -> Result<Vec<(payment::Model, i64)>, DbErr> {
+    use crate::invoices::model::payment as invoice_payment;
+    let reached = invoice_payment::Entity::find()
+        .filter(invoice_payment::Column::InvoiceId.eq(invoice_id))
+        .filter(invoice_payment::Column::PaymentId.is_not_null())
+        .all(db)
+        .await?;
     let mut found = Vec::new();
     for p in service::for_invoice(db, invoice_id).await? {
-        if p.applied_at.is_none() {
+        let brought: i64 = reached.iter().filter(|r| r.payment_id == Some(p.id)).map(|r| r.amount_minor).sum();
+        if brought == 0 {
             continue;
         }
-        let left = refundable(db, &p).await?;
+        let noted: i64 = for_payment(db, p.id)
+            .await?
+            .iter()
+            .filter(|r| r.credit_note_id.is_some() && r.status != FAILED)
+            .map(|r| r.amount_minor)
+            .sum();
+        let left = std::cmp::min(refundable(db, &p).await?, brought - noted);
         if left > 0 {
             found.push((p, left));
         }
@@ -197,7 +212,19 @@ pub async fn settle_held(
     let Some(amount) = parsed.filter(|_| errors.is_empty()) else {
         return Err(PaymentError::Invalid(errors));
     };
+    // Hold the payment's row, then check again what is left: two forms sent at once give back
+    // the money once.
     let txn = state.db.begin().await?;
+    let held = payment::Entity::update_many()
+        .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payment::Column::Id.eq(id))
+        .filter(payment::Column::AppliedAt.is_null())
+        .exec(&txn)
+        .await?;
+    let fresh = service::find(&txn, id).await?.ok_or(PaymentError::NotFound)?;
+    if held.rows_affected != 1 || amount.minor() > refundable(&txn, &fresh).await? {
+        return Err(PaymentError::Conflict("This payment changed meanwhile; reload it and try again."));
+    }
     match destination {
         Destination::Gateway => {
             insert(&txn, actor, &p, None, amount.minor(), reason, &full_key).await?;

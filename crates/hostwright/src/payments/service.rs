@@ -205,7 +205,7 @@ pub async fn returned_from_approval(
     let Some(record) = record else { return Ok(None) };
     if record.status == PENDING {
         let txn = state.db.begin().await?;
-        queue_capture(&txn, record.id).await?;
+        queue_capture(&txn, record.id, CaptureCause::Return).await?;
         txn.commit().await?;
         state.jobs_wakeup.notify_one();
     }
@@ -223,25 +223,36 @@ pub async fn capture(ctx: &JobContext, id: GatewayPaymentId) -> Result<String, P
     if record.gateway != gateways::PAYPAL {
         return Ok("this gateway completes payments by itself".into());
     }
-    // Paid another way meanwhile (an automatic card charge, a bank transfer): the approval
-    // lapses uncaptured rather than charging the payer twice.
-    let owed = match record.invoice_id {
-        Some(invoice_id) => invoices::find(&state.db, invoice_id)
-            .await?
-            .is_some_and(|i| (i.status == UNPAID || i.status == COLLECTIONS) && i.balance_minor() > 0),
-        None => false,
+    // Under the invoice's row: paid another way meanwhile (a bank transfer, a card) or changed,
+    // the approval lapses uncaptured rather than charging the payer twice; an automatic charge
+    // under way is waited for. The automatic charge, in turn, waits for a capture under way.
+    let txn = state.db.begin().await?;
+    let current = match record.invoice_id {
+        Some(invoice_id) => lock_invoice(&txn, invoice_id).await?,
+        None => None,
     };
+    let owed = current
+        .as_ref()
+        .is_some_and(|i| (i.status == UNPAID || i.status == COLLECTIONS) && i.balance_minor() == record.amount_minor);
     if !owed {
         payment::Entity::update_many()
             .col_expr(payment::Column::Status, Expr::value(EXPIRED))
-            .col_expr(payment::Column::Error, Expr::value("The invoice was settled another way before the capture."))
+            .col_expr(payment::Column::Error, Expr::value("The invoice was settled or changed before the capture."))
             .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(payment::Column::Id.eq(record.id))
             .filter(payment::Column::Status.eq(PENDING))
-            .exec(&state.db)
+            .exec(&txn)
             .await?;
-        return Ok("not captured: the invoice is settled".into());
+        ctx.fence(&txn).await?;
+        txn.commit().await?;
+        return Ok("not captured: the invoice is settled or changed".into());
     }
+    if let Some(invoice_id) = record.invoice_id
+        && automatic_in_flight(&txn, invoice_id).await?
+    {
+        return Err(PaymentError::Conflict("an automatic charge of the invoice is under way"));
+    }
+    txn.commit().await?;
     let paypal = gateways::paypal(state).await?;
     match paypal.capture(&record.id.to_string(), &order).await {
         Ok(remote) => match remote.status {
@@ -267,16 +278,43 @@ pub async fn capture(ctx: &JobContext, id: GatewayPaymentId) -> Result<String, P
             fail(ctx, &record, None, &failure).await?;
             Ok(format!("declined: {}", failure.message))
         }
-        // Not approved (the payer turned back): the order lapses; nothing to book.
-        Err(GatewayError::Rejected { message, .. }) => Ok(format!("not captured: {message}")),
+        // Not approved (yet): nothing to book; PayPal's approval event queues another try.
+        Err(GatewayError::Rejected { message, .. }) if message.contains("ORDER_NOT_APPROVED") => {
+            Ok(format!("not captured: {message}"))
+        }
+        // Refused for another reason (credentials, a passing fault): tried again later.
+        Err(GatewayError::Rejected { message, .. }) => {
+            tracing::warn!(payment.id = %record.id, error = %message, "PayPal refused a capture");
+            Err(PaymentError::Conflict("PayPal refused the capture; trying again later"))
+        }
         Err(other) => Err(other.into()),
     }
 }
 
-/// Queues the capture of approved payment `id`, once.
-pub async fn queue_capture(db: &impl ConnectionTrait, id: GatewayPaymentId) -> Result<bool, DbErr> {
+/// What queued a capture: the payer coming back, or the gateway reporting the approval.
+#[derive(Debug, Clone, Copy)]
+pub enum CaptureCause {
+    Return,
+    Event,
+}
+
+/// Queues the capture of approved payment `id`, once per cause (a capture is idempotent at
+/// the gateway and booked once here, so the second finds it done).
+pub async fn queue_capture(
+    db: &impl ConnectionTrait,
+    id: GatewayPaymentId,
+    cause: CaptureCause,
+) -> Result<bool, DbErr> {
     let job = super::jobs::CapturePayment { payment_id: id };
-    crate::jobs::enqueue(db, &job, crate::jobs::Enqueue::unique(format!("payment.capture:{id}"))).await
+    crate::jobs::enqueue(db, &job, crate::jobs::Enqueue::unique(capture_key(id, cause))).await
+}
+
+pub(super) fn capture_key(id: GatewayPaymentId, cause: CaptureCause) -> String {
+    let cause = match cause {
+        CaptureCause::Return => "return",
+        CaptureCause::Event => "event",
+    };
+    format!("payment.capture:{id}:{cause}")
 }
 
 /// Holds invoice `id`'s row for the rest of `txn` (so the two ways of paying it, the client's
@@ -440,7 +478,7 @@ pub async fn apply_notice(
                 return Ok(Applied::to(record.id, "settled already"));
             }
             let txn = state.db.begin().await?;
-            let queued = queue_capture(&txn, record.id).await?;
+            let queued = queue_capture(&txn, record.id, CaptureCause::Event).await?;
             ctx.fence(&txn).await?;
             txn.commit().await?;
             Ok(Applied::to(

@@ -17,7 +17,7 @@ use crate::payments::{Shop, checkout_completed, shop_with, signed};
 use crate::support::TestApp;
 
 const WAIT: Duration = Duration::from_secs(30);
-const DUE: &str = "2027-03-10";
+pub(crate) const DUE: &str = "2027-03-10";
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -36,7 +36,7 @@ fn setup_succeeded(event_id: &str, method_ref: &str) -> String {
     .to_string()
 }
 
-fn intent(id: &str, payment: i64, status: &str) -> Value {
+pub(crate) fn intent(id: &str, payment: i64, status: &str) -> Value {
     json!({
         "id": id, "object": "payment_intent", "status": status, "amount": 1190,
         "amount_received": if status == "succeeded" { 1190 } else { 0 }, "currency": "eur",
@@ -61,7 +61,7 @@ fn card_error(code: &str, decline_code: &str, message: &str, pi: &str) -> Respon
 }
 
 /// The client saves `method_ref` on Stripe's page; Stripe reports it by webhook.
-async fn save_card(shop: &mut Shop, method_ref: &str, brand: &str, last4: &str) {
+pub(crate) async fn save_card(shop: &mut Shop, method_ref: &str, brand: &str, last4: &str) {
     Mock::given(method("POST"))
         .and(path("/v1/checkout/sessions"))
         .and(body_string_contains("mode=setup"))
@@ -101,7 +101,7 @@ async fn paying_automatically(app: TestApp) -> Shop {
     shop
 }
 
-async fn daily_run(app: &TestApp, on: &str) -> i64 {
+pub(crate) async fn daily_run(app: &TestApp, on: &str) -> i64 {
     let run = automation::run_now(&app.state, Some(day(on)), &[Task::AutoCharge], false, WAIT).await.unwrap();
     run.reports[0].counts.get("charges").copied().unwrap_or(0)
 }
@@ -223,6 +223,10 @@ async fn the_daily_run_charges_the_saved_card_once_on_the_due_date(app: TestApp)
         1
     );
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'paid'").await, 1);
+    // The check queued with the attempt, in case its job had died, finds it settled.
+    shop.client.execute("UPDATE jobs SET run_at_ms = 0 WHERE kind = 'payment.resolve'").await;
+    assert_eq!(shop.client.run_jobs().await, 1);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'").await, 1);
     assert_eq!(
         shop.scalar(
             "SELECT COUNT(*) FROM email_outbox WHERE template = 'payment_received' \

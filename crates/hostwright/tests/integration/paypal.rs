@@ -165,8 +165,11 @@ async fn a_client_pays_with_paypal_and_the_capture_is_booked_once(app: TestApp) 
     );
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoice_payments").await, 1);
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'paid'").await, 1);
-    let captures = shop.stripe.received_requests().await.unwrap();
-    assert!(captures.iter().filter(|r| r.url.path().ends_with("/capture")).count() <= 1, "captured once");
+    // However many captures were asked, they were one request to PayPal (one request id).
+    let requests = shop.stripe.received_requests().await.unwrap();
+    let captures: Vec<_> = requests.iter().filter(|r| r.url.path().ends_with("/capture")).collect();
+    assert!(!captures.is_empty());
+    assert!(captures.iter().all(|r| r.headers.get("paypal-request-id").unwrap() == "hw-capture-1"));
 
     // A webhook PayPal does not vouch for, or without its headers, changes nothing.
     let forged = deliver(&shop.client, webhook("WH-FORGED", "PAYMENT.CAPTURE.REFUNDED", json!({})), "forged").await;
@@ -288,7 +291,52 @@ async fn an_approval_for_an_invoice_paid_meanwhile_is_not_captured(app: TestApp)
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoice_payments").await, 1);
 }
 
+async fn a_paypal_capture_waits_for_an_automatic_charge_under_way(app: TestApp) {
+    use crate::autopay::{DUE, daily_run, intent, save_card};
+    let mut shop = with_paypal(app).await;
+    save_card(&mut shop, "pm_card_visa", "visa", "4242").await;
+    shop.client.post_form("/account/auto-pay", &[("auto_pay", "on")]).await;
+    shop.client.execute(&format!("UPDATE invoices SET due_date = '{DUE}'")).await;
+    // The client opened PayPal's page; then the daily run charges the card, and Stripe's
+    // answer is lost (a 500).
+    let sent = shop
+        .client
+        .post_form("/account/invoices/1/pay", &[("gateway", "paypal"), ("key", "paypal-form-key-000003")])
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER);
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"type": "api_error"}})))
+        .mount(&shop.stripe)
+        .await;
+    assert_eq!(daily_run(&shop.staff, DUE).await, 1);
+    shop.client.run_jobs().await;
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments WHERE kind = 'automatic' AND status = 'unknown'").await, 1);
+    // The payer comes back from PayPal: the capture waits rather than take the money too.
+    shop.client.get(&format!("/account/invoices/1/paypal-return?token={ORDER}")).await;
+    shop.client.run_jobs().await;
+    let requests = shop.stripe.received_requests().await.unwrap();
+    assert_eq!(requests.iter().filter(|r| r.url.path().ends_with("/capture")).count(), 0);
+    // Stripe, asked later, says the card was charged; the capture then finds nothing owed.
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "search_result", "has_more": false, "data": [intent("pi_auto_9", 2, "succeeded")],
+        })))
+        .mount(&shop.stripe)
+        .await;
+    shop.client.execute("UPDATE jobs SET run_at_ms = 0 WHERE status = 'pending'").await;
+    shop.client.run_jobs().await;
+    shop.client.execute("UPDATE jobs SET run_at_ms = 0 WHERE status = 'pending'").await;
+    shop.client.run_jobs().await;
+    let requests = shop.stripe.received_requests().await.unwrap();
+    assert_eq!(requests.iter().filter(|r| r.url.path().ends_with("/capture")).count(), 0, "PayPal never charged");
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoice_payments").await, 1);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments WHERE gateway = 'paypal' AND status = 'expired'").await, 1);
+}
+
 on_both_backends!(
+    a_paypal_capture_waits_for_an_automatic_charge_under_way,
     an_approval_for_an_invoice_paid_meanwhile_is_not_captured,
     a_client_pays_with_paypal_and_the_capture_is_booked_once,
     paypal_needs_its_credentials_and_its_connection_is_tested,

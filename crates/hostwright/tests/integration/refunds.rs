@@ -154,6 +154,10 @@ async fn money_held_on_a_payment_goes_back_to_the_card_or_to_credit(app: TestApp
     shop.staff.post_form("/admin/payments/1/refund", &rest).await.assert_redirect_to("/admin/payments/1");
     assert_eq!(shop.scalar("SELECT balance_minor FROM client_credit_balances WHERE client_id = 1").await, 400);
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments WHERE applied_at IS NOT NULL").await, 1);
+    // Money kept on account credit never reached the invoice: a credit note cannot send it
+    // back to the card as well.
+    let form = shop.staff.get("/admin/invoices/1/credit-notes/new").await;
+    assert!(!form.body.contains("value=\"gateway\""), "no refund to the card offered");
     // Nothing is held any more.
     let again = refund("1.00", "gateway", "held-key-00000004");
     shop.staff.post_form("/admin/payments/1/refund", &again).await;
