@@ -156,6 +156,49 @@ pub async fn queue_resolve(db: &impl ConnectionTrait, id: GatewayPaymentId, step
     jobs::enqueue(db, &ResolvePayment { payment_id: id, step }, how).await
 }
 
+/// Staff ask for the gateway's word on an unknown payment now, rather than at the next
+/// scheduled check. Asked a minute from now (the gateway's search may lag that much), as the
+/// last check: found, it is settled; never seen, it ends uncharged; still undecided, it stays
+/// flagged. One such check waits at a time.
+pub async fn check_now(
+    state: &AppState,
+    actor: &crate::audit::Actor,
+    id: GatewayPaymentId,
+) -> Result<bool, PaymentError> {
+    let record = service::find(&state.db, id).await?.ok_or(PaymentError::NotFound)?;
+    if record.status != UNKNOWN {
+        return Err(PaymentError::NotAllowed("Only a payment whose outcome is unknown is checked again."));
+    }
+    let prefix = format!("payment.resolve:{id}:staff:");
+    let waiting = crate::jobs::store::Entity::find()
+        .filter(crate::jobs::store::Column::UniqueKey.starts_with(&prefix))
+        .filter(crate::jobs::store::Column::Status.is_in(["pending", "running"]))
+        .count(&state.db)
+        .await?;
+    if waiting > 0 {
+        return Ok(false);
+    }
+    let how = Enqueue {
+        delay: std::time::Duration::from_secs(60),
+        ..Enqueue::unique(format!("{prefix}{}", Utc::now().timestamp_millis()))
+    };
+    let last = (RESOLVE_DELAYS.len() - 1) as u32;
+    let txn = state.db.begin().await?;
+    let queued = jobs::enqueue(&txn, &ResolvePayment { payment_id: id, step: last }, how).await?;
+    if queued {
+        crate::audit::record(
+            &txn,
+            actor,
+            "payment.check_requested",
+            Some(("payment", id.0)),
+            "Asked the gateway again",
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(queued)
+}
+
 impl Job for ResolvePayment {
     const KIND: &'static str = "payment.resolve";
 

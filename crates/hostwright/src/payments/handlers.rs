@@ -408,6 +408,23 @@ pub async fn show_payment(
     state.render(&page, "admin/payments/show.html", ctx).await
 }
 
+/// `POST /admin/payments/{id}/check`: ask the gateway about an unknown payment again.
+pub async fn check_payment(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::InvoicesManage>,
+    Path(id): Path<GatewayPaymentId>,
+) -> AppResult<Response> {
+    let back = format!("/admin/payments/{id}");
+    let actor = crate::audit::Actor::staff(current.staff.id, &current.staff.email, &page.ip);
+    Ok(match super::autopay::check_now(&state, &actor, id).await {
+        Ok(true) => flash::redirect(&state, &back, "success", "The gateway will be asked within a minute."),
+        Ok(false) => flash::redirect(&state, &back, "success", "The gateway is being asked already."),
+        Err(PaymentError::NotAllowed(why)) => flash::redirect(&state, &back, "error", why),
+        Err(err) => return Err(err.into()),
+    })
+}
+
 #[derive(Deserialize, Default)]
 pub struct HeldForm {
     #[serde(default)]

@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/payments", get(handlers::list_payments))
         .route("/admin/payments/{id}", get(handlers::show_payment))
         .route("/admin/payments/{id}/refund", post(handlers::settle_held_payment))
+        .route("/admin/payments/{id}/check", post(handlers::check_payment))
         .route("/admin/settings/gateways", get(handlers::list_gateways))
         .route("/admin/settings/gateways/{key}", get(handlers::gateway_form).post(handlers::save_gateway))
         .route("/admin/settings/gateways/{key}/test", post(handlers::test_gateway))

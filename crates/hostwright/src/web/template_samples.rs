@@ -3090,7 +3090,7 @@ fn ordering_samples() -> Vec<(String, Value)> {
                 context! {
                     current_staff => staff(&all),
                     nav => "payments",
-                    payment => payment(if filled { "partially_refunded" } else { "pending" }, if filled { SCRIPT } else { "" }, filled),
+                    payment => payment(if filled { "partially_refunded" } else { "unknown" }, if filled { SCRIPT } else { "" }, filled),
                     invoice_number => filled.then_some(SCRIPT),
                     events => if filled {
                         vec![context! {

@@ -396,7 +396,7 @@ async fn a_charge_nobody_answered_stays_unknown_until_stripe_is_asked(app: TestA
 }
 
 async fn a_charge_stripe_never_saw_is_given_up_only_after_a_second_look(app: TestApp) {
-    let shop = paying_automatically(app).await;
+    let mut shop = paying_automatically(app).await;
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents"))
         .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"type": "api_error"}})))
@@ -416,9 +416,16 @@ async fn a_charge_stripe_never_saw_is_given_up_only_after_a_second_look(app: Tes
     shop.client.execute("UPDATE jobs SET run_at_ms = 0 WHERE kind = 'payment.resolve'").await;
     shop.client.run_jobs().await;
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments WHERE status = 'unknown'").await, 1);
-    shop.client.execute("UPDATE jobs SET run_at_ms = 0 WHERE kind = 'payment.resolve'").await;
+    // Staff need not wait the hour: they ask the gateway now (within a minute).
+    shop.staff.get("/admin/payments/1").await.assert_contains("Ask the gateway now");
+    shop.staff.post_form("/admin/payments/1/check", &[]).await.assert_redirect_to("/admin/payments/1");
+    shop.staff.post_form("/admin/payments/1/check", &[]).await.assert_redirect_to("/admin/payments/1");
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'payment.check_requested'").await, 1);
+    shop.client
+        .execute("UPDATE jobs SET run_at_ms = 0 WHERE kind = 'payment.resolve' AND unique_key LIKE '%staff%'")
+        .await;
     shop.client.run_jobs().await;
-    assert_eq!(shop.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'payment.resolve'").await, 2);
+    assert_eq!(shop.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'payment.resolve' AND status = 'done'").await, 2);
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM payments WHERE status = 'expired'").await, 1);
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM email_outbox WHERE template = 'payment_failed'").await, 0);
     // The next retry day charges it again.
