@@ -39,6 +39,7 @@ pub mod currency;
 pub mod money;
 pub mod prorata;
 pub mod rounding;
+pub mod secret;
 #[cfg(any(test, feature = "test-strategies"))]
 pub mod strategies;
 pub mod tax;
@@ -59,6 +60,7 @@ pub use rounding::round;
 /// The decimal type of rates, percentages and quantities, re-exported so callers use the same
 /// version as this crate.
 pub use rust_decimal::Decimal;
+pub use secret::Secret;
 pub use tax::{
     Buyer, EuConsumerVat, PriceMode, TaxContext, TaxDecision, TaxError, TaxLevel, TaxRule, TaxRules, TaxSettings,
     TaxTreatment,

@@ -9,7 +9,6 @@
 pub mod paypal;
 pub mod stripe;
 
-use std::fmt;
 use std::future::Future;
 
 /// What a gateway can do; the admin and client pages offer only these.
@@ -69,29 +68,7 @@ impl GatewayError {
     }
 }
 
-/// Text we must never show or log (keys, secrets); `Debug` prints a placeholder.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(text: impl Into<String>) -> Self {
-        Secret(text.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "Secret(empty)" } else { "Secret(redacted)" })
-    }
-}
+pub use hostwright_core::Secret;
 
 /// An amount in a currency's minor units, with the ISO code (upper case).
 #[derive(Debug, Clone, PartialEq, Eq)]
