@@ -70,6 +70,40 @@ impl GatewayError {
 
 pub use hostwright_core::Secret;
 
+/// Sends a request and reads the answer as JSON, mapping what any gateway's HTTP can do
+/// wrong: nothing sent (unreachable), no answer (the outcome is unknown), a server error, a
+/// rate limit, an unreadable success. A refusal (another 4xx) comes back as `Ok(Err((status,
+/// body)))` for the gateway to read its own error shape.
+async fn exchange(
+    request: reqwest::RequestBuilder,
+) -> Result<Result<serde_json::Value, (u16, serde_json::Value)>, GatewayError> {
+    let response = request.send().await.map_err(|e| {
+        if e.is_connect() {
+            GatewayError::Unreachable(e.to_string())
+        } else {
+            // Sent, perhaps, but no answer: it may have been carried out.
+            GatewayError::Timeout
+        }
+    })?;
+    let status = response.status().as_u16();
+    let body = response.text().await.map_err(|_| GatewayError::Timeout)?;
+    if (200..300).contains(&status) {
+        if body.trim().is_empty() {
+            return Ok(Ok(serde_json::Value::Null));
+        }
+        return serde_json::from_str(&body)
+            .map(Ok)
+            .map_err(|e| GatewayError::Protocol(format!("{e} in a {status} answer")));
+    }
+    if status >= 500 {
+        return Err(GatewayError::ServerError { status });
+    }
+    if status == 429 {
+        return Err(GatewayError::RateLimited);
+    }
+    Ok(Err((status, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))))
+}
+
 /// An amount in a currency's minor units, with the ISO code (upper case).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Amount {

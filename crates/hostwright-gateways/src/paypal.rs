@@ -157,25 +157,10 @@ impl PayPal {
 }
 
 async fn send(request: reqwest::RequestBuilder) -> Result<Value, GatewayError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| if e.is_connect() { GatewayError::Unreachable(e.to_string()) } else { GatewayError::Timeout })?;
-    let status = response.status().as_u16();
-    let body = response.text().await.map_err(|_| GatewayError::Timeout)?;
-    if (200..300).contains(&status) {
-        if body.trim().is_empty() {
-            return Ok(Value::Null);
-        }
-        return serde_json::from_str(&body).map_err(|e| GatewayError::Protocol(format!("{e} in a {status} answer")));
-    }
-    if status >= 500 {
-        return Err(GatewayError::ServerError { status });
-    }
-    if status == 429 {
-        return Err(GatewayError::RateLimited);
-    }
-    let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let (status, parsed) = match crate::exchange(request).await? {
+        Ok(answer) => return Ok(answer),
+        Err(refused) => refused,
+    };
     // Orders and payments: {name, message, details: [{issue, description}]}; OAuth: {error,
     // error_description}.
     let issue = parsed["details"][0]["issue"].as_str().unwrap_or_default();

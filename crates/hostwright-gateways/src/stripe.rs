@@ -88,28 +88,10 @@ impl Stripe {
 }
 
 async fn send(request: reqwest::RequestBuilder) -> Result<Value, GatewayError> {
-    let response = request.send().await.map_err(|e| {
-        if e.is_timeout() {
-            GatewayError::Timeout
-        } else if e.is_connect() {
-            GatewayError::Unreachable(e.to_string())
-        } else {
-            // Sent, perhaps, but no answer: it may have been carried out.
-            GatewayError::Timeout
-        }
-    })?;
-    let status = response.status().as_u16();
-    let body = response.text().await.map_err(|_| GatewayError::Timeout)?;
-    if (200..300).contains(&status) {
-        return serde_json::from_str(&body).map_err(|e| GatewayError::Protocol(format!("{e} in a {status} answer")));
-    }
-    if status >= 500 {
-        return Err(GatewayError::ServerError { status });
-    }
-    if status == 429 {
-        return Err(GatewayError::RateLimited);
-    }
-    let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let (status, parsed) = match crate::exchange(request).await? {
+        Ok(answer) => return Ok(answer),
+        Err(refused) => refused,
+    };
     let error = &parsed["error"];
     let message = text(error, "message").unwrap_or_else(|| format!("HTTP {status}"));
     if error["type"] == "card_error" || status == 402 {

@@ -80,19 +80,12 @@ pub async fn billing(settings: Settings, bench: &BillingBench) -> anyhow::Result
         bail!("--services and --clients must be at least 1");
     }
     let scratch = Scratch::create(bench.database.as_deref()).await?;
-    let result = run_in(settings, &scratch, bench).await;
-    if bench.keep {
-        eprintln!("kept the scratch database {}", crate::db::redact_url(&scratch.url));
-    } else if let Err(err) = scratch.drop().await {
-        eprintln!("could not remove the scratch database: {err:#}");
-    }
+    let result = run_in(scratch.settings(settings), bench).await;
+    scratch.finish(bench.keep).await;
     result
 }
 
-async fn run_in(mut settings: Settings, scratch: &Scratch, bench: &BillingBench) -> anyhow::Result<BillingFigures> {
-    settings.database_url = scratch.url.clone();
-    settings.data_dir = scratch.dir.clone();
-    settings.files.path = Some(scratch.dir.join("files"));
+async fn run_in(mut settings: Settings, bench: &BillingBench) -> anyhow::Result<BillingFigures> {
     settings.database_max_connections = settings.database_max_connections.max(4);
     let state = crate::startup::build_state(settings).await?;
     let db = &state.db;
@@ -310,7 +303,24 @@ impl Scratch {
         }
     }
 
-    pub async fn drop(&self) -> anyhow::Result<()> {
+    /// `settings` pointed at the scratch database and folder.
+    pub fn settings(&self, mut settings: Settings) -> Settings {
+        settings.database_url = self.url.clone();
+        settings.data_dir = self.dir.clone();
+        settings.files.path = Some(self.dir.join("files"));
+        settings
+    }
+
+    /// Keeps the scratch database (saying where) or removes it.
+    pub async fn finish(&self, keep: bool) {
+        if keep {
+            eprintln!("kept the scratch database {}", crate::db::redact_url(&self.url));
+        } else if let Err(err) = self.drop().await {
+            eprintln!("could not remove the scratch database: {err:#}");
+        }
+    }
+
+    async fn drop(&self) -> anyhow::Result<()> {
         if let Some((server, name)) = &self.postgres {
             let server = crate::db::connect_url(server, 1).await?;
             server

@@ -9,7 +9,6 @@
 //! closing that page first: a page already paid ends the automatic attempt uncharged.
 
 use chrono::{Days, NaiveDate, Utc};
-use hostwright_core::Money;
 use hostwright_gateways::{ChargeRequest, ExpireOutcome, GatewayError, PaymentGateway, RemoteStatus};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -558,11 +557,6 @@ async fn resolve(ctx: &JobContext, id: GatewayPaymentId, step: u32) -> Result<St
 pub fn next_attempt(settings: &AutomationSettings, due: NaiveDate, attempt_key: &str) -> Option<NaiveDate> {
     let slot: u32 = attempt_key.rsplit(':').next()?.parse().ok()?;
     slot_date(due, slot + 1, settings.auto_charge_days_before, &settings.auto_charge_retry_days)
-}
-
-/// The amount of a payment, as people read it.
-pub(super) async fn amount_text(db: &impl ConnectionTrait, minor: i64, code: &str) -> Result<String, PaymentError> {
-    Ok(Money::from_minor(minor, service::currency(db, code).await?).to_string())
 }
 
 #[cfg(test)]

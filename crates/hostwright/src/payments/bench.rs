@@ -75,19 +75,12 @@ pub async fn webhooks(settings: Settings, bench: &WebhookBench) -> anyhow::Resul
         bail!("--events, --senders and --repeat must be at least 1");
     }
     let scratch = Scratch::create(bench.database.as_deref()).await?;
-    let result = run_in(settings, &scratch, bench).await;
-    if bench.keep {
-        eprintln!("kept the scratch database {}", crate::db::redact_url(&scratch.url));
-    } else if let Err(err) = scratch.drop().await {
-        eprintln!("could not remove the scratch database: {err:#}");
-    }
+    let result = run_in(scratch.settings(settings), bench).await;
+    scratch.finish(bench.keep).await;
     result
 }
 
-async fn run_in(mut settings: Settings, scratch: &Scratch, bench: &WebhookBench) -> anyhow::Result<WebhookFigures> {
-    settings.database_url = scratch.url.clone();
-    settings.data_dir = scratch.dir.clone();
-    settings.files.path = Some(scratch.dir.join("files"));
+async fn run_in(mut settings: Settings, bench: &WebhookBench) -> anyhow::Result<WebhookFigures> {
     settings.database_max_connections = settings.database_max_connections.max(bench.senders as u32 / 2 + 4);
     let state = crate::startup::build_state(settings).await?;
     let backend = match state.db.get_database_backend() {

@@ -30,23 +30,15 @@ impl Job for ProcessEvent {
         if stored.processed_at.is_some() {
             return Ok(());
         }
-        let applied = match stored.gateway.as_str() {
-            STRIPE => {
-                let parsed = stripe::parse_event(stored.payload.as_bytes())
-                    .map_err(|e| JobError::Permanent(format!("the stored event cannot be read: {e}")))?;
-                let notice = stripe::interpret(&parsed);
-                let gateway = gateways::stripe(state).await?;
-                service::apply_notice(ctx, &*gateway, STRIPE, &notice).await?
-            }
-            PAYPAL => {
-                let parsed = paypal::parse_event(stored.payload.as_bytes())
-                    .map_err(|e| JobError::Permanent(format!("the stored event cannot be read: {e}")))?;
-                let notice = paypal::interpret(&parsed);
-                let gateway = gateways::paypal(state).await?;
-                service::apply_notice(ctx, &*gateway, PAYPAL, &notice).await?
-            }
+        let payload = stored.payload.as_bytes();
+        let read = match stored.gateway.as_str() {
+            STRIPE => stripe::parse_event(payload).map(|e| stripe::interpret(&e)).map_err(|e| e.to_string()),
+            PAYPAL => paypal::parse_event(payload).map(|e| paypal::interpret(&e)),
             other => return Err(JobError::Permanent(format!("no gateway {other}"))),
         };
+        let notice = read.map_err(|e| JobError::Permanent(format!("the stored event cannot be read: {e}")))?;
+        let gateway = gateways::online(state, &stored.gateway).await?;
+        let applied = service::apply_notice(ctx, &gateway, &stored.gateway, &notice).await?;
         tracing::info!(event.id = %stored.event_id, event.kind = %stored.event_type, outcome = %applied.outcome, "applied a payment event");
         event::Entity::update_many()
             .col_expr(event::Column::ProcessedAt, Expr::value(Utc::now()))

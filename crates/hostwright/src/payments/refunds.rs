@@ -52,16 +52,20 @@ pub fn status_label(status: &str) -> &'static str {
 /// What is left to refund of a payment: what it brought, less what was refunded and what our
 /// refunds under way will take.
 pub async fn refundable(db: &impl ConnectionTrait, p: &payment::Model) -> Result<i64, DbErr> {
+    Ok(left_of(p, &for_payment(db, p.id).await?))
+}
+
+/// [`refundable`] from the payment's refunds, read already.
+fn left_of(p: &payment::Model, ours: &[refund::Model]) -> i64 {
     if p.status != SUCCEEDED && p.status != PARTIALLY_REFUNDED || !gateways::is_online(&p.gateway) {
-        return Ok(0);
+        return 0;
     }
-    let ours = for_payment(db, p.id).await?;
     let asked: i64 = ours.iter().filter(|r| r.status != FAILED).map(|r| r.amount_minor).sum();
     let done: i64 = ours.iter().filter(|r| r.status == DONE).map(|r| r.amount_minor).sum();
     // What the gateway reports refunded includes ours that succeeded, and may already include
     // one still marked pending here for a moment: counted twice then, which only ever
     // refunds less, never more.
-    Ok(std::cmp::max(p.amount_minor - std::cmp::max(p.refunded_minor, done) - (asked - done), 0))
+    std::cmp::max(p.amount_minor - std::cmp::max(p.refunded_minor, done) - (asked - done), 0)
 }
 
 /// The invoice's gateway payments, newest first, with what can still go back through each for
@@ -83,13 +87,10 @@ pub async fn refundable_for_invoice(
         if brought == 0 {
             continue;
         }
-        let noted: i64 = for_payment(db, p.id)
-            .await?
-            .iter()
-            .filter(|r| r.credit_note_id.is_some() && r.status != FAILED)
-            .map(|r| r.amount_minor)
-            .sum();
-        let left = std::cmp::min(refundable(db, &p).await?, brought - noted);
+        let ours = for_payment(db, p.id).await?;
+        let noted: i64 =
+            ours.iter().filter(|r| r.credit_note_id.is_some() && r.status != FAILED).map(|r| r.amount_minor).sum();
+        let left = std::cmp::min(left_of(&p, &ours), brought - noted);
         if left > 0 {
             found.push((p, left));
         }
@@ -154,9 +155,8 @@ async fn insert(
     .await?;
     jobs::enqueue(txn, &RefundPayment { refund_id: row.id }, Enqueue::unique(format!("payment.refund:{}", row.id)))
         .await?;
-    let amount = super::autopay::amount_text(txn, amount_minor, &p.currency_code)
-        .await
-        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    let amount =
+        service::amount_text(txn, amount_minor, &p.currency_code).await.map_err(|e| DbErr::Custom(e.to_string()))?;
     let summary = format!("Refund of {amount} to {} asked: {reason}", gateways::label(&p.gateway));
     audit::record(txn, actor, "payment.refund_requested", Some(("payment", p.id.0)), summary).await?;
     Ok(row)
@@ -331,7 +331,7 @@ async fn finish(
     if moved.rows_affected != 1 {
         return Ok("settled meanwhile".into());
     }
-    let amount = super::autopay::amount_text(&txn, row.amount_minor, &p.currency_code).await?;
+    let amount = service::amount_text(&txn, row.amount_minor, &p.currency_code).await?;
     let actor = Actor::system(gateways::label(&p.gateway));
     let outcome = match result {
         Ok(reference) => {

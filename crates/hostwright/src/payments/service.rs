@@ -556,7 +556,7 @@ pub async fn fail(
         Err(err) if crate::web::forms::is_unique_violation(&err) => return Ok(false),
         Err(err) => return Err(err.into()),
     }
-    let amount = super::autopay::amount_text(&txn, record.amount_minor, &record.currency_code).await?;
+    let amount = amount_text(&txn, record.amount_minor, &record.currency_code).await?;
     let summary = format!(
         "{} payment of {amount} failed: {} ({})",
         if record.kind == AUTOMATIC { "Automatic" } else { "Card" },
@@ -719,6 +719,11 @@ pub async fn send_receipt(
         link => invoice_id.map(|id| state.settings.url(&format!("/account/invoices/{id}"))),
     };
     crate::clients::contacts::send_billing_email(state, txn, &owner, "payment_received", ctx).await
+}
+
+/// An amount in a payment's currency, as people read it.
+pub(super) async fn amount_text(db: &impl ConnectionTrait, minor: i64, code: &str) -> Result<String, PaymentError> {
+    Ok(Money::from_minor(minor, currency(db, code).await?).to_string())
 }
 
 pub(super) async fn currency(db: &impl ConnectionTrait, code: &str) -> Result<Currency, PaymentError> {
