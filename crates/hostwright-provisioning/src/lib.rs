@@ -6,6 +6,10 @@
 //! and keeps the record of what happened. Every call has a timeout; every request and answer
 //! a module reports for the log has gone through [`Redactor`] first.
 
+pub mod cpanel;
+pub mod directadmin;
+pub mod plesk;
+pub mod postgres;
 pub mod webhook;
 
 use std::collections::BTreeMap;
@@ -68,6 +72,23 @@ pub struct ModuleInfo {
     pub server_fields: Vec<Field>,
     pub product_fields: Vec<Field>,
     pub capabilities: Capabilities,
+    /// Extra buttons the client area offers on a service (a module's own features).
+    pub client_actions: Vec<ClientAction>,
+}
+
+/// A module's own action a client may start from the service page ("Reset file permissions").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAction {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
+}
+
+/// What a client action did: a message to show, or an address to send the client to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionOutcome {
+    Message(String),
+    Redirect(String),
 }
 
 /// The server an account lives on, with its credentials decrypted for this call.
@@ -268,6 +289,18 @@ pub trait ProvisioningModule: Send + Sync {
         account: &Account,
         log: &mut Vec<Exchange>,
     ) -> impl Future<Output = Result<String, ModuleError>> + Send;
+
+    /// Runs one of `info().client_actions`.
+    fn client_action(
+        &self,
+        server: &Server,
+        account: &Account,
+        action: &str,
+        log: &mut Vec<Exchange>,
+    ) -> impl Future<Output = Result<ActionOutcome, ModuleError>> + Send {
+        let _ = (server, account, action, log);
+        async { Err(ModuleError::Unsupported) }
+    }
 }
 
 /// Sends a request with the server's timeout and reads the answer as text, mapping what went

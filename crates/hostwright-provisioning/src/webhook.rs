@@ -116,6 +116,7 @@ impl ProvisioningModule for Webhook {
                 change_password: true,
                 ..Capabilities::default()
             },
+            client_actions: Vec::new(),
         }
     }
 

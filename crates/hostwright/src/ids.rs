@@ -99,4 +99,10 @@ typed_ids!(
     PaymentMethodId,
     /// A refund Hostwright asked a gateway to make.
     PaymentRefundId,
+    /// A server accounts are provisioned on.
+    ServerId,
+    /// A group of servers new accounts are spread over.
+    ServerGroupId,
+    /// One call a provisioning module made (the module log).
+    ModuleCallId,
 );

@@ -119,6 +119,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::payments::router())
         .merge(crate::orders::router())
         .merge(crate::services::router())
+        .merge(crate::provisioning::handlers::router())
         .route("/admin/audit", get(crate::audit::handlers::list_audit))
         .route(
             "/admin/settings",

@@ -36,6 +36,8 @@ pub struct Inner {
     pub jobs_wakeup: Notify,
     /// The online payment gateways this node built from their settings.
     pub gateways: hostwright_gateways::GatewayCache,
+    /// The HTTP client provisioning modules share (each call sets its own timeout).
+    pub http: reqwest::Client,
     /// Set when shutdown starts, so `/readyz` tells the load balancer to stop sending.
     draining: AtomicBool,
 }
@@ -69,6 +71,10 @@ impl AppState {
             outbox_wakeup: Notify::new(),
             jobs_wakeup: Notify::new(),
             gateways: Default::default(),
+            http: reqwest::Client::builder()
+                .user_agent(concat!("Hostwright/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default(),
             draining: AtomicBool::new(false),
         }))
     }

@@ -64,6 +64,35 @@ impl Actor {
     }
 }
 
+/// An [`Actor`] as a job's payload carries it, so work done later is recorded as done by
+/// whoever asked for it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ActorRecord {
+    pub kind: String,
+    pub id: Option<i64>,
+    pub label: String,
+    pub ip: String,
+}
+
+impl From<&Actor> for ActorRecord {
+    fn from(a: &Actor) -> Self {
+        ActorRecord { kind: a.kind.to_owned(), id: a.id, label: a.label.clone(), ip: a.ip.clone() }
+    }
+}
+
+impl ActorRecord {
+    pub fn actor(&self) -> Actor {
+        let kind = match self.kind.as_str() {
+            "staff" => "staff",
+            "client" => "client",
+            "contact" => "contact",
+            "anonymous" => "anonymous",
+            _ => "system",
+        };
+        Actor { kind, id: self.id, label: self.label.clone(), ip: self.ip.clone() }
+    }
+}
+
 /// Appends one entry; call inside the transaction of the change it records.
 pub async fn record(
     db: &impl ConnectionTrait,

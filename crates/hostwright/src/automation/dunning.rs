@@ -188,7 +188,7 @@ pub(super) async fn cancellations(
         let Some(s) = crate::services::store::find(&state.db, request.service_id).await.map_err(db)? else { continue };
         if s.next_due_date.is_some_and(|due| due <= date) {
             planned.push(Planned {
-                job: CancelAtPeriodEnd { service_id: s.id, request_id: request.id },
+                job: CancelAtPeriodEnd { service_id: s.id, request_id: request.id, actor: None },
                 key: format!("cancel-at-period-end:{}", request.id),
                 describe: format!("cancel service #{} (its period ended {})", s.id, s.next_due_date.unwrap_or(date)),
             });

@@ -27,14 +27,9 @@ fn actor() -> Actor {
     Actor::system("automation")
 }
 
-/// What the module call's failure means for the job: a refusal because the service moved on
-/// is the end of it; anything else is worth retrying, and shows on the queue page.
+/// What the module call's failure means for the job (see `provisioning::jobs::outcome`).
 fn outcome(result: Result<Status, LifecycleError>) -> Result<(), JobError> {
-    match result {
-        Ok(_) | Err(LifecycleError::NotFound | LifecycleError::NotAllowed(_)) => Ok(()),
-        Err(LifecycleError::Module(message)) => Err(JobError::Retry(anyhow::anyhow!("{message}"))),
-        Err(LifecycleError::Internal(err)) => Err(JobError::Retry(err)),
-    }
+    crate::provisioning::jobs::outcome(result.map(|_| ()))
 }
 
 /// Suspend (or terminate) a service that is still unpaid since `due`.
@@ -48,6 +43,7 @@ pub struct Overdue {
 
 impl Job for Overdue {
     const KIND: &'static str = "service.overdue";
+    const TIMEOUT: std::time::Duration = crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
         let state = &ctx.state;
@@ -61,7 +57,7 @@ impl Job for Overdue {
             (false, Some(Status::Active)) => Command::Suspend { reason: OVERDUE_REASON.into() },
             _ => return Ok(()),
         };
-        outcome(lifecycle::run(state, &actor(), self.service_id, command).await)
+        outcome(lifecycle::run(state, Some(ctx), &actor(), self.service_id, command).await)
     }
 }
 
@@ -74,6 +70,7 @@ pub struct Unsuspend {
 
 impl Job for Unsuspend {
     const KIND: &'static str = "service.unsuspend_paid";
+    const TIMEOUT: std::time::Duration = crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
         let state = &ctx.state;
@@ -82,26 +79,39 @@ impl Job for Unsuspend {
         if s.status != Status::Suspended.key() || s.suspend_reason != OVERDUE_REASON {
             return Ok(());
         }
-        outcome(lifecycle::run(state, &actor(), self.service_id, Command::Unsuspend).await)
+        outcome(lifecycle::run(state, Some(ctx), &actor(), self.service_id, Command::Unsuspend).await)
     }
 }
 
-/// Carry out an end-of-period cancellation request whose period has ended.
+/// Carry out a cancellation request: an end-of-period one whose period has ended, or one
+/// staff chose to act on now for a service live on a server (`actor` is then theirs).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CancelAtPeriodEnd {
     pub service_id: ServiceId,
     pub request_id: CancellationRequestId,
+    #[serde(default)]
+    pub actor: Option<crate::audit::ActorRecord>,
 }
 
 impl Job for CancelAtPeriodEnd {
     const KIND: &'static str = "service.cancel_at_period_end";
+    const TIMEOUT: std::time::Duration = crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let result =
-            cancellations::resolve(&ctx.state, &actor(), self.service_id, self.request_id, Resolution::CancelNow).await;
+        let who = self.actor.as_ref().map_or_else(actor, crate::audit::ActorRecord::actor);
+        let result = cancellations::resolve(
+            &ctx.state,
+            Some(ctx),
+            &who,
+            self.service_id,
+            self.request_id,
+            Resolution::CancelNow,
+        )
+        .await;
         match result {
-            Ok(()) | Err(ServiceError::NotFound | ServiceError::NotAllowed(_)) => Ok(()),
+            Ok(_) | Err(ServiceError::NotFound | ServiceError::NotAllowed(_)) => Ok(()),
             Err(ServiceError::Invalid(errors)) => Err(JobError::Permanent(errors.to_string())),
+            Err(ServiceError::Module(message)) => Err(JobError::Permanent(message)),
             Err(ServiceError::Internal(err)) => Err(JobError::Retry(err)),
         }
     }
@@ -115,6 +125,7 @@ pub struct CancelUnpaidOrder {
 
 impl Job for CancelUnpaidOrder {
     const KIND: &'static str = "order.cancel_unpaid";
+    const TIMEOUT: std::time::Duration = crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
         use crate::orders::manage::{self, OrderError};
@@ -129,7 +140,7 @@ impl Job for CancelUnpaidOrder {
                 _ => return Ok(()),
             }
         }
-        match manage::cancel(state, &actor(), self.order_id).await {
+        match manage::close_now(state, Some(ctx), &actor(), self.order_id, manage::CANCELLED).await {
             Ok(()) | Err(OrderError::NotFound | OrderError::NotAllowed(_)) => Ok(()),
             Err(OrderError::Internal(err)) => Err(JobError::Retry(err)),
         }

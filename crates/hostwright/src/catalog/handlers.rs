@@ -13,9 +13,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::model::{currency, product};
-use super::service::{
-    self, CatalogError, GroupInput, PaymentType, PriceInput, ProductInput, ProductType, ProvisioningModule,
-};
+use super::service::{self, CatalogError, GroupInput, PaymentType, PriceInput, ProductInput, ProductType};
 use super::{addons, options as option_groups};
 use crate::audit::Actor;
 use crate::ids::{ProductGroupId, ProductId};
@@ -271,7 +269,7 @@ async fn options(state: &AppState) -> AppResult<Value> {
         groups => groups,
         product_types => ProductType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
         payment_types => PaymentType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
-        modules => ProvisioningModule::ALL.iter().map(|m| (m.key(), m.label())).collect::<Vec<_>>(),
+        modules => crate::provisioning::choices(&state.http),
     })
 }
 
@@ -287,7 +285,7 @@ pub async fn new_product_form(
         payment_type: "recurring".into(),
         taxable: Some("on".into()),
         prorata_day: "1".into(),
-        module: ProvisioningModule::None.key().into(),
+        module: "none".into(),
         ..ProductForm::default()
     };
     let ctx = context! {

@@ -74,7 +74,10 @@ pub mod product {
         pub prorata_day: i16,
         pub prorata_cutoff_day: Option<i16>,
         pub module: String,
+        /// The product's settings for its module (its `product_fields`), as a JSON object.
         pub module_settings: String,
+        /// The group a new account's server is taken from.
+        pub server_group_id: Option<crate::ids::ServerGroupId>,
         /// Days before the due date a renewal invoice is made; `None` = the automation setting.
         pub renewal_invoice_days: Option<i32>,
         /// Days overdue before the daily run suspends; `None` = the automation setting.

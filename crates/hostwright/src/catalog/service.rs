@@ -104,33 +104,6 @@ impl PaymentType {
     }
 }
 
-/// The provisioning module that sets up a product's services. Until provisioning modules
-/// exist (cPanel, Plesk ...), every product is set up by hand: `none` has no settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProvisioningModule {
-    None,
-}
-
-impl ProvisioningModule {
-    pub const ALL: [ProvisioningModule; 1] = [Self::None];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::None => "none",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::None => "None (manual)",
-        }
-    }
-
-    pub fn parse(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.key() == key)
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("not found")]
@@ -390,7 +363,7 @@ pub struct ProductInput {
     pub prorata_day: String,
     pub prorata_cutoff_day: String,
     pub sort_order: String,
-    /// A `ProvisioningModule` key; empty means "none".
+    /// A provisioning module key (`provisioning::KEYS`); empty means "none".
     pub module: String,
 }
 
@@ -449,8 +422,8 @@ pub async fn save_product(
     }
     let sort_order = parse_order(&mut errors, &input.sort_order);
     let module = match input.module.trim() {
-        "" => Some(ProvisioningModule::None),
-        key => ProvisioningModule::parse(key),
+        "" => Some("none"),
+        key => crate::provisioning::KEYS.iter().copied().find(|k| *k == key),
     };
     if module.is_none() {
         errors.add("module", "Choose a provisioning module.");
@@ -467,8 +440,8 @@ pub async fn save_product(
         None => product::ActiveModel { created_at: Set(now), ..Default::default() },
     };
     // A module's settings belong to that module: another module starts from none.
-    if active.module.try_as_ref().is_none_or(|current| current != module.key()) {
-        active.module = Set(module.key().into());
+    if active.module.try_as_ref().is_none_or(|current| current != module) {
+        active.module = Set(module.into());
         active.module_settings = Set("{}".into());
     }
     active.group_id = Set(group_id);

@@ -75,11 +75,17 @@ pub struct Enqueue {
     pub priority: Option<i32>,
     /// A job with the same key is queued once: a second enqueue does nothing.
     pub unique_key: Option<String>,
+    /// What the job is about (`service:42`), listed on that thing's page.
+    pub subject: Option<String>,
 }
 
 impl Enqueue {
     pub fn unique(key: impl Into<String>) -> Self {
         Enqueue { unique_key: Some(key.into()), ..Enqueue::default() }
+    }
+
+    pub fn about(self, subject: impl Into<String>) -> Self {
+        Enqueue { subject: Some(subject.into()), ..self }
     }
 }
 
@@ -147,6 +153,11 @@ impl Registry {
             .with::<crate::payments::autopay::ChargeInvoice>()
             .with::<crate::payments::autopay::ResolvePayment>()
             .with::<crate::payments::refunds::RefundPayment>()
+            .with::<crate::provisioning::jobs::ServiceCommand>()
+            .with::<crate::provisioning::jobs::TestServer>()
+            .with::<crate::provisioning::client::AnswerTicket>()
+            .with::<crate::provisioning::client::RefreshUsage>()
+            .with::<crate::orders::manage::CloseOrder>()
     }
 
     pub fn with<J: Job>(mut self) -> Self {

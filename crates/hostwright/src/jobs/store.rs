@@ -33,6 +33,8 @@ pub struct Model {
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub finished_at_ms: Option<i64>,
+    /// What the job is about, like `service:42`, for that thing's page.
+    pub subject: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -56,8 +58,8 @@ pub(super) async fn insert(
 ) -> Result<bool, DbErr> {
     let backend = db.get_database_backend();
     let sql = "INSERT INTO jobs (kind, payload, unique_key, priority, status, attempts, max_attempts, run_at_ms, \
-               lease_token, created_at_ms, updated_at_ms) \
-               VALUES (?, ?, ?, ?, 'pending', 0, ?, {now} + ?, 0, {now}, {now}) \
+               lease_token, created_at_ms, updated_at_ms, subject) \
+               VALUES (?, ?, ?, ?, 'pending', 0, ?, {now} + ?, 0, {now}, {now}, ?) \
                ON CONFLICT (unique_key) DO NOTHING";
     let values = vec![
         kind.into(),
@@ -66,6 +68,7 @@ pub(super) async fn insert(
         how.priority.unwrap_or(100).into(),
         max_attempts.into(),
         millis(how.delay).into(),
+        how.subject.clone().into(),
     ];
     Ok(db.execute_raw(statement(backend, sql, values)).await?.rows_affected() == 1)
 }
@@ -169,6 +172,16 @@ pub async fn fail(db: &impl ConnectionTrait, job: &Claimed, error: &str, permane
     let error: String = error.chars().take(4000).collect();
     let values = vec![millis(backoff(job.attempts)).into(), error.into(), job.id.0.into(), job.token.into()];
     Ok(db.execute_raw(statement(backend, &sql, values)).await?.rows_affected() == 1)
+}
+
+/// The jobs about `subject` that are not done: waiting, running or failed, oldest first.
+pub async fn open_for(db: &impl ConnectionTrait, subject: &str) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::Subject.eq(subject))
+        .filter(Column::Status.is_in([PENDING, RUNNING, FAILED]))
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await
 }
 
 /// Whether a job with `unique_key` was ever queued.

@@ -25,6 +25,7 @@ mod m20261204_000017_services_fillfactor;
 mod m20261204_000018_outbox_dedupe_key;
 mod m20261204_000019_payments;
 mod m20261205_000020_refunds_and_funds;
+mod m20261206_000021_provisioning;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000018_outbox_dedupe_key::Migration),
             Box::new(m20261204_000019_payments::Migration),
             Box::new(m20261205_000020_refunds_and_funds::Migration),
+            Box::new(m20261206_000021_provisioning::Migration),
         ]
     }
 }

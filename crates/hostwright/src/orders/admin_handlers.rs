@@ -124,19 +124,20 @@ pub async fn order_action(
     let actor = actor(&current, &page);
     let back = format!("/admin/orders/{id}");
     let outcome = match action.as_str() {
-        "accept" => manage::accept(&state, &actor, id).await.map(|accepted| {
-            if accepted.failed.is_empty() {
-                format!("Order accepted; {} service(s) set up.", accepted.created)
-            } else {
-                format!(
-                    "Order accepted; {} service(s) set up, these failed and stay pending: {}",
-                    accepted.created,
-                    accepted.failed.join("; ")
-                )
+        "accept" => manage::accept(&state, &actor, id).await.map(|accepted| match accepted.queued {
+            0 => "Order accepted.".to_owned(),
+            n => format!("Order accepted; {n} service(s) are being set up on their servers."),
+        }),
+        "cancel" => manage::cancel(&state, &actor, id).await.map(|closing| match closing {
+            manage::Closing::Done => "Order cancelled.".to_owned(),
+            manage::Closing::Queued => {
+                "The order's services are being removed from their servers; the order is cancelled then.".to_owned()
             }
         }),
-        "cancel" => manage::cancel(&state, &actor, id).await.map(|()| "Order cancelled.".to_owned()),
-        "fraud" => manage::mark_fraud(&state, &actor, id).await.map(|()| "Order marked as fraud.".to_owned()),
+        "fraud" => manage::mark_fraud(&state, &actor, id).await.map(|closing| match closing {
+            manage::Closing::Done => "Order marked as fraud.".to_owned(),
+            manage::Closing::Queued => "The order is marked as fraud once its services are removed.".to_owned(),
+        }),
         "delete" => {
             return match manage::delete(&state, &actor, id).await {
                 Ok(number) => {

@@ -12,15 +12,19 @@ use sea_orm::{Condition, QueryOrder, QuerySelect, QueryTrait, TransactionTrait};
 
 use super::coupons;
 use super::model::order;
+use crate::audit::ActorRecord;
 use crate::audit::{self, Actor};
 use crate::catalog::model::product;
 use crate::ids::{ClientId, InvoiceId, OrderId};
 use crate::invoices::service as invoices;
+use crate::jobs::{self, Enqueue, Job, JobContext, JobError};
+use crate::provisioning::Command;
 use crate::services::lifecycle::{self, LifecycleError};
 use crate::services::model::{service, service_addon};
 use crate::services::status::Status;
 use crate::services::store as services;
 use crate::state::AppState;
+use serde::{Deserialize, Serialize};
 
 /// Order statuses.
 pub const PENDING: &str = "pending";
@@ -71,15 +75,15 @@ async fn move_status(txn: &impl ConnectionTrait, id: OrderId, from: &[&str], to:
     Ok(txn.execute(&update).await?.rows_affected() == 1)
 }
 
-/// What accepting set up, and what failed (those services stay pending; staff retry them from
-/// the service page).
+/// What accepting queued: one create per pending service, run by the workers (their outcome
+/// shows on each service's page and, if they fail, on the queue page).
 #[derive(Debug, Default)]
 pub struct Accepted {
-    pub created: usize,
-    pub failed: Vec<String>,
+    pub queued: usize,
 }
 
-/// Accepts a pending order and runs the module "create" for each of its services.
+/// Accepts a pending order and queues the module "create" for each of its services, in the
+/// same transaction (queued once per service, however often the order is accepted).
 pub async fn accept(state: &AppState, actor: &Actor, id: OrderId) -> Result<Accepted, OrderError> {
     let current = find(&state.db, id).await?.ok_or(OrderError::NotFound)?;
     let txn = state.db.begin().await?;
@@ -96,40 +100,103 @@ pub async fn accept(state: &AppState, actor: &Actor, id: OrderId) -> Result<Acce
     txn.execute(&addons).await?;
     audit::record(&txn, actor, "order.accepted", Some(("order", id.0)), format!("Accepted order {}", current.number))
         .await?;
-    txn.commit().await?;
     let mut outcome = Accepted::default();
-    for s in services::for_order(&state.db, id).await? {
+    for s in services::for_order(&txn, id).await? {
         if s.status != Status::Pending.key() {
             continue;
         }
-        match lifecycle::run(state, actor, s.id, crate::provisioning::Command::Create).await {
-            Ok(_) => outcome.created += 1,
-            Err(LifecycleError::Internal(err)) => return Err(OrderError::Internal(err)),
-            Err(err) => outcome.failed.push(format!("service #{}: {err}", s.id)),
+        match lifecycle::request(&txn, actor, s.id, Command::Create, Some(format!("service.create:{}", s.id))).await {
+            Ok(()) => outcome.queued += 1,
+            Err(LifecycleError::NotFound | LifecycleError::NotAllowed(_)) => {}
+            Err(err) => return Err(OrderError::Internal(anyhow::anyhow!("{err}"))),
         }
     }
+    txn.commit().await?;
+    state.jobs_wakeup.notify_one();
     Ok(outcome)
+}
+
+/// How staff's cancel or fraud ended: done, or queued because services must first be removed
+/// from their servers (a job does that, then closes the order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    Done,
+    Queued,
 }
 
 /// Cancels a pending or active order: live services are terminated and closed, stock and the
 /// coupon's use are given back, and an invoice nobody paid is cancelled.
-pub async fn cancel(state: &AppState, actor: &Actor, id: OrderId) -> Result<(), OrderError> {
-    close(state, actor, id, &[PENDING, ACTIVE], CANCELLED, Status::Cancelled).await
+pub async fn cancel(state: &AppState, actor: &Actor, id: OrderId) -> Result<Closing, OrderError> {
+    request_close(state, actor, id, CANCELLED).await
 }
 
 /// Marks a pending order as fraud: nothing was set up, nothing will be.
-pub async fn mark_fraud(state: &AppState, actor: &Actor, id: OrderId) -> Result<(), OrderError> {
-    close(state, actor, id, &[PENDING], FRAUD, Status::Fraud).await
+pub async fn mark_fraud(state: &AppState, actor: &Actor, id: OrderId) -> Result<Closing, OrderError> {
+    request_close(state, actor, id, FRAUD).await
 }
 
-async fn close(
+/// The statuses an order may be closed from, and what its services become.
+fn closing(to: &str) -> (&'static [&'static str], Status) {
+    if to == FRAUD { (&[PENDING], Status::Fraud) } else { (&[PENDING, ACTIVE], Status::Cancelled) }
+}
+
+/// Closes the order now when none of its services is on a server; otherwise queues
+/// [`CloseOrder`], which terminates them first.
+async fn request_close(state: &AppState, actor: &Actor, id: OrderId, to: &str) -> Result<Closing, OrderError> {
+    let current = find(&state.db, id).await?.ok_or(OrderError::NotFound)?;
+    let (from, _) = closing(to);
+    if !from.contains(&current.status.as_str()) {
+        return Err(OrderError::NotAllowed(format!(
+            "Order {} is {}; it cannot be changed so.",
+            current.number, current.status
+        )));
+    }
+    let live = services::for_order(&state.db, id)
+        .await?
+        .iter()
+        .any(|s| matches!(Status::parse(&s.status), Some(Status::Active | Status::Suspended)));
+    if !live {
+        close_now(state, None, actor, id, to).await?;
+        return Ok(Closing::Done);
+    }
+    let job = CloseOrder { order_id: id, to: to.to_owned(), actor: actor.into() };
+    jobs::enqueue(&state.db, &job, Enqueue::default().about(format!("order:{id}"))).await?;
+    state.jobs_wakeup.notify_one();
+    Ok(Closing::Queued)
+}
+
+/// Close an order whose services are on servers: terminate them, then close it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CloseOrder {
+    pub order_id: OrderId,
+    /// `cancelled` or `fraud`.
+    pub to: String,
+    pub actor: ActorRecord,
+}
+
+impl Job for CloseOrder {
+    const KIND: &'static str = "order.close";
+    const TIMEOUT: std::time::Duration = crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        match close_now(&ctx.state, Some(ctx), &self.actor.actor(), self.order_id, &self.to).await {
+            Ok(()) | Err(OrderError::NotFound) => Ok(()),
+            Err(OrderError::NotAllowed(message)) => Err(JobError::Permanent(message)),
+            Err(OrderError::Internal(err)) => Err(JobError::Retry(err)),
+        }
+    }
+}
+
+/// Closes an order as `to` (cancelled or fraud); called from a job when services are live, as
+/// their module calls must not run inside a web request.
+pub async fn close_now(
     state: &AppState,
+    ctx: Option<&JobContext>,
     actor: &Actor,
     id: OrderId,
-    from: &[&str],
     to: &str,
-    service_status: Status,
 ) -> Result<(), OrderError> {
+    let (from, service_status) = closing(to);
     let current = find(&state.db, id).await?.ok_or(OrderError::NotFound)?;
     if !from.contains(&current.status.as_str()) {
         return Err(OrderError::NotAllowed(format!(
@@ -138,13 +205,17 @@ async fn close(
         )));
     }
     // Services on a server are removed there first; a module failure stops here with
-    // nothing else changed, and staff can try again.
+    // nothing else changed, and the job is retried or kept failed for staff.
     let ordered = services::for_order(&state.db, id).await?;
     for s in &ordered {
         if matches!(Status::parse(&s.status), Some(Status::Active | Status::Suspended)) {
-            lifecycle::run(state, actor, s.id, crate::provisioning::Command::Terminate)
-                .await
-                .map_err(|e| OrderError::NotAllowed(format!("Service #{}: {e}", s.id)))?;
+            match lifecycle::run(state, ctx, actor, s.id, Command::Terminate).await {
+                Ok(_) => {}
+                Err(LifecycleError::Module { message, retry: true }) => {
+                    return Err(OrderError::Internal(anyhow::anyhow!("service #{}: {message}", s.id)));
+                }
+                Err(err) => return Err(OrderError::NotAllowed(format!("Service #{}: {err}", s.id))),
+            }
         }
     }
     let today = invoices::today(&state.db).await?;
@@ -170,6 +241,9 @@ async fn close(
         format!("Order {} marked {to}{invoice_note}", current.number),
     )
     .await?;
+    if let Some(ctx) = ctx {
+        ctx.fence(&txn).await.map_err(|e| OrderError::Internal(anyhow::anyhow!("{e}")))?;
+    }
     txn.commit().await?;
     Ok(())
 }

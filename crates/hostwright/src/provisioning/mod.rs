@@ -1,25 +1,43 @@
-//! The provisioning interface: what creates, suspends, unsuspends, terminates and changes a
-//! client's account on a server. A product names its module (`products.module`); the
-//! lifecycle (`services::lifecycle`) calls it and records the outcome.
+//! Provisioning in the app: which module a product uses, the servers accounts live on, the
+//! module log, and the jobs that call the modules (decision 0024). The modules themselves
+//! live in `hostwright-provisioning` and never see the database.
 //!
-//! Only the manual module exists so far: nothing is called and staff set the account up by
-//! hand. Panel modules (cPanel, Plesk, DirectAdmin …) implement the same trait, and their calls
-//! move onto the job queue without the callers changing.
+//! A module is only ever called from a job (`service.module`, `server.test`, the daily run's
+//! jobs), never inside a web request: a page queues the work and shows where it stands.
 
-use futures::future::BoxFuture;
+pub mod accounts;
+pub mod calls;
+pub mod client;
+pub mod handlers;
+pub mod jobs;
+pub mod products;
+pub mod servers;
 
-use crate::catalog::model::product;
-use crate::services::model::service;
+use hostwright_provisioning::cpanel::Cpanel;
+use hostwright_provisioning::directadmin::DirectAdmin;
+use hostwright_provisioning::plesk::Plesk;
+use hostwright_provisioning::postgres::Postgres;
+use hostwright_provisioning::webhook::Webhook;
+use hostwright_provisioning::{
+    Account, ActionOutcome, Capabilities, Created, Exchange, ModuleError, ModuleInfo, ProvisioningModule, Server, Usage,
+};
+use serde::{Deserialize, Serialize};
 
-/// What a module is asked to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a service's module is asked to do, as the `service.module` job carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     Create,
-    Suspend { reason: String },
+    Suspend {
+        reason: String,
+    },
     Unsuspend,
     Terminate,
     ChangePackage,
-    ChangePassword,
+    /// The new password travels encrypted with the installation key.
+    ChangePassword {
+        password_enc: String,
+    },
 }
 
 impl Command {
@@ -31,78 +49,195 @@ impl Command {
             Command::Unsuspend => "unsuspend",
             Command::Terminate => "terminate",
             Command::ChangePackage => "change_package",
-            Command::ChangePassword => "change_password",
+            Command::ChangePassword { .. } => "change_password",
         }
     }
 
     pub fn label(&self) -> &'static str {
+        label(self.key())
+    }
+}
+
+/// The label of a command or call key.
+pub fn label(key: &str) -> &'static str {
+    match key {
+        "create" => "Create",
+        "suspend" => "Suspend",
+        "unsuspend" => "Unsuspend",
+        "terminate" => "Terminate",
+        "change_package" => "Change package",
+        "change_password" => "Change password",
+        "usage" => "Usage",
+        "sso" => "Single sign-on",
+        "test_connection" => "Test connection",
+        _ => "Action",
+    }
+}
+
+/// One call to a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    TestConnection,
+    Create,
+    Suspend(String),
+    Unsuspend,
+    Terminate,
+    ChangePackage,
+    ChangePassword,
+    Usage,
+    SingleSignOn,
+    ClientAction(String),
+}
+
+impl Call {
+    pub fn key(&self) -> String {
         match self {
-            Command::Create => "Create",
-            Command::Suspend { .. } => "Suspend",
-            Command::Unsuspend => "Unsuspend",
-            Command::Terminate => "Terminate",
-            Command::ChangePackage => "Change package",
-            Command::ChangePassword => "Change password",
+            Call::TestConnection => "test_connection".into(),
+            Call::Create => "create".into(),
+            Call::Suspend(_) => "suspend".into(),
+            Call::Unsuspend => "unsuspend".into(),
+            Call::Terminate => "terminate".into(),
+            Call::ChangePackage => "change_package".into(),
+            Call::ChangePassword => "change_password".into(),
+            Call::Usage => "usage".into(),
+            Call::SingleSignOn => "sso".into(),
+            Call::ClientAction(key) => format!("action:{key}"),
         }
     }
 }
 
-/// Everything a module needs about the service it acts on. The password is decrypted only
-/// for the call and never logged.
-pub struct Target<'a> {
-    pub service: &'a service::Model,
-    pub product: &'a product::Model,
-    pub password: Option<secrecy::SecretString>,
+/// What a successful call returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    Nothing,
+    Text(String),
+    Created(Created),
+    Usage(Usage),
+    Url(String),
+    Action(ActionOutcome),
 }
 
-/// What a successful call changed that the service record should keep.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    /// The account's username on the server, when the module chose it.
-    pub username: Option<String>,
-    /// A note for the service's log (never a secret).
-    pub message: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ModuleError {
-    /// The panel refused: the message is safe to show staff.
-    #[error("{0}")]
-    Refused(String),
-    /// The panel could not be reached or answered nonsense.
-    #[error(transparent)]
-    Failed(#[from] anyhow::Error),
-}
-
-/// A provisioning module.
-pub trait Module: Send + Sync {
-    fn key(&self) -> &'static str;
-    fn label(&self) -> &'static str;
-    fn run<'a>(&'a self, target: &'a Target<'a>, command: &'a Command) -> BoxFuture<'a, Result<Outcome, ModuleError>>;
-}
-
-/// No panel: staff do the work by hand, and every command simply succeeds.
-pub struct Manual;
-
-impl Module for Manual {
-    fn key(&self) -> &'static str {
-        "none"
-    }
-
-    fn label(&self) -> &'static str {
-        "None (manual)"
-    }
-
-    fn run<'a>(&'a self, _target: &'a Target<'a>, command: &'a Command) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        let message = format!("{}: no provisioning module, done by hand", command.label());
-        Box::pin(async move { Ok(Outcome { username: None, message }) })
+impl Done {
+    /// The line the module log keeps (never a secret: an SSO address is one, so it is left out).
+    pub fn summary(&self) -> String {
+        match self {
+            Done::Nothing => "done".into(),
+            Done::Text(text) => text.clone(),
+            Done::Created(c) => c.message.clone(),
+            Done::Usage(u) => format!("disk {} MB, bandwidth {} MB", u.disk_used_mb, u.bandwidth_used_mb),
+            Done::Url(_) | Done::Action(ActionOutcome::Redirect(_)) => "sign-in address made".into(),
+            Done::Action(ActionOutcome::Message(m)) => m.clone(),
+        }
     }
 }
 
-/// The module a product names; unknown names fail rather than silently doing nothing.
-pub fn module(key: &str) -> Result<&'static dyn Module, ModuleError> {
-    match key {
-        "none" | "" => Ok(&Manual),
-        other => Err(ModuleError::Refused(format!("The provisioning module \"{other}\" is not installed."))),
+/// The module keys Hostwright has, in the order staff see them.
+pub const KEYS: [&str; 6] = ["none", "cpanel", "plesk", "directadmin", "postgres", "webhook"];
+
+/// A module, reached by its key.
+pub enum AnyModule {
+    /// No panel: staff set the account up by hand, and every command simply succeeds.
+    Manual,
+    Cpanel(Cpanel),
+    Plesk(Plesk),
+    DirectAdmin(DirectAdmin),
+    Postgres(Postgres),
+    Webhook(Webhook),
+}
+
+/// Runs `$body` with `$m` bound to the module inside whichever variant this is; `$manual`
+/// is what the manual module answers.
+macro_rules! each {
+    ($module:expr, $m:ident => $body:expr, manual => $manual:expr) => {
+        match $module {
+            AnyModule::Manual => $manual,
+            AnyModule::Cpanel($m) => $body,
+            AnyModule::Plesk($m) => $body,
+            AnyModule::DirectAdmin($m) => $body,
+            AnyModule::Postgres($m) => $body,
+            AnyModule::Webhook($m) => $body,
+        }
+    };
+}
+
+impl AnyModule {
+    /// The module called `key`; `None` for a key this version does not have.
+    pub fn get(key: &str, http: &reqwest::Client) -> Option<Self> {
+        match key {
+            "none" | "" => Some(AnyModule::Manual),
+            "cpanel" => Some(AnyModule::Cpanel(Cpanel::new(http.clone()))),
+            "plesk" => Some(AnyModule::Plesk(Plesk::new(http.clone()))),
+            "directadmin" => Some(AnyModule::DirectAdmin(DirectAdmin::new(http.clone()))),
+            "postgres" => Some(AnyModule::Postgres(Postgres)),
+            "webhook" => Some(AnyModule::Webhook(Webhook::new(http.clone()))),
+            _ => None,
+        }
     }
+
+    pub fn info(&self) -> ModuleInfo {
+        each!(self, m => m.info(), manual => ModuleInfo {
+            key: "none",
+            label: "None (set up by hand)",
+            server_fields: Vec::new(),
+            product_fields: Vec::new(),
+            capabilities: Capabilities::default(),
+            client_actions: Vec::new(),
+        })
+    }
+
+    /// Whether its accounts live on a server Hostwright calls.
+    pub fn needs_server(&self) -> bool {
+        !matches!(self, AnyModule::Manual)
+    }
+
+    /// Whether the module offers `call` at all (pages offer only these).
+    pub fn supports(&self, call: &Call) -> bool {
+        let info = self.info();
+        let c = info.capabilities;
+        match call {
+            Call::TestConnection => c.test_connection,
+            Call::ChangePackage => c.change_package || !self.needs_server(),
+            Call::ChangePassword => c.change_password || !self.needs_server(),
+            Call::Usage => c.usage,
+            Call::SingleSignOn => c.single_sign_on,
+            Call::ClientAction(key) => info.client_actions.iter().any(|a| a.key == key),
+            Call::Create | Call::Suspend(_) | Call::Unsuspend | Call::Terminate => true,
+        }
+    }
+
+    /// Makes one call; every exchange with the server lands in `log`, redacted.
+    pub async fn call(
+        &self,
+        server: &Server,
+        account: &Account,
+        call: &Call,
+        log: &mut Vec<Exchange>,
+    ) -> Result<Done, ModuleError> {
+        each!(self, m => match call {
+            Call::TestConnection => m.test_connection(server, log).await.map(Done::Text),
+            Call::Create => m.create(server, account, log).await.map(Done::Created),
+            Call::Suspend(reason) => m.suspend(server, account, reason, log).await.map(|()| Done::Nothing),
+            Call::Unsuspend => m.unsuspend(server, account, log).await.map(|()| Done::Nothing),
+            Call::Terminate => m.terminate(server, account, log).await.map(|()| Done::Nothing),
+            Call::ChangePackage => m.change_package(server, account, log).await.map(|()| Done::Nothing),
+            Call::ChangePassword => m.change_password(server, account, log).await.map(|()| Done::Nothing),
+            Call::Usage => m.usage(server, account, log).await.map(Done::Usage),
+            Call::SingleSignOn => m.sso_url(server, account, log).await.map(Done::Url),
+            Call::ClientAction(key) => m.client_action(server, account, key, log).await.map(Done::Action),
+        }, manual => match call {
+            Call::Create => Ok(Done::Created(Created {
+                username: account.username.clone(),
+                message: "no provisioning module: set up by hand".into(),
+            })),
+            Call::Suspend(_) | Call::Unsuspend | Call::Terminate | Call::ChangePackage | Call::ChangePassword => {
+                Ok(Done::Text("no provisioning module: done by hand".into()))
+            }
+            _ => Err(ModuleError::Unsupported),
+        })
+    }
+}
+
+/// The modules staff may choose for a product or a server: (key, label).
+pub fn choices(http: &reqwest::Client) -> Vec<(&'static str, String)> {
+    KEYS.iter().filter_map(|k| AnyModule::get(k, http).map(|m| (*k, m.info().label.to_owned()))).collect()
 }

@@ -53,9 +53,8 @@ pub enum AddOutcome {
     Added {
         id: ServiceId,
         invoice: Option<InvoiceId>,
-        /// Why the module's "create" failed, when it was asked for and failed; the service
-        /// then stays pending.
-        create_failed: Option<String>,
+        /// Whether the module's "create" was queued (it runs in a moment, on a worker).
+        create_queued: bool,
     },
     /// This submission already added service `id`.
     AlreadyAdded(ServiceId),
@@ -351,24 +350,20 @@ pub async fn add(
         None => None,
     };
     audit::record(&txn, actor, "service.added", Some(("service", created.id.0)), summary).await?;
+    // The account is created by a job queued with the service, once.
+    if input.run_create {
+        lifecycle::request(&txn, actor, created.id, Command::Create, Some(format!("service.create:{}", created.id)))
+            .await
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("{e}")))?;
+    }
     txn.commit().await?;
     if invoice.is_some() {
         state.outbox_wakeup.notify_one();
     }
-
-    let create_failed = if input.run_create {
-        match lifecycle::run(state, actor, created.id, Command::Create).await {
-            Ok(_) => None,
-            Err(lifecycle::LifecycleError::Internal(err)) => {
-                tracing::error!(service = %created.id, error = format!("{err:#}"), "module create failed");
-                Some("The module could not be run; the error was logged.".to_owned())
-            }
-            Err(err) => Some(err.to_string()),
-        }
-    } else {
-        None
-    };
-    Ok(AddOutcome::Added { id: created.id, invoice, create_failed })
+    if input.run_create {
+        state.jobs_wakeup.notify_one();
+    }
+    Ok(AddOutcome::Added { id: created.id, invoice, create_queued: input.run_create })
 }
 
 /// The typed `option.<id>` fields of a form, by option id text.

@@ -221,7 +221,7 @@ fn commands_for(status: Option<Status>) -> Vec<(&'static str, &'static str)> {
         Command::Unsuspend,
         Command::Terminate,
         Command::ChangePackage,
-        Command::ChangePassword,
+        Command::ChangePassword { password_enc: String::new() },
     ];
     all.iter().filter(|c| status.is_some_and(|s| lifecycle::allows(s, c))).map(|c| (c.key(), c.label())).collect()
 }
@@ -283,7 +283,11 @@ async fn render_service(
         invoices => invoices,
         requests => requests,
         open_request => open_request,
-        commands => commands_for(Status::parse(&s.status)),
+        commands => commands_for(Status::parse(&s.status))
+            .into_iter()
+            .filter(|(key, _)| product.as_ref().is_some_and(|p| super::module_handlers::supported(state, &p.module, key)))
+            .collect::<Vec<_>>(),
+        provisioning => super::module_handlers::staff_context(state, s).await?,
         cycles => edited.map(|p| cycle_options(&p.payment_type)).unwrap_or_default(),
         products => product_choices,
         statuses => Status::ALL.iter().map(|s| (s.key(), s.label())).collect::<Vec<_>>(),
@@ -347,30 +351,28 @@ pub async fn run_command(
 ) -> AppResult<Response> {
     let to = format!("/admin/services/{id}");
     let who = actor(&current, &page);
-    let outcome = match form.command.as_str() {
-        "change_password" => lifecycle::change_password(&state, &who, id, &form.password).await,
-        key => {
-            let command = match key {
-                "create" => Command::Create,
-                "suspend" => Command::Suspend { reason: form.reason.clone() },
-                "unsuspend" => Command::Unsuspend,
-                "terminate" => Command::Terminate,
-                "change_package" => Command::ChangePackage,
-                _ => return Ok(flash::redirect(&state, &to, "error", "Choose a command to run.")),
-            };
-            lifecycle::run(&state, &who, id, command).await
+    let command = match form.command.as_str() {
+        "create" => Ok(Command::Create),
+        "suspend" => Ok(Command::Suspend { reason: form.reason.clone() }),
+        "unsuspend" => Ok(Command::Unsuspend),
+        "terminate" => Ok(Command::Terminate),
+        "change_package" => Ok(Command::ChangePackage),
+        "change_password" => lifecycle::change_password_command(&state, &form.password),
+        _ => return Ok(flash::redirect(&state, &to, "error", "Choose a command to run.")),
+    };
+    let outcome = match command {
+        Ok(command) => {
+            let label = command.label();
+            lifecycle::request_now(&state, &who, id, command).await.map(|()| label)
         }
+        Err(err) => Err(err),
     };
     match outcome.map_err(ServiceError::from) {
-        Ok(status) => Ok(flash::redirect(
+        Ok(label) => Ok(flash::redirect(
             &state,
             &to,
             "success",
-            if form.command == "change_password" {
-                "The password was changed.".to_owned()
-            } else {
-                format!("Done. The service is {}.", status.label().to_lowercase())
-            },
+            format!("{label} is queued; its outcome shows below in a moment."),
         )),
         Err(ServiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
         Err(err) => Err(service_error(err)),
@@ -437,14 +439,17 @@ pub async fn resolve_cancellation(
     let Some(resolution) = Resolution::parse(&form.action) else {
         return Ok(flash::redirect(&state, &to, "error", "Choose to cancel the service or to reject the request."));
     };
-    match cancellations::resolve(&state, &actor(&current, &page), id, request, resolution).await {
-        Ok(()) => Ok(flash::redirect(
+    match cancellations::resolve(&state, None, &actor(&current, &page), id, request, resolution).await {
+        Ok(resolved) => Ok(flash::redirect(
             &state,
             &to,
             "success",
-            match resolution {
-                Resolution::CancelNow => "The service is cancelled.",
-                Resolution::Reject => "The request was rejected; the service goes on.",
+            match (resolution, resolved) {
+                (Resolution::CancelNow, cancellations::Resolved::Queued) => {
+                    "The service is being removed from its server; it is cancelled then."
+                }
+                (Resolution::CancelNow, cancellations::Resolved::Done) => "The service is cancelled.",
+                (Resolution::Reject, _) => "The request was rejected; the service goes on.",
             },
         )),
         Err(ServiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
@@ -584,20 +589,11 @@ pub async fn add_service(
         idempotency_key: typed("key"),
     };
     let errors = match adding::add(&state, &actor(&current, &page), id, &input).await {
-        Ok(AddOutcome::Added { id, invoice, create_failed }) => {
+        Ok(AddOutcome::Added { id, invoice, create_queued }) => {
             let to = format!("/admin/services/{id}");
             let invoiced = if invoice.is_some() { " Its first invoice was issued and emailed." } else { "" };
-            return Ok(match create_failed {
-                Some(message) => flash::redirect(
-                    &state,
-                    &to,
-                    "error",
-                    format!(
-                        "The service was added but not created on the server: {message} It stays pending.{invoiced}"
-                    ),
-                ),
-                None => flash::redirect(&state, &to, "success", format!("Service added.{invoiced}")),
-            });
+            let created = if create_queued { " It is being created on its server." } else { "" };
+            return Ok(flash::redirect(&state, &to, "success", format!("Service added.{created}{invoiced}")));
         }
         Ok(AddOutcome::AlreadyAdded(existing)) => {
             return Ok(flash::redirect(

@@ -21,7 +21,9 @@ use super::service::ServiceError;
 use super::status::Status;
 use super::store;
 use crate::audit::{self, Actor};
+use crate::automation::jobs::CancelAtPeriodEnd;
 use crate::ids::{CancellationRequestId, ServiceId};
+use crate::jobs::{self, Enqueue, JobContext};
 use crate::provisioning::Command;
 use crate::state::AppState;
 use crate::web::FormErrors;
@@ -208,15 +210,24 @@ async fn close(
     Ok(txn.execute(&update).await?.rows_affected())
 }
 
-/// Staff act on open request `request` of service `id`.
+/// What acting on a request did: done, or queued because the service must first be removed
+/// from its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolved {
+    Done,
+    Queued,
+}
+
+/// Staff act on open request `request` of service `id` (from a job, `ctx` is its claim).
 #[tracing::instrument(skip_all, fields(service.id = %id, request.id = %request))]
 pub async fn resolve(
     state: &AppState,
+    ctx: Option<&JobContext>,
     actor: &Actor,
     id: ServiceId,
     request: CancellationRequestId,
     resolution: Resolution,
-) -> Result<(), ServiceError> {
+) -> Result<Resolved, ServiceError> {
     let found = cancellation::Entity::find_by_id(request)
         .one(&state.db)
         .await?
@@ -236,14 +247,21 @@ pub async fn resolve(
         audit::record(&txn, actor, "service.cancellation_rejected", Some(("service", id.0)), "Cancellation rejected")
             .await?;
         txn.commit().await?;
-        return Ok(());
+        return Ok(Resolved::Done);
     }
     let s = store::find(&state.db, id).await?.ok_or(ServiceError::NotFound)?;
     let mut status = Status::parse(&s.status).ok_or_else(|| anyhow::anyhow!("service {id}: bad status"))?;
-    // A service live on a server is removed from it first (the module call cannot sit in a
-    // transaction); if that fails, the request stays open and the service unchanged.
+    // A service live on a server is removed from it first, by a job (the module call cannot
+    // sit in a web request or a transaction); if that fails, the request stays open and the
+    // service unchanged.
     if matches!(status, Status::Active | Status::Suspended) {
-        status = lifecycle::run(state, actor, id, Command::Terminate).await?;
+        let Some(ctx) = ctx else {
+            let job = CancelAtPeriodEnd { service_id: id, request_id: request, actor: Some(actor.into()) };
+            jobs::enqueue(&state.db, &job, Enqueue::default().about(format!("service:{id}"))).await?;
+            state.jobs_wakeup.notify_one();
+            return Ok(Resolved::Queued);
+        };
+        status = lifecycle::run(state, Some(ctx), actor, id, Command::Terminate).await?;
     }
     let today = crate::invoices::service::today(&state.db).await?;
     let txn = state.db.begin().await?;
@@ -257,6 +275,9 @@ pub async fn resolve(
     if close(&txn, id, Some(request), DONE).await? != 1 {
         return Err(ServiceError::NotAllowed("The request was resolved meanwhile; reload the page.".into()));
     }
+    if let Some(ctx) = ctx {
+        ctx.fence(&txn).await.map_err(|e| ServiceError::Internal(anyhow::anyhow!("{e}")))?;
+    }
     audit::record(
         &txn,
         actor,
@@ -266,7 +287,7 @@ pub async fn resolve(
     )
     .await?;
     txn.commit().await?;
-    Ok(())
+    Ok(Resolved::Done)
 }
 
 /// A service's requests, newest first.

@@ -73,6 +73,7 @@ async fn render_service(
         can_request => live && open_request.is_none(),
         open_request => open_request,
         kinds => kinds,
+        module => super::module_handlers::client_context(state, s).await?,
         form => form,
         errors => errors,
     };
@@ -119,10 +120,14 @@ pub async fn request_cancellation(
             render_service(&state, &page, &current, &s, typed, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(ServiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
+        Err(ServiceError::Module(_)) => Ok(flash::redirect(&state, &to, "error", UNAVAILABLE)),
         Err(ServiceError::NotFound) => Err(AppError::NotFound),
         Err(ServiceError::Internal(err)) => Err(AppError::Internal(err)),
     }
 }
+
+/// What a client reads when the server side failed (staff see the panel's words).
+const UNAVAILABLE: &str = "That cannot be done right now; please try again later or contact us.";
 
 pub async fn withdraw_cancellation(
     State(state): State<AppState>,
@@ -135,6 +140,7 @@ pub async fn withdraw_cancellation(
     match cancellations::withdraw(&state, &current.actor(&page.ip), id).await {
         Ok(()) => Ok(flash::redirect(&state, &to, "success", "Your cancellation request was withdrawn.")),
         Err(ServiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
+        Err(ServiceError::Module(_)) => Ok(flash::redirect(&state, &to, "error", UNAVAILABLE)),
         Err(ServiceError::NotFound) => Err(AppError::NotFound),
         Err(ServiceError::Invalid(errors)) => Ok(flash::redirect(&state, &to, "error", errors.messages())),
         Err(ServiceError::Internal(err)) => Err(AppError::Internal(err)),

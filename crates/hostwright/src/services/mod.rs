@@ -8,6 +8,7 @@ pub mod cancellations;
 pub mod client_handlers;
 pub mod lifecycle;
 pub mod model;
+pub mod module_handlers;
 pub mod service;
 pub mod status;
 pub mod store;
@@ -20,5 +21,9 @@ use axum::Router;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(admin_handlers::routes()).merge(client_handlers::routes()).merge(upgrade_handlers::routes())
+    Router::new()
+        .merge(admin_handlers::routes())
+        .merge(client_handlers::routes())
+        .merge(upgrade_handlers::routes())
+        .merge(module_handlers::routes())
 }

@@ -30,7 +30,7 @@ pub mod service {
         pub username: String,
         /// Encrypted with the installation key; never shown in lists or logs.
         pub password_enc: Option<String>,
-        pub server_id: Option<i64>,
+        pub server_id: Option<crate::ids::ServerId>,
         pub notes: String,
         pub suspend_reason: String,
         pub suspended_on: Option<Date>,

@@ -32,6 +32,9 @@ pub enum ServiceError {
     Invalid(FormErrors),
     #[error("{0}")]
     NotAllowed(String),
+    /// The provisioning module refused; staff read its words.
+    #[error("The provisioning module failed: {0}")]
+    Module(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -47,9 +50,9 @@ impl From<LifecycleError> for ServiceError {
         match err {
             LifecycleError::NotFound => ServiceError::NotFound,
             LifecycleError::NotAllowed(message) => ServiceError::NotAllowed(message),
-            LifecycleError::Module(message) => {
-                ServiceError::NotAllowed(format!("The provisioning module failed: {message}"))
-            }
+            LifecycleError::Module { message, retry: false } => ServiceError::Module(message),
+            LifecycleError::Module { message, retry: true } => ServiceError::Internal(anyhow::anyhow!("{message}")),
+            LifecycleError::LeaseLost => ServiceError::Internal(anyhow::anyhow!("the job's lease was lost")),
             LifecycleError::Internal(err) => ServiceError::Internal(err),
         }
     }

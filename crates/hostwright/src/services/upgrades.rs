@@ -437,11 +437,15 @@ pub async fn apply(state: &AppState, actor: &Actor, id: ServiceUpgradeId) -> Res
         ),
     )
     .await?;
-    txn.commit().await?;
-    if let Err(err) = lifecycle::run(state, actor, s.id, Command::ChangePackage).await {
-        // The billing side is done; the panel is retried by staff from the service page.
-        tracing::warn!(service = %s.id, error = %err, "change package after an upgrade failed");
+    // The panel follows in a job queued with the change (once per upgrade); a service not
+    // live on a server has no package to change.
+    let once = Some(format!("service.change_package:upgrade:{}", u.id));
+    match lifecycle::request(&txn, actor, s.id, Command::ChangePackage, once).await {
+        Ok(()) | Err(lifecycle::LifecycleError::NotAllowed(_)) => {}
+        Err(err) => return Err(UpgradeError::Internal(anyhow::anyhow!("{err}"))),
     }
+    txn.commit().await?;
+    state.jobs_wakeup.notify_one();
     Ok(true)
 }
 

@@ -18,7 +18,7 @@ use super::templates::Templates;
 use crate::auth::handlers::{Admin, Area, ClientArea};
 use crate::catalog::addons::AddonWelcome;
 use crate::catalog::options::{OptionKind, PRICED_CYCLES};
-use crate::catalog::service::{PaymentType, ProductType, ProvisioningModule};
+use crate::catalog::service::{PaymentType, ProductType};
 use crate::clients::contacts::PERMISSIONS as CONTACT_PERMISSIONS;
 use crate::clients::fields::{FieldType, Visibility};
 use crate::orders::coupons::{CouponKind, Recurrence};
@@ -332,7 +332,7 @@ fn catalog_options(groups: bool) -> Value {
         groups => if groups { group_options() } else { Vec::new() },
         product_types => ProductType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
         payment_types => PaymentType::ALL.iter().map(|t| (t.key(), t.label())).collect::<Vec<_>>(),
-        modules => ProvisioningModule::ALL.iter().map(|m| (m.key(), m.label())).collect::<Vec<_>>(),
+        modules => vec![("none", "None (set up by hand)"), ("postgres", "PostgreSQL database")],
     }
 }
 
@@ -844,6 +844,20 @@ fn samples() -> Vec<(String, Value)> {
         ("payment_received", received(Some("2026-00012"), true)),
         ("payment_received", received(Some("2026-00012"), false)),
         ("payment_received", received(None, false)),
+        (
+            "service_welcome",
+            email(context! {
+                first_name => SCRIPT, product => SCRIPT, domain => SCRIPT, username => "acme", server => "web01.example.net",
+                nameservers => vec!["ns1.example.net", SCRIPT], link => "https://hosting.example.com/account/services/4",
+            }),
+        ),
+        (
+            "service_welcome",
+            email(context! {
+                first_name => SCRIPT, product => "Database", domain => "", username => "acme", server => SCRIPT,
+                nameservers => Vec::<&str>::new(), link => "https://hosting.example.com/account/services/4",
+            }),
+        ),
         ("invoice_reminder", reminder(7, false, false)),
         ("invoice_reminder", reminder(0, false, true)),
         ("invoice_reminder", reminder(1, true, false)),
@@ -2962,6 +2976,7 @@ fn ordering_samples() -> Vec<(String, Value)> {
                         statuses => Status::ALL.iter().map(|s| (s.key(), s.label())).collect::<Vec<_>>(),
                         option_inputs => if filled { all_kinds.clone() } else { Vec::new() },
                         history => if filled { audit_rows() } else { Vec::new() },
+                        provisioning => provisioning_sample(filled),
                         form => form.clone(),
                         errors => errors,
                         can_manage => perms.contains(&"services.manage"),
@@ -3032,12 +3047,85 @@ fn ordering_samples() -> Vec<(String, Value)> {
                         open_request => if open { Some(cancellation_row(4, "open", "immediate")) } else { None },
                         can_request => can_request,
                         kinds => kinds.clone(),
+                        module => client_module_sample(filled, status),
                         form => context! { kind => "immediate", reason => SCRIPT },
                         errors => errors,
                     },
                 ),
             );
         }
+    }
+
+    add(
+        "client/services/waiting.html",
+        page(
+            true,
+            context! { current_client => client(true), nav => "services", back => format!("/account/services/4?{SCRIPT}") },
+        ),
+    );
+    // Servers and module settings (provisioning/handlers.rs).
+    let fields = server_fields();
+    let all_perms = all.clone();
+    for (filled, server_errors) in [(true, FormErrors::new()), (false, errors("setting.api_token"))] {
+        add(
+            "admin/servers/list.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all_perms),
+                    nav => "servers",
+                    servers => if filled { vec![context! {
+                        id => 1, name => SCRIPT, hostname => "web01.example.net", module => "cPanel/WHM", enabled => true,
+                        accounts => 12, max_accounts => 200, last_test_ok => Some(false), last_test => SCRIPT,
+                    }] } else { Vec::new() },
+                    groups => vec![context! { id => 1, name => SCRIPT, fill_strategy => "fill", strategy_label => "Fill", servers => vec![SCRIPT] }],
+                    strategies => vec![("least_accounts", "Fewest accounts first"), ("fill", "Fill one server, then the next")],
+                    modules => vec![("cpanel", "cPanel/WHM"), ("postgres", "PostgreSQL database")],
+                },
+            ),
+        );
+        add(
+            "admin/servers/form.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all_perms),
+                    nav => "servers",
+                    id => filled.then_some(3),
+                    module => "cpanel",
+                    module_label => "cPanel/WHM",
+                    fields => fields.clone(),
+                    can_test => true,
+                    stored_secrets => if filled { vec!["api_token"] } else { Vec::new() },
+                    form => context! {
+                        name => SCRIPT, hostname => "web01.example.net", max_accounts => "200", nameservers => SCRIPT,
+                        enabled => filled, settings => context! { username => SCRIPT, tls => "require" },
+                    },
+                    groups => vec![("1", SCRIPT, true), ("2", "EU", false)],
+                    last_test => if filled { context! { ok => Some(true), message => SCRIPT, at => Some(TIME) } } else { Value::from(()) },
+                    log => if filled { module_calls_sample() } else { Vec::new() },
+                    errors => server_errors.clone(),
+                },
+            ),
+        );
+        add(
+            "admin/catalog/product_module.html",
+            page(
+                true,
+                context! {
+                    current_staff => staff(&all_perms),
+                    nav => "catalog",
+                    product => context! { id => 2, name => SCRIPT },
+                    module => "cpanel",
+                    module_label => "cPanel/WHM",
+                    needs_server => filled,
+                    fields => if filled { fields.clone() } else { Vec::new() },
+                    groups => vec![("", "— None —"), ("1", SCRIPT)],
+                    form => context! { server_group_id => "1", settings => context! { username => SCRIPT } },
+                    errors => errors("setting.username"),
+                },
+            ),
+        );
     }
 
     // Payments (payments/handlers.rs).
@@ -3161,6 +3249,69 @@ fn ordering_samples() -> Vec<(String, Value)> {
     }
 
     out
+}
+
+/// A module's fields as `provisioning::handlers::field_values` gives them.
+fn server_fields() -> Vec<Value> {
+    vec![
+        context! { key => "username", label => "WHM user", kind => "text", options => Vec::<(String, String)>::new(), help => SCRIPT, required => false },
+        context! { key => "api_token", label => "API token", kind => "secret", options => Vec::<(String, String)>::new(), help => "", required => true },
+        context! { key => "port", label => "Port", kind => "number", options => Vec::<(String, String)>::new(), help => "", required => false },
+        context! { key => "verify", label => "Check TLS", kind => "checkbox", options => Vec::<(String, String)>::new(), help => "", required => false },
+        context! { key => "tls", label => "TLS", kind => "choice", options => vec![("require", "require"), ("prefer", "prefer")], help => "", required => false },
+    ]
+}
+
+/// Module-log entries as `provisioning::handlers::call_value` gives them.
+fn module_calls_sample() -> Vec<Value> {
+    vec![
+        context! {
+            id => 2, at => TIME, action => "create", label => "Create", ok => false, message => SCRIPT, duration_ms => 120,
+            actor => SCRIPT, exchanges => vec![context! { action => "createacct", request => SCRIPT, response => SCRIPT }],
+        },
+        context! {
+            id => 1, at => TIME, action => "test_connection", label => "Test connection", ok => true, message => "Connected",
+            duration_ms => 40, actor => "staff@example.com", exchanges => Vec::<Value>::new(),
+        },
+    ]
+}
+
+/// The provisioning part of the staff service page (`services::module_handlers::staff_context`).
+fn provisioning_sample(filled: bool) -> Value {
+    context! {
+        module => filled.then_some("cPanel/WHM"),
+        needs_server => filled,
+        server => filled.then(|| context! { id => 3, name => SCRIPT, hostname => "web01.example.net" }),
+        servers => if filled { vec![("3", SCRIPT)] } else { Vec::new() },
+        work => if filled { vec![
+            context! { id => 7, kind => "Module command", command => Some("Suspend"), status => "failed", attempts => 1, max_attempts => 6, error => Some(SCRIPT) },
+            context! { id => 8, kind => "Usage refresh", command => None::<&str>, status => "pending", attempts => 1, max_attempts => 2, error => Some(SCRIPT) },
+            context! { id => 9, kind => "Module command", command => Some("Create"), status => "running", attempts => 1, max_attempts => 6, error => None::<&str> },
+        ] } else { Vec::new() },
+        log => if filled { module_calls_sample() } else { Vec::new() },
+    }
+}
+
+/// The module part of the client's service page (`services::module_handlers::client_context`).
+fn client_module_sample(filled: bool, status: crate::services::status::Status) -> Value {
+    if !filled {
+        return context! { available => false };
+    }
+    let active = status == crate::services::status::Status::Active;
+    context! {
+        available => true,
+        label => SCRIPT,
+        sso => active,
+        change_password => true,
+        password_pending => !active,
+        password => Some(SCRIPT),
+        usage_supported => true,
+        usage => active.then(|| context! {
+            disk_used => 120, disk_limit => Some(1000), disk_percent => Some(12), bandwidth_used => 5,
+            bandwidth_limit => None::<i64>, bandwidth_percent => None::<i64>, updated => TIME,
+        }),
+        actions => vec![context! { key => "reset", label => SCRIPT, help => SCRIPT }],
+    }
 }
 
 #[test]

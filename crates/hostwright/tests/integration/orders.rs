@@ -204,6 +204,7 @@ async fn a_visitor_fills_a_cart_then_signs_up_and_the_invoice_matches_it(mut app
     admin_page.assert_contains("grace@example.de");
     app.post_form(&format!("/admin/orders/{id}/accept"), &[]).await.assert_redirect_to(&format!("/admin/orders/{id}"));
     app.post_form(&format!("/admin/orders/{id}/accept"), &[]).await;
+    app.run_jobs().await;
     assert_eq!(app.scalar("SELECT COUNT(*) FROM orders WHERE status = 'active' AND accepted_at IS NOT NULL").await, 1);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM services WHERE status = 'active'").await, 2);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM service_addons WHERE status = 'active'").await, 2);

@@ -120,6 +120,7 @@ pub(crate) async fn active_service(app: &mut TestApp, client: i64, k: char) -> i
     let key = key(k);
     let added = post_service(app, client, &[("run_create", "on"), ("key", &key)]).await;
     assert!(added.location().starts_with("/admin/services/"), "{}", added.body);
+    app.run_jobs().await;
     added.location().trim_start_matches("/admin/services/").parse().unwrap()
 }
 
@@ -147,6 +148,7 @@ async fn staff_add_a_service_with_its_first_invoice_and_the_module_creates_it(mu
     ];
     let added = post_service(&mut app, client, &fields).await;
     added.assert_redirect_to("/admin/services/1");
+    app.run_jobs().await;
     // 10.00 + Windows 15.00 a month; the first payment adds the 5.00 setup fee.
     assert_eq!(
         app.scalar(&format!(
@@ -249,8 +251,10 @@ async fn staff_suspend_unsuspend_and_terminate_and_refused_commands_change_nothi
     let command = format!("{path}/command");
 
     app.post_form(&command, &[("command", "suspend"), ("reason", "")]).await.assert_redirect_to(&path);
+    app.run_jobs().await;
     app.get(&path).await.assert_contains("Give the reason for the suspension");
     app.post_form(&command, &[("command", "suspend"), ("reason", "Abuse report #42")]).await.assert_redirect_to(&path);
+    app.run_jobs().await;
     assert_eq!(
         app.scalar(&format!(
             "SELECT COUNT(*) FROM services WHERE id = {id} AND status = 'suspended' \
@@ -261,6 +265,7 @@ async fn staff_suspend_unsuspend_and_terminate_and_refused_commands_change_nothi
     );
     app.get(&path).await.assert_contains("Abuse report #42");
     app.post_form(&command, &[("command", "unsuspend")]).await.assert_redirect_to(&path);
+    app.run_jobs().await;
     assert_eq!(
         app.scalar(&format!(
             "SELECT COUNT(*) FROM services WHERE id = {id} AND status = 'active' AND suspend_reason = ''"
@@ -272,6 +277,7 @@ async fn staff_suspend_unsuspend_and_terminate_and_refused_commands_change_nothi
     // Unsuspending an active service is refused with a message; nothing changes.
     let audited = app.scalar("SELECT COUNT(*) FROM audit_log").await;
     let refused = app.post_form(&command, &[("command", "unsuspend")]).await;
+    app.run_jobs().await;
     refused.assert_redirect_to(&path);
     let page = app.get(&path).await;
     assert_eq!(page.status, 200);
@@ -279,9 +285,11 @@ async fn staff_suspend_unsuspend_and_terminate_and_refused_commands_change_nothi
     assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log").await, audited);
     assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM services WHERE id = {id} AND status = 'active'")).await, 1);
     app.post_form(&command, &[("command", "reboot")]).await.assert_redirect_to(&path);
+    app.run_jobs().await;
     app.get(&path).await.assert_contains("Choose a command to run.");
 
     app.post_form(&command, &[("command", "terminate")]).await.assert_redirect_to(&path);
+    app.run_jobs().await;
     assert_eq!(
         app.scalar(&format!(
             "SELECT COUNT(*) FROM services WHERE id = {id} AND status = 'terminated' AND terminated_on IS NOT NULL"
@@ -297,6 +305,7 @@ async fn staff_suspend_unsuspend_and_terminate_and_refused_commands_change_nothi
         );
     }
     app.post_form(&command, &[("command", "suspend"), ("reason", "Again")]).await.assert_redirect_to(&path);
+    app.run_jobs().await;
     app.get(&path).await.assert_contains("Suspend is not possible for a terminated service.");
 
     // Staff who may only look cannot run commands.
@@ -308,6 +317,7 @@ async fn staff_suspend_unsuspend_and_terminate_and_refused_commands_change_nothi
         assert!(!seen.body.contains("/command\""), "no command forms without services.manage");
     }
     assert_eq!(viewer.post_form(&command, &[("command", "create")]).await.status, 403);
+    app.run_jobs().await;
 }
 
 async fn edits_are_audited_field_by_field_and_the_password_never_shows(mut app: TestApp) {
@@ -325,6 +335,7 @@ async fn edits_are_audited_field_by_field_and_the_password_never_shows(mut app: 
     app.post_form(&format!("{path}/command"), &[("command", "change_password"), ("password", secret)])
         .await
         .assert_redirect_to(&path);
+    app.run_jobs().await;
     assert_eq!(
         app.scalar(&format!("SELECT COUNT(*) FROM services WHERE id = {id} AND password_enc IS NOT NULL")).await,
         1
@@ -634,6 +645,7 @@ async fn a_client_asks_to_cancel_withdraws_and_staff_cancel_the_service(mut app:
     )
     .await
     .assert_redirect_to("/admin/cancellations");
+    app.run_jobs().await;
     assert_eq!(
         app.scalar(&format!(
             "SELECT COUNT(*) FROM services WHERE id = {id} AND status = 'cancelled' AND terminated_on IS NOT NULL \

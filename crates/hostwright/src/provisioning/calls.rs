@@ -1,0 +1,96 @@
+//! The module log: one row per call a module made, with its outcome and its exchanges with
+//! the server, which the module redacted before they got here.
+
+use chrono::Utc;
+use hostwright_provisioning::Exchange;
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{JobId, ModuleCallId, ServerId, ServiceId};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "module_calls")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: ModuleCallId,
+    pub service_id: Option<ServiceId>,
+    pub server_id: Option<ServerId>,
+    pub job_id: Option<JobId>,
+    pub module: String,
+    pub action: String,
+    pub ok: bool,
+    pub message: String,
+    /// A JSON array of [`Logged`].
+    pub exchanges: String,
+    pub duration_ms: i64,
+    pub actor: String,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// One exchange as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Logged {
+    pub action: String,
+    pub request: String,
+    pub response: String,
+}
+
+/// A call about to be recorded.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    pub service_id: Option<ServiceId>,
+    pub server_id: Option<ServerId>,
+    pub job_id: Option<JobId>,
+    pub module: &'a str,
+    pub action: String,
+    pub ok: bool,
+    pub message: String,
+    pub exchanges: &'a [Exchange],
+    pub duration_ms: i64,
+    pub actor: &'a str,
+}
+
+pub async fn record(db: &impl ConnectionTrait, r: Record<'_>) -> Result<ModuleCallId, DbErr> {
+    let logged: Vec<Logged> = r
+        .exchanges
+        .iter()
+        .map(|e| Logged { action: e.action.clone(), request: e.request.clone(), response: e.response.clone() })
+        .collect();
+    let row = ActiveModel {
+        service_id: Set(r.service_id),
+        server_id: Set(r.server_id),
+        job_id: Set(r.job_id),
+        module: Set(r.module.to_owned()),
+        action: Set(r.action),
+        ok: Set(r.ok),
+        message: Set(r.message.chars().take(4000).collect()),
+        exchanges: Set(serde_json::to_string(&logged).unwrap_or_else(|_| "[]".into())),
+        duration_ms: Set(r.duration_ms),
+        actor: Set(r.actor.chars().take(200).collect()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(row.id)
+}
+
+/// The latest calls about a service, newest first.
+pub async fn for_service(db: &impl ConnectionTrait, id: ServiceId, limit: u64) -> Result<Vec<Model>, DbErr> {
+    Entity::find().filter(Column::ServiceId.eq(id)).order_by_desc(Column::Id).limit(limit).all(db).await
+}
+
+/// The latest calls to a server, newest first.
+pub async fn for_server(db: &impl ConnectionTrait, id: ServerId, limit: u64) -> Result<Vec<Model>, DbErr> {
+    Entity::find().filter(Column::ServerId.eq(id)).order_by_desc(Column::Id).limit(limit).all(db).await
+}
+
+pub fn exchanges(call: &Model) -> Vec<Logged> {
+    serde_json::from_str(&call.exchanges).unwrap_or_default()
+}

@@ -1,0 +1,93 @@
+//! The jobs that call provisioning modules: a command on a service (`service.module`) and a
+//! server's connection test (`server.test`).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{AnyModule, Call, Command, Done, servers};
+use crate::audit::{Actor, ActorRecord};
+use crate::ids::{ServerId, ServiceId};
+use crate::jobs::{Job, JobContext, JobError};
+use crate::services::lifecycle::{self, LifecycleError};
+
+/// What a lifecycle failure means for the job that ran it: the service moved on (nothing to
+/// do), try again later, or keep it failed with the panel's words for staff.
+pub fn outcome(result: Result<(), LifecycleError>) -> Result<(), JobError> {
+    match result {
+        Ok(()) | Err(LifecycleError::NotFound | LifecycleError::NotAllowed(_)) => Ok(()),
+        Err(LifecycleError::Module { message, retry: true }) => Err(JobError::Retry(anyhow::anyhow!("{message}"))),
+        Err(LifecycleError::Module { message, retry: false }) => Err(JobError::Permanent(message)),
+        Err(LifecycleError::LeaseLost) => Err(JobError::LeaseLost),
+        Err(LifecycleError::Internal(err)) => Err(JobError::Retry(err)),
+    }
+}
+
+/// How long a job that calls a module may take: a few calls of [`servers::CALL_TIMEOUT`].
+pub const MODULE_JOB_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Run `command` on a service, as `actor` asked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceCommand {
+    pub service_id: ServiceId,
+    #[serde(flatten)]
+    pub command: Command,
+    pub actor: ActorRecord,
+}
+
+impl Job for ServiceCommand {
+    const KIND: &'static str = "service.module";
+    const MAX_ATTEMPTS: i32 = 6;
+    const TIMEOUT: Duration = MODULE_JOB_TIMEOUT;
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let actor = self.actor.actor();
+        let result = lifecycle::run(&ctx.state, Some(ctx), &actor, self.service_id, self.command.clone()).await;
+        outcome(result.map(|_| ()))
+    }
+}
+
+/// Test a server's connection and settings; the answer is kept on the server's page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestServer {
+    pub server_id: ServerId,
+    pub actor: ActorRecord,
+}
+
+impl Job for TestServer {
+    const KIND: &'static str = "server.test";
+    const MAX_ATTEMPTS: i32 = 1;
+    const TIMEOUT: Duration = MODULE_JOB_TIMEOUT;
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let state = &ctx.state;
+        let Some(row) = servers::find(&state.db, self.server_id).await? else { return Ok(()) };
+        let Some(module) = AnyModule::get(&row.module, &state.http) else {
+            servers::record_test(&state.db, row.id, false, "This module is not installed.").await?;
+            return Ok(());
+        };
+        let server = servers::for_call(state, &row)?;
+        let actor: Actor = self.actor.actor();
+        let account = hostwright_provisioning::Account::default();
+        let result = lifecycle::call_logged(
+            state,
+            Some(ctx),
+            &actor,
+            &module,
+            Some(&row),
+            None,
+            &server,
+            &account,
+            &Call::TestConnection,
+        )
+        .await
+        .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
+        let (ok, message) = match result {
+            Ok(Done::Text(text)) => (true, format!("Connected: {text}")),
+            Ok(done) => (true, done.summary()),
+            Err(err) => (false, err.to_string()),
+        };
+        servers::record_test(&state.db, row.id, ok, &message).await?;
+        Ok(())
+    }
+}
