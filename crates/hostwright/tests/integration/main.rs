@@ -22,6 +22,7 @@ mod orders;
 mod payments;
 mod paypal;
 mod platform;
+mod provisioning;
 mod refunds;
 mod services;
 mod sessions;

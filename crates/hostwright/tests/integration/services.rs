@@ -9,7 +9,7 @@ use crate::support::TestApp;
 
 const GRACE: (&str, &str) = ("grace@example.com", "compass meadow 31");
 
-fn key(c: char) -> String {
+pub(crate) fn key(c: char) -> String {
     c.to_string().repeat(24)
 }
 
@@ -495,7 +495,7 @@ async fn emailed_path(app: &TestApp, to: &str, prefix: &str) -> String {
 }
 
 /// A registered client, signed in on a node of its own; returns the node and the client id.
-async fn signed_in_client(app: &TestApp, email: &str, password: &str) -> (TestApp, i64) {
+pub(crate) async fn signed_in_client(app: &TestApp, email: &str, password: &str) -> (TestApp, i64) {
     let mut node = app.second_node().await;
     let registered = node.register_client(email, password).await;
     assert!(registered.status.is_redirection(), "{}", registered.body);
