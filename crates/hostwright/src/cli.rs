@@ -151,6 +151,32 @@ enum BenchCommand {
         #[arg(long)]
         keep: bool,
     },
+    /// Module creates per second against a WHM double, and a client page's latency while the
+    /// panel answers slowly.
+    Provisioning {
+        /// Accounts to create.
+        #[arg(long, default_value_t = 2_000)]
+        accounts: usize,
+        /// Jobs run at once.
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+        /// How long the slow panel takes per create.
+        #[arg(long, default_value_t = 5)]
+        slow_seconds: u64,
+        /// Requests of the client's service page, per measurement.
+        #[arg(long, default_value_t = 2_000)]
+        page_requests: usize,
+        /// Concurrent readers of the page.
+        #[arg(long, default_value_t = 16)]
+        readers: usize,
+        /// A PostgreSQL server (a scratch database is made on it and dropped) or a new SQLite
+        /// file; a temporary SQLite file by default.
+        #[arg(long)]
+        database: Option<String>,
+        /// Keep the scratch database afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -257,6 +283,40 @@ async fn bench(settings: Settings, command: BenchCommand) -> anyhow::Result<()> 
                 "payments {} = distinct events {}; stored events {}, invoice payments {}, paid invoices {}",
                 f.payments, f.events, f.stored_events, f.invoice_payments, f.paid_invoices
             );
+            Ok(())
+        }
+        BenchCommand::Provisioning { accounts, workers, slow_seconds, page_requests, readers, database, keep } => {
+            let bench = crate::provisioning::bench::ProvisioningBench {
+                accounts,
+                workers,
+                slow_seconds,
+                page_requests,
+                readers,
+                database,
+                keep,
+            };
+            let f = crate::provisioning::bench::provisioning(settings, &bench).await?;
+            println!(
+                "{} cPanel accounts created by {} workers on {} in {:.2} s: {:.0} jobs/s \
+                 ({} active, {} createacct calls)",
+                f.accounts,
+                f.workers,
+                f.backend,
+                f.creating.as_secs_f64(),
+                f.jobs_per_s(),
+                f.active,
+                f.panel_calls
+            );
+            for (what, l) in [("queue idle", f.idle), ("panel answering in --slow-seconds", f.loaded)] {
+                println!(
+                    "client service page, {what}: {} requests, p50 {:.1} ms, p99 {:.1} ms, {} failed",
+                    l.requests,
+                    l.p50.as_secs_f64() * 1000.0,
+                    l.p99.as_secs_f64() * 1000.0,
+                    l.failed
+                );
+            }
+            println!("slow creates in flight while measuring: {}", f.slow_calls_in_flight);
             Ok(())
         }
         BenchCommand::Billing { services, clients, due_fraction, database, keep } => {
