@@ -363,6 +363,7 @@ mod tests {
             email: "owner@acme.example".into(),
             password: Some(Secret::new(PASSWORD)),
             product: BTreeMap::from([("package".to_owned(), "reseller_gold".to_owned())]),
+            client_ip: None,
         }
     }
 

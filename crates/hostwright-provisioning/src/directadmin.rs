@@ -517,6 +517,7 @@ mod tests {
             email: "owner@acme.example".into(),
             password: Some(Secret::new(PASSWORD)),
             product: BTreeMap::from([("package".to_owned(), "gold".to_owned())]),
+            client_ip: None,
         }
     }
 

@@ -119,6 +119,8 @@ pub struct Account {
     pub password: Option<Secret>,
     /// The product's settings for this module (its `product_fields`).
     pub product: BTreeMap<String, String>,
+    /// The client's own address, for a sign-on a panel ties to it (Plesk).
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 /// What a create made on the server.

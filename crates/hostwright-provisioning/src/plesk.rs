@@ -390,9 +390,8 @@ impl ProvisioningModule for Plesk {
                 change_package: true,
                 change_password: true,
                 usage: true,
-                // Plesk's sign-in needs the client's IP address, which `sso_url` is not given:
-                // see `Plesk::sso_url_for`.
-                single_sign_on: false,
+                // Plesk ties the session to the client's IP address (`Account::client_ip`).
+                single_sign_on: true,
             },
             client_actions: Vec::new(),
         }
@@ -563,8 +562,16 @@ impl ProvisioningModule for Plesk {
 
     /// Not offered: Plesk's session must name the client's IP address, which this call does
     /// not have. [`Plesk::sso_url_for`] takes it.
-    async fn sso_url(&self, _: &Server, _: &Account, _: &mut Vec<Exchange>) -> Result<String, ModuleError> {
-        Err(ModuleError::Unsupported)
+    async fn sso_url(
+        &self,
+        server: &Server,
+        account: &Account,
+        log: &mut Vec<Exchange>,
+    ) -> Result<String, ModuleError> {
+        match account.client_ip {
+            Some(ip) => self.sso_url_for(server, account, ip, log).await,
+            None => Err(ModuleError::Refused("Plesk's sign-in needs the client's IP address".into())),
+        }
     }
 }
 
@@ -602,6 +609,7 @@ mod tests {
             email: "owner@acme.example".into(),
             password: Some(Secret::new(PASSWORD)),
             product: BTreeMap::from([("plan".to_owned(), "Gold".to_owned())]),
+            client_ip: None,
         }
     }
 
@@ -912,8 +920,10 @@ mod tests {
         let url = module.sso_url_for(&quick(&panel), &account(), ip, &mut log).await;
         assert_eq!(url, Ok(format!("{}/enterprise/rsession_init.php?PLESKSESSID={SESSION}", panel.uri())));
         assert!(!format!("{log:?}").contains(SESSION), "{log:?}");
-        assert!(!module.info().capabilities.single_sign_on);
-        assert_eq!(module.sso_url(&quick(&panel), &account(), &mut log).await, Err(ModuleError::Unsupported));
+        assert!(module.info().capabilities.single_sign_on);
+        let through_the_trait = Account { client_ip: Some(ip), ..account() };
+        assert!(module.sso_url(&quick(&panel), &through_the_trait, &mut log).await.is_ok());
+        assert!(matches!(module.sso_url(&quick(&panel), &account(), &mut log).await, Err(ModuleError::Refused(_))));
     }
 
     #[tokio::test]

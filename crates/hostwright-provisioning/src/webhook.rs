@@ -213,6 +213,7 @@ mod tests {
             email: "ops@acme.example".into(),
             password: Some(Secret::new("Tr0ub4dor&3xyz")),
             product: BTreeMap::from([("package".to_owned(), "gold".to_owned())]),
+            client_ip: None,
         }
     }
 

@@ -116,6 +116,8 @@ impl MigrationTrait for Migration {
                 .col(big_integer("client_id"))
                 // sso | action:<key>
                 .col(string("call"))
+                // The client's address, for panels that tie a sign-on to it.
+                .col(string("client_ip").default(""))
                 // pending | ready | failed | used
                 .col(string("status"))
                 // A sign-in address, encrypted (it is a credential).

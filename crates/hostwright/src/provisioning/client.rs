@@ -57,6 +57,7 @@ pub mod ticket {
         pub service_id: ServiceId,
         pub client_id: ClientId,
         pub call: String,
+        pub client_ip: String,
         pub status: String,
         pub url_enc: Option<String>,
         pub message: String,
@@ -88,6 +89,7 @@ pub async fn open_ticket(
     client_id: ClientId,
     service_id: ServiceId,
     call: &str,
+    client_ip: &str,
 ) -> Result<String, DbErr> {
     let token = crate::crypto::random_token();
     let now = Utc::now();
@@ -97,6 +99,7 @@ pub async fn open_ticket(
         service_id: Set(service_id),
         client_id: Set(client_id),
         call: Set(call.to_owned()),
+        client_ip: Set(client_ip.to_owned()),
         status: Set("pending".into()),
         url_enc: Set(None),
         message: Set(String::new()),
@@ -209,7 +212,7 @@ impl Job for AnswerTicket {
             None => Call::SingleSignOn,
         };
         let actor = Actor::system("client area");
-        match module_call(state, ctx, &actor, t.service_id, &call).await {
+        match module_call(state, ctx, &actor, t.service_id, &call, t.client_ip.parse().ok()).await {
             Ok(Done::Url(url) | Done::Action(ActionOutcome::Redirect(url))) => {
                 answer(&state.db, t.id, "ready", Some(state.key.encrypt(url.as_bytes())), "").await?;
             }
@@ -234,6 +237,7 @@ pub async fn module_call(
     actor: &Actor,
     service_id: ServiceId,
     call: &Call,
+    client_ip: Option<std::net::IpAddr>,
 ) -> Result<Done, LifecycleError> {
     let s = store::find(&state.db, service_id).await?.ok_or(LifecycleError::NotFound)?;
     let product =
@@ -246,7 +250,8 @@ pub async fn module_call(
         None => return Err(LifecycleError::NotAllowed("The service has no server.".into())),
     };
     let server = servers::for_call(state, &row)?;
-    let account = lifecycle::account(state, &s, &product, None).await?;
+    let account =
+        hostwright_provisioning::Account { client_ip, ..lifecycle::account(state, &s, &product, None).await? };
     lifecycle::call_logged(state, Some(ctx), actor, &module, Some(&row), Some(s.id), &server, &account, call)
         .await?
         .map_err(|err| LifecycleError::Module { retry: err.transient(), message: err.to_string() })
@@ -265,7 +270,7 @@ impl Job for RefreshUsage {
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
         let state = &ctx.state;
-        let done = module_call(state, ctx, &Actor::system("usage"), self.service_id, &Call::Usage).await;
+        let done = module_call(state, ctx, &Actor::system("usage"), self.service_id, &Call::Usage, None).await;
         let usage = match done {
             Ok(Done::Usage(u)) => u,
             Ok(_) | Err(LifecycleError::NotFound | LifecycleError::NotAllowed(_)) => return Ok(()),

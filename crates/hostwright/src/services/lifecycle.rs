@@ -294,6 +294,7 @@ pub async fn account(
         email: client.email,
         password: password.map(hostwright_provisioning::Secret::new),
         product: serde_json::from_str(&product.module_settings).unwrap_or_default(),
+        client_ip: None,
     })
 }
 

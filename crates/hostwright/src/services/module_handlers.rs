@@ -274,7 +274,13 @@ async fn change_password(
     })
 }
 
-async fn start_ticket(state: &AppState, current: &Current, id: ServiceId, call: Call) -> AppResult<Response> {
+async fn start_ticket(
+    state: &AppState,
+    page: &Page,
+    current: &Current,
+    id: ServiceId,
+    call: Call,
+) -> AppResult<Response> {
     let s = own_live_service(state, current, id).await?;
     let product = crate::catalog::service::find_product(&state.db, s.product_id).await?.ok_or(AppError::NotFound)?;
     let offered = AnyModule::get(&product.module, &state.http).is_some_and(|m| m.needs_server() && m.supports(&call));
@@ -285,20 +291,26 @@ async fn start_ticket(state: &AppState, current: &Current, id: ServiceId, call: 
         Call::ClientAction(key) => format!("action:{key}"),
         _ => "sso".to_owned(),
     };
-    let token = client::open_ticket(state, current.client.id, id, &key).await?;
+    let token = client::open_ticket(state, current.client.id, id, &key, &page.ip).await?;
     Ok(axum::response::Redirect::to(&format!("/account/services/{id}/tickets/{token}")).into_response())
 }
 
-async fn open_panel(State(state): State<AppState>, current: Current, Path(id): Path<ServiceId>) -> AppResult<Response> {
-    start_ticket(&state, &current, id, Call::SingleSignOn).await
+async fn open_panel(
+    State(state): State<AppState>,
+    page: Page,
+    current: Current,
+    Path(id): Path<ServiceId>,
+) -> AppResult<Response> {
+    start_ticket(&state, &page, &current, id, Call::SingleSignOn).await
 }
 
 async fn run_action(
     State(state): State<AppState>,
+    page: Page,
     current: Current,
     Path((id, key)): Path<(ServiceId, String)>,
 ) -> AppResult<Response> {
-    start_ticket(&state, &current, id, Call::ClientAction(key)).await
+    start_ticket(&state, &page, &current, id, Call::ClientAction(key)).await
 }
 
 async fn wait_ticket(
