@@ -37,7 +37,7 @@ impl Cpanel {
 
     /// The packages (hosting plans) the WHM user can see, so staff pick a product's package
     /// from the server instead of typing its name.
-    pub async fn packages(&self, server: &Server, log: &mut Vec<Exchange>) -> Result<Vec<String>, ModuleError> {
+    async fn list_packages(&self, server: &Server, log: &mut Vec<Exchange>) -> Result<Vec<String>, ModuleError> {
         let answer = self.call(server, None, "listpkgs", &[], log).await?;
         let packages = answer.data["pkg"].as_array().map(Vec::as_slice).unwrap_or_default();
         Ok(packages.iter().filter_map(|p| p["name"].as_str()).map(str::to_owned).collect())
@@ -206,9 +206,14 @@ impl ProvisioningModule for Cpanel {
                 change_password: true,
                 usage: true,
                 single_sign_on: true,
+                packages: true,
             },
             client_actions: Vec::new(),
         }
+    }
+
+    async fn packages(&self, server: &Server, log: &mut Vec<Exchange>) -> Result<Vec<String>, ModuleError> {
+        self.list_packages(server, log).await
     }
 
     async fn test_connection(&self, server: &Server, log: &mut Vec<Exchange>) -> Result<String, ModuleError> {

@@ -103,7 +103,7 @@ impl DirectAdmin {
 
     /// The user packages of the server's admin or reseller, so staff pick a product's package
     /// from the server instead of typing its name.
-    pub async fn packages(&self, server: &Server, log: &mut Vec<Exchange>) -> Result<Vec<String>, ModuleError> {
+    async fn list_packages(&self, server: &Server, log: &mut Vec<Exchange>) -> Result<Vec<String>, ModuleError> {
         let answer = self.call(server, None, Command::read("CMD_API_PACKAGES_USER", &[]), log).await?;
         Ok(answer.values()?.list())
     }
@@ -352,9 +352,14 @@ impl ProvisioningModule for DirectAdmin {
                 change_password: true,
                 usage: true,
                 single_sign_on: true,
+                packages: true,
             },
             client_actions: Vec::new(),
         }
+    }
+
+    async fn packages(&self, server: &Server, log: &mut Vec<Exchange>) -> Result<Vec<String>, ModuleError> {
+        self.list_packages(server, log).await
     }
 
     async fn test_connection(&self, server: &Server, log: &mut Vec<Exchange>) -> Result<String, ModuleError> {

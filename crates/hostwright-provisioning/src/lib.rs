@@ -62,6 +62,8 @@ pub struct Capabilities {
     pub change_password: bool,
     pub usage: bool,
     pub single_sign_on: bool,
+    /// Lists the server's packages (plans) for a product's settings.
+    pub packages: bool,
 }
 
 /// A module's name and the settings it needs.
@@ -291,6 +293,16 @@ pub trait ProvisioningModule: Send + Sync {
         account: &Account,
         log: &mut Vec<Exchange>,
     ) -> impl Future<Output = Result<String, ModuleError>> + Send;
+
+    /// The packages (hosting plans) the server offers, by name, for a product's settings.
+    fn packages(
+        &self,
+        server: &Server,
+        log: &mut Vec<Exchange>,
+    ) -> impl Future<Output = Result<Vec<String>, ModuleError>> + Send {
+        let _ = (server, log);
+        async { Err(ModuleError::Unsupported) }
+    }
 
     /// Runs one of `info().client_actions`.
     fn client_action(

@@ -392,9 +392,14 @@ impl ProvisioningModule for Plesk {
                 usage: true,
                 // Plesk ties the session to the client's IP address (`Account::client_ip`).
                 single_sign_on: true,
+                packages: true,
             },
             client_actions: Vec::new(),
         }
+    }
+
+    async fn packages(&self, server: &Server, log: &mut Vec<Exchange>) -> Result<Vec<String>, ModuleError> {
+        self.plans(server, log).await
     }
 
     async fn test_connection(&self, server: &Server, log: &mut Vec<Exchange>) -> Result<String, ModuleError> {

@@ -273,6 +273,7 @@ impl ProvisioningModule for Postgres {
                 change_password: true,
                 usage: true,
                 single_sign_on: false,
+                packages: false,
             },
             client_actions: Vec::new(),
         }

@@ -31,6 +31,8 @@ impl MigrationTrait for Migration {
                 .col(string("last_test").default(""))
                 .col(timestamp_with_time_zone_null("last_test_at"))
                 .col(boolean_null("last_test_ok"))
+                // The packages (plans) the server offered when last asked, as a JSON array.
+                .col(text("packages").default("[]"))
                 .col(timestamp_with_time_zone("created_at"))
                 .col(timestamp_with_time_zone("updated_at"))
                 .to_owned(),

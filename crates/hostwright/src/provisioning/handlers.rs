@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/server-groups/new", post(create_group))
         .route("/admin/server-groups/{id}", post(update_group))
         .route("/admin/catalog/products/{id}/module", get(product_module_form).post(save_product_module))
+        .route("/admin/catalog/products/{id}/module/packages", post(read_packages))
 }
 
 fn actor(current: &crate::web::current::CurrentStaff, page: &Page) -> Actor {
@@ -354,6 +355,17 @@ async fn render_product_module(
     };
     let mut groups = vec![(String::new(), "— None —".to_owned())];
     groups.extend(servers::groups(&state.db).await?.into_iter().map(|g| (g.id.to_string(), g.name)));
+    // What the group's servers said they offer, for the package (or plan) field.
+    let mut packages: Vec<String> =
+        product_servers(state, &product).await?.iter().flat_map(servers::packages).collect();
+    packages.sort();
+    packages.dedup();
+    let suggestions: BTreeMap<&str, Vec<String>> = info
+        .product_fields
+        .iter()
+        .filter(|f| matches!(f.key, "package" | "plan"))
+        .map(|f| (f.key, packages.clone()))
+        .collect();
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "catalog",
@@ -362,11 +374,51 @@ async fn render_product_module(
         module_label => info.label,
         needs_server => module.needs_server(),
         fields => field_values(&info.product_fields),
+        suggestions => suggestions,
+        can_list_packages => info.capabilities.packages && product.server_group_id.is_some(),
         groups => groups,
         form => context! { server_group_id => group, settings => settings },
         errors => errors,
     };
     state.render_status(status, page, "admin/catalog/product_module.html", ctx).await
+}
+
+/// The servers of a product's group that run its module.
+async fn product_servers(
+    state: &AppState,
+    product: &crate::catalog::model::product::Model,
+) -> AppResult<Vec<servers::server::Model>> {
+    let Some(group) = product.server_group_id else { return Ok(Vec::new()) };
+    let members = servers::members(&state.db, group).await?;
+    Ok(servers::all(&state.db)
+        .await?
+        .into_iter()
+        .filter(|s| members.contains(&s.id) && s.module == product.module)
+        .collect())
+}
+
+/// Asks each server of the product's group for its packages (a connection test, which reads
+/// them when it succeeds).
+async fn read_packages(
+    State(state): State<AppState>,
+    page: Page,
+    current: Authorized<perm::CatalogManage>,
+    Path(id): Path<ProductId>,
+) -> AppResult<Response> {
+    let product = crate::catalog::service::find_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let who = actor(&current, &page);
+    for s in product_servers(&state, &product).await? {
+        let job = TestServer { server_id: s.id, actor: (&who).into() };
+        let how = Enqueue { priority: Some(10), ..Enqueue::default() }.about(format!("server:{}", s.id));
+        jobs::enqueue(&state.db, &job, how).await?;
+    }
+    state.jobs_wakeup.notify_one();
+    Ok(flash::redirect(
+        &state,
+        &format!("/admin/catalog/products/{id}/module"),
+        "success",
+        "The servers are being asked for their packages; reload this page in a few seconds.",
+    ))
 }
 
 async fn product_module_form(

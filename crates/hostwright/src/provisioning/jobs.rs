@@ -88,6 +88,25 @@ impl Job for TestServer {
             Err(err) => (false, err.to_string()),
         };
         servers::record_test(&state.db, row.id, ok, &message).await?;
+        // A server that answered is also asked for its packages, for the products' settings.
+        if ok && module.supports(&Call::Packages) {
+            let listed = lifecycle::call_logged(
+                state,
+                Some(ctx),
+                &actor,
+                &module,
+                Some(&row),
+                None,
+                &server,
+                &account,
+                &Call::Packages,
+            )
+            .await
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
+            if let Ok(Done::Packages(packages)) = listed {
+                servers::record_packages(&state.db, row.id, &packages).await?;
+            }
+        }
         Ok(())
     }
 }

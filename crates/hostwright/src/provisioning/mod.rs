@@ -71,6 +71,7 @@ pub fn label(key: &str) -> &'static str {
         "usage" => "Usage",
         "sso" => "Single sign-on",
         "test_connection" => "Test connection",
+        "packages" => "List packages",
         _ => "Action",
     }
 }
@@ -87,6 +88,7 @@ pub enum Call {
     ChangePassword,
     Usage,
     SingleSignOn,
+    Packages,
     ClientAction(String),
 }
 
@@ -102,6 +104,7 @@ impl Call {
             Call::ChangePassword => "change_password".into(),
             Call::Usage => "usage".into(),
             Call::SingleSignOn => "sso".into(),
+            Call::Packages => "packages".into(),
             Call::ClientAction(key) => format!("action:{key}"),
         }
     }
@@ -115,6 +118,7 @@ pub enum Done {
     Created(Created),
     Usage(Usage),
     Url(String),
+    Packages(Vec<String>),
     Action(ActionOutcome),
 }
 
@@ -126,6 +130,7 @@ impl Done {
             Done::Text(text) => text.clone(),
             Done::Created(c) => c.message.clone(),
             Done::Usage(u) => format!("disk {} MB, bandwidth {} MB", u.disk_used_mb, u.bandwidth_used_mb),
+            Done::Packages(p) => format!("{} packages: {}", p.len(), p.join(", ")),
             Done::Url(_) | Done::Action(ActionOutcome::Redirect(_)) => "sign-in address made".into(),
             Done::Action(ActionOutcome::Message(m)) => m.clone(),
         }
@@ -201,6 +206,7 @@ impl AnyModule {
             Call::ChangePassword => c.change_password || !self.needs_server(),
             Call::Usage => c.usage,
             Call::SingleSignOn => c.single_sign_on,
+            Call::Packages => c.packages,
             Call::ClientAction(key) => info.client_actions.iter().any(|a| a.key == key),
             Call::Create | Call::Suspend(_) | Call::Unsuspend | Call::Terminate => true,
         }
@@ -224,6 +230,7 @@ impl AnyModule {
             Call::ChangePassword => m.change_password(server, account, log).await.map(|()| Done::Nothing),
             Call::Usage => m.usage(server, account, log).await.map(Done::Usage),
             Call::SingleSignOn => m.sso_url(server, account, log).await.map(Done::Url),
+            Call::Packages => m.packages(server, log).await.map(Done::Packages),
             Call::ClientAction(key) => m.client_action(server, account, key, log).await.map(Done::Action),
         }, manual => match call {
             Call::Create => Ok(Done::Created(Created {

@@ -44,6 +44,8 @@ pub mod server {
         pub last_test: String,
         pub last_test_at: Option<DateTimeUtc>,
         pub last_test_ok: Option<bool>,
+        /// The packages (plans) it offered when last asked, as a JSON array.
+        pub packages: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -368,6 +370,7 @@ pub async fn save(
             module: Set(info.key.to_owned()),
             created_at: Set(now),
             last_test: Set(String::new()),
+            packages: Set("[]".into()),
             ..Default::default()
         },
     };
@@ -487,6 +490,23 @@ pub async fn save_group(
     .await?;
     txn.commit().await?;
     Ok(saved)
+}
+
+/// The packages a server offered when last asked.
+pub fn packages(s: &server::Model) -> Vec<String> {
+    serde_json::from_str(&s.packages).unwrap_or_default()
+}
+
+/// Keeps the packages a server offers.
+pub async fn record_packages(db: &impl ConnectionTrait, id: ServerId, packages: &[String]) -> Result<(), DbErr> {
+    let json = serde_json::to_string(packages).unwrap_or_else(|_| "[]".into());
+    let update = Query::update()
+        .table(server::Entity)
+        .value(server::Column::Packages, json)
+        .and_where(Expr::col(server::Column::Id).eq(id))
+        .to_owned();
+    db.execute(&update).await?;
+    Ok(())
 }
 
 /// Records the outcome of a connection test.

@@ -3120,6 +3120,8 @@ fn ordering_samples() -> Vec<(String, Value)> {
                     module_label => "cPanel/WHM",
                     needs_server => filled,
                     fields => if filled { fields.clone() } else { Vec::new() },
+                    suggestions => context! { username => vec![SCRIPT, "gold"] },
+                    can_list_packages => filled,
                     groups => vec![("", "— None —"), ("1", SCRIPT)],
                     form => context! { server_group_id => "1", settings => context! { username => SCRIPT } },
                     errors => errors("setting.username"),

@@ -154,11 +154,16 @@ async fn a_cpanel_account_is_created_by_a_job_on_the_emptiest_server_and_no_secr
     .await
     .assert_redirect_to(&format!("/admin/servers/{first}"));
     answer(&panel, "version", whm("version", 1, "OK", json!({ "version": "11.124.0.12" }))).await;
+    answer(&panel, "listpkgs", whm("listpkgs", 1, "OK", json!({ "pkg": [{ "name": "gold" }, { "name": "silver" }] })))
+        .await;
     app.post_form(&format!("/admin/servers/{first}/test"), &[])
         .await
         .assert_redirect_to(&format!("/admin/servers/{first}"));
     app.run_jobs().await;
     app.get(&format!("/admin/servers/{first}")).await.assert_contains("Connected: WHM 11.124.0.12 answered");
+    // The test also read the server's packages, which the product's settings suggest.
+    let settings = app.get("/admin/catalog/products/4/module").await;
+    settings.assert_contains("<option value=\"silver\">");
 
     // web02 holds one account already (its limit): the new account goes to web01.
     let client = eur_client(&mut app, "zoe@example.de").await;
@@ -173,7 +178,7 @@ async fn a_cpanel_account_is_created_by_a_job_on_the_emptiest_server_and_no_secr
     let id = add_service(&mut app, client, "www.Shop-One.example", 'a').await;
     // Nothing was called inside the request: the create waits for a worker.
     assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM services WHERE id = {id} AND status = 'pending'")).await, 1);
-    assert_eq!(everything_logged(&app).await, 1, "only the connection test so far");
+    assert_eq!(everything_logged(&app).await, 2, "only the connection test and its package list so far");
     app.run_jobs().await;
     assert_eq!(
         app.scalar(&format!(
@@ -252,6 +257,13 @@ async fn a_panel_refusal_fails_the_job_with_its_words_and_staff_retry_it(mut app
         .assert_redirect_to(&format!("/admin/services/{id}"));
     app.run_jobs().await;
     assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM services WHERE id = {id} AND status = 'active'")).await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM module_calls WHERE action = 'create'").await, 2);
+
+    // A second account for a domain already hosted is refused before the panel is asked.
+    let twin = add_service(&mut app, grace_id, "GRACE.example", 'b').await;
+    app.run_jobs().await;
+    assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM services WHERE id = {twin} AND status = 'pending'")).await, 1);
+    app.get(&format!("/admin/services/{twin}")).await.assert_contains(&format!("already hosted by service #{id}"));
     assert_eq!(app.scalar("SELECT COUNT(*) FROM module_calls WHERE action = 'create'").await, 2);
 
     // The client signs in to cPanel through a ticket a job answers; the address works once.
