@@ -183,7 +183,7 @@ async fn assign_server(
 
 type Current = ClientAllowed<client_perm::Services>;
 
-async fn own_live_service(state: &AppState, current: &Current, id: ServiceId) -> AppResult<service::Model> {
+async fn own_service(state: &AppState, current: &Current, id: ServiceId) -> AppResult<service::Model> {
     let s = store::find(&state.db, id).await?.filter(|s| s.client_id == current.client.id).ok_or(AppError::NotFound)?;
     Ok(s)
 }
@@ -246,7 +246,7 @@ async fn change_password(
     Path(id): Path<ServiceId>,
     Form(form): Form<PasswordForm>,
 ) -> AppResult<Response> {
-    let s = own_live_service(&state, &current, id).await?;
+    let s = own_service(&state, &current, id).await?;
     let to = format!("/account/services/{id}");
     let product = crate::catalog::service::find_product(&state.db, s.product_id).await?.ok_or(AppError::NotFound)?;
     if !AnyModule::get(&product.module, &state.http)
@@ -281,7 +281,7 @@ async fn start_ticket(
     id: ServiceId,
     call: Call,
 ) -> AppResult<Response> {
-    let s = own_live_service(state, current, id).await?;
+    let s = own_service(state, current, id).await?;
     let product = crate::catalog::service::find_product(&state.db, s.product_id).await?.ok_or(AppError::NotFound)?;
     let offered = AnyModule::get(&product.module, &state.http).is_some_and(|m| m.needs_server() && m.supports(&call));
     if !offered || s.status != Status::Active.key() || s.server_id.is_none() {

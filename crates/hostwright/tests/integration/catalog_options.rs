@@ -536,12 +536,13 @@ async fn upgrades_are_saved_and_a_product_never_upgrades_to_itself(mut app: Test
     assert!(itself.is_err());
 }
 
-async fn products_are_provisioned_by_hand_until_modules_exist(mut app: TestApp) {
+async fn a_product_names_an_installed_module_and_another_module_starts_without_settings(mut app: TestApp) {
     app.signed_in_admin().await;
     products(&mut app).await;
     let page = app.get("/admin/catalog/products/1").await;
-    page.assert_contains("None (manual)");
+    page.assert_contains("None (set up by hand)");
     page.assert_contains("<option value=\"none\" selected>");
+    page.assert_contains("/admin/catalog/products/1/module");
     let fields = |module: &'static str| {
         vec![
             ("group_id", "1"),
@@ -551,9 +552,26 @@ async fn products_are_provisioned_by_hand_until_modules_exist(mut app: TestApp) 
             ("module", module),
         ]
     };
-    let unknown = app.post_form("/admin/catalog/products/1", &fields("cpanel")).await;
+    let unknown = app.post_form("/admin/catalog/products/1", &fields("solusvm")).await;
     assert_eq!(unknown.status, 422);
     unknown.assert_contains("Choose a provisioning module.");
+    app.post_form("/admin/catalog/products/1", &fields("cpanel")).await.assert_redirect_to("/admin/catalog/products/1");
+    // The module's own settings: a package, and the group a server is taken from.
+    let missing = app.post_form("/admin/catalog/products/1/module", &[("setting.package", "gold")]).await;
+    assert_eq!(missing.status, 422);
+    missing.assert_contains("Choose the group whose servers take this product");
+    app.post_form("/admin/server-groups/new", &[("name", "Shared"), ("fill_strategy", "fill")]).await;
+    app.post_form("/admin/catalog/products/1/module", &[("server_group_id", "1"), ("setting.package", "gold")])
+        .await
+        .assert_redirect_to("/admin/catalog/products/1/module");
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM products WHERE id = 1 AND module = 'cpanel' AND module_settings LIKE '%gold%'"
+        )
+        .await,
+        1
+    );
+    // Back to set up by hand: the cPanel settings do not follow.
     app.post_form("/admin/catalog/products/1", &fields("none")).await.assert_redirect_to("/admin/catalog/products/1");
     assert_eq!(app.scalar("SELECT COUNT(*) FROM products WHERE module = 'none' AND module_settings = '{}'").await, 3);
 }
@@ -578,6 +596,6 @@ on_both_backends!(
     things_on_sale_are_hidden_or_detached_before_they_are_deleted,
     add_ons_are_priced_in_their_own_cycles_for_their_products,
     upgrades_are_saved_and_a_product_never_upgrades_to_itself,
-    products_are_provisioned_by_hand_until_modules_exist,
+    a_product_names_an_installed_module_and_another_module_starts_without_settings,
     only_staff_with_the_catalog_permission_manage_options_and_add_ons,
 );
