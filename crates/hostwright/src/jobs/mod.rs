@@ -165,7 +165,7 @@ impl Registry {
         self
     }
 
-    /// Claims last `lease` instead of the longest timeout and a margin.
+    /// Claims of every kind last `lease` instead of the kind's timeout and a margin.
     pub fn with_lease(mut self, lease: Option<Duration>) -> Self {
         self.lease = lease;
         self
@@ -175,12 +175,18 @@ impl Registry {
         self.kinds.keys().copied().collect()
     }
 
-    /// How long a claim lasts: the longest attempt of any kind, and a margin.
-    pub fn lease(&self) -> Duration {
+    /// The kinds grouped by how long a claim of them lasts (their longest attempt and a
+    /// margin), shortest first: a job whose worker died is claimed again after its own kind's
+    /// lease, so a quick payment job does not wait as long as a module call may take.
+    pub fn lease_groups(&self) -> Vec<(Duration, Vec<&'static str>)> {
         if let Some(lease) = self.lease {
-            return lease;
+            return vec![(lease, self.kinds())];
         }
-        self.kinds.values().map(|(_, t)| *t).max().unwrap_or(Duration::from_secs(60)) + Duration::from_secs(30)
+        let mut groups: BTreeMap<Duration, Vec<&'static str>> = BTreeMap::new();
+        for (kind, (_, timeout)) in &self.kinds {
+            groups.entry(*timeout + Duration::from_secs(30)).or_default().push(kind);
+        }
+        groups.into_iter().collect()
     }
 
     pub(crate) fn find(&self, kind: &str) -> Option<(Handler, Duration)> {
@@ -203,4 +209,22 @@ pub async fn record_depth_gauges(state: &AppState) -> Result<(), sea_orm::DbErr>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_is_claimed_for_its_own_lease_unless_one_is_set() {
+        let groups = Registry::standard().lease_groups();
+        let lease_of = |kind: &str| groups.iter().find(|(_, kinds)| kinds.contains(&kind)).map(|(lease, _)| *lease);
+        assert_eq!(lease_of("payment.event"), Some(Duration::from_secs(90)));
+        assert_eq!(lease_of("service.client_call"), Some(Duration::from_secs(90)));
+        assert_eq!(lease_of("service.module"), Some(Duration::from_secs(210)));
+        assert!(groups.windows(2).all(|w| w[0].0 < w[1].0), "shortest first");
+        let set = Registry::standard().with_lease(Some(Duration::from_secs(5))).lease_groups();
+        assert_eq!(set.len(), 1);
+        assert_eq!(set[0].1.len(), Registry::standard().kinds().len());
+    }
 }

@@ -49,8 +49,14 @@ pub async fn run(state: AppState, registry: Arc<Registry>, concurrency: usize, m
 
 /// Claims and runs one batch; returns how many jobs it ran.
 pub async fn run_once(state: &AppState, registry: &Registry, owner: &str, batch: usize) -> anyhow::Result<usize> {
-    let kinds = registry.kinds();
-    let claimed = store::claim(&state.db, owner, &kinds, registry.lease(), batch as u64).await?;
+    let mut claimed = Vec::new();
+    for (lease, kinds) in registry.lease_groups() {
+        let room = batch.saturating_sub(claimed.len());
+        if room == 0 {
+            break;
+        }
+        claimed.extend(store::claim(&state.db, owner, &kinds, lease, room as u64).await?);
+    }
     let count = claimed.len();
     let runs = claimed.into_iter().map(|job| run_job(state, registry, job));
     futures::future::join_all(runs).await;

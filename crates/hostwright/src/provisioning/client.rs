@@ -197,9 +197,10 @@ pub struct AnswerTicket {
 
 impl Job for AnswerTicket {
     const KIND: &'static str = "service.client_call";
-    // The client is waiting: one attempt, a clear failure, and they may ask again.
+    // The client is waiting: one attempt, a clear failure, and they may ask again. One call,
+    // so the shorter lease of quick jobs, where its priority puts it first.
     const MAX_ATTEMPTS: i32 = 1;
-    const TIMEOUT: Duration = super::jobs::MODULE_JOB_TIMEOUT;
+    const TIMEOUT: Duration = Duration::from_secs(60);
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
         let state = &ctx.state;
@@ -266,7 +267,7 @@ pub struct RefreshUsage {
 impl Job for RefreshUsage {
     const KIND: &'static str = "service.usage";
     const MAX_ATTEMPTS: i32 = 2;
-    const TIMEOUT: Duration = super::jobs::MODULE_JOB_TIMEOUT;
+    const TIMEOUT: Duration = Duration::from_secs(60);
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
         let state = &ctx.state;
