@@ -163,9 +163,12 @@ pub async fn run(
         .ok_or_else(|| refused(format!("The provisioning module \"{}\" is not installed.", product.module)))?;
     let current =
         if command == Command::Create { prepare_create(state, &module, &product, current).await? } else { current };
+    let never_created = status == Status::Pending && command == Command::Terminate;
     let server_row = match current.server_id {
         Some(server_id) => Some(servers::find(&state.db, server_id).await?.ok_or(LifecycleError::NotFound)?),
-        None if module.needs_server() => return Err(refused("The service has no server; choose one first.")),
+        None if module.needs_server() && !never_created => {
+            return Err(refused("The service has no server; choose one first."));
+        }
         None => None,
     };
     let server = match &server_row {
@@ -185,8 +188,13 @@ pub async fn run(
         Command::ChangePackage => Call::ChangePackage,
         Command::ChangePassword { .. } => Call::ChangePassword,
     };
-    let outcome =
-        call_logged(state, ctx, actor, &module, server_row.as_ref(), Some(id), &server, &account, &call).await?;
+    // A pending service was never created on a server (a create moves it to active), so
+    // ending it asks nothing of the panel.
+    let outcome = if never_created {
+        Ok(Done::Text("never created on a server: nothing to remove".into()))
+    } else {
+        call_logged(state, ctx, actor, &module, server_row.as_ref(), Some(id), &server, &account, &call).await?
+    };
     let done = match outcome {
         Ok(done) => done,
         Err(err) => {

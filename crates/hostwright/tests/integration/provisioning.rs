@@ -265,6 +265,15 @@ async fn a_panel_refusal_fails_the_job_with_its_words_and_staff_retry_it(mut app
     assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM services WHERE id = {twin} AND status = 'pending'")).await, 1);
     app.get(&format!("/admin/services/{twin}")).await.assert_contains(&format!("already hosted by service #{id}"));
     assert_eq!(app.scalar("SELECT COUNT(*) FROM module_calls WHERE action = 'create'").await, 2);
+    // Never created, it is ended without asking the panel anything.
+    let calls = app.scalar("SELECT COUNT(*) FROM module_calls").await;
+    app.post_form(&format!("/admin/services/{twin}/command"), &[("command", "terminate")]).await;
+    app.run_jobs().await;
+    assert_eq!(
+        app.scalar(&format!("SELECT COUNT(*) FROM services WHERE id = {twin} AND status = 'terminated'")).await,
+        1
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM module_calls").await, calls);
 
     // The client signs in to cPanel through a ticket a job answers; the address works once.
     answer(
