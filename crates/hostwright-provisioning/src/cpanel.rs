@@ -7,11 +7,10 @@
 //! local stand-in) is used as it is.
 
 use serde_json::Value;
-use url::Url;
 
 use crate::{
     Account, Capabilities, Created, Exchange, Field, FieldKind, ModuleError, ModuleInfo, ProvisioningModule, Redactor,
-    Server, Usage, excerpt, send,
+    Server, Usage, excerpt, forget, panel_address, send,
 };
 
 /// WHM over TLS; 2086 is plain HTTP, and cPanel's own ports (2082/2083) refuse WHM calls.
@@ -52,7 +51,7 @@ impl Cpanel {
         params: &[(&str, &str)],
         log: &mut Vec<Exchange>,
     ) -> Result<Answer, ModuleError> {
-        let mut url = panel_address(server)?;
+        let mut url = panel_address(server, DEFAULT_PORT)?;
         url.set_path(&format!("/json-api/{function}"));
         // Without api.version=1 the call runs as WHM API 0, which answers in another shape.
         url.query_pairs_mut().append_pair("api.version", "1").extend_pairs(params);
@@ -117,30 +116,6 @@ fn flag(value: &Value) -> Option<bool> {
         Value::String(s) => s.trim().parse::<i64>().ok().map(|n| n == 1),
         Value::Bool(b) => Some(*b),
         _ => None,
-    }
-}
-
-/// Where WHM answers: the hostname itself when written with a scheme, else
-/// `https://<hostname>:<port>`.
-fn panel_address(server: &Server) -> Result<Url, ModuleError> {
-    let host = server.hostname.trim();
-    let address = if host.contains("://") {
-        host.to_owned()
-    } else {
-        let port = match server.setting("port").trim() {
-            "" => DEFAULT_PORT,
-            port => port.parse().map_err(|_| ModuleError::Refused(format!("the port {port:?} is not a number")))?,
-        };
-        format!("https://{host}:{port}")
-    };
-    Url::parse(&address).map_err(|e| ModuleError::Refused(format!("the server address {address:?} is not usable: {e}")))
-}
-
-/// Takes live login tokens out of the last logged answer: the log outlives the session.
-fn forget(log: &mut [Exchange], tokens: &[&str]) {
-    let redactor = Redactor::new(tokens.iter().map(|t| (*t).to_owned()));
-    if let Some(last) = log.last_mut() {
-        last.response = redactor.redact(&last.response);
     }
 }
 

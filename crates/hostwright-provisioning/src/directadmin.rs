@@ -11,7 +11,7 @@ use url::form_urlencoded;
 
 use crate::{
     Account, Capabilities, Created, Exchange, Field, FieldKind, ModuleError, ModuleInfo, ProvisioningModule, Redactor,
-    Server, Usage, excerpt, send,
+    Server, Usage, excerpt, forget, panel_address, send,
 };
 
 /// DirectAdmin's own port.
@@ -116,7 +116,7 @@ impl DirectAdmin {
         command: Command<'_>,
         log: &mut Vec<Exchange>,
     ) -> Result<Answer, ModuleError> {
-        let mut url = panel_address(server)?;
+        let mut url = panel_address(server, DEFAULT_PORT)?;
         url.set_path(&format!("/{}", command.name));
         let form = form_urlencoded::Serializer::new(String::new()).extend_pairs(command.fields).finish();
         let redactor = Redactor::for_call(server, account);
@@ -246,30 +246,6 @@ fn plain(html: &str) -> String {
         }
     }
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Where DirectAdmin answers: the hostname itself when written with a scheme, else
-/// `https://<hostname>:<port>`.
-fn panel_address(server: &Server) -> Result<Url, ModuleError> {
-    let host = server.hostname.trim();
-    let address = if host.contains("://") {
-        host.to_owned()
-    } else {
-        let port = match server.setting("port").trim() {
-            "" => DEFAULT_PORT,
-            port => port.parse().map_err(|_| ModuleError::Refused(format!("the port {port:?} is not a number")))?,
-        };
-        format!("https://{host}:{port}")
-    };
-    Url::parse(&address).map_err(|e| ModuleError::Refused(format!("the server address {address:?} is not usable: {e}")))
-}
-
-/// Takes a live login token out of the last logged answer: the log outlives the session.
-fn forget(log: &mut [Exchange], tokens: &[&str]) {
-    let redactor = Redactor::new(tokens.iter().map(|t| (*t).to_owned()));
-    if let Some(last) = log.last_mut() {
-        last.response = redactor.redact(&last.response);
-    }
 }
 
 /// A size in MB as DirectAdmin writes it (`87.2`), or `None` for `unlimited`.
@@ -478,7 +454,7 @@ impl ProvisioningModule for DirectAdmin {
         let fields = [("action", "create"), ("type", "one_time_url"), ("expiry", LOGIN_URL_EXPIRY)];
         let command = Command { login_as: Some(&account.username), ..Command::change("CMD_API_LOGIN_KEYS", &fields) };
         let answer = self.call(server, Some(account), command, log).await?.values()?;
-        let url = login_address(&answer, &panel_address(server)?)?;
+        let url = login_address(&answer, &panel_address(server, DEFAULT_PORT)?)?;
         let hash: Vec<String> = Url::parse(&url)
             .map(|u| u.query_pairs().filter(|(k, _)| k == "hash").map(|(_, v)| v.into_owned()).collect())
             .unwrap_or_default();

@@ -172,7 +172,7 @@ impl ModuleError {
 }
 
 /// One request and its answer, as the module log keeps them (already redacted).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Exchange {
     pub action: String,
     pub request: String,
@@ -342,6 +342,33 @@ fn without_url(err: &reqwest::Error) -> String {
         source = s.source();
     }
     if deepest.is_empty() { "the connection failed".to_owned() } else { deepest }
+}
+
+/// Where a panel answers: the server's hostname itself when written with a scheme
+/// (`https://whm.example:2087`, or a test double's `http://127.0.0.1:…`), else
+/// `https://<hostname>:<port>` with the server's port setting or `default_port`.
+pub fn panel_address(server: &Server, default_port: u16) -> Result<url::Url, ModuleError> {
+    let host = server.hostname.trim();
+    let address = if host.contains("://") {
+        host.to_owned()
+    } else {
+        let port = match server.setting("port").trim() {
+            "" => default_port,
+            port => port.parse().map_err(|_| ModuleError::Refused(format!("the port {port:?} is not a number")))?,
+        };
+        format!("https://{host}:{port}")
+    };
+    url::Url::parse(&address)
+        .map_err(|e| ModuleError::Refused(format!("the server address {address:?} is not usable: {e}")))
+}
+
+/// Takes live login tokens (a panel session, a sign-in address) out of the last logged
+/// answer: the log outlives the session.
+pub fn forget(log: &mut [Exchange], tokens: &[&str]) {
+    let redactor = Redactor::new(tokens.iter().map(|t| (*t).to_owned()));
+    if let Some(last) = log.last_mut() {
+        last.response = redactor.redact(&last.response);
+    }
 }
 
 /// The first `chars` characters of an answer, for messages and the log.

@@ -15,11 +15,10 @@ use std::net::IpAddr;
 
 use base64::Engine;
 use roxmltree::{Document, Node};
-use url::Url;
 
 use crate::{
     Account, Capabilities, Created, Exchange, Field, FieldKind, ModuleError, ModuleInfo, ProvisioningModule, Redactor,
-    Server, Usage, excerpt, send,
+    Server, Usage, excerpt, forget, panel_address, send,
 };
 
 /// Plesk's panel and API port over TLS.
@@ -136,8 +135,8 @@ impl Plesk {
         let Some(session) = answer.first("id") else {
             return Err(ModuleError::Protocol("create_session returned no session id".into()));
         };
-        forget(log, &session);
-        let mut url = panel_address(server)?;
+        forget(log, &[&session]);
+        let mut url = panel_address(server, DEFAULT_PORT)?;
         url.set_path("/enterprise/rsession_init.php");
         url.query_pairs_mut().append_pair("PLESKSESSID", &session);
         Ok(url.to_string())
@@ -170,7 +169,7 @@ impl Plesk {
         operations: &str,
         log: &mut Vec<Exchange>,
     ) -> Result<Answer, ModuleError> {
-        let mut url = panel_address(server)?;
+        let mut url = panel_address(server, DEFAULT_PORT)?;
         url.set_path(AGENT_PATH);
         let packet = format!(r#"<?xml version="1.0" encoding="UTF-8"?><packet>{operations}</packet>"#);
         let redactor = XmlRedactor::for_call(server, account);
@@ -288,30 +287,6 @@ fn customer_filter(account: &Account) -> Result<String, ModuleError> {
     match account.username.trim() {
         "" => Err(ModuleError::Refused("the service has no username, which is its Plesk login".into())),
         login => Ok(format!("<filter>{}</filter>", el("login", login))),
-    }
-}
-
-/// Where Plesk answers: the hostname itself when written with a scheme, else
-/// `https://<hostname>:<port>`.
-fn panel_address(server: &Server) -> Result<Url, ModuleError> {
-    let host = server.hostname.trim();
-    let address = if host.contains("://") {
-        host.to_owned()
-    } else {
-        let port = match server.setting("port").trim() {
-            "" => DEFAULT_PORT,
-            port => port.parse().map_err(|_| ModuleError::Refused(format!("the port {port:?} is not a number")))?,
-        };
-        format!("https://{host}:{port}")
-    };
-    Url::parse(&address).map_err(|e| ModuleError::Refused(format!("the server address {address:?} is not usable: {e}")))
-}
-
-/// Takes a live login token out of the last logged answer: the log outlives the session.
-fn forget(log: &mut [Exchange], token: &str) {
-    let redactor = Redactor::new([token.to_owned()]);
-    if let Some(last) = log.last_mut() {
-        last.response = redactor.redact(&last.response);
     }
 }
 

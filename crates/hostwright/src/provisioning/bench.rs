@@ -130,7 +130,7 @@ async fn run_in(mut settings: Settings, bench: &ProvisioningBench) -> anyhow::Re
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let base = format!("http://{address}");
     let page = format!("{base}/account/services/{}", services.first().copied().unwrap_or(ServiceId(1)));
-    let http = signed_in(&base, client).await?;
+    let http = signed_in(&base).await?;
     let idle = measure(&http, &page, bench.page_requests, bench.readers).await;
 
     // Every create queued (as order acceptance does), then the workers run them.
@@ -293,7 +293,7 @@ async fn add_services(state: &AppState, client: ClientId, n: usize) -> anyhow::R
 }
 
 /// An HTTP client signed in as the bench client (cookies kept).
-async fn signed_in(base: &str, _client: ClientId) -> anyhow::Result<reqwest::Client> {
+async fn signed_in(base: &str) -> anyhow::Result<reqwest::Client> {
     let http = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build()?;
     let form = http.get(format!("{base}/login")).send().await?.text().await?;
     let token = form

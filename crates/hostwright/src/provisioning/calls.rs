@@ -5,7 +5,6 @@ use chrono::Utc;
 use hostwright_provisioning::Exchange;
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
-use serde::{Deserialize, Serialize};
 
 use crate::ids::{JobId, ModuleCallId, ServerId, ServiceId};
 
@@ -21,7 +20,7 @@ pub struct Model {
     pub action: String,
     pub ok: bool,
     pub message: String,
-    /// A JSON array of [`Logged`].
+    /// A JSON array of [`Exchange`]s.
     pub exchanges: String,
     pub duration_ms: i64,
     pub actor: String,
@@ -32,14 +31,6 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
-
-/// One exchange as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Logged {
-    pub action: String,
-    pub request: String,
-    pub response: String,
-}
 
 /// A call about to be recorded.
 #[derive(Debug, Clone)]
@@ -57,11 +48,6 @@ pub struct Record<'a> {
 }
 
 pub async fn record(db: &impl ConnectionTrait, r: Record<'_>) -> Result<ModuleCallId, DbErr> {
-    let logged: Vec<Logged> = r
-        .exchanges
-        .iter()
-        .map(|e| Logged { action: e.action.clone(), request: e.request.clone(), response: e.response.clone() })
-        .collect();
     let row = ActiveModel {
         service_id: Set(r.service_id),
         server_id: Set(r.server_id),
@@ -70,7 +56,7 @@ pub async fn record(db: &impl ConnectionTrait, r: Record<'_>) -> Result<ModuleCa
         action: Set(r.action),
         ok: Set(r.ok),
         message: Set(r.message.chars().take(4000).collect()),
-        exchanges: Set(serde_json::to_string(&logged).unwrap_or_else(|_| "[]".into())),
+        exchanges: Set(serde_json::to_string(r.exchanges).unwrap_or_else(|_| "[]".into())),
         duration_ms: Set(r.duration_ms),
         actor: Set(r.actor.chars().take(200).collect()),
         created_at: Set(Utc::now()),
@@ -91,6 +77,6 @@ pub async fn for_server(db: &impl ConnectionTrait, id: ServerId, limit: u64) -> 
     Entity::find().filter(Column::ServerId.eq(id)).order_by_desc(Column::Id).limit(limit).all(db).await
 }
 
-pub fn exchanges(call: &Model) -> Vec<Logged> {
+pub fn exchanges(call: &Model) -> Vec<Exchange> {
     serde_json::from_str(&call.exchanges).unwrap_or_default()
 }

@@ -67,7 +67,7 @@ async fn list_servers(
     page: Page,
     current: Authorized<perm::SettingsManage>,
 ) -> AppResult<Response> {
-    let counts = servers::account_counts(&state.db).await?;
+    let counts = servers::account_counts(&state.db, None).await?;
     let all = servers::all(&state.db).await?;
     let rows: Vec<Value> = all
         .iter()
@@ -81,9 +81,10 @@ async fn list_servers(
         })
         .collect();
     let mut groups = Vec::new();
+    let memberships = servers::memberships(&state.db).await?;
     for g in servers::groups(&state.db).await? {
-        let members = servers::members(&state.db, g.id).await?;
-        let names: Vec<String> = all.iter().filter(|s| members.contains(&s.id)).map(|s| s.name.clone()).collect();
+        let names: Vec<String> =
+            all.iter().filter(|s| memberships.contains(&(g.id, s.id))).map(|s| s.name.clone()).collect();
         groups.push(context! {
             id => g.id, name => g.name, fill_strategy => g.fill_strategy,
             strategy_label => FillStrategy::parse(&g.fill_strategy).map_or("", FillStrategy::label),

@@ -179,19 +179,29 @@ pub async fn members(db: &impl ConnectionTrait, id: ServerGroupId) -> Result<Vec
         .collect())
 }
 
-/// Accounts on each server: services that hold one (pending with a server, active, suspended).
-pub async fn account_counts(db: &impl ConnectionTrait) -> Result<BTreeMap<ServerId, i64>, DbErr> {
+/// Every (group, server) membership, for the servers page.
+pub async fn memberships(db: &impl ConnectionTrait) -> Result<Vec<(ServerGroupId, ServerId)>, DbErr> {
+    Ok(member::Entity::find().all(db).await?.into_iter().map(|m| (m.group_id, m.server_id)).collect())
+}
+
+/// Accounts on each server (of `only`, or every one): services that hold one (pending with a
+/// server, active, suspended).
+pub async fn account_counts(
+    db: &impl ConnectionTrait,
+    only: Option<&[ServerId]>,
+) -> Result<BTreeMap<ServerId, i64>, DbErr> {
     use crate::services::model::service;
-    let rows: Vec<(Option<ServerId>, i64)> = service::Entity::find()
+    let mut query = service::Entity::find()
         .select_only()
         .column(service::Column::ServerId)
         .column_as(service::Column::Id.count(), "n")
-        .filter(service::Column::ServerId.is_not_null())
         .filter(service::Column::Status.is_in(LIVE.map(Status::key)))
-        .group_by(service::Column::ServerId)
-        .into_tuple()
-        .all(db)
-        .await?;
+        .group_by(service::Column::ServerId);
+    query = match only {
+        Some(ids) => query.filter(service::Column::ServerId.is_in(ids.iter().copied())),
+        None => query.filter(service::Column::ServerId.is_not_null()),
+    };
+    let rows: Vec<(Option<ServerId>, i64)> = query.into_tuple().all(db).await?;
     Ok(rows.into_iter().filter_map(|(id, n)| id.map(|id| (id, n))).collect())
 }
 
@@ -204,7 +214,8 @@ pub async fn choose(
 ) -> Result<Option<server::Model>, DbErr> {
     let Some(group) = find_group(db, group_id).await? else { return Ok(None) };
     let ids = members(db, group_id).await?;
-    let counts = account_counts(db).await?;
+    // Only the group's servers are counted (an index walk, not the whole services table).
+    let counts = account_counts(db, Some(&ids)).await?;
     let mut candidates: Vec<(server::Model, i64)> = server::Entity::find()
         .filter(server::Column::Id.is_in(ids))
         .filter(server::Column::Enabled.eq(true))

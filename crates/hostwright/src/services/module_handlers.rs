@@ -19,9 +19,11 @@ use super::status::Status;
 use super::store;
 use crate::audit::{self, Actor};
 use crate::ids::{JobId, ServerId, ServiceId};
+use crate::jobs::Job;
 use crate::jobs::store as jobs;
 use crate::provisioning::client::{self, TicketState};
-use crate::provisioning::{AnyModule, Call, calls, handlers::call_value, servers};
+use crate::provisioning::jobs::ServiceCommand;
+use crate::provisioning::{AnyModule, Call, Command, calls, handlers::call_value, servers};
 use crate::staff::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::{Authorized, ClientAllowed, client_perm};
@@ -212,10 +214,12 @@ pub async fn client_context(state: &AppState, s: &service::Model) -> AppResult<V
     } else {
         None
     };
-    let pending = jobs::open_for(&state.db, &format!("service:{}", s.id))
-        .await?
-        .iter()
-        .any(|j| j.kind == "service.module" && j.payload.contains("\"change_password\"") && j.status != jobs::FAILED);
+    let pending = jobs::open_for(&state.db, &format!("service:{}", s.id)).await?.iter().any(|j| {
+        j.kind == ServiceCommand::KIND
+            && j.status != jobs::FAILED
+            && serde_json::from_str::<ServiceCommand>(&j.payload)
+                .is_ok_and(|c| matches!(c.command, Command::ChangePassword { .. }))
+    });
     let password =
         s.password_enc.as_deref().and_then(|p| state.key.decrypt(p).ok()).and_then(|b| String::from_utf8(b).ok());
     Ok(context! {
