@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         command: AutomationCommand,
     },
+    /// The cluster as the database sees it.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Manage staff accounts.
     Admin {
         #[command(subcommand)]
@@ -60,6 +65,13 @@ enum Command {
         #[command(subcommand)]
         command: DevCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Nodes seen (heartbeats), the scheduler lease's holder, the job queue, and the database
+    /// server's role and replication lag.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -245,6 +257,11 @@ pub async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Automation { command } => automation(settings, command).await,
+        Command::Cluster { command: ClusterCommand::Status } => {
+            let db = crate::db::connect(&settings).await?;
+            print!("{}", crate::ops::cluster::status(&db).await?);
+            Ok(())
+        }
         Command::Admin { command: AdminCommand::Create { email, name, role, password_stdin } } => {
             create_admin(settings, email, name, role, password_stdin).await
         }

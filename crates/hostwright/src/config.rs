@@ -39,6 +39,13 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     pub drain_seconds: u64,
+    /// Seconds a node keeps serving after SIGTERM with `/readyz` failing, so the load
+    /// balancer's health check takes it out before it stops accepting connections.
+    pub drain_notice_seconds: u64,
+    /// Seconds a request that found the database unreachable or moved (a PostgreSQL
+    /// failover) is run again, when it is safe to (reads, and forms idempotent by key),
+    /// before it is answered 503 with Retry-After. 0 turns these retries off.
+    pub failover_retry_seconds: u64,
     /// Jobs a node's worker runs at a time (`serve` without `--no-worker`, and `worker`).
     pub job_workers: usize,
     /// Seconds the scheduler lease lasts unless renewed; a standby node takes the daily run
@@ -176,6 +183,8 @@ impl Default for Settings {
             site_name: "Hostwright".into(),
             max_body_bytes: 10 * 1024 * 1024,
             drain_seconds: 20,
+            drain_notice_seconds: 3,
+            failover_retry_seconds: 20,
             job_workers: 4,
             automation_lease_seconds: 30,
             job_lease_seconds: None,

@@ -312,6 +312,62 @@ pub async fn db_now_ms(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     row.try_get("", "now_ms")
 }
 
+/// SQLSTATEs that mean the database behind the connection went away or stopped taking
+/// writes, as it does while a PostgreSQL primary is replaced: connection exceptions (class
+/// 08), a read-only transaction on a server that is now a standby (25006), and the server
+/// shutting down or starting (57P01–57P03).
+const INTERRUPTION_STATES: &[&str] = &["25006", "57P01", "57P02", "57P03"];
+
+/// Whether `err`, or anything it was caused by, says the database was unreachable or moved:
+/// the work did not complete and may succeed on a fresh connection a moment later. A
+/// refused statement (a constraint, bad SQL) is not an interruption.
+pub fn interrupted(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(err) = current {
+        if let Some(db) = err.downcast_ref::<DbErr>() {
+            return db_err_interrupted(db);
+        }
+        if let Some(runtime) = err.downcast_ref::<sea_orm::RuntimeErr>() {
+            return runtime_interrupted(runtime);
+        }
+        if err.downcast_ref::<sea_orm::ConnAcquireErr>().is_some() {
+            return true;
+        }
+        if let Some(sqlx) = err.downcast_ref::<sea_orm::sqlx::Error>() {
+            return sqlx_interrupted(sqlx);
+        }
+        current = err.source();
+    }
+    false
+}
+
+fn db_err_interrupted(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime_interrupted(runtime),
+        _ => false,
+    }
+}
+
+fn runtime_interrupted(err: &sea_orm::RuntimeErr) -> bool {
+    match err {
+        sea_orm::RuntimeErr::SqlxError(sqlx) => sqlx_interrupted(sqlx),
+        _ => false,
+    }
+}
+
+fn sqlx_interrupted(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::Protocol(_) => true,
+        Error::Database(db) => {
+            db.code().is_some_and(|code| code.starts_with("08") || INTERRUPTION_STATES.contains(&code.as_ref()))
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,5 +383,49 @@ mod tests {
         assert_eq!(sqlite_path("sqlite://data/hostwright.db?mode=rwc").as_deref(), Some("data/hostwright.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://x"), None);
+    }
+}
+
+#[cfg(test)]
+mod interruption_tests {
+    use std::sync::Arc;
+
+    use sea_orm::sqlx::Error as SqlxError;
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+
+    use super::interrupted;
+
+    fn sqlx(err: SqlxError) -> RuntimeErr {
+        RuntimeErr::SqlxError(Arc::new(err))
+    }
+
+    #[test]
+    fn a_lost_connection_or_a_pool_timeout_is_an_interruption() {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        assert!(interrupted(&DbErr::Query(sqlx(SqlxError::Io(reset)))));
+        assert!(interrupted(&DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)));
+        assert!(interrupted(&DbErr::Conn(sqlx(SqlxError::PoolTimedOut))));
+    }
+
+    #[test]
+    fn it_is_found_through_contexts_and_transparent_wrappers() {
+        #[derive(Debug, thiserror::Error)]
+        enum Domain {
+            #[error(transparent)]
+            Db(#[from] DbErr),
+        }
+        let err = Domain::from(DbErr::Exec(sqlx(SqlxError::PoolClosed)));
+        assert!(interrupted(&err));
+        let wrapped = anyhow::Error::new(err).context("placing the order");
+        assert!(interrupted(wrapped.as_ref()));
+    }
+
+    #[test]
+    fn refused_statements_are_not_interruptions() {
+        assert!(!interrupted(&DbErr::RecordNotFound("invoice".into())));
+        assert!(!interrupted(&DbErr::Exec(RuntimeErr::Internal("syntax".into()))));
+        assert!(!interrupted(&DbErr::Query(sqlx(SqlxError::RowNotFound))));
+        let plain = anyhow::anyhow!("no database involved");
+        assert!(!interrupted(plain.as_ref()));
     }
 }

@@ -152,7 +152,9 @@ pub fn app(state: AppState) -> Router {
                 }))
                 .layer(from_fn_with_state(state.clone(), middleware::security_headers))
                 .layer(DefaultBodyLimit::max(max_body))
-                .layer(from_fn_with_state(state.clone(), crate::web::csrf::layer)),
+                .layer(from_fn_with_state(state.clone(), middleware::close_when_draining))
+                .layer(from_fn_with_state(state.clone(), crate::web::csrf::layer))
+                .layer(from_fn_with_state(state.clone(), crate::web::retry::layer)),
         )
         .with_state(state)
 }
@@ -190,15 +192,23 @@ pub async fn serve(settings: Settings, run_workers: bool) -> anyhow::Result<()> 
         workers.extend(background(&state, &stop_rx));
     }
     workers.push(tokio::spawn(housekeeping(state.clone(), stop_rx.clone())));
+    workers.push(tokio::spawn(crate::ops::cluster::heartbeat(state.clone(), "serve", stop_rx.clone())));
 
     let app = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let notice = Duration::from_secs(state.settings.drain_notice_seconds);
     let signalled = {
         let state = state.clone();
         async move {
-            shutdown_signal().await;
-            tracing::info!(drain_seconds = drain.as_secs(), "shutting down: no new connections, finishing requests");
+            let signal = shutdown_signal().await;
             state.start_draining();
             let _ = stop_tx.send(true);
+            // SIGTERM comes from a service manager or a rolling deploy: keep serving while the
+            // balancer's health check sees /readyz fail. Ctrl-C at a terminal stops at once.
+            if signal == Signal::Terminate && !notice.is_zero() {
+                tracing::info!(notice_seconds = notice.as_secs(), "draining: /readyz fails, still serving");
+                tokio::time::sleep(notice).await;
+            }
+            tracing::info!(drain_seconds = drain.as_secs(), "shutting down: no new connections, finishing requests");
         }
     };
     let (signal_tx, mut signal_rx) = watch::channel(false);
@@ -225,11 +235,10 @@ pub async fn serve(settings: Settings, run_workers: bool) -> anyhow::Result<()> 
 fn background(state: &AppState, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
     let registry = std::sync::Arc::new(node_registry(&state.settings));
     let concurrency = state.settings.job_workers.max(1);
-    let owner = crate::jobs::worker::owner_name();
     vec![
         tokio::spawn(crate::mail::sender::run(state.clone(), stop.clone())),
         tokio::spawn(crate::jobs::worker::run(state.clone(), registry, concurrency, stop.clone())),
-        tokio::spawn(crate::automation::scheduler::run(state.clone(), owner, stop.clone())),
+        tokio::spawn(crate::automation::scheduler::run(state.clone(), state.node.clone(), stop.clone())),
     ]
 }
 
@@ -243,7 +252,7 @@ fn node_registry(settings: &Settings) -> crate::jobs::Registry {
 pub async fn drain(settings: Settings) -> anyhow::Result<()> {
     let state = build_state(settings).await?;
     let registry = node_registry(&state.settings);
-    let owner = crate::jobs::worker::owner_name();
+    let owner = state.node.clone();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
     let mut ran = 0;
     loop {
@@ -273,7 +282,8 @@ pub async fn drain(settings: Settings) -> anyhow::Result<()> {
 pub async fn work(settings: Settings) -> anyhow::Result<()> {
     let state = build_state(settings).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let workers = background(&state, &stop_rx);
+    let mut workers = background(&state, &stop_rx);
+    workers.push(tokio::spawn(crate::ops::cluster::heartbeat(state.clone(), "worker", stop_rx.clone())));
     println!("Hostwright worker running ({} jobs at a time)", state.settings.job_workers.max(1));
     shutdown_signal().await;
     tracing::info!("stopping the workers");
@@ -285,7 +295,13 @@ pub async fn work(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+async fn shutdown_signal() -> Signal {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -301,8 +317,8 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        () = ctrl_c => Signal::Interrupt,
+        () = terminate => Signal::Terminate,
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Inner {
     pub gateways: hostwright_gateways::GatewayCache,
     /// The HTTP client provisioning modules share (each call sets its own timeout).
     pub http: reqwest::Client,
+    /// This process's name in the cluster: its job claims, leases and heartbeat.
+    pub node: String,
     /// Set when shutdown starts, so `/readyz` tells the load balancer to stop sending.
     draining: AtomicBool,
 }
@@ -75,6 +77,7 @@ impl AppState {
                 .user_agent(concat!("Hostwright/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .unwrap_or_default(),
+            node: crate::jobs::worker::owner_name(),
             draining: AtomicBool::new(false),
         }))
     }

@@ -17,6 +17,7 @@ use super::{PrincipalKind, recovery, totp};
 use crate::state::AppState;
 use crate::web::current::{CurrentClient, CurrentStaff, PendingSecondFactor};
 use crate::web::forms::EmailAddress;
+use crate::web::retry::keyed;
 use crate::web::{AppError, AppResult, FormErrors, Page, csrf, flash};
 
 /// A signed-in person as the shared pages need them.
@@ -111,7 +112,7 @@ impl Area for ClientArea {
 /// The routes of sign-in and account security for one area.
 pub fn router<A: Area>() -> Router<AppState> {
     Router::new()
-        .route(&A::path("/login"), get(login_form::<A>).post(login::<A>))
+        .route(&A::path("/login"), keyed(get(login_form::<A>).post(login::<A>)))
         .route(&A::path("/login/2fa"), get(second_factor_form::<A>).post(second_factor::<A>))
         .route(&A::path("/logout"), post(logout::<A>))
         .route(&A::path("/password/forgot"), get(forgot_form::<A>).post(forgot::<A>))

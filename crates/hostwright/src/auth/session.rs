@@ -138,7 +138,13 @@ pub async fn load(
             .value(Column::LastSeenAt, now)
             .and_where(Expr::col(Column::Id).eq(found.id.clone()))
             .to_owned();
-        db.execute(&update).await?;
+        // A database that refuses writes for a moment (a primary being replaced) must not
+        // stop people reading pages: the touch is done again on a later request.
+        match db.execute(&update).await {
+            Ok(_) => {}
+            Err(err) if crate::db::interrupted(&err) => tracing::warn!(error = %err, "could not touch a session"),
+            Err(err) => return Err(err),
+        }
     }
     Ok(Some(found))
 }

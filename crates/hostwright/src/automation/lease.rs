@@ -35,6 +35,19 @@ pub struct LeaseState {
     pub renewed_ms: i64,
     /// Whether it has not expired yet (by the database's clock).
     pub live: bool,
+    /// The database's clock when this was read.
+    pub now_ms: i64,
+}
+
+impl LeaseState {
+    pub fn renewed_ago_ms(&self) -> i64 {
+        self.now_ms - self.renewed_ms
+    }
+
+    /// Negative once it expired.
+    pub fn expires_in_ms(&self) -> i64 {
+        self.expires_ms - self.now_ms
+    }
 }
 
 /// Takes lease `name` for `holder` for `ttl` when nobody holds it or its holder let it
@@ -110,5 +123,6 @@ pub async fn current(db: &impl ConnectionTrait, name: &str) -> Result<Option<Lea
         acquired_ms: row.try_get("", "acquired_ms")?,
         renewed_ms: row.try_get("", "renewed_ms")?,
         live: expires_ms >= now_ms,
+        now_ms,
     }))
 }

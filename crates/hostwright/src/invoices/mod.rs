@@ -19,6 +19,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
+use crate::web::retry::keyed;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,16 +29,16 @@ pub fn router() -> Router<AppState> {
         .route("/admin/invoices/{id}/issue", post(handlers::issue_invoice))
         .route("/admin/invoices/{id}/cancel", post(handlers::cancel_invoice))
         .route("/admin/invoices/{id}/resend", post(handlers::resend_invoice))
-        .route("/admin/invoices/{id}/payments", post(handlers::record_payment))
+        .route("/admin/invoices/{id}/payments", keyed(post(handlers::record_payment)))
         .route("/admin/invoices/{id}/pdf", get(handlers::invoice_pdf))
         .route("/admin/invoices/{id}/credit-notes/new", get(credit_handlers::new_credit_note_form))
-        .route("/admin/invoices/{id}/credit-notes", post(credit_handlers::create_credit_note))
+        .route("/admin/invoices/{id}/credit-notes", keyed(post(credit_handlers::create_credit_note)))
         .route("/admin/invoices/{id}/apply-credit", post(credit_handlers::apply_credit))
         .route("/admin/credit-notes/{id}", get(credit_handlers::show_credit_note))
         .route("/admin/credit-notes/{id}/pdf", get(credit_handlers::credit_note_pdf))
-        .route("/admin/clients/{id}/credit", post(credit_handlers::adjust_credit))
+        .route("/admin/clients/{id}/credit", keyed(post(credit_handlers::adjust_credit)))
         .route("/account/credit", get(credit_handlers::client_credit))
-        .route("/account/credit/add-funds", post(credit_handlers::add_funds_invoice))
+        .route("/account/credit/add-funds", keyed(post(credit_handlers::add_funds_invoice)))
         .route("/account/credit-notes/{id}/pdf", get(credit_handlers::client_credit_note_pdf))
         .route("/account/invoices/{id}/pdf", get(handlers::client_invoice_pdf))
         .route("/admin/settings/billing", get(handlers::billing_settings).post(handlers::save_billing_settings))

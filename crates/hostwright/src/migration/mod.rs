@@ -26,6 +26,7 @@ mod m20261204_000018_outbox_dedupe_key;
 mod m20261204_000019_payments;
 mod m20261205_000020_refunds_and_funds;
 mod m20261206_000021_provisioning;
+mod m20261207_000022_nodes;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000019_payments::Migration),
             Box::new(m20261205_000020_refunds_and_funds::Migration),
             Box::new(m20261206_000021_provisioning::Migration),
+            Box::new(m20261207_000022_nodes::Migration),
         ]
     }
 }

@@ -1,5 +1,7 @@
 //! Health, readiness and metrics endpoints for load balancers and monitoring.
 
+pub mod cluster;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -15,6 +15,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
+use crate::web::retry::keyed;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,7 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/cart/items/{id}/remove", post(store_handlers::remove_item))
         .route("/cart/coupon", post(store_handlers::apply_coupon))
         .route("/cart/country", post(store_handlers::choose_country))
-        .route("/checkout", get(store_handlers::checkout_form).post(store_handlers::place_order))
+        .route("/checkout", keyed(get(store_handlers::checkout_form).post(store_handlers::place_order)))
         .route("/checkout/register", post(store_handlers::register_at_checkout))
         .route("/account/orders", get(store_handlers::client_orders))
         .route("/account/orders/{id}", get(store_handlers::client_order))

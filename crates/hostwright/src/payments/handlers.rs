@@ -101,6 +101,7 @@ pub async fn pay_invoice(
                 Ok(url) => Ok(Redirect::to(&url).into_response()),
                 Err(PaymentError::NotFound) => Err(AppError::NotFound),
                 Err(PaymentError::NotAllowed(why)) => Ok(flash::redirect(&state, &back, "error", why)),
+                Err(err) if crate::db::interrupted(&err) => Err(AppError::Internal(err.into())),
                 Err(err) => {
                     tracing::error!(error = %err, invoice.id = %id, gateway = %form.gateway, "starting a payment");
                     Ok(flash::redirect(

@@ -23,13 +23,14 @@ use crate::invoices::service::InvoiceError;
 use crate::jobs::JobError;
 use crate::state::AppState;
 use crate::web::FormErrors;
+use crate::web::retry::keyed;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/webhooks/stripe", post(webhooks::stripe_webhook))
-        .route("/webhooks/paypal", post(webhooks::paypal_webhook))
+        .route("/webhooks/stripe", keyed(post(webhooks::stripe_webhook)))
+        .route("/webhooks/paypal", keyed(post(webhooks::paypal_webhook)))
         .route("/account/invoices/{id}/paypal-return", get(handlers::paypal_return))
-        .route("/account/invoices/{id}/pay", post(handlers::pay_invoice))
+        .route("/account/invoices/{id}/pay", keyed(post(handlers::pay_invoice)))
         .route("/account/payment-methods", get(method_handlers::list_methods).post(method_handlers::add_method))
         .route("/account/payment-methods/{id}/default", post(method_handlers::make_default))
         .route("/account/payment-methods/{id}/remove", post(method_handlers::remove_method))

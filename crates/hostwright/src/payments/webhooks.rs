@@ -19,9 +19,20 @@ use super::jobs::ProcessEvent;
 use super::model::event;
 use crate::jobs::{self, Enqueue};
 use crate::state::AppState;
+use crate::web::error::Interrupted;
 
 fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// A 503 the gateway retries later; when the database moved, the node first runs the request
+/// again itself (the event id makes that harmless).
+fn unavailable(err: &(dyn std::error::Error + 'static)) -> Response {
+    let mut response = refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+    if crate::db::interrupted(err) {
+        response.extensions_mut().insert(Interrupted);
+    }
+    response
 }
 
 /// `POST /webhooks/stripe`.
@@ -31,7 +42,7 @@ pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, b
         Ok(_) => return refuse(StatusCode::BAD_REQUEST, "Stripe webhooks are not set up here"),
         Err(err) => {
             tracing::error!(error = %err, "reading the Stripe webhook secrets");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+            return unavailable(&err);
         }
     };
     let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -70,7 +81,7 @@ pub async fn paypal_webhook(State(state): State<AppState>, headers: HeaderMap, b
         Ok(settings) => settings,
         Err(err) => {
             tracing::error!(error = %err, "reading the PayPal settings");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+            return unavailable(&err);
         }
     };
     let webhook_id = settings.paypal_secrets(&state).map(|s| s.webhook_id).unwrap_or_default();
@@ -113,7 +124,7 @@ async fn stored_answer(state: &AppState, gateway: &str, event: &hostwright_gatew
         }
         Err(err) => {
             tracing::error!(error = %err, event.id = %event.id, gateway, "storing a gateway event");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later")
+            unavailable(&err)
         }
     }
 }

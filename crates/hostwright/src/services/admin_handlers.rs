@@ -30,6 +30,7 @@ use crate::provisioning::Command;
 use crate::staff::permissions::{Permission, perm};
 use crate::state::AppState;
 use crate::web::current::{Authorized, CurrentStaff};
+use crate::web::retry::keyed;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 pub fn routes() -> Router<AppState> {
@@ -39,7 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/services/{id}/command", post(run_command))
         .route("/admin/services/{id}/cancellations/{request}", post(resolve_cancellation))
         .route("/admin/cancellations", get(list_cancellations))
-        .route("/admin/clients/{id}/services/new", get(new_service_form).post(add_service))
+        .route("/admin/clients/{id}/services/new", keyed(get(new_service_form).post(add_service)))
 }
 
 fn actor(current: &CurrentStaff, page: &Page) -> Actor {

@@ -25,13 +25,14 @@ use crate::orders::store_handlers::{option_row, parse_choices};
 use crate::staff::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::{Authorized, ClientAllowed, client_perm};
+use crate::web::retry::keyed;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/account/services/{id}/upgrade", get(client_form).post(client_request))
+        .route("/account/services/{id}/upgrade", keyed(get(client_form).post(client_request)))
         .route("/account/services/{id}/upgrade/cancel", post(client_cancel))
-        .route("/admin/services/{id}/upgrade", get(staff_form).post(staff_request))
+        .route("/admin/services/{id}/upgrade", keyed(get(staff_form).post(staff_request)))
         .route("/admin/services/{id}/upgrade/cancel", post(staff_cancel))
 }
 

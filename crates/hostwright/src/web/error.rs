@@ -1,7 +1,7 @@
 //! The one error type of the web edge. Domain errors convert into it; it decides the
 //! status and what a person sees. Internals never reach the page: 5xx show a reference.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use sea_orm::DbErr;
 
@@ -12,6 +12,14 @@ pub struct ErrorPage {
     pub title: &'static str,
     pub message: String,
 }
+
+/// Marks a response that failed because the database was unreachable or moved: the
+/// request may be run again (see `web::retry`).
+#[derive(Debug, Clone, Copy)]
+pub struct Interrupted;
+
+/// What an interrupted request's 503 asks the client to wait, in seconds.
+pub const RETRY_AFTER_SECONDS: u16 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -74,6 +82,17 @@ impl IntoResponse for AppError {
                 "This form has expired",
                 "The page you sent this from was too old or came from another site. Go back, reload the page and try again.",
             ),
+            AppError::Internal(err) if crate::db::interrupted(err.as_ref()) => {
+                tracing::warn!(error = format!("{err:#}"), "request interrupted: the database is unreachable or moved");
+                let mut response = Self::page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Back in a moment",
+                    "We could not reach our database to complete this request. Please try again in a few seconds.",
+                );
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+                response.extensions_mut().insert(Interrupted);
+                response
+            }
             AppError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "request failed");
                 Self::page(

@@ -33,6 +33,16 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
     response
 }
 
+/// While the node drains, asks the client (the balancer) to close its connection after the
+/// response, so no idle keep-alive connection is left to race the node's shutdown.
+pub async fn close_when_draining(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if state.is_draining() {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 /// Counts requests by route and status and records their latency.
 pub async fn track_metrics(request: Request, next: Next) -> Response {
     let started = Instant::now();

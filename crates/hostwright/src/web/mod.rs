@@ -8,6 +8,7 @@ pub mod error;
 pub mod flash;
 pub mod forms;
 pub mod middleware;
+pub mod retry;
 #[cfg(test)]
 mod template_samples;
 pub mod templates;

@@ -91,6 +91,7 @@ fn a_node_starts_prints_the_setup_link_and_stops_cleanly_on_sigterm() {
         .env("HOSTWRIGHT_LISTEN", format!("127.0.0.1:{port}"))
         .env("HOSTWRIGHT_BASE_URL", format!("http://127.0.0.1:{port}/"))
         .env("HOSTWRIGHT_DRAIN_SECONDS", "5")
+        .env("HOSTWRIGHT_DRAIN_NOTICE_SECONDS", "2")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -120,6 +121,12 @@ fn a_node_starts_prints_the_setup_link_and_stops_cleanly_on_sigterm() {
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
+    // For its notice time the node still serves, telling the balancer it is not ready.
+    std::thread::sleep(Duration::from_millis(500));
+    let draining = get(port, "/readyz");
+    assert!(draining.starts_with("HTTP/1.1 503"), "{draining}");
+    assert!(draining.contains("\"draining\":true"), "{draining}");
+    assert!(draining.to_ascii_lowercase().contains("connection: close"), "{draining}");
     let deadline = Instant::now() + Duration::from_secs(10);
     let exit = loop {
         if let Some(exit) = child.try_wait().unwrap() {
@@ -129,4 +136,24 @@ fn a_node_starts_prints_the_setup_link_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(exit.success(), "exit status {exit}");
+    assert!(started.elapsed() >= Duration::from_secs(2), "the node stopped before its notice time");
+
+    // The node's heartbeat is in the database: it stopped cleanly.
+    let output = hostwright(dir.path()).args(["cluster", "status"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("Nodes: 0 alive of 1 seen"), "{stdout}");
+    assert!(stdout.contains(" serve ") && stdout.contains("stopped"), "{stdout}");
+    assert!(stdout.contains("Job queue: 0 pending"), "{stdout}");
+    assert!(stdout.contains("Database: SQLite") && stdout.contains("(embedded)"), "{stdout}");
+}
+
+/// One request over a fresh connection; the whole answer.
+fn get(port: u16, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut stream, &mut answer);
+    answer
 }

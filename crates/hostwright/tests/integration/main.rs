@@ -15,6 +15,7 @@ mod clients_admin;
 mod contacts;
 mod coupons;
 mod credit;
+mod failover;
 mod invoices;
 mod jobs;
 mod journey;

@@ -119,7 +119,42 @@ async fn email_waits_in_the_outbox_while_smtp_is_down_and_goes_out_later(mut app
     app.get("/admin/outbox").await.assert_contains("grace@example.com");
 }
 
+async fn cluster_status_lists_nodes_the_scheduler_lease_and_the_database(app: TestApp) {
+    use hostwright::automation::lease;
+    use hostwright::ops::cluster::{self, Beat};
+    let db = &app.state.db;
+    cluster::beat(db, &Beat { id: "node-a:1:abc", role: "serve", draining: false }).await.unwrap();
+    cluster::beat(db, &Beat { id: "node-b:2:def", role: "worker", draining: false }).await.unwrap();
+    cluster::beat(db, &Beat { id: "node-a:1:abc", role: "serve", draining: true }).await.unwrap();
+    cluster::stopped(db, "node-b:2:def").await.unwrap();
+    lease::acquire(db, lease::SCHEDULER, "node-a:1:abc", std::time::Duration::from_secs(30)).await.unwrap().unwrap();
+
+    let status = cluster::status(db).await.unwrap();
+    assert_eq!(status.nodes.len(), 2);
+    assert!(status.nodes.iter().any(|n| n.id == "node-a:1:abc" && n.alive() && n.draining));
+    assert!(status.nodes.iter().any(|n| n.id == "node-b:2:def" && !n.alive()));
+    let text = status.to_string();
+    assert!(text.contains("Nodes: 1 alive of 2 seen"), "{text}");
+    assert!(text.contains("draining  [scheduler]"), "{text}");
+    assert!(text.contains("Scheduler lease: held by node-a:1:abc (token 1)"), "{text}");
+    let expected = match app.state.db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "(primary)",
+        _ => "(embedded)",
+    };
+    assert!(text.contains(expected), "{text}");
+}
+
+async fn draining_nodes_ask_the_balancer_to_close_connections(mut app: TestApp) {
+    assert!(app.get("/login").await.headers.get("connection").is_none());
+    app.state.start_draining();
+    let page = app.get("/login").await;
+    assert_eq!(page.status, 200, "a draining node still serves what reaches it");
+    assert_eq!(page.headers.get("connection").unwrap(), "close");
+}
+
 on_both_backends!(
+    cluster_status_lists_nodes_the_scheduler_lease_and_the_database,
+    draining_nodes_ask_the_balancer_to_close_connections,
     health_and_readiness_answer,
     metrics_count_requests_by_route,
     pages_carry_security_headers,

@@ -61,6 +61,17 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs `sql` as the PostgreSQL superuser on the server's maintenance database, with
+    /// `{db}` replaced by this test's database name (PostgreSQL only).
+    pub async fn admin_execute(&self, sql: &str) {
+        let admin_url = self.admin_url.as_deref().expect("a PostgreSQL test database");
+        let admin = Database::connect(admin_url).await.expect("connecting as the superuser");
+        admin.execute_unprepared(&sql.replace("{db}", &self.name)).await.expect("running an admin statement");
+        admin.close().await.ok();
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let Some(admin_url) = self.admin_url.clone() else {
