@@ -42,6 +42,8 @@ pub struct Inner {
     pub node: String,
     /// Set when shutdown starts, so `/readyz` tells the load balancer to stop sending.
     draining: AtomicBool,
+    /// When `/readyz` first found the database unreachable, since it last reached it.
+    unreachable_since: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// What a node is built from (see `startup::build_state`).
@@ -79,6 +81,7 @@ impl AppState {
                 .unwrap_or_default(),
             node: crate::jobs::worker::owner_name(),
             draining: AtomicBool::new(false),
+            unreachable_since: std::sync::Mutex::new(None),
         }))
     }
 
@@ -88,6 +91,16 @@ impl AppState {
 
     pub fn is_draining(&self) -> bool {
         self.0.draining.load(Ordering::SeqCst)
+    }
+
+    /// Notes whether the database answered; returns how long it has been unreachable.
+    pub fn database_reached(&self, reached: bool) -> std::time::Duration {
+        let mut since = self.0.unreachable_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if reached {
+            *since = None;
+            return std::time::Duration::ZERO;
+        }
+        since.get_or_insert_with(std::time::Instant::now).elapsed()
     }
 }
 

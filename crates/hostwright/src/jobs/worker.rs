@@ -68,6 +68,30 @@ pub async fn run_once(state: &AppState, registry: &Registry, owner: &str, batch:
     Ok(count)
 }
 
+/// Records a job's outcome under its claim. While the database fails over the write is tried
+/// again (the claim stays this worker's until its lease ends), so work that finished is not
+/// left for the lease to expire and run again.
+async fn record(state: &AppState, job: &Claimed, outcome: &Result<(), JobError>) -> Result<bool, sea_orm::DbErr> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(state.settings.failover_retry_seconds);
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let recorded = match outcome {
+            Ok(()) => store::finish(&state.db, job.id, job.token).await,
+            Err(JobError::LeaseLost) => Ok(false),
+            Err(JobError::Permanent(message)) => store::fail(&state.db, job, message, true).await,
+            Err(err @ JobError::Retry(_)) => store::fail(&state.db, job, &err.to_string(), false).await,
+        };
+        match recorded {
+            Err(err) if crate::db::interrupted(&err) && tokio::time::Instant::now() + pause < deadline => {
+                tracing::info!(job.id = %job.id, error = %err, "the database is unreachable; recording the outcome again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
+}
+
 async fn run_job(state: &AppState, registry: &Registry, job: Claimed) {
     let Some((handler, timeout)) = registry.find(&job.kind) else {
         // Claimed only by kind, so this cannot happen; leave it to the lease to expire.
@@ -79,12 +103,7 @@ async fn run_job(state: &AppState, registry: &Registry, job: Claimed) {
         Ok(outcome) => outcome,
         Err(_) => Err(JobError::Retry(anyhow::anyhow!("timed out after {} s", timeout.as_secs()))),
     };
-    let recorded = match &outcome {
-        Ok(()) => store::finish(&state.db, job.id, job.token).await,
-        Err(JobError::LeaseLost) => Ok(false),
-        Err(JobError::Permanent(message)) => store::fail(&state.db, &job, message, true).await,
-        Err(err @ JobError::Retry(_)) => store::fail(&state.db, &job, &err.to_string(), false).await,
-    };
+    let recorded = record(state, &job, &outcome).await;
     let kind = job.kind.clone();
     match (&outcome, recorded) {
         (Ok(()), Ok(true)) => {

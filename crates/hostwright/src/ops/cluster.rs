@@ -94,6 +94,7 @@ pub struct NodeRow {
     pub version: String,
     pub role: String,
     pub draining: bool,
+    /// From its start to its last heartbeat.
     pub up_ms: i64,
     pub seen_ago_ms: i64,
     pub stopped: bool,
@@ -146,7 +147,7 @@ pub async fn status(db: &impl ConnectionTrait) -> anyhow::Result<Status> {
 }
 
 async fn nodes(db: &impl ConnectionTrait) -> Result<Vec<NodeRow>, DbErr> {
-    let sql = "SELECT id, host, pid, version, role, draining, {now} - started_ms AS up_ms, \
+    let sql = "SELECT id, host, pid, version, role, draining, seen_ms - started_ms AS up_ms, \
                {now} - seen_ms AS seen_ago_ms, stopped_ms FROM nodes ORDER BY started_ms, id";
     let rows = db.query_all_raw(clock_statement(db.get_database_backend(), sql, Vec::new())).await?;
     rows.iter()

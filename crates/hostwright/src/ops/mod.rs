@@ -2,6 +2,8 @@
 
 pub mod cluster;
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -21,23 +23,42 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
+/// How long readiness waits for the database to answer `SELECT 1`: less than a balancer's
+/// check timeout, so a hung database reads as unreachable rather than as a node that hangs.
+const DATABASE_CHECK: Duration = Duration::from_millis(800);
+
 /// Ready for traffic: database reachable and migrated, file store reachable, not draining.
+///
+/// A database that stopped answering only makes the node unready after
+/// `failover_retry_seconds`: while a primary is replaced every node loses it at once, and a
+/// balancer with no ready node refuses everything, where the nodes would have held reads and
+/// keyed forms until the new primary answered (decision 0025).
 async fn readyz(State(state): State<AppState>) -> Response {
-    let database =
-        match state.db.query_one_raw(Statement::from_string(state.db.get_database_backend(), "SELECT 1")).await {
-            Ok(_) => match crate::db::pending_migrations(&state.db).await {
-                Ok(0) => Ok(()),
-                Ok(n) => Err(format!("{n} migration(s) pending")),
-                Err(err) => Err(format!("{err:#}")),
-            },
-            Err(err) => Err(format!("{err}")),
-        };
+    let ping = Statement::from_string(state.db.get_database_backend(), "SELECT 1");
+    let reached = match tokio::time::timeout(DATABASE_CHECK, state.db.query_one_raw(ping)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) => Err(format!("{err}")),
+        Err(_) => Err(format!("no answer within {} ms", DATABASE_CHECK.as_millis())),
+    };
+    let unreachable_for = state.database_reached(reached.is_ok());
+    let grace = Duration::from_secs(state.settings.failover_retry_seconds);
+    let database = match reached {
+        Ok(()) => match crate::db::pending_migrations(&state.db).await {
+            Ok(0) => Ok("ok".to_owned()),
+            Ok(n) => Err(format!("{n} migration(s) pending")),
+            Err(err) => Err(format!("{err:#}")),
+        },
+        Err(err) if unreachable_for < grace => {
+            Ok(format!("unreachable for {:.1} s, waiting for it: {err}", unreachable_for.as_secs_f64()))
+        }
+        Err(err) => Err(format!("unreachable for {:.1} s: {err}", unreachable_for.as_secs_f64())),
+    };
     let files = state.files.check().await.map_err(|e| format!("{e:#}"));
     let draining = state.is_draining();
     let ready = database.is_ok() && files.is_ok() && !draining;
     let body = json!({
         "status": if ready { "ready" } else { "unavailable" },
-        "database": database.err().unwrap_or_else(|| "ok".into()),
+        "database": database.unwrap_or_else(|e| e),
         "files": files.err().unwrap_or_else(|| "ok".into()),
         "draining": draining,
     });

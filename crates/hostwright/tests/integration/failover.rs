@@ -86,3 +86,32 @@ async fn unkeyed_forms_get_a_503_that_changes_nothing_while_reads_go_on() {
     assert_eq!(client.scalar("SELECT COUNT(*) FROM clients WHERE first_name = 'Augusta'").await, 0);
     assert_eq!(client.get("/account/profile").await.status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stays_ready_through_a_failover_and_leaves_the_balancer_when_it_lasts() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let mut node = app.reconfigured(|s| s.failover_retry_seconds = 2).await;
+    assert_eq!(node.get("/readyz").await.status, StatusCode::OK);
+
+    node.db.admin_execute("ALTER DATABASE \"{db}\" WITH ALLOW_CONNECTIONS false").await;
+    cut_connections(&node.db).await;
+    // Every node lost the database at once: they keep taking requests (and hold them) for now.
+    let first = node.get("/readyz").await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    first.assert_contains("waiting for it");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let later = node.get("/readyz").await;
+    assert_eq!(later.status, StatusCode::SERVICE_UNAVAILABLE, "{}", later.body);
+    later.assert_contains("unreachable for");
+
+    node.db.admin_execute("ALTER DATABASE \"{db}\" WITH ALLOW_CONNECTIONS true").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = node.get("/readyz").await;
+        if answer.status == StatusCode::OK && answer.body.contains("\"database\":\"ok\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the node never became ready again: {}", answer.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
