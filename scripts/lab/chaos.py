@@ -201,10 +201,11 @@ class Record:
         self.session_lost = Counter()
         self.files_unreadable = Counter()
 
-    def add(self, kind, idempotent, status, started):
-        """`status` 0: no answer (the connection failed)."""
+    def add(self, kind, idempotent, status, started, error=""):
+        """`status` 0: no answer (`error` says how the connection failed)."""
         with self.lock:
-            self.requests.append((self.step, kind, idempotent, 0 < status < 500, started, time.time(), status))
+            outcome = f"no answer ({error})" if status == 0 else status
+            self.requests.append((self.step, kind, idempotent, 0 < status < 500, started, time.time(), outcome))
 
 
 class Customer(threading.Thread):
@@ -220,8 +221,8 @@ class Customer(threading.Thread):
         started = time.time()
         try:
             response = self.http.request(method, self.base + path, allow_redirects=False, timeout=70, **kwargs)
-        except requests.RequestException:
-            self.record.add(kind, idempotent, 0, started)
+        except requests.RequestException as err:
+            self.record.add(kind, idempotent, 0, started, type(err).__name__)
             return None
         self.record.add(kind, idempotent, response.status_code, started)
         return response
@@ -577,7 +578,7 @@ def summary(record, step):
     for _, kind, _, ok, _, _, status in rows:
         by_kind[kind][0] += 1
         if not ok:
-            by_kind[kind][1][status or "no answer"] += 1
+            by_kind[kind][1][status] += 1
     failed_idempotent = sum(1 for r in rows if r[2] and not r[3])
     failed_other = sum(1 for r in rows if not r[2] and not r[3])
     def failed(statuses):
