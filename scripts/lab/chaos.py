@@ -336,17 +336,23 @@ def db(url):
     return psycopg2.connect(url, connect_timeout=3)
 
 
+def run_once(url, sql, params=()):
+    """One statement in its own connection and transaction; its rows, if any."""
+    conn = db(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
 def query(url, sql, params=()):
+    """`run_once`, tried again for a minute while the database is unreachable."""
     last = None
     for _ in range(60):
         try:
-            conn = db(url)
-            try:
-                with conn, conn.cursor() as cur:
-                    cur.execute(sql, params)
-                    return cur.fetchall() if cur.description else []
-            finally:
-                conn.close()
+            return run_once(url, sql, params)
         except psycopg2.OperationalError as err:
             last = err
             time.sleep(1)
@@ -363,6 +369,16 @@ def settle(url, timeout=120):
             return True
         time.sleep(1)
     return False
+
+
+# What must never be there twice: (table, key, rows considered, what it means).
+DOUBLES = [
+    ("invoice_lines", "service_id, period_start", "service_id IS NOT NULL AND period_start IS NOT NULL",
+     "(service, period) pairs invoiced"),
+    ("payment_events", "gateway, event_id", "", "gateway events stored"),
+    ("payments", "gateway, gateway_ref", "gateway_ref IS NOT NULL", "gateway payments recorded"),
+    ("automation_runs", "task, run_date", "status = 'done'", "daily-run tasks done"),
+]
 
 
 def check(url, record):
@@ -394,24 +410,12 @@ def check(url, record):
             problems.append(f"{len(not_applied)} acknowledged payments not applied")
         if twice:
             problems.append(f"{len(twice)} payments applied more than once")
-    duplicate_lines = query(url, "SELECT COUNT(*) FROM (SELECT service_id, period_start FROM invoice_lines "
-                                 "WHERE service_id IS NOT NULL AND period_start IS NOT NULL "
-                                 "GROUP BY service_id, period_start HAVING COUNT(*) > 1) d")[0][0]
-    if duplicate_lines:
-        problems.append(f"{duplicate_lines} (service, period) pairs invoiced twice")
-    duplicate_events = query(url, "SELECT COUNT(*) FROM (SELECT gateway, event_id FROM payment_events "
-                                  "GROUP BY gateway, event_id HAVING COUNT(*) > 1) d")[0][0]
-    if duplicate_events:
-        problems.append(f"{duplicate_events} gateway events stored twice")
-    duplicate_refs = query(url, "SELECT COUNT(*) FROM (SELECT gateway, gateway_ref FROM payments "
-                                "WHERE gateway_ref IS NOT NULL GROUP BY gateway, gateway_ref "
-                                "HAVING COUNT(*) > 1) d")[0][0]
-    if duplicate_refs:
-        problems.append(f"{duplicate_refs} gateway payments recorded twice")
-    duplicate_runs = query(url, "SELECT COUNT(*) FROM (SELECT task, run_date FROM automation_runs "
-                                "WHERE status = 'done' GROUP BY task, run_date HAVING COUNT(*) > 1) d")[0][0]
-    if duplicate_runs:
-        problems.append(f"{duplicate_runs} daily-run tasks done twice")
+    for table, key, only, what in DOUBLES:
+        where = f"WHERE {only} " if only else ""
+        n = query(url, f"SELECT COUNT(*) FROM (SELECT {key} FROM {table} {where}"
+                       f"GROUP BY {key} HAVING COUNT(*) > 1) d")[0][0]
+        if n:
+            problems.append(f"{n} {what} twice")
     return problems, len(orders), len(events)
 
 
@@ -537,12 +541,7 @@ def step_pg_kill(ctx):
     probe = None
     while time.time() - killed < 60:
         try:
-            conn = db(ctx["pg"])
-            try:
-                with conn, conn.cursor() as cur:
-                    cur.execute("INSERT INTO lab_probe (at) VALUES (now())")
-            finally:
-                conn.close()
+            run_once(ctx["pg"], "INSERT INTO lab_probe (at) VALUES (now())")
             probe = time.time() - killed
             break
         except psycopg2.Error:

@@ -137,6 +137,18 @@ lab_signal_wait() {
 
 lab_gone() { ! lab_alive "$1"; }
 
+# lab_kill NAME: SIGKILL a started process (a crash, not a stop); 0 when it is not running.
+lab_kill() {
+  local pid
+  pid=$(lab_pid "$1") || {
+    lab_note "$1 is not running"
+    return 0
+  }
+  kill -KILL "$pid"
+  lab_wait 5 lab_gone "$1" || true
+  lab_note "killed $1 (pid $pid)"
+}
+
 # lab_stop NAME [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 20).
 lab_stop() {
   local name=$1 timeout=${2:-20}
@@ -608,15 +620,8 @@ lab_check_garage_index() {
 
 # garage_kill I: SIGKILL Garage node I.
 garage_kill() {
-  local i=$1 pid
-  lab_check_garage_index "$i" || return 1
-  pid=$(lab_pid "garage$i") || {
-    lab_note "garage$i is not running"
-    return 0
-  }
-  kill -KILL "$pid"
-  lab_wait 5 lab_gone "garage$i" || true
-  lab_note "killed garage$i (pid $pid)"
+  lab_check_garage_index "$1" || return 1
+  lab_kill "garage$1"
 }
 
 # garage_start I [SECONDS]: start Garage node I again (same metadata: it rejoins the layout)
@@ -914,15 +919,8 @@ app_stop() {
 
 # app_kill N: SIGKILL node N.
 app_kill() {
-  local n=$1 pid
-  lab_check_app_index "$n" || return 1
-  pid=$(lab_pid "app$n") || {
-    lab_note "app$n is not running"
-    return 0
-  }
-  kill -KILL "$pid"
-  lab_wait 5 lab_gone "app$n" || true
-  lab_note "killed app$n (pid $pid)"
+  lab_check_app_index "$1" || return 1
+  lab_kill "app$1"
 }
 
 # app_admin_create EMAIL PASSWORD [NAME]: a staff Administrator, made by the same binary and

@@ -69,19 +69,13 @@ impl Job for TestServer {
         let server = servers::for_call(state, &row)?;
         let actor: Actor = self.actor.actor();
         let account = hostwright_provisioning::Account::default();
-        let result = lifecycle::call_logged(
-            state,
-            Some(ctx),
-            &actor,
-            &module,
-            Some(&row),
-            None,
-            &server,
-            &account,
-            &Call::TestConnection,
-        )
-        .await
-        .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
+        // Each call is logged against the server; a failure to log is retried.
+        let call = async |call: &Call| {
+            lifecycle::call_logged(state, Some(ctx), &actor, &module, Some(&row), None, &server, &account, call)
+                .await
+                .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))
+        };
+        let result = call(&Call::TestConnection).await?;
         let (ok, message) = match result {
             Ok(Done::Text(text)) => (true, format!("Connected: {text}")),
             Ok(done) => (true, done.summary()),
@@ -90,19 +84,7 @@ impl Job for TestServer {
         servers::record_test(&state.db, row.id, ok, &message).await?;
         // A server that answered is also asked for its packages, for the products' settings.
         if ok && module.supports(&Call::Packages) {
-            let listed = lifecycle::call_logged(
-                state,
-                Some(ctx),
-                &actor,
-                &module,
-                Some(&row),
-                None,
-                &server,
-                &account,
-                &Call::Packages,
-            )
-            .await
-            .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
+            let listed = call(&Call::Packages).await?;
             if let Ok(Done::Packages(packages)) = listed {
                 servers::record_packages(&state.db, row.id, &packages).await?;
             }
