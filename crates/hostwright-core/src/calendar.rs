@@ -252,6 +252,18 @@ pub fn period(anchor: NaiveDate, cycle: BillingCycle, n: u32) -> Option<Period> 
     DueSchedule::new(anchor, cycle).period(n)
 }
 
+/// The billing day (day of month a service's periods start on) that a due date someone typed
+/// stands for. A date on the last day of a short month that an existing, later billing day
+/// clamps to keeps that day: moving a service billed on the 31st to 28 February keeps it on
+/// the 31st, where 28 February on a service billed on the 15th makes it the 28th.
+pub fn billing_day_for(due: NaiveDate, current: Option<u32>) -> u32 {
+    let last = days_in_month(due.year(), due.month());
+    match current {
+        Some(day) if (1..=31).contains(&day) && due.day() == last && day > last => day,
+        _ => due.day(),
+    }
+}
+
 /// The number of days in `month` (1–12) of `year`; 0 for a month that does not exist.
 pub fn days_in_month(year: i32, month: u32) -> u32 {
     match month {
@@ -314,6 +326,16 @@ mod tests {
 
     fn dues(anchor: NaiveDate, cycle: BillingCycle, count: u32) -> Vec<NaiveDate> {
         (0..count).map(|n| due_date(anchor, cycle, n).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_typed_due_date_keeps_a_later_billing_day_it_clamps_to() {
+        assert_eq!(billing_day_for(date(2027, 2, 28), Some(31)), 31);
+        assert_eq!(billing_day_for(date(2028, 2, 29), Some(30)), 30);
+        assert_eq!(billing_day_for(date(2027, 2, 28), Some(15)), 28);
+        assert_eq!(billing_day_for(date(2027, 2, 27), Some(31)), 27);
+        assert_eq!(billing_day_for(date(2027, 4, 30), None), 30);
+        assert_eq!(billing_day_for(date(2027, 3, 31), Some(30)), 31);
     }
 
     #[test]

@@ -50,7 +50,9 @@ pub mod vat;
 #[cfg(test)]
 mod proptests;
 
-pub use calendar::{BillingCycle, CalendarError, DueSchedule, Period, days_in_month, due_date, next_due_after, period};
+pub use calendar::{
+    BillingCycle, CalendarError, DueSchedule, Period, billing_day_for, days_in_month, due_date, next_due_after, period,
+};
 pub use country::{CountryCode, InvalidCountryCode};
 pub use credit::{CreditError, CreditTotals, CreditedLine, CreditedTax, InvoicedLine, InvoicedTax, credit_totals};
 pub use currency::{Currency, CurrencyError, RoundingMode, RoundingRule};

@@ -22,6 +22,7 @@ pub struct Settings {
     /// Public address customers use; links in emails are built from it.
     pub base_url: Url,
     /// `sqlite://…` (embedded default) or `postgres://…` (clusters).
+    #[serde(serialize_with = "redact_database_url")]
     pub database_url: String,
     /// Maximum connections in the database pool.
     pub database_max_connections: u32,
@@ -58,6 +59,14 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Proxies whose `X-Forwarded-For` is believed (CIDR ranges).
     pub trusted_proxies: Vec<IpNet>,
+    /// `/metrics` on the public address answers only requests with `Authorization: Bearer
+    /// <this token>`; without a token it is not served there at all.
+    #[serde(serialize_with = "redact_opt", skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<SecretString>,
+    /// A separate address (e.g. `127.0.0.1:9100`, or one only the monitoring network reaches)
+    /// that serves `/metrics` without a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
     pub files: FileSettings,
     pub smtp: SmtpSettings,
     pub session: SessionSettings,
@@ -190,6 +199,8 @@ impl Default for Settings {
             job_lease_seconds: None,
             log_format: LogFormat::Pretty,
             trusted_proxies: Vec::new(),
+            metrics_token: None,
+            metrics_listen: None,
             files: FileSettings {
                 backend: FileBackend::Local,
                 path: None,
@@ -280,6 +291,13 @@ impl Settings {
         self.base_url.scheme() == "https"
     }
 
+    /// The name a cookie goes by: on https with the `__Host-` prefix, which browsers accept
+    /// only from this very host over https with `Path=/` (a sibling subdomain cannot plant
+    /// or overwrite it).
+    pub fn cookie_name(&self, base: &str) -> String {
+        if self.secure_cookies() { format!("__Host-{base}") } else { base.to_owned() }
+    }
+
     /// An absolute link to `path` on the public address.
     pub fn url(&self, path: &str) -> String {
         let base = self.base_url.as_str().trim_end_matches('/');
@@ -298,6 +316,10 @@ impl Settings {
 
 fn redact<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
     if secret.expose_secret().is_empty() { s.serialize_str("") } else { s.serialize_str("[redacted]") }
+}
+
+fn redact_database_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::db::redact_url(url))
 }
 
 fn redact_opt<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -345,6 +367,10 @@ mod tests {
         };
         let printed = settings.to_redacted_toml().unwrap();
         assert!(!printed.contains("hunter2"));
+        let with_password = Settings { database_url: "postgres://app:hunter2@db:5432/hw".into(), ..settings.clone() };
+        let printed_url = with_password.to_redacted_toml().unwrap();
+        assert!(!printed_url.contains("hunter2"), "{printed_url}");
+        assert!(printed_url.contains("postgres://app:redacted@db:5432/hw"), "{printed_url}");
         assert!(printed.contains("secret_key = \"[redacted]\""));
         assert!(!format!("{settings:?}").contains("hunter2"));
     }

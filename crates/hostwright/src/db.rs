@@ -24,6 +24,10 @@ pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Data
     {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
+    let sqlite_file = sqlite_path(url);
+    if let Some(path) = &sqlite_file {
+        create_private(path)?;
+    }
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(max_connections)
@@ -40,7 +44,40 @@ pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Data
         });
     }
     let db = Database::connect(options).await.with_context(|| format!("connecting to {}", redact_url(url)))?;
+    if let Some(path) = &sqlite_file {
+        make_private(path)?;
+    }
     Ok(db)
+}
+
+/// Creates an empty database file readable by its owner only (like `secret.key`); SQLite
+/// gives the WAL and shared-memory files the same mode as the database file.
+fn create_private(path: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("creating the database file {path}")),
+    }
+}
+
+/// Takes group and world access away from the database and its WAL and shared-memory files
+/// (an installation made before they were created private).
+fn make_private(path: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for file in [path.to_owned(), format!("{path}-wal"), format!("{path}-shm")] {
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("making {file} private"))?;
+            }
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err).with_context(|| format!("reading {file}")),
+        }
+    }
+    Ok(())
 }
 
 /// Applies every pending migration. Safe to run from several nodes at once on PostgreSQL:

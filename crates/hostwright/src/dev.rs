@@ -266,12 +266,14 @@ pub async fn bench_checkout(state: &AppState, buyers: usize, rounds: usize) -> a
         )
         .await?;
         let secret = crate::crypto::random_token();
-        let csrf = state.key.sign("csrf", secret.as_bytes());
-        sessions.push((format!("{}={token}; {}={secret}", session::CLIENT_COOKIE, crate::web::csrf::COOKIE), csrf));
+        let cookies = format!("{}={token}; {}={secret}", session::CLIENT_COOKIE, crate::web::csrf::COOKIE);
+        let csrf = form_token(state, &cookies)?;
+        sessions.push((cookies, csrf));
     }
     let started = Instant::now();
     let tasks = sessions.into_iter().enumerate().map(|(n, (cookies, csrf))| {
         let app = app.clone();
+        let state = state.clone();
         async move {
             let mut times = Vec::new();
             let (mut placed, mut sold_out, mut requests) = (0usize, 0usize, 0usize);
@@ -302,6 +304,8 @@ pub async fn bench_checkout(state: &AppState, buyers: usize, rounds: usize) -> a
                     None => cookies.clone(),
                 };
                 let key = crate::crypto::random_token();
+                // The form token is bound to the cart the checkout page was shown with.
+                let csrf = form_token(&state, &with_cart)?;
                 let place = format!("csrf_token={csrf}&payment_method=bank_transfer&key={key}");
                 let response = post(&app, "/checkout", &with_cart, place).await?;
                 requests += 1;
@@ -423,4 +427,11 @@ pub(crate) async fn bench_product(state: &AppState, stock: i32) -> anyhow::Resul
     .insert(&state.db)
     .await?;
     Ok(p.id)
+}
+
+/// The form token a browser holding `cookies` (a `Cookie` header) would post.
+fn form_token(state: &AppState, cookies: &str) -> anyhow::Result<String> {
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(header::COOKIE, cookies.parse()?);
+    crate::web::csrf::form_token(state, &headers).ok_or_else(|| anyhow::anyhow!("no CSRF cookie in {cookies}"))
 }

@@ -153,6 +153,7 @@ pub fn app(state: AppState) -> Router {
                 .layer(from_fn_with_state(state.clone(), middleware::security_headers))
                 .layer(DefaultBodyLimit::max(max_body))
                 .layer(from_fn_with_state(state.clone(), middleware::close_when_draining))
+                .layer(from_fn_with_state(state.clone(), crate::web::limits::layer))
                 .layer(from_fn_with_state(state.clone(), crate::web::csrf::layer))
                 .layer(from_fn_with_state(state.clone(), crate::web::retry::layer)),
         )
@@ -193,6 +194,22 @@ pub async fn serve(settings: Settings, run_workers: bool) -> anyhow::Result<()> 
     }
     workers.push(tokio::spawn(housekeeping(state.clone(), stop_rx.clone())));
     workers.push(tokio::spawn(crate::ops::cluster::heartbeat(state.clone(), "serve", stop_rx.clone())));
+    if let Some(metrics_address) = state.settings.metrics_listen {
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_address)
+            .await
+            .with_context(|| format!("listening for metrics on {metrics_address}"))?;
+        println!("  metrics: http://{}/metrics", metrics_listener.local_addr()?);
+        let metrics_app = crate::ops::metrics_router(state.clone());
+        let mut stop = stop_rx.clone();
+        workers.push(tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(err) = axum::serve(metrics_listener, metrics_app).with_graceful_shutdown(stopped).await {
+                tracing::error!(error = %err, "serving metrics failed");
+            }
+        }));
+    }
 
     let app = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let notice = Duration::from_secs(state.settings.drain_notice_seconds);

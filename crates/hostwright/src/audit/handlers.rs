@@ -92,7 +92,7 @@ pub async fn list_audit(
     let pages = total.div_ceil(PER_PAGE).max(1);
     let entries: Vec<Value> = query
         .order_by_desc(Column::Id)
-        .offset((page_number - 1) * PER_PAGE)
+        .offset(crate::web::forms::page_offset(page_number, PER_PAGE))
         .limit(PER_PAGE)
         .all(&state.db)
         .await?

@@ -6,7 +6,7 @@ use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 
 use super::account::{self, Account};
 use super::session::{self, Stage};
-use super::throttle::{self, Limit, Locked};
+use super::throttle::{self, Backoff, Limit, Locked};
 use super::tokens::{self, Purpose};
 use super::{PrincipalKind, password, recovery, totp};
 use crate::audit::{self, Actor};
@@ -67,16 +67,31 @@ fn action(kind: PrincipalKind, what: &str) -> String {
     format!("{}.{what}", kind.as_str())
 }
 
-fn account_limit(state: &AppState) -> Limit {
+/// Failures of one account from one address: the first few pass, then each waits twice as
+/// long as the one before, up to the lockout. Nobody elsewhere is kept out of the account: the
+/// owner signing in from their own address starts with a clean slate (decision 0026).
+fn account_backoff(state: &AppState) -> Backoff {
+    Backoff {
+        free: state.settings.security.max_failures - 1,
+        first: Duration::minutes(1),
+        longest: Duration::minutes(state.settings.security.lockout_minutes),
+        window: Duration::hours(1),
+    }
+}
+
+/// Failures from one address (an IPv6 /64 counts as one) over every account. Addresses behind
+/// one NAT share a bucket, so the per-address limit is looser.
+fn ip_limit(state: &AppState) -> Limit {
     Limit {
-        max: state.settings.security.max_failures,
+        max: state.settings.security.max_failures * 4,
         window: Duration::minutes(state.settings.security.lockout_minutes),
     }
 }
 
-/// Addresses behind one NAT share a bucket, so the per-address limit is looser.
-fn ip_limit(state: &AppState) -> Limit {
-    Limit { max: state.settings.security.max_failures * 4, ..account_limit(state) }
+/// The buckets of (`what`, account, address) and (`what`, address).
+fn sign_in_buckets(what: &str, account: &str, ip: &str) -> [String; 2] {
+    let address = throttle::address_key(ip);
+    [format!("{what}:{account}:{address}"), format!("{what}:ip:{address}")]
 }
 
 async fn check_locked(db: &DatabaseConnection, buckets: &[String]) -> Result<(), AuthError> {
@@ -85,7 +100,7 @@ async fn check_locked(db: &DatabaseConnection, buckets: &[String]) -> Result<(),
 
 /// Throttles a kind of request per address (registrations, reset requests).
 pub async fn throttle_requests(state: &AppState, what: &str, ip: &str) -> Result<(), AuthError> {
-    let bucket = vec![format!("{what}:ip:{ip}")];
+    let bucket = vec![format!("{what}:ip:{}", throttle::address_key(ip))];
     check_locked(&state.db, &bucket).await?;
     let limit = Limit { max: state.settings.security.requests_per_hour, window: Duration::hours(1) };
     throttle::hit(&state.db, &bucket, limit).await?;
@@ -101,8 +116,7 @@ pub async fn sign_in(
     origin: &Origin,
 ) -> Result<NewSession, AuthError> {
     let email = email.trim().to_lowercase();
-    let account_bucket = format!("login:{}:{email}", kind.as_str());
-    let ip_bucket = format!("login:ip:{}", origin.ip);
+    let [account_bucket, ip_bucket] = sign_in_buckets("login", &format!("{}:{email}", kind.as_str()), &origin.ip);
     check_locked(&state.db, &[account_bucket.clone(), ip_bucket.clone()]).await?;
 
     let found = account::find_for_sign_in(&state.db, kind, &email).await?;
@@ -118,7 +132,7 @@ pub async fn sign_in(
         }
         (found, _) => {
             let txn = state.db.begin().await?;
-            throttle::hit(&txn, std::slice::from_ref(&account_bucket), account_limit(state)).await?;
+            throttle::hit_backoff(&txn, &account_bucket, account_backoff(state)).await?;
             throttle::hit(&txn, std::slice::from_ref(&ip_bucket), ip_limit(state)).await?;
             let summary = match &found {
                 Some(a) if !a.active => "Sign-in refused: the account is disabled",
@@ -165,7 +179,7 @@ pub async fn second_factor(
     origin: &Origin,
 ) -> Result<NewSession, AuthError> {
     let kind = PrincipalKind::parse(&pending.principal_kind).ok_or(AuthError::InvalidCode)?;
-    let buckets = [format!("2fa:{}:{}", kind.as_str(), pending.principal_id), format!("2fa:ip:{}", origin.ip)];
+    let buckets = sign_in_buckets("2fa", &format!("{}:{}", kind.as_str(), pending.principal_id), &origin.ip);
     check_locked(&state.db, &buckets).await?;
     let account = account::find(&state.db, kind, pending.principal_id)
         .await?
@@ -176,13 +190,13 @@ pub async fn second_factor(
     let used = match verify_code(state, &account, code)? {
         Some(step) if account::claim_totp_step(&txn, kind, account.id, step).await? => Some("authenticator code"),
         Some(_) => None,
-        None if recovery::consume(&txn, kind, account.id, code).await? => Some("recovery code"),
+        None if recovery::consume(&txn, &state.key, kind, account.id, code).await? => Some("recovery code"),
         None => None,
     };
     let Some(method) = used else {
         txn.rollback().await?;
         let txn = state.db.begin().await?;
-        throttle::hit(&txn, &buckets[..1], account_limit(state)).await?;
+        throttle::hit_backoff(&txn, &buckets[0], account_backoff(state)).await?;
         throttle::hit(&txn, &buckets[1..], ip_limit(state)).await?;
         audit::record(
             &txn,
@@ -325,7 +339,7 @@ pub async fn enable_totp(
     let step = verify_code(state, account, code)?.ok_or(AuthError::InvalidCode)?;
     let txn = state.db.begin().await?;
     account::enable_totp(&txn, account.kind, account.id, step).await?;
-    let codes = recovery::regenerate(&txn, account.kind, account.id).await?;
+    let codes = recovery::regenerate(&txn, &state.key, account.kind, account.id).await?;
     session::delete_all_for(&txn, account.kind, account.id, None).await?;
     let (token, _) = session::create(
         &txn,
@@ -350,10 +364,14 @@ pub async fn enable_totp(
 }
 
 /// Turns 2FA off after checking the password.
+/// Turns 2FA off. It takes the password and a current code (or a recovery code), so a
+/// session left open somewhere is not enough; every other session of the account ends.
 pub async fn disable_totp(
     state: &AppState,
     account: &Account,
     current: &str,
+    code: &str,
+    keep_session: &str,
     origin: &Origin,
 ) -> Result<(), AuthError> {
     let verdict = password::verify_async(current.to_owned(), account.password_hash.clone()).await?;
@@ -361,14 +379,22 @@ pub async fn disable_totp(
         return Err(AuthError::InvalidCredentials);
     }
     let txn = state.db.begin().await?;
+    let proven = match verify_code(state, account, code)? {
+        Some(step) => account::claim_totp_step(&txn, account.kind, account.id, step).await?,
+        None => recovery::consume(&txn, &state.key, account.kind, account.id, code).await?,
+    };
+    if !proven {
+        return Err(AuthError::InvalidCode);
+    }
     account::set_totp_secret(&txn, account.kind, account.id, None).await?;
     recovery::remove_all(&txn, account.kind, account.id).await?;
+    session::delete_all_for(&txn, account.kind, account.id, Some(keep_session)).await?;
     audit::record(
         &txn,
         &actor(account, &origin.ip),
         &action(account.kind, "2fa_disabled"),
         entity(account),
-        "Turned off two-factor authentication",
+        "Turned off two-factor authentication; other sessions ended",
     )
     .await?;
     txn.commit().await?;
@@ -387,7 +413,7 @@ pub async fn regenerate_recovery_codes(
         return Err(AuthError::InvalidCredentials);
     }
     let txn = state.db.begin().await?;
-    let codes = recovery::regenerate(&txn, account.kind, account.id).await?;
+    let codes = recovery::regenerate(&txn, &state.key, account.kind, account.id).await?;
     audit::record(
         &txn,
         &actor(account, &origin.ip),
@@ -425,12 +451,13 @@ pub async fn request_password_reset(
         tokens::issue(&txn, Purpose::PasswordReset, Some((account.kind, account.id)), Some(Duration::minutes(60)))
             .await?;
     let link = state.settings.url(&format!("{reset_path}/{token}"));
-    let mut email = Email::compose(
+    let mut email = Email::compose_with_link(
         state,
         "password_reset",
         &account.email,
         &account.name,
-        minijinja::context! { link => link, minutes => 60 },
+        &link,
+        minijinja::context! { minutes => 60 },
     )?;
     if let Some(owner) = account.owner_client {
         email = email.for_client(owner);
@@ -478,7 +505,7 @@ pub async fn reset_password(
     if kind == PrincipalKind::Client {
         crate::clients::service::mark_email_verified(&txn, ClientId(account.id)).await?;
     }
-    throttle::clear(&txn, &[format!("login:{}:{}", kind.area().as_str(), account.email)]).await?;
+    throttle::clear_prefix(&txn, &format!("login:{}:{}:", kind.area().as_str(), account.email)).await?;
     audit::record(
         &txn,
         &Actor::anonymous(&account.email, &origin.ip),

@@ -136,20 +136,33 @@ fn origin(page: &Page) -> Origin {
     Origin { ip: page.ip.clone(), user_agent: page.user_agent.clone() }
 }
 
-/// Only local paths inside the area, so `next` cannot send anyone to another site.
-pub(crate) fn safe_next<A: Area>(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && n.starts_with(A::BASE)
-                && !n.starts_with(&A::path("/login")) =>
-        {
-            n.to_owned()
-        }
-        _ => A::HOME.to_owned(),
+/// Only local paths inside the area, so `next` cannot send anyone to another site: the path
+/// must resolve against `base_url` to the same origin, stay inside the area, and hold no
+/// whitespace, control character or backslash (browsers drop a tab from `/\t/evil.example`
+/// and follow `//evil.example`), neither as typed nor percent-encoded.
+pub(crate) fn safe_next<A: Area>(base_url: &url::Url, next: Option<&str>) -> String {
+    next.and_then(|n| local_path::<A>(base_url, n)).unwrap_or_else(|| A::HOME.to_owned())
+}
+
+fn local_path<A: Area>(base_url: &url::Url, next: &str) -> Option<String> {
+    let risky = |text: &str| text.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    let decoded = percent_encoding::percent_decode_str(next).decode_utf8().ok()?;
+    if risky(next) || risky(&decoded) || !next.starts_with('/') || next.starts_with("//") || decoded.starts_with("//") {
+        return None;
     }
+    let resolved = base_url.join(next).ok()?;
+    if resolved.origin() != base_url.origin() {
+        return None;
+    }
+    let path = resolved.path();
+    let inside = A::BASE.is_empty() || path == A::BASE || path.starts_with(&format!("{}/", A::BASE));
+    if !inside || path.starts_with(&A::path("/login")) {
+        return None;
+    }
+    Some(match resolved.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    })
 }
 
 /// A response that sets a session cookie (and a fresh CSRF cookie) and redirects.
@@ -211,7 +224,12 @@ async fn login<A: Area>(State(state): State<AppState>, page: Page, Form(form): F
     let status = if errors.is_empty() {
         match flows::sign_in(&state, A::KIND, &form.email, &form.password, &origin(&page)).await {
             Ok(NewSession { token, stage: Stage::Authenticated, .. }) => {
-                return Ok(with_session(&state, A::KIND, token, &safe_next::<A>(Some(&form.next))));
+                return Ok(with_session(
+                    &state,
+                    A::KIND,
+                    token,
+                    &safe_next::<A>(&state.settings.base_url, Some(&form.next)),
+                ));
             }
             Ok(NewSession { token, .. }) => {
                 let to = format!("{}?next={}", A::path("/login/2fa"), urlencode(&form.next));
@@ -286,7 +304,14 @@ async fn second_factor<A: Area>(
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         match flows::second_factor(&state, &pending.session, &pending.token, &form.code, &origin(&page)).await {
-            Ok(new) => return Ok(with_session(&state, A::KIND, new.token, &safe_next::<A>(Some(&form.next)))),
+            Ok(new) => {
+                return Ok(with_session(
+                    &state,
+                    A::KIND,
+                    new.token,
+                    &safe_next::<A>(&state.settings.base_url, Some(&form.next)),
+                ));
+            }
             Err(AuthError::Locked(locked)) => {
                 errors.add("_form", locked_message(locked.minutes_left()));
                 StatusCode::TOO_MANY_REQUESTS
@@ -577,6 +602,8 @@ async fn enable_twofa<A: Area>(
 pub struct ConfirmForm {
     #[serde(default)]
     current_password: String,
+    #[serde(default)]
+    code: String,
 }
 
 async fn disable_twofa<A: Area>(
@@ -595,16 +622,25 @@ async fn disable_twofa<A: Area>(
         ));
     }
     let account = current_account::<A>(&state, &current).await?;
-    match flows::disable_totp(&state, &account, &form.current_password, &origin(&page)).await {
-        Ok(()) => Ok(flash::redirect(&state, A::SECURITY, "success", "Two-factor authentication is now off.")),
-        Err(AuthError::InvalidCredentials) => {
-            let mut errors = FormErrors::new();
-            errors.add("current_password", "That is not your current password.");
-            let ctx = twofa_context::<A>(&state, &current, errors).await?;
-            state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "auth/twofa.html", ctx).await
+    let keep = current.session_token().to_owned();
+    let mut errors = FormErrors::new();
+    match flows::disable_totp(&state, &account, &form.current_password, &form.code, &keep, &origin(&page)).await {
+        Ok(()) => {
+            return Ok(flash::redirect(
+                &state,
+                A::SECURITY,
+                "success",
+                "Two-factor authentication is now off; you were signed out everywhere else.",
+            ));
         }
-        Err(err) => Err(internal(err)),
+        Err(AuthError::InvalidCredentials) => errors.add("current_password", "That is not your current password."),
+        Err(AuthError::InvalidCode) => {
+            errors.add("code", "That code is not right. Enter the current code from your app, or a recovery code.")
+        }
+        Err(err) => return Err(internal(err)),
     }
+    let ctx = twofa_context::<A>(&state, &current, errors).await?;
+    state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "auth/twofa.html", ctx).await
 }
 
 async fn regenerate_codes<A: Area>(

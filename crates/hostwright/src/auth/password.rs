@@ -82,12 +82,48 @@ pub fn check_policy(password: &str, identity: &[&str]) -> Result<(), &'static st
     if password.chars().collect::<std::collections::HashSet<_>>().len() < 4 {
         return Err("That password is too easy to guess.");
     }
+    if is_common(&lower) {
+        return Err("That password is on lists of passwords stolen from other sites; choose another.");
+    }
     Ok(())
+}
+
+/// The most common passwords seen in breaches (lowercased, sorted; `common_passwords.txt`
+/// holds the 49,233 of the zxcvbn-ts project's list, MIT licence), as ASVS 2.1.7 asks.
+const COMMON: &str = include_str!("common_passwords.txt");
+
+fn common_list() -> &'static [&'static str] {
+    static LIST: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    LIST.get_or_init(|| COMMON.lines().filter(|l| !l.is_empty()).collect())
+}
+
+/// A common password as it is, or with a few digits, spaces or symbols added at its end
+/// ("password1234", "qwerty 2024!").
+fn is_common(lower: &str) -> bool {
+    let list = common_list();
+    let known = |candidate: &str| list.binary_search(&candidate).is_ok();
+    if known(lower) {
+        return true;
+    }
+    let base = lower.trim_end_matches(|c: char| !c.is_alphabetic());
+    let added = lower.chars().count() - base.chars().count();
+    base.chars().count() >= 4 && added <= 6 && known(base)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_passwords_are_refused_with_or_without_digits_added() {
+        assert!(common_list().windows(2).all(|w| w[0] < w[1]), "the list is sorted for binary search");
+        for weak in ["qwertyuiop", "password1234", "Monkey2024!!", "1q2w3e4r5t6y", "Sunshine 123"] {
+            assert!(check_policy(weak, &[]).is_err(), "{weak}");
+        }
+        for fine in ["compass meadow 31", "orchid lantern 42", "velvet thunder 88", "saffron harbour 77"] {
+            assert_eq!(check_policy(fine, &[]), Ok(()), "{fine}");
+        }
+    }
 
     #[test]
     fn a_hashed_password_verifies_and_a_wrong_one_does_not() {

@@ -1,4 +1,6 @@
-//! One-time recovery codes for when the authenticator is lost. Stored hashed; each works once.
+//! One-time recovery codes for when the authenticator is lost. A code has 18 characters from
+//! a 31-letter alphabet (89 bits); it is stored as an HMAC under the installation key, bound
+//! to its owner, so a copy of the table is no list of codes to try. Each works once.
 
 use chrono::Utc;
 use rand::Rng;
@@ -7,7 +9,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 
 use super::PrincipalKind;
-use crate::crypto::token_hash;
+use crate::crypto::{SecretKey, token_hash};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "recovery_codes")]
@@ -29,23 +31,35 @@ impl ActiveModelBehavior for ActiveModel {}
 
 const COUNT: usize = 10;
 const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+/// Characters in a code: 18 × log2(31) ≈ 89 bits.
+const LENGTH: usize = 18;
+/// Codes made before they were lengthened (10 characters, stored as a plain SHA-256) keep
+/// working until they are used or replaced.
+const LEGACY_LENGTH: usize = 10;
 
 fn normalise(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
 }
 
-fn hash_for(kind: PrincipalKind, id: i64, code: &str) -> String {
-    token_hash(&format!("{}:{id}:{}", kind.as_str(), normalise(code)))
+fn hash_for(key: &SecretKey, kind: PrincipalKind, id: i64, code: &str) -> String {
+    let normalised = normalise(code);
+    let bound = format!("{}:{id}:{normalised}", kind.as_str());
+    if normalised.len() == LEGACY_LENGTH { token_hash(&bound) } else { key.sign("recovery-code", bound.as_bytes()) }
 }
 
 /// Replaces a person's codes with ten fresh ones and returns them (shown once).
-pub async fn regenerate(db: &impl ConnectionTrait, kind: PrincipalKind, id: i64) -> Result<Vec<String>, DbErr> {
+pub async fn regenerate(
+    db: &impl ConnectionTrait,
+    key: &SecretKey,
+    kind: PrincipalKind,
+    id: i64,
+) -> Result<Vec<String>, DbErr> {
     remove_all(db, kind, id).await?;
     let mut rng = rand::rngs::OsRng;
     let codes: Vec<String> = (0..COUNT)
         .map(|_| {
-            let chars: String = (0..10).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect();
-            format!("{}-{}", &chars[..5], &chars[5..])
+            let chars: String = (0..LENGTH).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect();
+            format!("{}-{}-{}", &chars[..6], &chars[6..12], &chars[12..])
         })
         .collect();
     let now = Utc::now();
@@ -53,7 +67,7 @@ pub async fn regenerate(db: &impl ConnectionTrait, kind: PrincipalKind, id: i64)
         ActiveModel {
             principal_kind: Set(kind.as_str().to_owned()),
             principal_id: Set(id),
-            code_hash: Set(hash_for(kind, id, code)),
+            code_hash: Set(hash_for(key, kind, id, code)),
             used_at: Set(None),
             created_at: Set(now),
             ..Default::default()
@@ -65,14 +79,20 @@ pub async fn regenerate(db: &impl ConnectionTrait, kind: PrincipalKind, id: i64)
 }
 
 /// Uses a code; true only the first time a valid code is given.
-pub async fn consume(db: &impl ConnectionTrait, kind: PrincipalKind, id: i64, code: &str) -> Result<bool, DbErr> {
-    if normalise(code).len() != 10 {
+pub async fn consume(
+    db: &impl ConnectionTrait,
+    key: &SecretKey,
+    kind: PrincipalKind,
+    id: i64,
+    code: &str,
+) -> Result<bool, DbErr> {
+    if ![LENGTH, LEGACY_LENGTH].contains(&normalise(code).len()) {
         return Ok(false);
     }
     let update = Query::update()
         .table(Entity)
         .value(Column::UsedAt, Utc::now())
-        .and_where(Expr::col(Column::CodeHash).eq(hash_for(kind, id, code)))
+        .and_where(Expr::col(Column::CodeHash).eq(hash_for(key, kind, id, code)))
         .and_where(Expr::col(Column::UsedAt).is_null())
         .to_owned();
     Ok(db.execute(&update).await?.rows_affected() == 1)

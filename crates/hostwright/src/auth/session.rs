@@ -78,6 +78,15 @@ pub fn cookie_name(kind: PrincipalKind) -> &'static str {
     }
 }
 
+/// The session token the request's cookies carry for `kind`'s area.
+pub fn token_in(
+    settings: &Settings,
+    jar: &axum_extra::extract::cookie::CookieJar,
+    kind: PrincipalKind,
+) -> Option<String> {
+    jar.get(&settings.cookie_name(cookie_name(kind))).map(|c| c.value().to_owned())
+}
+
 fn cookie_path(kind: PrincipalKind) -> &'static str {
     match kind.area() {
         PrincipalKind::Staff => "/admin",
@@ -184,8 +193,10 @@ pub async fn purge_expired(db: &impl ConnectionTrait, settings: &Settings) -> Re
 
 /// The cookie carrying a session token: HttpOnly, SameSite=Lax, Secure behind https.
 pub fn cookie(settings: &Settings, kind: PrincipalKind, token: String) -> Cookie<'static> {
-    Cookie::build((cookie_name(kind), token))
-        .path(cookie_path(kind))
+    // `__Host-` cookies must be on `/`; the staff cookie keeps `/admin` on plain http only.
+    let path = if settings.secure_cookies() { "/" } else { cookie_path(kind) };
+    Cookie::build((settings.cookie_name(cookie_name(kind)), token))
+        .path(path)
         .http_only(true)
         .secure(settings.secure_cookies())
         .same_site(SameSite::Lax)

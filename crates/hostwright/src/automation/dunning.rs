@@ -336,7 +336,8 @@ async fn send_reminder(
         return Ok(false);
     }
     let Some(c) = crate::clients::store::find(&state.db, i.client_id).await.map_err(db)? else { return Ok(false) };
-    let currency = currencies.get(&i.currency_code).copied().unwrap_or(hostwright_core::Currency::USD);
+    let currency = crate::catalog::service::known_currency(currencies.get(&i.currency_code).copied(), &i.currency_code)
+        .map_err(|e| TaskError::Failed(format!("reminding invoice #{}: {e}", i.id)))?;
     let txn = state.db.begin().await.map_err(db)?;
     let backend = txn.get_database_backend();
     let claimed = txn

@@ -55,6 +55,10 @@ pub struct SettingsForm {
     auto_charge_days_before: String,
     #[serde(default)]
     auto_charge_retry_days: String,
+    #[serde(default)]
+    email_retention_days: String,
+    #[serde(default)]
+    cart_retention_days: String,
 }
 
 impl SettingsForm {
@@ -74,6 +78,8 @@ impl SettingsForm {
             late_fee_minimum: s.late_fee_minimum.clone(),
             auto_charge_days_before: s.auto_charge_days_before.to_string(),
             auto_charge_retry_days: s.auto_charge_retry_days.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+            email_retention_days: s.email_retention_days.to_string(),
+            cart_retention_days: s.cart_retention_days.to_string(),
         }
     }
 
@@ -92,6 +98,8 @@ impl SettingsForm {
             late_fee_minimum => self.late_fee_minimum.trim(),
             auto_charge_days_before => self.auto_charge_days_before.trim(),
             auto_charge_retry_days => self.auto_charge_retry_days.trim(),
+            email_retention_days => self.email_retention_days.trim(),
+            cart_retention_days => self.cart_retention_days.trim(),
         }
     }
 
@@ -177,6 +185,21 @@ impl SettingsForm {
         if auto_charge_retry_days.len() > 10 {
             errors.add("auto_charge_retry_days", "Use at most 10 retries.");
         }
+        let defaults = AutomationSettings::default();
+        let mut retention = |name: &str, text: &str, default: u32| match text.trim() {
+            "" => default,
+            text => match text.parse::<u32>() {
+                Ok(days) if (1..=3650).contains(&days) => days,
+                _ => {
+                    errors.add(name, "Enter a number of days from 1 to 3650.");
+                    default
+                }
+            },
+        };
+        let email_retention_days =
+            retention("email_retention_days", &self.email_retention_days, defaults.email_retention_days);
+        let cart_retention_days =
+            retention("cart_retention_days", &self.cart_retention_days, defaults.cart_retention_days);
         match (run_hour, renewal_invoice_days, auto_charge_days_before) {
             (Some(run_hour), Some(renewal_invoice_days), Some(auto_charge_days_before)) if errors.is_empty() => {
                 Ok(AutomationSettings {
@@ -193,6 +216,8 @@ impl SettingsForm {
                     late_fee_minimum,
                     auto_charge_days_before,
                     auto_charge_retry_days,
+                    email_retention_days,
+                    cart_retention_days,
                 })
             }
             _ => Err(errors),

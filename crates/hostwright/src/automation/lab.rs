@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Datelike, Days, NaiveDate, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Query;
 use sea_orm::{QueryOrder, QuerySelect, TransactionTrait};
@@ -101,6 +101,7 @@ pub async fn seed(
             service::Column::RegistrationDate,
             service::Column::NextDueDate,
             service::Column::NextInvoiceDate,
+            service::Column::BillingDay,
             service::Column::Domain,
             service::Column::CreatedAt,
             service::Column::UpdatedAt,
@@ -132,6 +133,7 @@ pub async fn seed(
                 registered.into(),
                 due.into(),
                 due.into(),
+                i32::try_from(due.day()).unwrap_or(1).into(),
                 format!("lab{i}.example").into(),
                 now.into(),
                 now.into(),
@@ -257,9 +259,17 @@ pub async fn check(state: &AppState, date: NaiveDate) -> anyhow::Result<Check> {
         lines.sort();
         let mut problems = Vec::new();
         let mut at = due;
+        // Every period starts and ends on the billing day, clamped in shorter months.
+        let day = s.billing_day.and_then(|d| u32::try_from(d).ok()).unwrap_or_else(|| s.registration_date.day());
+        let on_day = |d: NaiveDate| d.day() == day.min(hostwright_core::days_in_month(d.year(), d.month()));
         for (start, end) in &lines {
             if *start != at {
                 problems.push(format!("a period starts on {start}, expected {at}"));
+            }
+            for edge in [*start, *end] {
+                if !on_day(edge) {
+                    problems.push(format!("a period bound {edge} is off the billing day {day}"));
+                }
             }
             at = *end;
         }

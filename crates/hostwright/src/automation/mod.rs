@@ -10,6 +10,7 @@
 pub mod bench;
 mod dunning;
 pub mod handlers;
+mod housekeeping;
 pub mod jobs;
 pub mod lab;
 pub mod lease;
@@ -40,10 +41,11 @@ pub enum Task {
     Terminations,
     Cancellations,
     OrderCleanup,
+    Housekeeping,
 }
 
 impl Task {
-    pub const ALL: [Task; 8] = [
+    pub const ALL: [Task; 9] = [
         Task::Renewals,
         Task::AutoCharge,
         Task::LateFees,
@@ -52,6 +54,7 @@ impl Task {
         Task::Terminations,
         Task::Cancellations,
         Task::OrderCleanup,
+        Task::Housekeeping,
     ];
 
     pub fn key(self) -> &'static str {
@@ -64,6 +67,7 @@ impl Task {
             Task::Terminations => "terminations",
             Task::Cancellations => "cancellations",
             Task::OrderCleanup => "order_cleanup",
+            Task::Housekeeping => "housekeeping",
         }
     }
 
@@ -77,6 +81,7 @@ impl Task {
             Task::Terminations => "Overdue terminations",
             Task::Cancellations => "Cancellations at the end of the period",
             Task::OrderCleanup => "Unpaid order cleanup",
+            Task::Housekeeping => "Old email and abandoned carts",
         }
     }
 }
@@ -156,6 +161,7 @@ pub async fn run(
             Task::Terminations => dunning::terminations(state, held, &settings, date, &mut report).await,
             Task::Cancellations => dunning::cancellations(state, held, date, &mut report).await,
             Task::OrderCleanup => dunning::order_cleanup(state, held, &settings, date, &mut report).await,
+            Task::Housekeeping => housekeeping::run(state, held, &settings, date, &mut report).await,
         };
         report.millis = started.elapsed().as_millis();
         match result {

@@ -40,6 +40,11 @@ pub struct AutomationSettings {
     /// Days after the first automatic charge on which a failed one is tried again, e.g. 1,
     /// 3, 5. Empty: no retries.
     pub auto_charge_retry_days: Vec<u32>,
+    /// Days a sent email is kept in the outbox (and the client's email log) before it is
+    /// deleted.
+    pub email_retention_days: u32,
+    /// Days a cart nobody touched is kept before it is deleted.
+    pub cart_retention_days: u32,
 }
 
 impl Default for AutomationSettings {
@@ -58,6 +63,8 @@ impl Default for AutomationSettings {
             late_fee_minimum: "0".into(),
             auto_charge_days_before: 0,
             auto_charge_retry_days: vec![1, 3, 5],
+            email_retention_days: 365,
+            cart_retention_days: 30,
         }
     }
 }

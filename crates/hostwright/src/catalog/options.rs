@@ -256,6 +256,14 @@ pub async fn find_option(db: &impl ConnectionTrait, id: ConfigOptionId) -> Resul
     option::Entity::find_by_id(id).one(db).await
 }
 
+/// The options among `ids`, in one query.
+pub async fn find_options(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = ConfigOptionId>,
+) -> Result<Vec<option::Model>, DbErr> {
+    option::Entity::find().filter(option::Column::Id.is_in(ids)).all(db).await
+}
+
 /// An option as staff enter it. `kind` counts only when the option is created.
 #[derive(Debug, Clone, Default)]
 pub struct OptionInput {

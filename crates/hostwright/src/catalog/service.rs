@@ -147,6 +147,12 @@ pub async fn currencies_by_code(db: &impl ConnectionTrait) -> Result<HashMap<Str
     Ok(currencies(db).await?.iter().filter_map(|c| Some((c.code.clone(), to_core(c).ok()?))).collect())
 }
 
+/// The currency records in `code` are kept in: an unknown code is an error (its amounts
+/// would print in another currency's decimals), never a fallback to another currency.
+pub fn known_currency(found: Option<Currency>, code: &str) -> anyhow::Result<Currency> {
+    found.ok_or_else(|| anyhow::anyhow!("currency {code:?} is not set up; amounts in it cannot be shown"))
+}
+
 /// The money-core currency a stored currency stands for, with its rounding rule.
 pub fn to_core(model: &currency::Model) -> anyhow::Result<Currency> {
     let exponent = u8::try_from(model.exponent)?;

@@ -87,7 +87,7 @@ pub async fn search(db: &impl ConnectionTrait, query: &ClientQuery) -> Result<(V
             .order_by_asc(client::Column::Id),
         Sort::Company => base.order_by_asc(client::Column::CompanyName).order_by_asc(client::Column::Id),
     };
-    let rows = ordered.offset(query.page.saturating_sub(1) * PER_PAGE).limit(PER_PAGE).all(db).await?;
+    let rows = ordered.offset(crate::web::forms::page_offset(query.page, PER_PAGE)).limit(PER_PAGE).all(db).await?;
     Ok((rows, total))
 }
 
@@ -309,12 +309,13 @@ pub async fn create(
         )
         .await?;
         let link = state.settings.url(&format!("/password/reset/{token}"));
-        let email = Email::compose(
+        let email = Email::compose_with_link(
             state,
             "client_welcome",
             &created.email,
             &created.full_name(),
-            minijinja::context! { link => link, first_name => created.first_name.clone() },
+            &link,
+            minijinja::context! { first_name => created.first_name.clone() },
         )?
         .for_client(created.id);
         outbox::enqueue(&txn, email).await?;
@@ -549,7 +550,7 @@ pub async fn export(db: &impl ConnectionTrait, id: ClientId) -> Result<Option<Va
         })).collect::<Vec<_>>(),
         "emails": emails.iter().map(|e| json!({
             "to": e.to_address, "subject": e.subject, "status": e.status, "created_at": e.created_at,
-            "sent_at": e.sent_at, "body": e.body_text,
+            "sent_at": e.sent_at, "body": e.readable_text(),
         })).collect::<Vec<_>>(),
         "notes": notes.iter().map(|n| json!({ "by": n.staff_name, "at": n.created_at, "text": n.body })).collect::<Vec<_>>(),
         "contacts": contacts.iter().map(|c| json!({

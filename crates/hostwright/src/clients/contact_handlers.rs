@@ -180,7 +180,8 @@ pub async fn delete_client_contact(
     Path(id): Path<ContactId>,
 ) -> AppResult<Response> {
     let actor = current.actor(&page.ip);
-    contacts::delete(&state, &actor, &current.client, id).await.map_err(contact_error)?;
+    let grantable = |key: &str| current.may(key);
+    contacts::delete(&state, &actor, &current.client, id, &grantable).await.map_err(contact_error)?;
     Ok(flash::redirect(&state, "/account/contacts", "success", "Contact removed."))
 }
 
@@ -317,6 +318,8 @@ pub async fn delete_contact(
     Path((client_id, id)): Path<(ClientId, ContactId)>,
 ) -> AppResult<Response> {
     let owner = owner(&state, client_id).await?;
-    contacts::delete(&state, &staff_actor(&current, &page), &owner, id).await.map_err(contact_error)?;
+    contacts::delete(&state, &staff_actor(&current, &page), &owner, id, &|_: &str| true)
+        .await
+        .map_err(contact_error)?;
     Ok(flash::redirect(&state, &format!("/admin/clients/{client_id}?tab=contacts"), "success", "Contact removed."))
 }

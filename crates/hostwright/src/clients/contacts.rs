@@ -319,8 +319,21 @@ pub async fn create(
     Ok(created.id)
 }
 
+/// Nobody changes or removes a sub-user who holds a permission they do not: a sub-user who
+/// may manage contacts cannot take over one who may do more.
+fn ensure_may_manage(current: &contact::Model, grantable: &(dyn Fn(&str) -> bool + Sync)) -> Result<(), ContactError> {
+    if current.login_enabled && current.permissions.split(',').filter(|p| !p.is_empty()).any(|p| !grantable(p)) {
+        return Err(ContactError::NotAllowed(
+            "This sub-user holds permissions you do not; only the account owner can change them.",
+        ));
+    }
+    Ok(())
+}
+
 /// Changes a contact. Turning sign-in off, or changing a sub-user's address or permissions,
 /// ends their sessions; turning it on for someone without a password sends the invitation.
+/// A new address is a new person: the password and second factor set for the old one are
+/// cleared, and the new address is invited to choose its own.
 pub async fn update(
     state: &AppState,
     actor: &Actor,
@@ -333,6 +346,7 @@ pub async fn update(
         return Err(ContactError::NotAllowed("This client's personal data was erased; their account is closed."));
     }
     let current = find(&state.db, owner.id, id).await?.ok_or(ContactError::NotFound)?;
+    ensure_may_manage(&current, grantable)?;
     // Permissions the editor cannot grant stay as they were rather than being refused.
     let kept = |key: &str| grantable(key) || current.may(key);
     let valid = validate(form, &kept).map_err(ContactError::Invalid)?;
@@ -343,9 +357,13 @@ pub async fn update(
         errors.add("email", message);
         return Err(ContactError::Invalid(errors));
     }
-    let access_changed = current.login_enabled
-        && (!valid.login_enabled || valid.email.as_str() != current.email || valid.permissions != current.permissions);
-    let newly_invited = valid.login_enabled && current.password_hash.is_none() && !current.login_enabled;
+    let address_changed = valid.email.as_str() != current.email;
+    let forget_credentials =
+        address_changed && (current.password_hash.is_some() || current.totp_secret.is_some() || current.login_enabled);
+    let access_changed =
+        current.login_enabled && (!valid.login_enabled || address_changed || valid.permissions != current.permissions);
+    let newly_invited =
+        valid.login_enabled && ((current.password_hash.is_none() && !current.login_enabled) || forget_credentials);
     let txn = state.db.begin().await?;
     let mut active: contact::ActiveModel = current.clone().into();
     active.first_name = Set(valid.first_name);
@@ -358,6 +376,12 @@ pub async fn update(
     active.login_enabled = Set(valid.login_enabled);
     active.permissions = Set(valid.permissions);
     active.updated_at = Set(Utc::now());
+    if forget_credentials {
+        active.password_hash = Set(None);
+        active.totp_secret = Set(None);
+        active.totp_enabled_at = Set(None);
+        active.totp_last_step = Set(None);
+    }
     let updated = match active.update(&txn).await {
         Ok(updated) => updated,
         Err(err) if is_unique_violation(&err) => {
@@ -367,8 +391,12 @@ pub async fn update(
         }
         Err(err) => return Err(err.into()),
     };
-    if access_changed {
+    if access_changed || forget_credentials {
         session::delete_all_for(&txn, PrincipalKind::Contact, id.0, None).await?;
+    }
+    if forget_credentials {
+        tokens::revoke_all(&txn, Purpose::PasswordReset, PrincipalKind::Contact, id.0).await?;
+        crate::auth::recovery::remove_all(&txn, PrincipalKind::Contact, id.0).await?;
     }
     if newly_invited {
         invite(state, &txn, owner, &updated).await?;
@@ -378,7 +406,17 @@ pub async fn update(
         actor,
         "client.contact_updated",
         Some(("client", owner.id.0)),
-        format!("Updated contact {}{}", updated.email, if access_changed { "; their sessions were ended" } else { "" }),
+        format!(
+            "Updated contact {}{}",
+            updated.email,
+            if forget_credentials {
+                "; the address changed, so their password and 2FA were cleared and the new address invited"
+            } else if access_changed {
+                "; their sessions were ended"
+            } else {
+                ""
+            }
+        ),
     )
     .await?;
     txn.commit().await?;
@@ -387,8 +425,15 @@ pub async fn update(
 }
 
 /// Removes a contact; a sub-user's sessions and links end with it.
-pub async fn delete(state: &AppState, actor: &Actor, owner: &client::Model, id: ContactId) -> Result<(), ContactError> {
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    owner: &client::Model,
+    id: ContactId,
+    grantable: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<(), ContactError> {
     let current = find(&state.db, owner.id, id).await?.ok_or(ContactError::NotFound)?;
+    ensure_may_manage(&current, grantable)?;
     let txn = state.db.begin().await?;
     session::delete_all_for(&txn, PrincipalKind::Contact, id.0, None).await?;
     tokens::revoke_all(&txn, Purpose::PasswordReset, PrincipalKind::Contact, id.0).await?;
@@ -422,13 +467,13 @@ async fn invite(
     )
     .await?;
     let link = state.settings.url(&format!("/password/reset/{token}"));
-    let email = Email::compose(
+    let email = Email::compose_with_link(
         state,
         "contact_invite",
         &c.email,
         &c.full_name(),
+        &link,
         minijinja::context! {
-            link => link,
             days => INVITE_DAYS,
             account => if owner.company_name.is_empty() { owner.full_name() } else { owner.company_name.clone() },
             first_name => c.first_name.clone(),

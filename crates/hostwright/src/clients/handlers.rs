@@ -154,7 +154,10 @@ pub(crate) async fn attempt_registration(
         Registration { first_name, last_name, company_name, email, password: form.password.clone(), custom };
     match service::register(state, registration, &page.ip, &page.user_agent).await {
         Ok((_, token)) => {
-            let to = crate::auth::handlers::safe_next::<crate::auth::handlers::ClientArea>(Some(form.next.trim()));
+            let to = crate::auth::handlers::safe_next::<crate::auth::handlers::ClientArea>(
+                &state.settings.base_url,
+                Some(form.next.trim()),
+            );
             let mut response = flash::redirect(
                 state,
                 &to,

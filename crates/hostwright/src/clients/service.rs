@@ -76,12 +76,13 @@ async fn queue_verification(
     )
     .await?;
     let link = state.settings.url(&format!("/verify-email/{token}"));
-    let email = Email::compose(
+    let email = Email::compose_with_link(
         state,
         "verify_email",
         &client.email,
         &client.full_name(),
-        minijinja::context! { link => link, hours => VERIFY_HOURS, first_name => client.first_name.clone() },
+        &link,
+        minijinja::context! { hours => VERIFY_HOURS, first_name => client.first_name.clone() },
     )?
     .for_client(client.id);
     outbox::enqueue(db, email).await?;

@@ -267,7 +267,7 @@ pub async fn apply_to_invoice(
     if super::add_funds::is_funds_invoice(&state.db, invoice_id).await? {
         return Err(InvoiceError::NotAllowed("Funds are added with a payment, not with account credit."));
     }
-    let currency = service::find_currency(&state.db, &current.currency_code).await?.unwrap_or(Currency::USD);
+    let currency = service::stored_currency(&state.db, &current.currency_code).await?;
     let held = balance(&state.db, current.client_id, currency.code()).await?;
     let mut errors = FormErrors::new();
     let most = std::cmp::min(held, current.balance_minor());

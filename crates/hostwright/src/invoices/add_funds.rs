@@ -131,7 +131,7 @@ pub async fn after_invoice_paid(state: &AppState, id: InvoiceId) -> anyhow::Resu
         return Ok(());
     }
     let Some(i) = service::find(&state.db, id).await? else { return Ok(()) };
-    let currency = service::find_currency(&state.db, &i.currency_code).await?.unwrap_or(Currency::USD);
+    let currency = service::stored_currency(&state.db, &i.currency_code).await?;
     let reason = format!("Funds added with invoice {}", i.display_number());
     let key = format!("funds:{id}");
     let movement = Movement {

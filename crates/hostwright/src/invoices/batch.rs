@@ -276,7 +276,8 @@ impl Job for IssuedEmails {
         let mut emails = Vec::new();
         for i in &invoices {
             let Some(c) = clients.get(&i.client_id).filter(|c| c.anonymised_at.is_none()) else { continue };
-            let currency = currencies.get(&i.currency_code).copied().unwrap_or(Currency::USD);
+            let currency =
+                crate::catalog::service::known_currency(currencies.get(&i.currency_code).copied(), &i.currency_code)?;
             let total = Money::from_minor(i.total_minor, currency);
             let extra = invoice_email(state, i.id, &i.display_number(), i.number.is_none(), total, i.due_date);
             let contacts = contacts.get(&c.id).map_or(&[][..], Vec::as_slice);

@@ -44,22 +44,22 @@ pub fn entry_row(e: &credit_entry::Model, currency: Currency) -> Value {
 /// Balances, ledger and credit notes of one client, as both areas show them.
 pub async fn credit_overview(state: &AppState, client_id: ClientId) -> AppResult<Value> {
     let currencies = currency_table(state).await?;
-    let currency = |code: &str| currencies.get(code).copied().unwrap_or(Currency::USD);
+    let currency = |code: &str| crate::catalog::service::known_currency(currencies.get(code).copied(), code);
     let balances: Vec<Value> = account_credit::balances(&state.db, client_id)
         .await?
         .into_iter()
-        .map(|b| context! { currency => b.currency_code.clone(), amount => money(b.balance_minor, currency(&b.currency_code)) })
-        .collect();
+        .map(|b| Ok(context! { currency => b.currency_code.clone(), amount => money(b.balance_minor, currency(&b.currency_code)?) }))
+        .collect::<AppResult<_>>()?;
     let entries: Vec<Value> = account_credit::entries(&state.db, client_id, 200)
         .await?
         .iter()
-        .map(|e| entry_row(e, currency(&e.currency_code)))
-        .collect();
+        .map(|e| Ok(entry_row(e, currency(&e.currency_code)?)))
+        .collect::<AppResult<_>>()?;
     let notes: Vec<Value> = credit_notes::for_client(&state.db, client_id)
         .await?
         .iter()
-        .map(|n| note_row(n, currency(&n.currency_code)))
-        .collect();
+        .map(|n| Ok(note_row(n, currency(&n.currency_code)?)))
+        .collect::<AppResult<_>>()?;
     Ok(context! { balances => balances, entries => entries, credit_notes => notes })
 }
 
@@ -203,7 +203,7 @@ async fn note_detail(state: &AppState, note: &credit_note::Model) -> AppResult<V
         .map(|t| context! { name => t.name, rate => t.rate, base => money(t.base_minor, currency), amount => money(t.amount_minor, currency) })
         .collect();
     let invoice_number = service::find(&state.db, note.invoice_id).await?.map(|i| i.display_number());
-    let buyer: service::PartySnapshot = serde_json::from_str(&note.buyer).unwrap_or_default();
+    let buyer = service::PartySnapshot::parse(&note.buyer, &format!("buyer of credit note {}", note.number))?;
     Ok(context! {
         note => note_row(note, currency),
         invoice_number => invoice_number,

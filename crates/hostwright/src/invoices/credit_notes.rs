@@ -164,7 +164,7 @@ pub async fn issue(
             "These funds are on the client's account credit: take them back from there, then refund them.",
         ));
     }
-    let currency = service::find_currency(&state.db, &current.currency_code).await?.unwrap_or(Currency::USD);
+    let currency = service::stored_currency(&state.db, &current.currency_code).await?;
     let lines = creditable_lines(&state.db, invoice_id).await?;
     let taxes = service::tax_lines(&state.db, invoice_id).await?;
     let mut credited_taxes: HashMap<i64, (i64, i64)> = HashMap::new();

@@ -30,20 +30,37 @@ use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 async fn invoice_row(state: &AppState, i: &invoice::Model) -> AppResult<Value> {
     let currency = currency_of(state, &i.currency_code).await?;
-    Ok(row_in(i, currency, service::today(&state.db).await?))
+    row_in(i, currency, service::today(&state.db).await?)
+}
+
+/// Invoices for a list, each in its own currency.
+fn rows_in(
+    rows: &[invoice::Model],
+    currencies: &BTreeMap<String, Currency>,
+    today: NaiveDate,
+) -> AppResult<Vec<Value>> {
+    rows.iter()
+        .map(|row| {
+            let found = currencies.get(&row.currency_code).copied();
+            row_in(row, crate::catalog::service::known_currency(found, &row.currency_code)?, today)
+        })
+        .collect()
 }
 
 /// An invoice for lists and pages; `today` (the business's date) decides whether it is overdue.
-fn row_in(i: &invoice::Model, currency: Currency, today: NaiveDate) -> Value {
+/// A stored buyer or seller that does not parse is an error page, never an empty party.
+fn row_in(i: &invoice::Model, currency: Currency, today: NaiveDate) -> AppResult<Value> {
     let with_country_name = |mut party: service::PartySnapshot| {
         if let Some(name) = countries::name(&party.country) {
             party.country = name.to_owned();
         }
         party
     };
-    let buyer = with_country_name(serde_json::from_str(&i.buyer).unwrap_or_default());
+    let what = |party: &str| format!("{party} of invoice #{}", i.id);
+    let buyer = with_country_name(service::PartySnapshot::parse(&i.buyer, &what("buyer"))?);
+    let seller = with_country_name(service::PartySnapshot::parse(&i.seller, &what("seller"))?);
     let overdue = (i.status == service::UNPAID || i.status == service::COLLECTIONS) && i.due_date < today;
-    context! {
+    Ok(context! {
         id => i.id,
         number => i.display_number(),
         legal_number => i.number.clone(),
@@ -70,8 +87,8 @@ fn row_in(i: &invoice::Model, currency: Currency, today: NaiveDate) -> Value {
         tax_treatment => i.tax_treatment.clone(),
         notes => i.notes.clone(),
         buyer => Value::from_serialize(&buyer),
-        seller => Value::from_serialize(with_country_name(serde_json::from_str(&i.seller).unwrap_or_default())),
-    }
+        seller => Value::from_serialize(seller),
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -107,10 +124,7 @@ pub async fn list_invoices(
     let (rows, total) = service::search(&state.db, &query).await?;
     let currencies = currency_table(&state).await?;
     let today = service::today(&state.db).await?;
-    let invoices: Vec<Value> = rows
-        .iter()
-        .map(|row| row_in(row, currencies.get(&row.currency_code).copied().unwrap_or(Currency::USD), today))
-        .collect();
+    let invoices: Vec<Value> = rows_in(&rows, &currencies, today)?;
     let query_string = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("status", &q.status)
         .append_pair("client", &q.client)
@@ -451,10 +465,7 @@ pub async fn client_invoice_rows(state: &AppState, client_id: ClientId) -> AppRe
     let (rows, total) = service::search(&state.db, &query).await?;
     let currencies = currency_table(state).await?;
     let today = service::today(&state.db).await?;
-    let rows: Vec<Value> = rows
-        .iter()
-        .map(|row| row_in(row, currencies.get(&row.currency_code).copied().unwrap_or(Currency::USD), today))
-        .collect();
+    let rows: Vec<Value> = rows_in(&rows, &currencies, today)?;
     Ok(context! { rows => rows, total => total })
 }
 
@@ -473,10 +484,7 @@ pub async fn client_invoices(
         .await?;
     let currencies = currency_table(&state).await?;
     let today = service::today(&state.db).await?;
-    let invoices: Vec<Value> = rows
-        .iter()
-        .map(|row| row_in(row, currencies.get(&row.currency_code).copied().unwrap_or(Currency::USD), today))
-        .collect();
+    let invoices: Vec<Value> = rows_in(&rows, &currencies, today)?;
     let ctx = context! { current_client => current.template_value(), nav => "invoices", invoices => invoices };
     state.render(&page, "client/invoices/list.html", ctx).await
 }

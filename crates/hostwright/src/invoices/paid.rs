@@ -5,8 +5,9 @@
 //!
 //! Whatever pays an invoice in full queues an [`InvoicePaid`] job in the same transaction
 //! (`service::receive`, credit notes), so the follow-ups happen once the payment is committed,
-//! on whichever node's worker claims it, and are retried if they fail. Each follow-up is
-//! guarded by status, so a repeat does nothing.
+//! on whichever node's worker claims it. A follow-up that fails fails the job, which is
+//! retried and shows on the Queue page; none swallows its error. Each follow-up is guarded by
+//! status, so a repeat does nothing.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,13 +34,13 @@ impl Job for InvoicePaid {
         }
         crate::orders::manage::after_invoice_paid(state, id)
             .await
-            .map_err(|e| JobError::Retry(anyhow::anyhow!("accepting the order of invoice {id}: {e}")))?;
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("accepting the order of invoice {id}: {e:#}")))?;
         crate::services::upgrades::after_invoice_paid(state, id)
             .await
-            .map_err(|e| JobError::Retry(anyhow::anyhow!("applying the change paid by invoice {id}: {e}")))?;
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("applying the change paid by invoice {id}: {e:#}")))?;
         crate::automation::renewals::after_invoice_paid(state, id)
             .await
-            .map_err(|e| JobError::Retry(anyhow::anyhow!("renewing the services of invoice {id}: {e}")))?;
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("renewing the services of invoice {id}: {e:#}")))?;
         super::add_funds::after_invoice_paid(state, id)
             .await
             .map_err(|e| JobError::Retry(e.context(format!("adding the funds of invoice {id}"))))?;

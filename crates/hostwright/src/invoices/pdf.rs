@@ -3,7 +3,7 @@
 //! changes; a proforma that is paid gets a new document under its legal number).
 
 use anyhow::Context;
-use hostwright_core::{Currency, Money};
+use hostwright_core::Money;
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
@@ -29,10 +29,8 @@ fn party(p: &PartySnapshot) -> Party {
 
 /// The printable document of an invoice as it was issued (payments are not part of it).
 pub async fn document(state: &AppState, i: &invoice::Model) -> anyhow::Result<Document> {
-    let currency = service::find_currency(&state.db, &i.currency_code)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .unwrap_or(Currency::USD);
+    let found = service::find_currency(&state.db, &i.currency_code).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let currency = crate::catalog::service::known_currency(found, &i.currency_code)?;
     let amount = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
     let lines = service::lines(&state.db, i.id)
         .await?
@@ -54,8 +52,8 @@ pub async fn document(state: &AppState, i: &invoice::Model) -> anyhow::Result<Do
             amount: amount(t.amount_minor),
         })
         .collect();
-    let buyer: PartySnapshot = serde_json::from_str(&i.buyer).unwrap_or_default();
-    let seller: PartySnapshot = serde_json::from_str(&i.seller).unwrap_or_default();
+    let buyer = PartySnapshot::parse(&i.buyer, &format!("buyer of invoice #{}", i.id))?;
+    let seller = PartySnapshot::parse(&i.seller, &format!("seller of invoice #{}", i.id))?;
     let kind = if i.number.is_some() {
         DocumentKind::Invoice
     } else if i.proforma_number.is_some() {
@@ -145,10 +143,8 @@ pub async fn pdf(state: &AppState, i: &invoice::Model) -> anyhow::Result<(Vec<u8
 
 /// The printable document of a credit note.
 pub async fn credit_note_document(state: &AppState, note: &credit_note::Model) -> anyhow::Result<Document> {
-    let currency = service::find_currency(&state.db, &note.currency_code)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .unwrap_or(Currency::USD);
+    let found = service::find_currency(&state.db, &note.currency_code).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let currency = crate::catalog::service::known_currency(found, &note.currency_code)?;
     let amount = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
     let lines = credit_notes::lines(&state.db, note.id)
         .await?
@@ -175,8 +171,8 @@ pub async fn credit_note_document(state: &AppState, note: &credit_note::Model) -
         .await?
         .map(|i| i.display_number())
         .unwrap_or_else(|| format!("#{}", note.invoice_id));
-    let buyer: PartySnapshot = serde_json::from_str(&note.buyer).unwrap_or_default();
-    let seller: PartySnapshot = serde_json::from_str(&note.seller).unwrap_or_default();
+    let buyer = PartySnapshot::parse(&note.buyer, &format!("buyer of credit note {}", note.number))?;
+    let seller = PartySnapshot::parse(&note.seller, &format!("seller of credit note {}", note.number))?;
     let mut notes = vec![format!("Reason: {}", note.reason)];
     if note.reverse_charge {
         notes.push(

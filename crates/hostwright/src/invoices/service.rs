@@ -55,8 +55,10 @@ impl From<DbErr> for InvoiceError {
     }
 }
 
-/// A party as printed on an issued invoice; frozen at issue.
+/// A party as printed on an issued invoice; frozen at issue. A draft's seller is `{}` until
+/// it is issued, and fields added later are empty on older documents.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct PartySnapshot {
     pub name: String,
     pub company: String,
@@ -65,6 +67,14 @@ pub struct PartySnapshot {
     pub tax_id: String,
     pub registration: String,
     pub email: String,
+}
+
+impl PartySnapshot {
+    /// A party as stored on a document (`what` names it for the error): a copy that does not
+    /// parse is an error, never an empty party on a legal document.
+    pub fn parse(stored: &str, what: &str) -> anyhow::Result<PartySnapshot> {
+        serde_json::from_str(stored).map_err(|e| anyhow::anyhow!("the stored {what} does not parse: {e}"))
+    }
 }
 
 pub(crate) fn buyer_snapshot(c: &client::Model) -> PartySnapshot {
@@ -223,6 +233,12 @@ pub async fn find_currency(db: &impl ConnectionTrait, code: &str) -> Result<Opti
         Some(row) => Ok(Some(crate::catalog::service::to_core(&row)?)),
         None => Ok(None),
     }
+}
+
+/// The currency a stored record is kept in: one that is not set up is an error, never
+/// another currency's decimals on an amount.
+pub async fn stored_currency(db: &impl ConnectionTrait, code: &str) -> Result<Currency, InvoiceError> {
+    Ok(crate::catalog::service::known_currency(find_currency(db, code).await?, code)?)
 }
 
 /// Today in the business's time zone (billing dates are calendar dates there).
@@ -511,7 +527,7 @@ pub(crate) async fn issue_on(
         return Err(InvoiceError::NotAllowed("Only a draft can be issued."));
     }
     let issued = find(txn, id).await?.ok_or(InvoiceError::NotFound)?;
-    let currency = find_currency(txn, &issued.currency_code).await?.unwrap_or(Currency::USD);
+    let currency = stored_currency(txn, &issued.currency_code).await?;
     send_billing_email(state, txn, c, "invoice_issued", issued_invoice_email(state, &issued, currency)).await?;
     audit::record(
         txn,
@@ -564,7 +580,7 @@ pub async fn resend(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<()
             "This client's personal data was erased; there is no address to send to.",
         ));
     }
-    let currency = find_currency(&state.db, &i.currency_code).await?.unwrap_or(Currency::USD);
+    let currency = stored_currency(&state.db, &i.currency_code).await?;
     let txn = state.db.begin().await?;
     send_billing_email(state, &txn, &c, "invoice_issued", issued_invoice_email(state, &i, currency)).await?;
     audit::record(
@@ -592,6 +608,11 @@ pub struct PaymentInput {
     pub idempotency_key: String,
 }
 
+/// How a manual payment's form key is stored: under its invoice.
+fn manual_payment_key(invoice: InvoiceId, form_key: &str) -> String {
+    format!("manual:{invoice}:{form_key}")
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum PaymentOutcome {
     Recorded { paid_in_full: bool },
@@ -605,8 +626,12 @@ pub async fn record_payment(
     input: &PaymentInput,
 ) -> Result<PaymentOutcome, InvoiceError> {
     let current = find(&state.db, id).await?.ok_or(InvoiceError::NotFound)?;
+    // The key finds a submission of this very form, for this invoice, and nothing else: it is
+    // stored under the invoice (keys stored before that were the form's key alone).
+    let form_key = input.idempotency_key.trim();
     if payment::Entity::find()
-        .filter(payment::Column::IdempotencyKey.eq(input.idempotency_key.trim()))
+        .filter(payment::Column::InvoiceId.eq(id))
+        .filter(payment::Column::IdempotencyKey.is_in([manual_payment_key(id, form_key), form_key.to_owned()]))
         .one(&state.db)
         .await?
         .is_some()
@@ -616,7 +641,7 @@ pub async fn record_payment(
     if current.status != UNPAID && current.status != COLLECTIONS {
         return Err(InvoiceError::NotAllowed("Payments can be recorded on unpaid invoices only."));
     }
-    let currency = find_currency(&state.db, &current.currency_code).await?.unwrap_or(Currency::USD);
+    let currency = stored_currency(&state.db, &current.currency_code).await?;
     let today = today(&state.db).await?;
     let mut errors = FormErrors::new();
     let amount = match Money::parse(input.amount.trim(), currency) {
@@ -673,7 +698,7 @@ pub async fn record_payment(
         reference: Set(reference.to_owned()),
         paid_on: Set(paid_on),
         staff_id: Set(actor.id),
-        idempotency_key: Set(key.to_owned()),
+        idempotency_key: Set(manual_payment_key(id, key)),
         created_at: Set(Utc::now()),
         ..Default::default()
     }
@@ -855,7 +880,7 @@ pub async fn search(db: &impl ConnectionTrait, q: &InvoiceQuery) -> Result<(Vec<
     } else {
         base.order_by_desc(invoice::Column::Id)
     };
-    let rows = ordered.offset(q.page.saturating_sub(1) * PER_PAGE).limit(PER_PAGE).all(db).await?;
+    let rows = ordered.offset(crate::web::forms::page_offset(q.page, PER_PAGE)).limit(PER_PAGE).all(db).await?;
     Ok((rows, total))
 }
 

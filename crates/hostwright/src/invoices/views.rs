@@ -27,7 +27,8 @@ pub(super) fn invoice_error(err: InvoiceError) -> AppError {
 }
 
 pub(super) async fn currency_of(state: &AppState, code: &str) -> AppResult<Currency> {
-    Ok(service::find_currency(&state.db, code).await.map_err(invoice_error)?.unwrap_or(Currency::USD))
+    let found = service::find_currency(&state.db, code).await.map_err(invoice_error)?;
+    Ok(crate::catalog::service::known_currency(found, code)?)
 }
 
 pub(super) fn money(minor: i64, currency: Currency) -> String {

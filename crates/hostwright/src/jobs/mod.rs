@@ -158,6 +158,7 @@ impl Registry {
             .with::<crate::provisioning::client::AnswerTicket>()
             .with::<crate::provisioning::client::RefreshUsage>()
             .with::<crate::orders::manage::CloseOrder>()
+            .with::<crate::orders::manage::AcceptOrder>()
     }
 
     pub fn with<J: Job>(mut self) -> Self {

@@ -223,8 +223,12 @@ pub async fn list(
         query = query.filter(Column::Kind.eq(kind));
     }
     let total = query.clone().count(db).await?;
-    let rows =
-        query.order_by_desc(Column::Id).offset(page.saturating_sub(1) * per_page).limit(per_page).all(db).await?;
+    let rows = query
+        .order_by_desc(Column::Id)
+        .offset(crate::web::forms::page_offset(page, per_page))
+        .limit(per_page)
+        .all(db)
+        .await?;
     Ok((rows, total))
 }
 

@@ -1,5 +1,10 @@
 //! Email: composed from templates, written to the outbox in the transaction of the change
 //! that causes it, and delivered over SMTP by whichever node claims it first.
+//!
+//! A message carrying a one-time link (password reset, invitation, address confirmation) is
+//! stored with a placeholder where the link goes and the link itself sealed with the
+//! installation key; the sender puts it in at delivery and then forgets it. No stored body,
+//! export or admin page ever holds a live link (decision 0026).
 
 pub mod handlers;
 pub mod outbox;
@@ -22,7 +27,17 @@ pub struct Email {
     pub client_id: Option<ClientId>,
     /// Queue it once for this key (see `outbox::Model::dedupe_key`).
     pub dedupe_key: Option<String>,
+    /// The one-time link that replaces [`LINK_PLACEHOLDER`] at delivery, encrypted with the
+    /// installation key.
+    pub sealed_link: Option<String>,
 }
+
+/// Stands in the stored body where a one-time link goes (letters and dashes only, so no
+/// template escaping changes it).
+pub const LINK_PLACEHOLDER: &str = "hw-one-time-link-placeholder";
+
+/// What people reading a stored message see instead of its one-time link.
+pub const LINK_WITHHELD: &str = "[one-time link, sent to the recipient and not kept]";
 
 impl Email {
     /// Renders `emails/<template>.subject.txt`, `.txt` and `.html` with `extra` plus the
@@ -52,7 +67,24 @@ impl Email {
             html: render("html")?,
             client_id: None,
             dedupe_key: None,
+            sealed_link: None,
         })
+    }
+
+    /// [`Email::compose`] for a message whose `link` is a one-time secret: templates see
+    /// `link` as the placeholder, and the link is kept only sealed until it is sent.
+    pub fn compose_with_link(
+        state: &AppState,
+        template: &str,
+        to_address: &str,
+        to_name: &str,
+        link: &str,
+        extra: Value,
+    ) -> anyhow::Result<Email> {
+        let extra = context! { link => LINK_PLACEHOLDER, ..extra };
+        let mut email = Email::compose(state, template, to_address, to_name, extra)?;
+        email.sealed_link = Some(state.key.encrypt(link.as_bytes()));
+        Ok(email)
     }
 
     pub fn for_client(mut self, client_id: ClientId) -> Self {

@@ -31,6 +31,18 @@ pub struct Model {
     /// The cause a message was queued for, when that cause may be retried: a message is
     /// queued once per key.
     pub dedupe_key: Option<String>,
+    /// The one-time link of the message, sealed with the installation key, until it is sent
+    /// (see `mail::LINK_PLACEHOLDER`).
+    #[serde(skip)]
+    pub sealed_link: Option<String>,
+}
+
+impl Model {
+    /// The plain-text body as people may read it later (the client's export, staff pages):
+    /// the stored body never holds a live link, and its placeholder says so.
+    pub fn readable_text(&self) -> String {
+        self.body_text.replace(super::LINK_PLACEHOLDER, super::LINK_WITHHELD)
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -80,6 +92,7 @@ pub async fn enqueue(db: &impl ConnectionTrait, email: Email) -> Result<EmailId,
         created_at: Set(now),
         sent_at: Set(None),
         dedupe_key: Set(email.dedupe_key),
+        sealed_link: Set(email.sealed_link),
         ..Default::default()
     }
     .insert(db)
@@ -108,6 +121,7 @@ pub async fn enqueue_many(db: &impl ConnectionTrait, emails: Vec<Email>) -> Resu
                 now.into(),
                 now.into(),
                 e.dedupe_key.into(),
+                e.sealed_link.into(),
             ]
         })
         .collect();
@@ -124,6 +138,7 @@ pub async fn enqueue_many(db: &impl ConnectionTrait, emails: Vec<Email>) -> Resu
         "next_attempt_at",
         "created_at",
         "dedupe_key",
+        "sealed_link",
     ];
     crate::db::insert_many_once(db, "email_outbox", &columns, rows, "dedupe_key").await
 }
@@ -157,10 +172,12 @@ pub async fn claim_due(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Mode
     Ok(claimed)
 }
 
+/// Records a message as sent and forgets its one-time link.
 pub async fn mark_sent(db: &impl ConnectionTrait, id: EmailId) -> Result<(), DbErr> {
     let update = Query::update()
         .table(Entity)
         .value(Column::Status, SENT)
+        .value(Column::SealedLink, Option::<String>::None)
         .value(Column::SentAt, Utc::now())
         .value(Column::ClaimedUntil, Option::<DateTime<Utc>>::None)
         .value(Column::LastError, Option::<String>::None)
@@ -209,7 +226,11 @@ pub async fn recent(
         query = query.filter(Column::Status.eq(status));
     }
     let total = query.clone().count(db).await?;
-    let rows =
-        query.order_by_desc(Column::Id).offset(page.saturating_sub(1) * per_page).limit(per_page).all(db).await?;
+    let rows = query
+        .order_by_desc(Column::Id)
+        .offset(crate::web::forms::page_offset(page, per_page))
+        .limit(per_page)
+        .all(db)
+        .await?;
     Ok((rows, total))
 }

@@ -36,7 +36,26 @@ pub fn transport(smtp: &SmtpSettings) -> anyhow::Result<Option<Transport>> {
     Ok(Some(builder.build()))
 }
 
-fn build_message(smtp: &SmtpSettings, message: &outbox::Model) -> anyhow::Result<Message> {
+/// The bodies as sent: the one-time link, unsealed, where its placeholder stands.
+fn bodies(key: &crate::crypto::SecretKey, message: &outbox::Model) -> anyhow::Result<(String, String)> {
+    let Some(sealed) = &message.sealed_link else {
+        return Ok((message.body_text.clone(), message.body_html.clone()));
+    };
+    let link = String::from_utf8(key.decrypt(sealed).context("unsealing the message's link")?)
+        .context("the message's link is not text")?;
+    let html_link = link.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    Ok((
+        message.body_text.replace(super::LINK_PLACEHOLDER, &link),
+        message.body_html.replace(super::LINK_PLACEHOLDER, &html_link),
+    ))
+}
+
+fn build_message(
+    smtp: &SmtpSettings,
+    key: &crate::crypto::SecretKey,
+    message: &outbox::Model,
+) -> anyhow::Result<Message> {
+    let (text, html) = bodies(key, message)?;
     let from = Mailbox::new(
         Some(smtp.from_name.clone()),
         smtp.from_email.parse().context("the configured from_email is not an email address")?,
@@ -50,7 +69,7 @@ fn build_message(smtp: &SmtpSettings, message: &outbox::Model) -> anyhow::Result
         .to(to)
         .subject(message.subject.clone())
         .message_id(None)
-        .multipart(MultiPart::alternative_plain_html(message.body_text.clone(), message.body_html.clone()))
+        .multipart(MultiPart::alternative_plain_html(text, html))
         .context("building the message")
 }
 
@@ -66,7 +85,7 @@ pub async fn deliver_due(state: &AppState) -> anyhow::Result<usize> {
             return Ok(sent);
         }
         for message in batch {
-            let result = match build_message(&state.settings.smtp, &message) {
+            let result = match build_message(&state.settings.smtp, &state.key, &message) {
                 Ok(built) => transport.send(built).await.map(|_| ()).map_err(|e| format!("{e}")),
                 Err(err) => Err(format!("{err:#}")),
             };

@@ -27,6 +27,7 @@ mod m20261204_000019_payments;
 mod m20261205_000020_refunds_and_funds;
 mod m20261206_000021_provisioning;
 mod m20261207_000022_nodes;
+mod m20261207_000023_hardening;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000020_refunds_and_funds::Migration),
             Box::new(m20261206_000021_provisioning::Migration),
             Box::new(m20261207_000022_nodes::Migration),
+            Box::new(m20261207_000023_hardening::Migration),
         ]
     }
 }

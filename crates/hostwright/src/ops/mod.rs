@@ -15,7 +15,12 @@ use serde_json::json;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics_text))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(guarded_metrics))
+}
+
+/// The router of the separate metrics address (`metrics_listen`): `/metrics` only, no token.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics_text)).with_state(state)
 }
 
 /// The process is alive.
@@ -42,18 +47,30 @@ async fn readyz(State(state): State<AppState>) -> Response {
     };
     let unreachable_for = state.database_reached(reached.is_ok());
     let grace = Duration::from_secs(state.settings.failover_retry_seconds);
+    // The answer names the part and its state; what went wrong goes to the log only, so an
+    // anonymous caller learns no host names, users or paths.
     let database = match reached {
         Ok(()) => match crate::db::pending_migrations(&state.db).await {
             Ok(0) => Ok("ok".to_owned()),
-            Ok(n) => Err(format!("{n} migration(s) pending")),
-            Err(err) => Err(format!("{err:#}")),
+            Ok(_) => Err("migrations pending".to_owned()),
+            Err(err) => {
+                tracing::warn!(error = format!("{err:#}"), "readiness: listing migrations failed");
+                Err("unreadable".to_owned())
+            }
         },
-        Err(err) if unreachable_for < grace => {
-            Ok(format!("unreachable for {:.1} s, waiting for it: {err}", unreachable_for.as_secs_f64()))
+        Err(err) => {
+            tracing::warn!(error = %err, unreachable_ms = unreachable_for.as_millis(), "readiness: database unreachable");
+            if unreachable_for < grace {
+                Ok(format!("unreachable for {:.1} s, waiting for it", unreachable_for.as_secs_f64()))
+            } else {
+                Err(format!("unreachable for {:.1} s", unreachable_for.as_secs_f64()))
+            }
         }
-        Err(err) => Err(format!("unreachable for {:.1} s: {err}", unreachable_for.as_secs_f64())),
     };
-    let files = state.files.check().await.map_err(|e| format!("{e:#}"));
+    let files = state.files.check().await.map_err(|e| {
+        tracing::warn!(error = format!("{e:#}"), "readiness: file store unreachable");
+        "unreachable".to_owned()
+    });
     let draining = state.is_draining();
     let ready = database.is_ok() && files.is_ok() && !draining;
     let body = json!({
@@ -64,6 +81,30 @@ async fn readyz(State(state): State<AppState>) -> Response {
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
+}
+
+/// `/metrics` on the public address: only with the configured bearer token.
+async fn guarded_metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    use secrecy::ExposeSecret;
+    let Some(expected) = state.settings.metrics_token.as_ref().filter(|t| !t.expose_secret().is_empty()) else {
+        return (StatusCode::NOT_FOUND, "metrics are served on the metrics address only").into_response();
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Compared as MACs under the installation key: constant time, whatever the lengths.
+    let expected_mac = state.key.sign("metrics-token", expected.expose_secret().as_bytes());
+    if !state.key.verify("metrics-token", given.as_bytes(), &expected_mac) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "a metrics token is required",
+        )
+            .into_response();
+    }
+    metrics_text(State(state)).await
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {

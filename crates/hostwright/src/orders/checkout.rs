@@ -18,7 +18,7 @@ use sea_orm::{ActiveValue::Set, TransactionTrait};
 
 use super::cart::{self, CartError, Quote};
 use super::coupons;
-use super::manage::{PENDING, accept_quietly};
+use super::manage::{AcceptOrder, PENDING, accept_automatically};
 use super::model::{cart as cart_model, order};
 use super::settings as order_settings;
 use crate::audit::{self, Actor};
@@ -231,6 +231,7 @@ pub async fn place(
                     first_payment,
                     registration_date: today,
                     next_due_date: q.next_due,
+                    billing_day: crate::automation::renewals::billing_day_of(&q.product, today),
                     domain: &q.item.domain,
                     hostname: &q.item.hostname,
                     password: password.as_deref(),
@@ -335,13 +336,19 @@ pub async fn place(
         ),
     )
     .await?;
+    if invoice.is_none() && settings.auto_accept_paid {
+        AcceptOrder::enqueue(&txn, created.id).await?;
+    }
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
 
     // A paid first invoice queued its own follow-up (`invoices::paid`); an order with
-    // nothing to pay is accepted here.
-    if invoice.is_none() && settings.auto_accept_paid {
-        accept_quietly(state, created.id).await;
+    // nothing to pay is accepted here, and by the job queued with it if this fails.
+    if invoice.is_none()
+        && settings.auto_accept_paid
+        && let Err(err) = accept_automatically(state, created.id).await
+    {
+        tracing::warn!(order = %created.id, error = %err, "accepting the order failed; its job will retry");
     }
     state.jobs_wakeup.notify_one();
     let placed = order::Entity::find_by_id(created.id).one(&state.db).await?.unwrap_or(created);

@@ -309,7 +309,7 @@ pub async fn after_invoice_paid(state: &AppState, invoice_id: InvoiceId) -> Resu
         .all(&state.db)
         .await?;
     for o in pending {
-        accept_quietly(state, o.id).await;
+        accept_automatically(state, o.id).await?;
     }
     Ok(())
 }
@@ -346,7 +346,7 @@ pub async fn search(db: &impl ConnectionTrait, q: &OrderQuery) -> Result<(Vec<or
     };
     let rows = base
         .order_by_desc(order::Column::Id)
-        .offset(q.page.saturating_sub(1) * PER_PAGE)
+        .offset(crate::web::forms::page_offset(q.page, PER_PAGE))
         .limit(PER_PAGE)
         .all(db)
         .await?;
@@ -377,10 +377,41 @@ async fn restore_stock(txn: &impl ConnectionTrait, order_id: OrderId) -> Result<
     Ok(())
 }
 
-/// Accepts a paid order automatically; a failure leaves it pending for staff, and is logged.
-pub(crate) async fn accept_quietly(state: &AppState, id: OrderId) {
+/// Accepts a paid order automatically. An order that is no longer pending (staff accepted or
+/// cancelled it meanwhile) is left as it is; any other failure is returned, so the job that
+/// asked fails, is retried and shows on the Queue page until it succeeds.
+pub(crate) async fn accept_automatically(state: &AppState, id: OrderId) -> Result<(), OrderError> {
     let actor = Actor::system("automatic order acceptance");
-    if let Err(err) = accept(state, &actor, id).await {
-        tracing::warn!(order = %id, error = %err, "automatic acceptance failed");
+    match accept(state, &actor, id).await {
+        Ok(_) | Err(OrderError::NotFound) => Ok(()),
+        Err(OrderError::NotAllowed(why)) => {
+            tracing::info!(order = %id, reason = %why, "automatic acceptance found nothing to do");
+            Ok(())
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Accept an order that had nothing to pay (queued with it, so a failure is retried).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcceptOrder {
+    pub order_id: OrderId,
+}
+
+impl AcceptOrder {
+    /// Queues the acceptance of `order_id` in the caller's transaction, once per order.
+    pub async fn enqueue(txn: &impl ConnectionTrait, order_id: OrderId) -> Result<(), DbErr> {
+        jobs::enqueue(txn, &AcceptOrder { order_id }, Enqueue::unique(format!("order.accept:{order_id}"))).await?;
+        Ok(())
+    }
+}
+
+impl Job for AcceptOrder {
+    const KIND: &'static str = "order.accept";
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        accept_automatically(&ctx.state, self.order_id)
+            .await
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("accepting order #{}: {e:#}", self.order_id)))
     }
 }

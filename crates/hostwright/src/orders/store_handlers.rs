@@ -48,7 +48,7 @@ async fn find_cart(
     jar: &CookieJar,
     client: Option<&CurrentClient>,
 ) -> AppResult<Option<cart_model::Model>> {
-    let token = jar.get(cart::COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let token = jar.get(&state.settings.cookie_name(cart::COOKIE)).map(|c| c.value().to_owned()).unwrap_or_default();
     let mut found = cart::by_token(&state.db, &token).await?;
     if found.is_none()
         && let Some(current) = client
@@ -76,7 +76,7 @@ async fn find_cart(
 }
 
 fn cart_cookie(state: &AppState, token: String) -> Cookie<'static> {
-    Cookie::build((cart::COOKIE, token))
+    Cookie::build((state.settings.cookie_name(cart::COOKIE), token))
         .path("/")
         .http_only(true)
         .secure(state.settings.secure_cookies())
@@ -122,7 +122,7 @@ async fn shown_currency(
     let found = crate::invoices::service::find_currency(&state.db, &code)
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
-    Ok(found.unwrap_or(Currency::USD))
+    Ok(crate::catalog::service::known_currency(found, &code)?)
 }
 
 fn with_cookie(mut response: Response, cookie: Option<Cookie<'static>>) -> Response {
@@ -489,19 +489,30 @@ pub struct AddForm {
     extra: BTreeMap<String, String>,
 }
 
+/// The most option and add-on fields one form may carry: far more than any product has, and
+/// few enough that a form of a million fields is refused before any work.
+pub(crate) const MAX_CHOICE_FIELDS: usize = 200;
+
 /// Reads the option and add-on fields. Only ids are taken from the form: what they mean is
-/// looked up, and pricing checks they belong to the product.
+/// looked up (all in one query), and pricing checks they belong to the product.
 pub(crate) async fn parse_choices(
     state: &AppState,
     fields: &BTreeMap<String, String>,
 ) -> AppResult<(Vec<(ConfigOptionId, Choice)>, Vec<AddonId>)> {
+    let chosen = fields.keys().filter(|k| k.starts_with("opt_") || k.starts_with("addon_")).count();
+    if chosen > MAX_CHOICE_FIELDS {
+        return Err(AppError::BadRequest("That is more options than any product has.".into()));
+    }
+    let option_ids = fields.keys().filter_map(|k| k.strip_prefix("opt_")?.parse::<ConfigOptionId>().ok());
+    let known: BTreeMap<ConfigOptionId, _> =
+        options::find_options(&state.db, option_ids).await?.into_iter().map(|o| (o.id, o)).collect();
     let mut choices = Vec::new();
     let mut addons = Vec::new();
     for (key, value) in fields {
         if let Some(id) = key.strip_prefix("opt_") {
             let value = value.trim();
             let (Ok(option_id), false) = (id.parse::<ConfigOptionId>(), value.is_empty()) else { continue };
-            let Some(o) = options::find_option(&state.db, option_id).await? else {
+            let Some(o) = known.get(&option_id) else {
                 choices.push((option_id, Choice::Quantity(0)));
                 continue;
             };
@@ -536,8 +547,10 @@ pub async fn add_to_cart(
         Err(why) => return Ok(flash::redirect(&state, "/store", "error", why)),
     };
     let product_id = p.id;
+    // The choices are read before a cart is found or started: a refused form starts none.
+    let parsed = parse_choices(&state, &form.extra).await;
     let (cart, cookie) = cart_or_new(&state, &jar, client.as_ref()).await?;
-    let outcome = match parse_choices(&state, &form.extra).await {
+    let outcome = match parsed {
         Ok((choices, addon_ids)) => {
             let input = ItemInput {
                 product_id,
@@ -946,10 +959,9 @@ async fn after_placed(
 
 /// An order for the client's pages and the admin's.
 pub(super) async fn order_row(state: &AppState, o: &order::Model) -> AppResult<Value> {
-    let currency = crate::invoices::service::find_currency(&state.db, &o.currency_code)
+    let currency = crate::invoices::service::stored_currency(&state.db, &o.currency_code)
         .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
-        .unwrap_or(Currency::USD);
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
     Ok(context! {
         id => o.id,
         number => o.number.clone(),
@@ -975,10 +987,9 @@ pub(super) async fn order_services(state: &AppState, id: OrderId) -> AppResult<V
         catalog::products(&state.db).await?.into_iter().map(|p| (p.id, p.name)).collect();
     let mut rows = Vec::new();
     for s in ordered {
-        let currency = crate::invoices::service::find_currency(&state.db, &s.currency_code)
+        let currency = crate::invoices::service::stored_currency(&state.db, &s.currency_code)
             .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
-            .unwrap_or(Currency::USD);
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
         let cycle = s.billing_cycle.parse::<BillingCycle>().map(|c| c.label()).unwrap_or("");
         rows.push(context! {
             id => s.id,

@@ -52,8 +52,9 @@ fn money(currencies: &Currencies, minor: i64, code: &str) -> String {
     }
 }
 
-fn currency_for(currencies: &Currencies, code: &str) -> Currency {
-    currencies.get(code).copied().or_else(|| Currency::from_code(code).ok()).unwrap_or(Currency::USD)
+fn currency_for(currencies: &Currencies, code: &str) -> anyhow::Result<Currency> {
+    let found = currencies.get(code).copied().or_else(|| Currency::from_code(code).ok());
+    crate::catalog::service::known_currency(found, code)
 }
 
 fn payment_row(p: &payment::Model, client_name: &str, currencies: &Currencies) -> Value {
@@ -90,6 +91,7 @@ pub struct PayForm {
 /// `POST /account/invoices/{id}/pay`: off to the gateway's page.
 pub async fn pay_invoice(
     State(state): State<AppState>,
+    page: Page,
     current: ClientAllowed<client_perm::Invoices>,
     Path(id): Path<InvoiceId>,
     Form(form): Form<PayForm>,
@@ -113,7 +115,7 @@ pub async fn pay_invoice(
                 }
             }
         }
-        gateways::ACCOUNT_CREDIT => pay_from_credit(&state, &current, id, &form.key, &back).await,
+        gateways::ACCOUNT_CREDIT => pay_from_credit(&state, &current, &page.ip, id, &form.key, &back).await,
         _ => Ok(flash::redirect(&state, &back, "error", "Choose how you want to pay.")),
     }
 }
@@ -122,6 +124,7 @@ pub async fn pay_invoice(
 async fn pay_from_credit(
     state: &AppState,
     current: &ClientAllowed<client_perm::Invoices>,
+    ip: &str,
     id: InvoiceId,
     key: &str,
     back: &str,
@@ -133,7 +136,7 @@ async fn pay_from_credit(
     if !gateways::load(&state.db, gateways::ACCOUNT_CREDIT).await?.takes(&invoice.currency_code) {
         return Ok(flash::redirect(state, back, "error", "Paying from account credit is not available."));
     }
-    let actor = current.actor("");
+    let actor = current.actor(ip);
     Ok(match account_credit::apply_to_invoice(state, &actor, id, "", key).await {
         Ok(account_credit::Outcome::Done { .. }) => {
             flash::redirect(state, back, "success", "Your account credit was applied to this invoice.")
@@ -392,7 +395,7 @@ pub async fn show_payment(
     let left = refunds::refundable(&state.db, &p).await?;
     let refund = context! {
         left => (left > 0).then(|| money(&currencies, left, &p.currency_code)),
-        left_amount => Money::from_minor(left, currency_for(&currencies, &p.currency_code)).to_decimal_string(),
+        left_amount => Money::from_minor(left, currency_for(&currencies, &p.currency_code)?).to_decimal_string(),
         held => p.applied_at.is_none() && (p.status == service::SUCCEEDED || p.status == service::PARTIALLY_REFUNDED),
         may => current.can(crate::staff::permissions::Permission::InvoicesManage),
         key => crate::crypto::random_token(),

@@ -75,20 +75,22 @@ pub async fn add_method(
 /// `POST /account/payment-methods/{id}/default`
 pub async fn make_default(
     State(state): State<AppState>,
+    page: Page,
     current: ClientAllowed<client_perm::Invoices>,
     Path(id): Path<PaymentMethodId>,
 ) -> AppResult<Response> {
-    methods::make_default(&state, &current.actor(""), current.client.id, id).await?;
+    methods::make_default(&state, &current.actor(&page.ip), current.client.id, id).await?;
     Ok(flash::redirect(&state, PAGE, "success", "Automatic payments use this card now."))
 }
 
 /// `POST /account/payment-methods/{id}/remove`
 pub async fn remove_method(
     State(state): State<AppState>,
+    page: Page,
     current: ClientAllowed<client_perm::Invoices>,
     Path(id): Path<PaymentMethodId>,
 ) -> AppResult<Response> {
-    match methods::remove(&state, &current.actor(""), current.client.id, id).await {
+    match methods::remove(&state, &current.actor(&page.ip), current.client.id, id).await {
         Ok(()) => Ok(flash::redirect(&state, PAGE, "success", "The card was removed.")),
         Err(PaymentError::NotFound) => Err(AppError::NotFound),
         Err(PaymentError::Gateway(err)) => {
@@ -108,11 +110,12 @@ pub struct AutoPayForm {
 /// `POST /account/auto-pay`
 pub async fn set_auto_pay(
     State(state): State<AppState>,
+    page: Page,
     current: ClientAllowed<client_perm::Invoices>,
     Form(form): Form<AutoPayForm>,
 ) -> AppResult<Response> {
     let on = form.auto_pay == "on";
-    match methods::set_auto_pay(&state, &current.actor(""), current.client.id, on).await {
+    match methods::set_auto_pay(&state, &current.actor(&page.ip), current.client.id, on).await {
         Ok(()) => Ok(flash::redirect(
             &state,
             PAGE,

@@ -726,8 +726,11 @@ pub(super) async fn amount_text(db: &impl ConnectionTrait, minor: i64, code: &st
     Ok(Money::from_minor(minor, currency(db, code).await?).to_string())
 }
 
+/// A gateway may report money in a currency the business does not use (it is flagged for
+/// staff): its ISO decimals are then the right ones; a code nobody knows is an error.
 pub(super) async fn currency(db: &impl ConnectionTrait, code: &str) -> Result<Currency, PaymentError> {
-    Ok(invoices::find_currency(db, code).await?.or_else(|| Currency::from_code(code).ok()).unwrap_or(Currency::USD))
+    let found = invoices::find_currency(db, code).await?.or_else(|| Currency::from_code(code).ok());
+    Ok(crate::catalog::service::known_currency(found, code).map_err(InvoiceError::Internal)?)
 }
 
 /// What became of money received.

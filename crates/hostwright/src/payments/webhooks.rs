@@ -17,9 +17,14 @@ use serde_json::json;
 use super::gateways::{self, PAYPAL, STRIPE};
 use super::jobs::ProcessEvent;
 use super::model::event;
+use crate::auth::throttle::{self, Limit};
 use crate::jobs::{self, Enqueue};
 use crate::state::AppState;
+use crate::web::Page;
 use crate::web::error::Interrupted;
+
+/// Signature checks PayPal is asked for per sending address and minute.
+const PAYPAL_CHECKS_PER_MINUTE: i64 = 120;
 
 fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
@@ -65,7 +70,7 @@ pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, b
 
 /// `POST /webhooks/paypal`: PayPal's own verify-webhook-signature API says whether the
 /// request came from it (for the webhook id configured here); PayPal retries a 503 later.
-pub async fn paypal_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn paypal_webhook(State(state): State<AppState>, page: Page, headers: HeaderMap, body: Bytes) -> Response {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let signed = WebhookHeaders {
         auth_algo: header("paypal-auth-algo"),
@@ -76,6 +81,17 @@ pub async fn paypal_webhook(State(state): State<AppState>, headers: HeaderMap, b
     };
     if !signed.complete() {
         return refuse(StatusCode::BAD_REQUEST, "the PayPal signature headers are missing");
+    }
+    // Each check costs a call to PayPal: an address gets a bounded number of them.
+    let bucket = [format!("paypal-webhook:ip:{}", throttle::address_key(&page.ip))];
+    let limit = Limit { max: PAYPAL_CHECKS_PER_MINUTE, window: chrono::Duration::minutes(1) };
+    match throttle::check(&state.db, &bucket).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return refuse(StatusCode::TOO_MANY_REQUESTS, "too many webhooks from this address"),
+        Err(err) => return unavailable(&err),
+    }
+    if let Err(err) = throttle::hit(&state.db, &bucket, limit).await {
+        return unavailable(&err);
     }
     let settings = match gateways::load(&state.db, PAYPAL).await {
         Ok(settings) => settings,

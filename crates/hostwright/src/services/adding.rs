@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use chrono::Days;
+use chrono::{Datelike, Days};
 use hostwright_core::{BillingCycle, Currency, DueSchedule, Line, Money, Period};
 use sea_orm::entity::prelude::*;
 use sea_orm::{DbErr, QueryOrder, TransactionTrait};
@@ -304,6 +304,7 @@ pub async fn add(
             first_payment,
             registration_date: today,
             next_due_date,
+            billing_day: typed_due.map_or_else(|| today.day(), |due| due.day()),
             domain: &domain,
             hostname: &hostname,
             password: None,

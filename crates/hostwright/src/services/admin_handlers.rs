@@ -94,11 +94,11 @@ pub async fn list_services(
     let list: Vec<Value> = rows
         .iter()
         .map(|s| {
-            let currency = currencies.get(&s.currency_code).copied().unwrap_or(Currency::USD);
+            let currency = views::currency_in(&currencies, &s.currency_code)?;
             let product = products.get(&s.product_id).map_or("", String::as_str);
-            views::service_row(s, product, clients.get(&s.client_id).map_or("", String::as_str), currency)
+            Ok(views::service_row(s, product, clients.get(&s.client_id).map_or("", String::as_str), currency))
         })
-        .collect();
+        .collect::<AppResult<_>>()?;
     let query_string = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("status", &q.status)
         .append_pair("product", &q.product)
@@ -237,7 +237,7 @@ async fn render_service(
     status: StatusCode,
 ) -> AppResult<Response> {
     let currencies = views::currency_table(state).await?;
-    let currency = currencies.get(&s.currency_code).copied().unwrap_or(Currency::USD);
+    let currency = views::currency_in(&currencies, &s.currency_code)?;
     let product = crate::catalog::service::find_product(&state.db, s.product_id).await?;
     let client = crate::clients::store::find(&state.db, s.client_id).await?;
     let client_name =
@@ -255,13 +255,13 @@ async fn render_service(
         .await?
         .iter()
         .map(|i| {
-            let currency = currencies.get(&i.currency_code).copied().unwrap_or(Currency::USD);
-            context! {
+            let currency = views::currency_in(&currencies, &i.currency_code)?;
+            Ok(context! {
                 id => i.id, number => i.display_number(), status => i.status.clone(),
                 issue_date => i.issue_date.map(|d| d.to_string()), total => money(i.total_minor, currency),
-            }
+            })
         })
-        .collect();
+        .collect::<AppResult<_>>()?;
     let (requests, open_request) = views::request_rows(state, s).await?;
     // The edit form follows the product chosen in it: its cycles and its options.
     let products = crate::catalog::service::products(&state.db).await?;
@@ -400,17 +400,17 @@ pub async fn list_cancellations(
     let currencies = views::currency_table(&state).await?;
     let requests: Vec<Value> = open
         .iter()
-        .filter_map(|r| {
-            let s = found.get(&r.service_id)?;
-            let currency = currencies.get(&s.currency_code).copied().unwrap_or(Currency::USD);
+        .filter_map(|r| Some((r, found.get(&r.service_id)?)))
+        .map(|(r, s)| {
+            let currency = views::currency_in(&currencies, &s.currency_code)?;
             let product = products.get(&s.product_id).map_or("", String::as_str);
             let client = clients.get(&s.client_id).map_or("", String::as_str);
-            Some(context! {
+            Ok(context! {
                 service => views::service_row(s, product, client, currency),
                 ..views::request_row(r, s.next_due_date)
             })
         })
-        .collect();
+        .collect::<AppResult<_>>()?;
     let ctx = context! {
         current_staff => current.template_value(),
         nav => "cancellations",

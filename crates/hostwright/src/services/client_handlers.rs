@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use hostwright_core::Currency;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
@@ -54,7 +53,7 @@ async fn render_service(
     status: StatusCode,
 ) -> AppResult<Response> {
     let currencies = views::currency_table(state).await?;
-    let currency = currencies.get(&s.currency_code).copied().unwrap_or(Currency::USD);
+    let currency = views::currency_in(&currencies, &s.currency_code)?;
     let product = views::product_name(state, s.product_id).await?;
     let (requests, open_request) = views::request_rows(state, s).await?;
     let live = Status::parse(&s.status).is_some_and(Status::is_live);

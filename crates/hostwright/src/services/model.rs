@@ -25,6 +25,9 @@ pub mod service {
         pub registration_date: Date,
         pub next_due_date: Option<Date>,
         pub next_invoice_date: Option<Date>,
+        /// The day of month (1–31) its periods start on, clamped in shorter months; `None` on
+        /// services older than the column until they are next edited (their registration day).
+        pub billing_day: Option<i32>,
         pub domain: String,
         pub hostname: String,
         pub username: String,

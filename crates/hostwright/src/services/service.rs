@@ -165,7 +165,7 @@ pub async fn search(db: &impl ConnectionTrait, q: &ServiceQuery) -> Result<(Vec<
     };
     let rows = base
         .order_by_desc(service::Column::Id)
-        .offset(q.page.saturating_sub(1) * PER_PAGE)
+        .offset(crate::web::forms::page_offset(q.page, PER_PAGE))
         .limit(PER_PAGE)
         .all(db)
         .await?;
@@ -421,10 +421,15 @@ pub async fn update(state: &AppState, actor: &Actor, id: ServiceId, input: &Edit
         .and_where(Expr::col(service::Column::Id).eq(id))
         .and_where(Expr::col(service::Column::UpdatedAt).eq(current.updated_at));
     if edit.next_due_date != current.next_due_date {
-        // The next invoice follows the due date staff set.
+        // The next invoice follows the due date staff set, and so do the periods after it.
+        let billing_day = edit.next_due_date.map(|due| {
+            let current_day = current.billing_day.and_then(|d| u32::try_from(d).ok());
+            i32::try_from(hostwright_core::billing_day_for(due, current_day)).unwrap_or(1)
+        });
         update
             .value(service::Column::NextDueDate, edit.next_due_date)
-            .value(service::Column::NextInvoiceDate, edit.next_due_date);
+            .value(service::Column::NextInvoiceDate, edit.next_due_date)
+            .value(service::Column::BillingDay, billing_day);
     }
     if txn.execute(&update).await?.rows_affected() != 1 {
         return Err(ServiceError::NotAllowed("The service changed meanwhile; reload it and try again.".into()));

@@ -27,6 +27,8 @@ pub struct NewService<'a> {
     pub first_payment: Money,
     pub registration_date: NaiveDate,
     pub next_due_date: Option<NaiveDate>,
+    /// The day of month its periods start on (see `service::Model::billing_day`).
+    pub billing_day: u32,
     pub domain: &'a str,
     pub hostname: &'a str,
     /// The root or account password the client chose; stored encrypted.
@@ -55,6 +57,7 @@ pub async fn insert(
         registration_date: Set(new.registration_date),
         next_due_date: Set(new.next_due_date),
         next_invoice_date: Set(new.next_due_date),
+        billing_day: Set(Some(i32::try_from(new.billing_day).unwrap_or(1))),
         domain: Set(new.domain.to_owned()),
         hostname: Set(new.hostname.to_owned()),
         username: Set(String::new()),

@@ -386,6 +386,13 @@ pub async fn apply(state: &AppState, actor: &Actor, id: ServiceUpgradeId) -> Res
             s.id, s.status, s.product_id, s.billing_cycle
         )));
     }
+    // A change of cycle starts a new calendar on its own due date; otherwise the day stays.
+    let billing_day = if Some(u.new_next_due_date) == s.next_due_date {
+        s.billing_day
+    } else {
+        let current_day = s.billing_day.and_then(|d| u32::try_from(d).ok());
+        Some(i32::try_from(hostwright_core::billing_day_for(u.new_next_due_date, current_day)).unwrap_or(1))
+    };
     let update = Query::update()
         .table(service::Entity)
         .value(service::Column::ProductId, u.to_product_id)
@@ -393,6 +400,7 @@ pub async fn apply(state: &AppState, actor: &Actor, id: ServiceUpgradeId) -> Res
         .value(service::Column::RecurringMinor, u.new_recurring_minor)
         .value(service::Column::NextDueDate, u.new_next_due_date)
         .value(service::Column::NextInvoiceDate, u.new_next_due_date)
+        .value(service::Column::BillingDay, billing_day)
         .value(service::Column::UpdatedAt, Utc::now())
         .and_where(Expr::col(service::Column::Id).eq(u.service_id))
         .to_owned();

@@ -28,6 +28,12 @@ pub async fn currency_table(state: &AppState) -> AppResult<BTreeMap<String, Curr
     Ok(table)
 }
 
+/// The currency of a record from the table: one not set up is an error page, never amounts
+/// printed in another currency.
+pub fn currency_in(table: &BTreeMap<String, Currency>, code: &str) -> AppResult<Currency> {
+    Ok(crate::catalog::service::known_currency(table.get(code).copied(), code)?)
+}
+
 /// Product names by id (the catalog is small).
 pub async fn product_names(state: &AppState) -> AppResult<BTreeMap<ProductId, String>> {
     Ok(crate::catalog::service::products(&state.db).await?.into_iter().map(|p| (p.id, p.name)).collect())
@@ -93,13 +99,13 @@ pub async fn client_service_rows(state: &AppState, client_id: ClientId) -> AppRe
     let services = store::for_client(&state.db, client_id).await?;
     let currencies = currency_table(state).await?;
     let products = product_names(state).await?;
-    Ok(services
+    services
         .iter()
         .map(|s| {
-            let currency = currencies.get(&s.currency_code).copied().unwrap_or(Currency::USD);
-            service_row(s, products.get(&s.product_id).map_or("", String::as_str), "", currency)
+            let currency = currency_in(&currencies, &s.currency_code)?;
+            Ok(service_row(s, products.get(&s.product_id).map_or("", String::as_str), "", currency))
         })
-        .collect())
+        .collect()
 }
 
 /// A service's chosen option values: {option, value} as printed.

@@ -221,6 +221,7 @@ pub async fn create_staff(
             }
             Err(StaffError::WeakPassword(message)) => errors.add("password", message),
             Err(StaffError::UnknownRole) => errors.add("role_id", "Choose a role."),
+            Err(StaffError::NotAllowed(message)) => errors.add("role_id", message),
             Err(err) => return Err(staff_error(err)),
         }
     }

@@ -1,6 +1,8 @@
 //! Staff use cases: the first administrator, creating and inviting staff, roles, disabling
 //! and 2FA resets. Each is one transaction with its audit record.
 
+use std::collections::BTreeSet;
+
 use chrono::{Duration, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, DbErr, TransactionTrait};
@@ -38,6 +40,63 @@ impl From<DbErr> for StaffError {
             return StaffError::EmailTaken;
         }
         StaffError::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+/// What the one acting holds: nobody grants a permission they do not hold, and only a
+/// member of an all-permissions role hands out such a role. The command line (the operator
+/// of the machine) holds everything.
+struct Grantor {
+    id: Option<StaffId>,
+    role_id: Option<RoleId>,
+    all: bool,
+    permissions: BTreeSet<&'static str>,
+}
+
+impl Grantor {
+    async fn of(db: &impl ConnectionTrait, actor: &Actor) -> Result<Grantor, StaffError> {
+        if actor.kind == "system" {
+            let permissions = Permission::ALL.iter().map(|p| p.key()).collect();
+            return Ok(Grantor { id: None, role_id: None, all: true, permissions });
+        }
+        let refused = StaffError::NotAllowed("Only staff manage staff.");
+        let id = actor.id.filter(|_| actor.kind == "staff").map(StaffId).ok_or(refused)?;
+        let member = store::find(db, id).await?.filter(|m| m.status == ACTIVE);
+        let member = member.ok_or(StaffError::NotAllowed("Only active staff manage staff."))?;
+        let role = store::find_role(db, member.role_id).await?;
+        let permissions = match &role {
+            Some(role) => store::role_permissions(db, role).await?,
+            None => BTreeSet::new(),
+        };
+        let all = role.as_ref().is_some_and(|r| r.all_permissions);
+        Ok(Grantor { id: Some(id), role_id: Some(member.role_id), all, permissions })
+    }
+
+    /// May hand out (or take away) exactly what `role` grants.
+    async fn may_grant(&self, db: &impl ConnectionTrait, role: &role::Model) -> Result<(), StaffError> {
+        if role.all_permissions && !self.all {
+            return Err(StaffError::NotAllowed("Only an administrator may give the administrator role."));
+        }
+        self.holds(&store::role_permissions(db, role).await?)
+    }
+
+    fn holds(&self, permissions: &BTreeSet<&'static str>) -> Result<(), StaffError> {
+        if self.all || permissions.is_subset(&self.permissions) {
+            Ok(())
+        } else {
+            Err(StaffError::NotAllowed("You cannot grant permissions you do not hold yourself."))
+        }
+    }
+
+    /// May change `member`'s account: not their own role, and nobody who holds more.
+    async fn may_manage(&self, db: &impl ConnectionTrait, member: &staff::Model) -> Result<role::Model, StaffError> {
+        let role = store::find_role(db, member.role_id).await?.ok_or(StaffError::UnknownRole)?;
+        if role.all_permissions && !self.all {
+            return Err(StaffError::NotAllowed("Only an administrator may change an administrator's account."));
+        }
+        self.holds(&store::role_permissions(db, &role).await?)
+            .map_err(|_| StaffError::NotAllowed("This member holds permissions you do not; ask an administrator."))?;
+        Ok(role)
     }
 }
 
@@ -82,12 +141,16 @@ pub async fn setup_first_admin(
     }
     let admin_role = administrator_role(&txn).await?;
     let member = insert(&txn, name, email, admin_role.id, Some(hash)).await?;
+    // A new installation asks every staff member for a second factor; staff may relax it.
+    let mut policy = crate::site_settings::load(&txn).await?;
+    policy.require_staff_2fa = true;
+    crate::site_settings::save(&txn, &policy).await?;
     audit::record(
         &txn,
         &Actor::staff(member.id, &member.email, ip),
         "staff.created",
         Some(("staff", member.id.0)),
-        "Created the first administrator from the setup link",
+        "Created the first administrator from the setup link; staff must use two-factor authentication",
     )
     .await?;
     txn.commit().await?;
@@ -129,6 +192,7 @@ pub async fn create_from_cli(state: &AppState, new: NewStaff) -> Result<staff::M
 /// Creates a staff member with a password, or invites them by email to choose one.
 pub async fn create(state: &AppState, actor: &Actor, new: NewStaff) -> Result<staff::Model, StaffError> {
     let role = store::find_role(&state.db, new.role_id).await?.ok_or(StaffError::UnknownRole)?;
+    Grantor::of(&state.db, actor).await?.may_grant(&state.db, &role).await?;
     let hash = match &new.password {
         Some(text) => {
             password::check_policy(text, &[new.email.as_str(), &new.name]).map_err(StaffError::WeakPassword)?;
@@ -147,12 +211,13 @@ pub async fn create(state: &AppState, actor: &Actor, new: NewStaff) -> Result<st
         )
         .await?;
         let link = state.settings.url(&format!("/admin/invite/{token}"));
-        let email = Email::compose(
+        let email = Email::compose_with_link(
             state,
             "staff_invite",
             &member.email,
             &member.name,
-            minijinja::context! { link => link, role => role.name.clone(), inviter => actor.label.clone() },
+            &link,
+            minijinja::context! { role => role.name.clone(), inviter => actor.label.clone() },
         )?;
         outbox::enqueue(&txn, email).await?;
         "invited by email"
@@ -225,9 +290,15 @@ pub async fn change_role(state: &AppState, actor: &Actor, id: StaffId, role_id: 
     let txn = state.db.begin().await?;
     let member = store::find(&txn, id).await?.ok_or(StaffError::NotAllowed("No such staff member."))?;
     let role = store::find_role(&txn, role_id).await?.ok_or(StaffError::UnknownRole)?;
+    let grantor = Grantor::of(&txn, actor).await?;
+    if grantor.id == Some(member.id) {
+        return Err(StaffError::NotAllowed("You cannot change your own role; ask another administrator."));
+    }
     if member.role_id == role.id {
         return Ok(());
     }
+    grantor.may_manage(&txn, &member).await?;
+    grantor.may_grant(&txn, &role).await?;
     ensure_not_last_admin(&txn, &member).await?;
     let mut active: staff::ActiveModel = member.clone().into();
     active.role_id = Set(role.id);
@@ -253,6 +324,7 @@ pub async fn set_enabled(state: &AppState, actor: &Actor, id: StaffId, enabled: 
     }
     let txn = state.db.begin().await?;
     let member = store::find(&txn, id).await?.ok_or(StaffError::NotAllowed("No such staff member."))?;
+    Grantor::of(&txn, actor).await?.may_manage(&txn, &member).await?;
     if !enabled {
         ensure_not_last_admin(&txn, &member).await?;
     }
@@ -277,6 +349,7 @@ pub async fn set_enabled(state: &AppState, actor: &Actor, id: StaffId, enabled: 
 pub async fn reset_twofa(state: &AppState, actor: &Actor, id: StaffId) -> Result<(), StaffError> {
     let txn = state.db.begin().await?;
     let member = store::find(&txn, id).await?.ok_or(StaffError::NotAllowed("No such staff member."))?;
+    Grantor::of(&txn, actor).await?.may_manage(&txn, &member).await?;
     account::set_totp_secret(&txn, PrincipalKind::Staff, member.id.0, None).await?;
     recovery::remove_all(&txn, PrincipalKind::Staff, member.id.0).await?;
     session::delete_all_for(&txn, PrincipalKind::Staff, member.id.0, None).await?;
@@ -304,6 +377,13 @@ pub async fn update_role(
     if role.all_permissions {
         return Err(StaffError::NotAllowed("The administrator role always has every permission."));
     }
+    let grantor = Grantor::of(&txn, actor).await?;
+    if grantor.role_id == Some(role.id) && !grantor.all {
+        return Err(StaffError::NotAllowed("You cannot change the permissions of your own role."));
+    }
+    // What the role holds now and what it will hold must both be within the editor's own.
+    grantor.may_grant(&txn, &role).await?;
+    grantor.holds(&permissions.iter().map(|p| p.key()).collect())?;
     role_permission::Entity::delete_many().filter(role_permission::Column::RoleId.eq(role.id)).exec(&txn).await?;
     for permission in permissions {
         role_permission::ActiveModel { role_id: Set(role.id), permission: Set(permission.key().to_owned()) }

@@ -1,10 +1,14 @@
 //! Protection against cross-site request forgery on every state-changing request.
 //!
-//! A random value lives in an HttpOnly, SameSite=Strict cookie; forms carry its HMAC under
-//! the installation key (`csrf_token`), or a script sends it as `X-CSRF-Token`. A forged
-//! request from another site cannot read the cookie, so it cannot produce the token, and
-//! the token cannot be computed without the key. Any node can check it: nothing is stored.
-//! The cookie is replaced at sign-in and sign-out.
+//! A random value lives in an HttpOnly, SameSite=Strict cookie; forms carry the HMAC, under
+//! the installation key, of that value bound to the request's session (the staff and client
+//! session cookies, and the anonymous cart), as `csrf_token`, or a script sends it as
+//! `X-CSRF-Token`. A forged request from another site cannot read the cookie, so it cannot
+//! produce the token, and the token cannot be computed without the key. Someone who can set
+//! cookies for the domain (a sibling subdomain) and plants a pair of their own still cannot
+//! make a token for the victim's session (decision 0026); on https the cookie is `__Host-`
+//! prefixed, so such a sibling cannot set it at all. Any node can check it: nothing is
+//! stored. The cookie is replaced at sign-in and sign-out.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -21,14 +25,43 @@ pub const COOKIE: &str = "hw_csrf";
 const FIELD: &str = "csrf_token";
 const HEADER: &str = "x-csrf-token";
 
-/// The request's CSRF cookie value, for computing the form token.
+/// The request's CSRF cookie value and what it is bound to, for computing the form token.
 #[derive(Debug, Clone)]
-pub struct CsrfSecret(pub String);
+pub struct CsrfSecret {
+    secret: String,
+    binding: String,
+}
 
 impl CsrfSecret {
-    pub fn token(&self, state: &AppState) -> String {
-        state.key.sign("csrf", self.0.as_bytes())
+    /// The secret of `jar`'s CSRF cookie (`secret`) bound to `jar`'s sessions and cart.
+    pub fn new(state: &AppState, secret: String, jar: &CookieJar) -> Self {
+        let cookie = |base: &str| jar.get(&state.settings.cookie_name(base)).map(|c| c.value().to_owned());
+        let staff = cookie(crate::auth::session::STAFF_COOKIE).unwrap_or_default();
+        let client = cookie(crate::auth::session::CLIENT_COOKIE).unwrap_or_default();
+        let cart = cookie(crate::orders::cart::COOKIE).unwrap_or_default();
+        let binding = crate::crypto::token_hash(&format!("staff={staff};client={client};cart={cart}"));
+        CsrfSecret { secret, binding }
     }
+
+    fn message(&self) -> String {
+        format!("{}.{}", self.secret, self.binding)
+    }
+
+    pub fn token(&self, state: &AppState) -> String {
+        state.key.sign("csrf", self.message().as_bytes())
+    }
+
+    fn verify(&self, state: &AppState, token: &str) -> bool {
+        state.key.verify("csrf", self.message().as_bytes(), token)
+    }
+}
+
+/// The form token a page rendered for a request with these cookies carries (scripts, tools
+/// and the test suite post forms as a browser would).
+pub fn form_token(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+    let jar = CookieJar::from_headers(headers);
+    let secret = jar.get(&state.settings.cookie_name(COOKIE))?.value().to_owned();
+    Some(CsrfSecret::new(state, secret, &jar).token(state))
 }
 
 /// Paths that receive machine-to-machine POSTs authenticated otherwise (signatures, keys).
@@ -37,7 +70,7 @@ fn is_exempt(path: &str) -> bool {
 }
 
 pub fn new_cookie(state: &AppState) -> Cookie<'static> {
-    Cookie::build((COOKIE, random_token()))
+    Cookie::build((state.settings.cookie_name(COOKIE), random_token()))
         .path("/")
         .http_only(true)
         .secure(state.settings.secure_cookies())
@@ -47,7 +80,8 @@ pub fn new_cookie(state: &AppState) -> Cookie<'static> {
 
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let jar = CookieJar::from_headers(request.headers());
-    let existing = jar.get(COOKIE).map(|c| c.value().to_owned()).filter(|v| v.len() >= 32 && v.len() <= 64);
+    let name = state.settings.cookie_name(COOKIE);
+    let existing = jar.get(&name).map(|c| c.value().to_owned()).filter(|v| v.len() >= 32 && v.len() <= 64);
     let (secret, new_cookie) = match existing {
         Some(value) => (value, None),
         None => {
@@ -55,6 +89,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
             (cookie.value().to_owned(), Some(cookie))
         }
     };
+    let secret = CsrfSecret::new(&state, secret, &jar);
     let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let mut request = request;
     if unsafe_method && !is_exempt(request.uri().path()) {
@@ -68,14 +103,14 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         }
         request = rebuilt;
     }
-    request.extensions_mut().insert(CsrfSecret(secret));
+    request.extensions_mut().insert(secret);
     let mut response = next.run(request).await;
     if let Some(cookie) = new_cookie {
         let already_set = response
             .headers()
             .get_all(header::SET_COOKIE)
             .iter()
-            .any(|v| v.to_str().is_ok_and(|v| v.starts_with(&format!("{COOKIE}="))));
+            .any(|v| v.to_str().is_ok_and(|v| v.starts_with(&format!("{name}="))));
         if !already_set && let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
@@ -85,8 +120,8 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
 
 /// Finds the token in the header or the urlencoded form body (which is buffered and put
 /// back for the handler).
-async fn check(state: &AppState, secret: &str, request: Request) -> Result<(bool, Request), Response> {
-    let verify = |token: &str| state.key.verify("csrf", secret.as_bytes(), token);
+async fn check(state: &AppState, secret: &CsrfSecret, request: Request) -> Result<(bool, Request), Response> {
+    let verify = |token: &str| secret.verify(state, token);
     if let Some(token) = request.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
         let ok = verify(token);
         return Ok((ok, request));

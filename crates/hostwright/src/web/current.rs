@@ -61,7 +61,7 @@ impl FromRequestParts<AppState> for CurrentStaff {
         let next = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
         let sign_in = || AppError::SignInRequired { login_path: "/admin/login", next: next.clone() };
         let jar = CookieJar::from_headers(&parts.headers);
-        let Some(token) = jar.get(session::STAFF_COOKIE).map(|c| c.value().to_owned()) else {
+        let Some(token) = session::token_in(&state.settings, &jar, PrincipalKind::Staff) else {
             return Err(sign_in());
         };
         let Some(found) = session::load(&state.db, &state.settings, PrincipalKind::Staff, &token).await? else {
@@ -213,7 +213,7 @@ impl FromRequestParts<AppState> for CurrentClient {
         let next = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
         let sign_in = || AppError::SignInRequired { login_path: "/login", next: next.clone() };
         let jar = CookieJar::from_headers(&parts.headers);
-        let Some(token) = jar.get(session::CLIENT_COOKIE).map(|c| c.value().to_owned()) else {
+        let Some(token) = session::token_in(&state.settings, &jar, PrincipalKind::Client) else {
             return Err(sign_in());
         };
         let Some(found) = session::load(&state.db, &state.settings, PrincipalKind::Client, &token).await? else {
@@ -269,7 +269,7 @@ pub struct PendingSecondFactor {
 impl PendingSecondFactor {
     pub async fn load(state: &AppState, parts_headers: &axum::http::HeaderMap, kind: PrincipalKind) -> Option<Self> {
         let jar = CookieJar::from_headers(parts_headers);
-        let token = jar.get(session::cookie_name(kind)).map(|c| c.value().to_owned())?;
+        let token = session::token_in(&state.settings, &jar, kind)?;
         let found = session::load(&state.db, &state.settings, kind, &token).await.ok().flatten()?;
         (found.stage() == Stage::SecondFactor).then_some(PendingSecondFactor { session: found, token })
     }

@@ -24,7 +24,7 @@ pub fn redirect(state: &AppState, to: &str, kind: &str, message: impl Into<Strin
     let json = serde_json::to_vec(&flash).unwrap_or_default();
     let body = URL_SAFE_NO_PAD.encode(json);
     let signature = state.key.sign("flash", body.as_bytes());
-    let cookie = Cookie::build((COOKIE, format!("{body}.{signature}")))
+    let cookie = Cookie::build((state.settings.cookie_name(COOKIE), format!("{body}.{signature}")))
         .path("/")
         .http_only(true)
         .secure(state.settings.secure_cookies())
@@ -36,7 +36,7 @@ pub fn redirect(state: &AppState, to: &str, kind: &str, message: impl Into<Strin
 /// The message waiting in the request's cookie, if it is genuine.
 pub fn read(state: &AppState, headers: &HeaderMap) -> Vec<Flash> {
     let jar = CookieJar::from_headers(headers);
-    let Some(cookie) = jar.get(COOKIE) else {
+    let Some(cookie) = jar.get(&state.settings.cookie_name(COOKIE)) else {
         return Vec::new();
     };
     let Some((body, signature)) = cookie.value().split_once('.') else {
@@ -50,7 +50,10 @@ pub fn read(state: &AppState, headers: &HeaderMap) -> Vec<Flash> {
 
 /// Clears the cookie once its message has been shown.
 pub fn removal(state: &AppState) -> Cookie<'static> {
-    let mut cookie = Cookie::build((COOKIE, "")).path("/").secure(state.settings.secure_cookies()).build();
+    let mut cookie = Cookie::build((state.settings.cookie_name(COOKIE), ""))
+        .path("/")
+        .secure(state.settings.secure_cookies())
+        .build();
     cookie.make_removal();
     cookie
 }

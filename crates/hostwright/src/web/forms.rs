@@ -116,6 +116,13 @@ pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// The rows a list skips to show page `page` (from 1) of `per_page`: a page beyond any list
+/// is an empty page, never an overflow.
+pub fn page_offset(page: u64, per_page: u64) -> u64 {
+    const BEYOND_ANY_LIST: u64 = 1 << 40;
+    page.saturating_sub(1).saturating_mul(per_page).min(BEYOND_ANY_LIST)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod current;
 pub mod error;
 pub mod flash;
 pub mod forms;
+pub mod limits;
 pub mod middleware;
 pub mod retry;
 #[cfg(test)]

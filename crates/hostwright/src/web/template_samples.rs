@@ -1289,6 +1289,8 @@ fn samples() -> Vec<(String, Value)> {
             late_fee_minimum => "5",
             auto_charge_days_before => "0",
             auto_charge_retry_days => "1, 3, 5",
+            email_retention_days => if filled { "365" } else { SCRIPT },
+            cart_retention_days => "30",
         }
     };
     let tasks = vec![

@@ -56,7 +56,7 @@ async fn a_webhook_that_meets_a_moving_primary_is_stored_once_when_writes_are_ba
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM payment_events").await, 1);
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoice_payments").await, 1);
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'paid'").await, 1);
-    shop.client.get("/metrics").await.assert_contains("http_request_retries_total");
+    shop.client.get_metrics().await.assert_contains("http_request_retries_total");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

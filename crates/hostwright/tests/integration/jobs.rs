@@ -323,7 +323,7 @@ async fn staff_see_the_queue_and_retry_or_cancel_a_job(mut app: TestApp) {
     let filtered = app.get("/admin/queue?status=failed&kind=test.broken").await;
     filtered.assert_contains("the service is gone");
     assert!(!filtered.body.contains("<code>test.count</code><br>"), "the filter leaves other kinds out");
-    let metrics = app.get("/metrics").await;
+    let metrics = app.get_metrics().await;
     metrics.assert_contains("jobs_queued{kind=\"test.broken\",status=\"failed\"} 1");
 
     app.post_form(&format!("/admin/queue/{failed}/retry"), &[]).await.assert_redirect_to("/admin/queue");

@@ -14,7 +14,7 @@ async fn health_and_readiness_answer(mut app: TestApp) {
 
 async fn metrics_count_requests_by_route(mut app: TestApp) {
     app.get("/login").await;
-    let metrics = app.get("/metrics").await;
+    let metrics = app.get_metrics().await;
     metrics.assert_contains("http_requests_total");
     metrics.assert_contains("route=\"/login\"");
     metrics.assert_contains("db_pool_connections");

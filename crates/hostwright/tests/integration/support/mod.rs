@@ -140,8 +140,12 @@ pub fn settings_for(db_url: &str, data: &std::path::Path, smtp_port: u16) -> Set
     settings.smtp.from_email = "billing@hostwright.test".into();
     settings.smtp.timeout_seconds = 5;
     settings.secret_key = Some(SecretKey::generate().to_base64().into());
+    settings.metrics_token = Some(METRICS_TOKEN.to_owned().into());
     settings
 }
+
+/// The bearer token the test nodes serve `/metrics` with.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
@@ -185,9 +189,11 @@ impl TestApp {
         TestApp::with_settings(settings, self.db.clone(), self.smtp.clone(), self._data.clone()).await
     }
 
+    /// The form token the pages this browser sees carry (bound to its sessions and cart).
     pub fn csrf_token(&self) -> String {
-        let secret = self.cookies.get("hw_csrf").cloned().unwrap_or_default();
-        self.state.key.sign("csrf", secret.as_bytes())
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(header::COOKIE, self.cookie_header().parse().expect("cookie header"));
+        hostwright::web::csrf::form_token(&self.state, &headers).unwrap_or_default()
     }
 
     fn cookie_header(&self) -> String {
@@ -220,6 +226,15 @@ impl TestApp {
 
     pub async fn get(&mut self, path: &str) -> TestResponse {
         self.send(Request::get(path).body(Body::empty()).expect("request")).await
+    }
+
+    /// `/metrics`, as the monitoring system asks for it (with the bearer token).
+    pub async fn get_metrics(&mut self) -> TestResponse {
+        let request = Request::get("/metrics")
+            .header(header::AUTHORIZATION, format!("Bearer {METRICS_TOKEN}"))
+            .body(Body::empty())
+            .expect("request");
+        self.send(request).await
     }
 
     /// Posts a form with the CSRF token a browser would have from the page.
@@ -284,7 +299,8 @@ impl TestApp {
 
     // --- named requests -------------------------------------------------------------
 
-    /// Uses the printed setup link to create the first administrator.
+    /// Uses the printed setup link to create the first administrator, then lifts the "staff
+    /// must use 2FA" policy a new installation starts with (tests of 2FA enrol on purpose).
     pub async fn create_first_admin(&mut self, email: &str, password: &str) {
         let link = hostwright::staff::service::setup_link_if_needed(&self.state).await.expect("setup").expect("link");
         let path = link.trim_start_matches("http://hostwright.test").to_owned();
@@ -295,6 +311,10 @@ impl TestApp {
             )
             .await;
         response.assert_redirect_to("/admin/login");
+        let mut policy = hostwright::site_settings::load(&self.state.db).await.expect("site settings");
+        assert!(policy.require_staff_2fa, "a new installation requires 2FA of staff");
+        policy.require_staff_2fa = false;
+        hostwright::site_settings::save(&self.state.db, &policy).await.expect("site settings");
     }
 
     pub async fn post_staff_login(&mut self, email: &str, password: &str) -> TestResponse {
