@@ -581,6 +581,8 @@ async fn enable_twofa<A: Area>(
                 ..current.template_context(),
                 ..context! { area => A::context(), nav => A::SECURITY_NAV, codes => codes }
             };
+            // The session was renewed with the new factor: the page's forms go with the new one.
+            let page = page.with_session(&state, A::KIND, &token);
             let mut response = state.render(&page, "auth/recovery_codes.html", ctx).await?;
             let cookie = session::cookie(&state.settings, A::KIND, token);
             if let Ok(value) = cookie.to_string().parse() {

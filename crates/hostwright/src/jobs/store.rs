@@ -88,6 +88,23 @@ pub struct Claimed {
 /// PostgreSQL concurrent claimers skip each other's rows (`FOR UPDATE SKIP LOCKED`); SQLite
 /// runs one writer at a time. Running jobs whose lease expired with no attempts left are
 /// kept as failed first.
+/// How far a node's last heartbeat may fall behind the freshest node's before its claims are
+/// given to others: three heartbeats, far less than a payment or module job's lease. Measured
+/// against the other nodes rather than the clock, so a database failover that stops every
+/// node's heartbeats at once declares nobody dead.
+pub const DEAD_NODE_AFTER: Duration = Duration::from_secs(3 * crate::ops::cluster::HEARTBEAT.as_secs());
+
+/// A running job whose claim may be taken: its lease ran out, or the node holding it stopped,
+/// or stopped beating while others beat on. The new claim raises the fencing token, so the
+/// old holder can commit nothing if it comes back.
+fn abandoned_claim() -> String {
+    format!(
+        "(lease_expires_ms < {{now}} OR lease_owner IN (SELECT id FROM nodes WHERE stopped_ms IS NOT NULL \
+         OR seen_ms < (SELECT MAX(seen_ms) FROM nodes) - {}))",
+        DEAD_NODE_AFTER.as_millis()
+    )
+}
+
 pub async fn claim(
     db: &impl ConnectionTrait,
     owner: &str,
@@ -99,11 +116,14 @@ pub async fn claim(
         return Ok(Vec::new());
     }
     let backend = db.get_database_backend();
+    let abandoned = abandoned_claim();
     db.execute_raw(statement(
         backend,
-        "UPDATE jobs SET status = 'failed', lease_owner = NULL, finished_at_ms = {now}, updated_at_ms = {now}, \
-         last_error = 'Its worker stopped before finishing (the lease expired) and no attempts are left.' \
-         WHERE status = 'running' AND lease_expires_ms < {now} AND attempts >= max_attempts",
+        &format!(
+            "UPDATE jobs SET status = 'failed', lease_owner = NULL, finished_at_ms = {{now}}, updated_at_ms = {{now}}, \
+             last_error = 'Its worker stopped before finishing (the lease expired) and no attempts are left.' \
+             WHERE status = 'running' AND {abandoned} AND attempts >= max_attempts"
+        ),
         Vec::new(),
     ))
     .await?;
@@ -113,7 +133,7 @@ pub async fn claim(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = lease_token + 1, \
          lease_owner = ?, lease_expires_ms = {{now}} + ?, updated_at_ms = {{now}} \
          WHERE id IN (SELECT id FROM jobs WHERE kind IN ({kind_list}) AND \
-         ((status = 'pending' AND run_at_ms <= {{now}}) OR (status = 'running' AND lease_expires_ms < {{now}})) \
+         ((status = 'pending' AND run_at_ms <= {{now}}) OR (status = 'running' AND {abandoned})) \
          ORDER BY priority, run_at_ms, id LIMIT ?{lock}) \
          RETURNING id, kind, payload, attempts, lease_token"
     );

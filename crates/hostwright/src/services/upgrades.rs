@@ -242,7 +242,11 @@ pub async fn request(
     if !(16..=64).contains(&key.len()) {
         return Err(UpgradeError::NotAllowed("This form is out of date; reload the page and try again.".into()));
     }
-    if let Some(done) = upgrade::Entity::find().filter(upgrade::Column::IdempotencyKey.eq(key)).one(&state.db).await? {
+    // The key finds a submission of this form for this service only.
+    let submitted = upgrade::Entity::find()
+        .filter(upgrade::Column::ServiceId.eq(id))
+        .filter(upgrade::Column::IdempotencyKey.eq(key));
+    if let Some(done) = submitted.clone().one(&state.db).await? {
         return Ok(Requested::Already { upgrade: done.id });
     }
     let priced = price(&state.db, id, target).await?;
@@ -281,7 +285,7 @@ pub async fn request(
             drop(txn);
             // Either this form was submitted twice, or another request made a pending change
             // of the same service meanwhile (one pending change per service, by index).
-            let done = upgrade::Entity::find().filter(upgrade::Column::IdempotencyKey.eq(key)).one(&state.db).await?;
+            let done = submitted.one(&state.db).await?;
             return match done {
                 Some(done) => Ok(Requested::Already { upgrade: done.id }),
                 None => Err(waiting()),

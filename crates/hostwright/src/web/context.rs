@@ -21,6 +21,9 @@ use crate::state::AppState;
 pub struct Page {
     pub request_id: String,
     pub csrf_token: String,
+    /// What the token is made from, for a page that hands out a new session (see
+    /// [`Page::with_session`]).
+    csrf: Option<CsrfSecret>,
     pub flash: Vec<Flash>,
     pub ip: String,
     pub user_agent: String,
@@ -33,7 +36,8 @@ impl FromRequestParts<AppState> for Page {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let request_id = request_id(parts);
-        let csrf_token = parts.extensions.get::<CsrfSecret>().map(|s| s.token(state)).unwrap_or_default();
+        let csrf = parts.extensions.get::<CsrfSecret>().cloned();
+        let csrf_token = csrf.as_ref().map(|s| s.token(state)).unwrap_or_default();
         let ip = client_ip(parts, &state.settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default();
         let user_agent = parts
             .headers
@@ -44,7 +48,20 @@ impl FromRequestParts<AppState> for Page {
             .take(250)
             .collect();
         let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
-        Ok(Page { request_id, csrf_token, flash: flash::read(state, &parts.headers), ip, user_agent, path })
+        Ok(Page { request_id, csrf_token, csrf, flash: flash::read(state, &parts.headers), ip, user_agent, path })
+    }
+}
+
+impl Page {
+    /// The page as rendered in a response that also sets a new session cookie: its forms carry
+    /// tokens bound to that session, which is what the browser will send with them.
+    pub fn with_session(mut self, state: &AppState, kind: crate::auth::PrincipalKind, token: &str) -> Self {
+        if let Some(csrf) = &self.csrf {
+            let rebound = csrf.with_session(kind, token);
+            self.csrf_token = rebound.token(state);
+            self.csrf = Some(rebound);
+        }
+        self
     }
 }
 

@@ -25,26 +25,43 @@ pub const COOKIE: &str = "hw_csrf";
 const FIELD: &str = "csrf_token";
 const HEADER: &str = "x-csrf-token";
 
-/// The request's CSRF cookie value and what it is bound to, for computing the form token.
+/// The request's CSRF cookie value and the cookies it is bound to, for computing the form
+/// token.
 #[derive(Debug, Clone)]
 pub struct CsrfSecret {
     secret: String,
-    binding: String,
+    staff: String,
+    client: String,
+    cart: String,
 }
 
 impl CsrfSecret {
     /// The secret of `jar`'s CSRF cookie (`secret`) bound to `jar`'s sessions and cart.
     pub fn new(state: &AppState, secret: String, jar: &CookieJar) -> Self {
         let cookie = |base: &str| jar.get(&state.settings.cookie_name(base)).map(|c| c.value().to_owned());
-        let staff = cookie(crate::auth::session::STAFF_COOKIE).unwrap_or_default();
-        let client = cookie(crate::auth::session::CLIENT_COOKIE).unwrap_or_default();
-        let cart = cookie(crate::orders::cart::COOKIE).unwrap_or_default();
-        let binding = crate::crypto::token_hash(&format!("staff={staff};client={client};cart={cart}"));
-        CsrfSecret { secret, binding }
+        CsrfSecret {
+            secret,
+            staff: cookie(crate::auth::session::STAFF_COOKIE).unwrap_or_default(),
+            client: cookie(crate::auth::session::CLIENT_COOKIE).unwrap_or_default(),
+            cart: cookie(crate::orders::cart::COOKIE).unwrap_or_default(),
+        }
+    }
+
+    /// The same secret bound to the session `token` of `kind`'s area, for a page rendered in
+    /// the response that hands the browser that session.
+    pub fn with_session(&self, kind: crate::auth::PrincipalKind, token: &str) -> Self {
+        let mut rebound = self.clone();
+        match kind.area() {
+            crate::auth::PrincipalKind::Staff => rebound.staff = token.to_owned(),
+            _ => rebound.client = token.to_owned(),
+        }
+        rebound
     }
 
     fn message(&self) -> String {
-        format!("{}.{}", self.secret, self.binding)
+        let binding =
+            crate::crypto::token_hash(&format!("staff={};client={};cart={}", self.staff, self.client, self.cart));
+        format!("{}.{binding}", self.secret)
     }
 
     pub fn token(&self, state: &AppState) -> String {

@@ -18,11 +18,14 @@ fn day(s: &str) -> NaiveDate {
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Service `id` registered on `registered`, paid until `due`, billed `cycle` at `price`.
+/// Service `id` registered on `registered` (its billing day), paid until `due`, billed `cycle`
+/// at `price`.
 async fn dated(app: &TestApp, id: i64, registered: &str, due: &str, cycle: &str, price: i64) {
+    let billing_day = day(registered).day();
     app.execute(&format!(
         "UPDATE services SET status = 'active', registration_date = '{registered}', next_due_date = '{due}', \
-         next_invoice_date = '{due}', billing_cycle = '{cycle}', recurring_minor = {price} WHERE id = {id}"
+         next_invoice_date = '{due}', billing_day = {billing_day}, billing_cycle = '{cycle}', \
+         recurring_minor = {price} WHERE id = {id}"
     ))
     .await;
 }

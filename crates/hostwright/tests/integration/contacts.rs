@@ -10,7 +10,7 @@ use crate::support::TestApp;
 const OWNER: (&str, &str) = ("grace@example.com", "compass meadow 31");
 
 /// Follows the link in the newest email to `to` that starts with `prefix`, as a path.
-async fn emailed_path(app: &TestApp, to: &str, prefix: &str) -> String {
+pub(crate) async fn emailed_path(app: &TestApp, to: &str, prefix: &str) -> String {
     app.deliver_email().await;
     let link = app
         .smtp

@@ -92,6 +92,9 @@ async fn enrol_staff_twofa(app: &mut TestApp) -> (Vec<u8>, String) {
     let enrolled = app.post_form("/admin/account/2fa", &[("code", &code)]).await;
     assert_eq!(enrolled.status, 200, "{}", enrolled.body);
     let recovery = crate::staff::extract_between(&enrolled.body, "<li><code>", "<");
+    // Enrolling renews the session: the page's forms are bound to the new one.
+    let page_token = crate::staff::extract_between(&enrolled.body, "name=\"csrf_token\" value=\"", "\"");
+    assert_eq!(page_token, app.csrf_token());
     (seed, recovery)
 }
 
@@ -339,26 +342,13 @@ async fn sub_user(app: &mut TestApp, email: &str, permissions: &[&str], password
     let mut form = vec![("first_name", "Sub"), ("last_name", "User"), ("email", email), ("login_enabled", "on")];
     form.extend(permissions.iter().map(|p| ("permissions", *p)));
     app.post_form("/account/contacts", &form).await.assert_redirect_to("/account/contacts");
-    let path = emailed_link_path(app, email, "/password/reset/").await;
+    let path = crate::contacts::emailed_path(app, email, "/password/reset/").await;
     let mut browser = app.second_node().await;
     browser
         .post_form(&path, &[("password", password), ("password_confirm", password)])
         .await
         .assert_redirect_to("/login");
     app.scalar(&format!("SELECT id FROM client_contacts WHERE email = '{email}'")).await
-}
-
-/// The path of the link in the newest email to `to` whose link starts with `prefix`.
-async fn emailed_link_path(app: &TestApp, to: &str, prefix: &str) -> String {
-    app.deliver_email().await;
-    let link = app
-        .smtp
-        .to(to)
-        .into_iter()
-        .rev()
-        .find_map(|m| m.link(&format!("http://hostwright.test{prefix}")))
-        .unwrap_or_else(|| panic!("an email to {to} with a {prefix} link"));
-    link.trim_start_matches("http://hostwright.test").to_owned()
 }
 
 async fn a_sub_user_cannot_take_over_a_sub_user_who_may_do_more(mut app: TestApp) {
@@ -420,7 +410,7 @@ async fn a_sub_user_cannot_take_over_a_sub_user_who_may_do_more(mut app: TestApp
     let mut thief = app.second_node().await;
     assert_eq!(thief.post_client_login("ana.third@example.com", "willow canyon 23").await.status, 422);
     // The new address gets its own invitation.
-    emailed_link_path(&app, "ana.third@example.com", "/password/reset/").await;
+    crate::contacts::emailed_path(&app, "ana.third@example.com", "/password/reset/").await;
 
     // The owner still manages Bob, and moving him clears his credentials the same way.
     app.post_form(
@@ -463,7 +453,7 @@ async fn no_stored_row_or_export_holds_a_live_one_time_link(mut app: TestApp) {
     assert!(!outbox.body.contains("/password/reset/"));
 
     // The client still receives a working link, and once sent it is forgotten.
-    let path = emailed_link_path(&app, "grace@example.com", "/password/reset/").await;
+    let path = crate::contacts::emailed_path(&app, "grace@example.com", "/password/reset/").await;
     assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE sealed_link IS NOT NULL").await, 0);
     assert_eq!(app.scalar(links_in_bodies).await, 0);
     let mut grace = app.second_node().await;

@@ -221,6 +221,45 @@ async fn a_dead_workers_job_is_claimed_again_only_after_its_lease_expired(app: T
     );
 }
 
+async fn a_silent_nodes_claims_are_released_after_three_heartbeats_and_fenced(app: TestApp) {
+    with_effects_table(&app).await;
+    let db = &app.state.db;
+    let now = chrono::Utc::now().timestamp_millis();
+    let node = |id: &str, seen: i64| {
+        format!(
+            "INSERT INTO nodes (id, host, pid, version, role, draining, started_ms, seen_ms) \
+             VALUES ('{id}', 'h', 1, 'v', 'serve', false, {seen}, {seen})"
+        )
+    };
+    // Every node stopped beating together (the database moved): nobody is declared dead.
+    app.execute(&node("node-a", now - 60_000)).await;
+    app.execute(&node("node-b", now - 60_000)).await;
+    jobs::enqueue(db, &Count { n: 9 }, Enqueue::default()).await.unwrap();
+    let lease = Duration::from_secs(90);
+    let first = store::claim(db, "node-a", &[Count::KIND], lease, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(store::claim(db, "node-b", &[Count::KIND], lease, 10).await.unwrap().is_empty());
+
+    // node-b beats again and node-a stays silent: node-a's claim goes to node-b at once,
+    // long before its 90 s lease ends, with a newer fencing token.
+    app.execute(&format!("UPDATE nodes SET seen_ms = {} WHERE id = 'node-b'", now)).await;
+    let second = store::claim(db, "node-b", &[Count::KIND], lease, 10).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].token, first[0].token + 1);
+    let txn = db.begin().await.unwrap();
+    assert!(!store::fence(&txn, first[0].id, first[0].token).await.unwrap(), "the silent node is fenced off");
+    txn.rollback().await.unwrap();
+    assert!(!store::finish(db, first[0].id, first[0].token).await.unwrap());
+
+    // A node that stopped cleanly gives its claims up at once too.
+    jobs::enqueue(db, &Count { n: 10 }, Enqueue::default()).await.unwrap();
+    assert_eq!(store::claim(db, "node-b", &[Count::KIND], lease, 10).await.unwrap().len(), 1);
+    app.execute(&format!("UPDATE nodes SET stopped_ms = {now} WHERE id = 'node-b'")).await;
+    app.execute(&node("node-c", now)).await;
+    let taken = store::claim(db, "node-c", &[Count::KIND], lease, 10).await.unwrap();
+    assert_eq!(taken.len(), 2, "both of node-b's claims");
+}
+
 async fn failures_back_off_then_fail_with_their_error(app: TestApp) {
     let db = &app.state.db;
     let registry = registry();
@@ -349,6 +388,7 @@ async fn staff_see_the_queue_and_retry_or_cancel_a_job(mut app: TestApp) {
 }
 
 on_both_backends!(
+    a_silent_nodes_claims_are_released_after_three_heartbeats_and_fenced,
     a_job_exists_exactly_when_its_transaction_committed,
     workers_on_two_nodes_run_every_job_once,
     a_dead_workers_job_is_claimed_again_only_after_its_lease_expired,
