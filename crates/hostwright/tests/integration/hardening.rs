@@ -642,6 +642,20 @@ async fn a_payment_form_key_counts_for_its_own_invoice_only(mut app: TestApp) {
     assert_eq!(app.scalar("SELECT COUNT(*) FROM invoice_payments").await, 2, "one per invoice, each once");
 }
 
+async fn readiness_names_the_part_that_is_down_without_its_error(app: TestApp) {
+    let files = tempfile::tempdir().unwrap();
+    let folder = files.path().join("private-files-folder");
+    let mut node = app.reconfigured(|s| s.files.path = Some(folder.clone())).await;
+    assert_eq!(node.get("/readyz").await.status, 200);
+    // The file folder becomes a plain file: the store cannot be read.
+    std::fs::remove_dir_all(&folder).unwrap();
+    std::fs::write(&folder, b"not a folder").unwrap();
+    let ready = node.get("/readyz").await;
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    ready.assert_contains("\"files\":\"unreachable\"");
+    assert!(!ready.body.contains("private-files-folder") && !ready.body.contains("error"), "{}", ready.body);
+}
+
 on_both_backends!(
     sign_in_and_registration_never_redirect_to_another_site,
     a_legal_document_never_shows_a_wrong_currency_or_an_empty_buyer,
@@ -655,4 +669,5 @@ on_both_backends!(
     metrics_are_not_public_and_pages_beyond_any_list_are_empty,
     anonymous_requests_get_bounded_work,
     a_payment_form_key_counts_for_its_own_invoice_only,
+    readiness_names_the_part_that_is_down_without_its_error,
 );
