@@ -35,6 +35,11 @@ pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Data
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
+    if url.starts_with("postgres") {
+        options.map_sqlx_postgres_before_acquire(|_connection, meta| {
+            Box::pin(async move { Ok(!opened_before_demotion(meta.age)) })
+        });
+    }
     if url.starts_with("sqlite:") {
         options.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -355,6 +360,25 @@ pub async fn db_now_ms(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 /// shutting down or starting (57P01–57P03).
 const INTERRUPTION_STATES: &[&str] = &["25006", "57P01", "57P02", "57P03"];
 
+/// SQLSTATE of a write on a server that is not (or no longer) the primary.
+const READ_ONLY: &str = "25006";
+
+/// When this process last met a demoted primary. The balancer sends new connections to the
+/// new primary, but pooled ones stay open to the old server; those opened before this moment
+/// are dropped when next taken from the pool instead of failing every request that gets one.
+static DEMOTED_PRIMARY_SEEN: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+fn note_demoted_primary() {
+    if let Ok(mut seen) = DEMOTED_PRIMARY_SEEN.lock() {
+        *seen = Some(std::time::Instant::now());
+    }
+}
+
+/// Whether a pooled connection opened `age` ago predates the last demoted primary met.
+fn opened_before_demotion(age: Duration) -> bool {
+    DEMOTED_PRIMARY_SEEN.lock().ok().and_then(|seen| *seen).is_some_and(|seen| age > seen.elapsed())
+}
+
 /// Whether `err`, or anything it was caused by, says the database was unreachable or moved:
 /// the work did not complete and may succeed on a fresh connection a moment later. A
 /// refused statement (a constraint, bad SQL) is not an interruption.
@@ -399,6 +423,9 @@ fn sqlx_interrupted(err: &sea_orm::sqlx::Error) -> bool {
         Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
         Error::Protocol(_) => true,
         Error::Database(db) => {
+            if db.code().is_some_and(|code| code == READ_ONLY) {
+                note_demoted_primary();
+            }
             db.code().is_some_and(|code| code.starts_with("08") || INTERRUPTION_STATES.contains(&code.as_ref()))
         }
         _ => false,

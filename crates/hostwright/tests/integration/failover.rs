@@ -31,6 +31,31 @@ async fn cut_connections(db: &TestDb) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pooled_connections_to_a_demoted_primary_are_replaced_at_once() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let mut node = app
+        .reconfigured(|s| {
+            s.database_max_connections = 1;
+            s.failover_retry_seconds = 20;
+        })
+        .await;
+    node.register_client("grace@example.com", "compass meadow 31").await;
+    node.post_form("/logout", &[]).await;
+    // The pool's one connection now refuses writes, as one left open to a demoted primary
+    // does; a new connection reaches a server that takes them.
+    node.state.db.execute_unprepared("SET SESSION default_transaction_read_only = on").await.unwrap();
+    let started = Instant::now();
+    let signed_in = node.post_client_login("grace@example.com", "compass meadow 31").await;
+    signed_in.assert_redirect_to("/account");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the stale connection was replaced, not retried until the failover budget ran out ({:?})",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_that_meets_a_moving_primary_is_stored_once_when_writes_are_back() {
     let app = TestApp::spawn(Backend::Postgres).await;
     let mut shop = shop_with(app, |s| s.failover_retry_seconds = 20).await;
