@@ -252,7 +252,7 @@ pub async fn bench_checkout(state: &AppState, buyers: usize, rounds: usize) -> a
             password: crate::crypto::random_token(),
             custom: Default::default(),
         };
-        let (client, _) = crate::clients::service::register(state, registration, "127.0.0.1", "bench")
+        let client = crate::clients::service::register_account(state, registration, None, "127.0.0.1")
             .await
             .map_err(|e| anyhow::anyhow!("registering a buyer: {e}"))?;
         let (token, _) = session::create(

@@ -109,19 +109,20 @@ pub async fn register(
     Form(form): Form<RegisterForm>,
 ) -> AppResult<Response> {
     match attempt_registration(&state, &page, &form).await? {
-        Ok(signed_in) => Ok(signed_in),
+        Ok(signed_up) => Ok(signed_up.response),
         Err((errors, status)) => render_register(&state, &page, &form, errors, status).await,
     }
 }
 
-/// Opens the account `form` describes and signs the client in: the response redirects to
-/// the form's `next` with the session cookie. Refused input comes back as the form's errors
-/// and the status to render them with; nothing is created then.
+/// Signs a visitor up from `form`: the answer sends them to "check your inbox" whether or not
+/// the address had an account, and the emailed link signs them in and goes on to the form's
+/// `next`. Refused input comes back as the form's errors and the status to render them with;
+/// nothing is created then.
 pub(crate) async fn attempt_registration(
     state: &AppState,
     page: &Page,
     form: &RegisterForm,
-) -> AppResult<Result<Response, (FormErrors, StatusCode)>> {
+) -> AppResult<Result<SignedUp, (FormErrors, StatusCode)>> {
     let mut errors = FormErrors::new();
     if !crate::site_settings::load(&state.db).await?.registration_open {
         errors.add("_form", "New accounts cannot be created online at the moment. Please contact us.");
@@ -152,37 +153,73 @@ pub(crate) async fn attempt_registration(
     }
     let registration =
         Registration { first_name, last_name, company_name, email, password: form.password.clone(), custom };
-    match service::register(state, registration, &page.ip, &page.user_agent).await {
-        Ok((_, token)) => {
+    let next = crate::auth::handlers::safe_next::<crate::auth::handlers::ClientArea>(
+        &state.settings.base_url,
+        Some(form.next.trim()),
+    );
+    // A new address and one that has an account get the same answer: check your inbox.
+    match service::sign_up(state, registration, &next, &page.ip).await {
+        Ok(signed_up) => Ok(Ok(SignedUp { response: check_your_inbox(state), account: signed_up })),
+        Err(ClientError::WeakPassword(message)) => {
+            errors.add("password", message);
+            Ok(Err((errors, StatusCode::UNPROCESSABLE_ENTITY)))
+        }
+        Err(err) => Err(client_error(err)),
+    }
+}
+
+/// A sign-up's answer (the same whatever the address), and what it did, for the caller.
+pub(crate) struct SignedUp {
+    pub response: Response,
+    pub account: service::SignUp,
+}
+
+fn check_your_inbox(state: &AppState) -> Response {
+    flash::redirect(
+        state,
+        "/register/check-email",
+        "success",
+        "Thank you. We sent an email to the address you gave: open the link in it to continue.",
+    )
+}
+
+/// `GET /register/check-email`: where every sign-up lands.
+pub async fn check_email_page(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+    state.render(&page, "client/register_sent.html", context! { nav => "register" }).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct VerifyQuery {
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn verify_email(
+    State(state): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<VerifyQuery>,
+) -> AppResult<Response> {
+    match service::verify_email(&state, &token, &page.ip, &page.user_agent).await {
+        Ok(service::Confirmed { session: Some(token), .. }) => {
+            // The link finished a sign-up: the client is signed in and goes on where they were.
             let to = crate::auth::handlers::safe_next::<crate::auth::handlers::ClientArea>(
                 &state.settings.base_url,
-                Some(form.next.trim()),
+                Some(q.next.trim()),
             );
             let mut response = flash::redirect(
-                state,
+                &state,
                 &to,
                 "success",
-                "Welcome! We sent you an email: open the link in it to confirm your address.",
+                "Welcome! You are signed in and your email address is confirmed.",
             );
-            for cookie in [session::cookie(&state.settings, PrincipalKind::Client, token), csrf::new_cookie(state)] {
+            for cookie in [session::cookie(&state.settings, PrincipalKind::Client, token), csrf::new_cookie(&state)] {
                 if let Ok(value) = cookie.to_string().parse() {
                     response.headers_mut().append(axum::http::header::SET_COOKIE, value);
                 }
             }
-            return Ok(Ok(response));
+            Ok(response)
         }
-        Err(ClientError::EmailTaken) => errors.add(
-            "email",
-            "That email address is already registered. Sign in, or reset your password if you forgot it.",
-        ),
-        Err(ClientError::WeakPassword(message)) => errors.add("password", message),
-        Err(err) => return Err(client_error(err)),
-    }
-    Ok(Err((errors, StatusCode::UNPROCESSABLE_ENTITY)))
-}
-
-pub async fn verify_email(State(state): State<AppState>, page: Page, Path(token): Path<String>) -> AppResult<Response> {
-    match service::verify_email(&state, &token, &page.ip).await {
         Ok(_) => Ok(flash::redirect(&state, "/account", "success", "Thank you: your email address is confirmed.")),
         Err(ClientError::InvalidLink) => Ok(flash::redirect(
             &state,

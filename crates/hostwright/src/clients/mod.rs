@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(handlers::home))
         .route("/register", get(handlers::register_form).post(handlers::register))
+        .route("/register/check-email", get(handlers::check_email_page))
         .route("/verify-email/{token}", get(handlers::verify_email))
         .route("/account", get(handlers::dashboard))
         .route("/account/verify-email/resend", post(handlers::resend_verification))

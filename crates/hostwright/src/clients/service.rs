@@ -62,10 +62,12 @@ pub struct Profile {
 
 const VERIFY_HOURS: i64 = 48;
 
+/// Queues the confirmation email; its link goes on to `next` once the address is confirmed.
 async fn queue_verification(
     state: &AppState,
     db: &impl ConnectionTrait,
     client: &client::Model,
+    next: Option<&str>,
 ) -> Result<(), ClientError> {
     tokens::revoke_all(db, Purpose::VerifyEmail, PrincipalKind::Client, client.id.0).await?;
     let token = tokens::issue(
@@ -75,7 +77,10 @@ async fn queue_verification(
         Some(Duration::hours(VERIFY_HOURS)),
     )
     .await?;
-    let link = state.settings.url(&format!("/verify-email/{token}"));
+    let mut link = state.settings.url(&format!("/verify-email/{token}"));
+    if let Some(next) = next.filter(|n| !n.is_empty()) {
+        link.push_str(&format!("?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()));
+    }
     let email = Email::compose_with_link(
         state,
         "verify_email",
@@ -89,14 +94,93 @@ async fn queue_verification(
     Ok(())
 }
 
-/// Opens an account, queues the verification email and signs the client in; returns the
-/// session token.
-pub async fn register(
+/// What a sign-up did. The visitor is told the same in both cases ("check your inbox"), so the
+/// form never says whether an address has an account (decision 0026).
+#[derive(Debug)]
+pub enum SignUp {
+    /// A new account, unconfirmed; the emailed link confirms it and signs the client in.
+    Created(Box<client::Model>),
+    /// The address has an account (or a sub-user signs in with it): its owner was emailed.
+    Existing,
+}
+
+/// Opens an account for a visitor without signing them in: the confirmation link emailed to
+/// the address does that, and goes on to `next`. An address that already has an account gets
+/// an email telling its owner instead, and nothing else changes; both take the same time (a
+/// password is hashed either way).
+pub async fn sign_up(
     state: &AppState,
     registration: Registration,
+    next: &str,
     ip: &str,
-    user_agent: &str,
-) -> Result<(client::Model, String), ClientError> {
+) -> Result<SignUp, ClientError> {
+    password::check_policy(
+        &registration.password,
+        &[registration.email.as_str(), &registration.first_name, &registration.last_name],
+    )
+    .map_err(ClientError::WeakPassword)?;
+    let email = registration.email.clone();
+    let taken = super::contacts::is_sub_user_address(&state.db, email.as_str()).await?
+        || store::find_by_email(&state.db, email.as_str()).await?.is_some();
+    if taken {
+        password::hash_async(registration.password.clone()).await?;
+        notify_existing(state, &email, ip).await?;
+        return Ok(SignUp::Existing);
+    }
+    match register_account(state, registration, Some(next), ip).await {
+        Ok(created) => Ok(SignUp::Created(Box::new(created))),
+        // Someone registered the address a moment earlier.
+        Err(ClientError::EmailTaken) => {
+            notify_existing(state, &email, ip).await?;
+            Ok(SignUp::Existing)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Emails the owner of an address someone tried to sign up with: sign in, or reset the
+/// password. At most one such email per address and hour.
+async fn notify_existing(state: &AppState, email: &EmailAddress, ip: &str) -> Result<(), ClientError> {
+    let owner = store::find_by_email(&state.db, email.as_str()).await?;
+    let name = owner.as_ref().map(client::Model::full_name).unwrap_or_default();
+    let hour = Utc::now().format("%Y%m%d%H");
+    let mut message = Email::compose(
+        state,
+        "registration_attempt",
+        email.as_str(),
+        &name,
+        minijinja::context! {
+            sign_in => state.settings.url("/login"),
+            reset => state.settings.url("/password/forgot"),
+        },
+    )?
+    .once_for(format!("registration_attempt:{}:{hour}", email.as_str()));
+    if let Some(owner) = &owner {
+        message = message.for_client(owner.id);
+    }
+    let txn = state.db.begin().await?;
+    outbox::enqueue_many(&txn, vec![message]).await?;
+    audit::record(
+        &txn,
+        &Actor::anonymous(email.as_str(), ip),
+        "client.registration_attempt",
+        owner.as_ref().map(|o| ("client", o.id.0)),
+        "Someone tried to sign up with this address; its owner was emailed",
+    )
+    .await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(())
+}
+
+/// Creates an unconfirmed account with its registration fields and queues the confirmation
+/// email (with `next`, the page the link goes on to).
+pub async fn register_account(
+    state: &AppState,
+    registration: Registration,
+    next: Option<&str>,
+    ip: &str,
+) -> Result<client::Model, ClientError> {
     password::check_policy(
         &registration.password,
         &[registration.email.as_str(), &registration.first_name, &registration.last_name],
@@ -127,7 +211,7 @@ pub async fn register(
         totp_secret: Set(None),
         totp_enabled_at: Set(None),
         totp_last_step: Set(None),
-        last_login_at: Set(Some(now)),
+        last_login_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         search_text: Set(search),
@@ -137,37 +221,52 @@ pub async fn register(
     .await?;
     let asked = fields::for_audience(&txn, Audience::Registration).await?;
     fields::save_values(&txn, created.id, &asked, &registration.custom).await?;
-    queue_verification(state, &txn, &created).await?;
-    let (token, _) = session::create(
-        &txn,
-        &state.settings,
-        PrincipalKind::Client,
-        created.id.0,
-        Stage::Authenticated,
-        ip,
-        user_agent,
-    )
-    .await?;
+    queue_verification(state, &txn, &created, next).await?;
     audit::record(
         &txn,
         &Actor::client(created.id, &created.email, ip),
         "client.registered",
         Some(("client", created.id.0)),
-        "Registered a client account",
+        "Registered a client account; waiting for the address to be confirmed",
     )
     .await?;
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
-    Ok((created, token))
+    Ok(created)
 }
 
-/// Confirms the address from the emailed link.
-pub async fn verify_email(state: &AppState, token: &str, ip: &str) -> Result<client::Model, ClientError> {
+/// A confirmed address, and the session the link opened when it finished a sign-up.
+pub struct Confirmed {
+    pub client: client::Model,
+    pub session: Option<String>,
+}
+
+/// Confirms the address from the emailed link. The link that finishes a sign-up (an account
+/// never signed in to, whose address was never confirmed) also signs the client in: it is
+/// the proof the sign-up form did not ask for.
+pub async fn verify_email(state: &AppState, token: &str, ip: &str, user_agent: &str) -> Result<Confirmed, ClientError> {
     let txn = state.db.begin().await?;
     let found = tokens::consume(&txn, Purpose::VerifyEmail, token).await?.ok_or(ClientError::InvalidLink)?;
     let client =
         store::find(&txn, ClientId(found.principal_id.unwrap_or_default())).await?.ok_or(ClientError::InvalidLink)?;
+    let finishes_sign_up = client.email_verified_at.is_none() && client.last_login_at.is_none();
     mark_email_verified(&txn, client.id).await?;
+    let session = if finishes_sign_up && client.status == ACTIVE {
+        let (token, _) = session::create(
+            &txn,
+            &state.settings,
+            PrincipalKind::Client,
+            client.id.0,
+            Stage::Authenticated,
+            ip,
+            user_agent,
+        )
+        .await?;
+        crate::auth::account::record_login(&txn, PrincipalKind::Client, client.id.0).await?;
+        Some(token)
+    } else {
+        None
+    };
     audit::record(
         &txn,
         &Actor::client(client.id, &client.email, ip),
@@ -177,7 +276,7 @@ pub async fn verify_email(state: &AppState, token: &str, ip: &str) -> Result<cli
     )
     .await?;
     txn.commit().await?;
-    Ok(client)
+    Ok(Confirmed { client, session })
 }
 
 /// Sets the verification time if it is not set yet.
@@ -197,7 +296,7 @@ pub async fn resend_verification(state: &AppState, client: &client::Model) -> Re
         return Ok(());
     }
     let txn = state.db.begin().await?;
-    queue_verification(state, &txn, client).await?;
+    queue_verification(state, &txn, client, None).await?;
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
     Ok(())

@@ -870,8 +870,9 @@ pub async fn checkout_form(
     render_checkout(&state, &page, &jar, client.as_ref(), Typed::default(), FormErrors::new(), StatusCode::OK).await
 }
 
-/// Checkout's inline sign-up: opens the account and comes back to checkout signed in (the
-/// cart in the cookie is claimed on the way); refused input is shown on the checkout page.
+/// Checkout's inline sign-up: opens the account, keeps the cart in the cookie for it, and
+/// sends the visitor to check their inbox; the emailed link signs them in and comes back to
+/// checkout. Refused input is shown on the checkout page.
 pub async fn register_at_checkout(
     State(state): State<AppState>,
     page: Page,
@@ -880,7 +881,16 @@ pub async fn register_at_checkout(
 ) -> AppResult<Response> {
     form.next = "/checkout".to_owned();
     match attempt_registration(&state, &page, &form).await? {
-        Ok(signed_in) => Ok(signed_in),
+        Ok(signed_up) => {
+            // The cart goes with the new account, so the link finds it on any device.
+            if let (crate::clients::service::SignUp::Created(client), Some(cart)) =
+                (&signed_up.account, find_cart(&state, &jar, None).await?)
+                && cart.client_id.is_none()
+            {
+                cart::claim(&state.db, cart.id, client).await?;
+            }
+            Ok(signed_up.response)
+        }
         Err((errors, status)) => {
             let typed = Typed { order: None, registration: Some(&form) };
             render_checkout(&state, &page, &jar, None, typed, errors, status).await

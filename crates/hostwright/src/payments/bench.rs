@@ -228,7 +228,7 @@ async fn seed(state: &AppState, events: usize) -> anyhow::Result<(String, Vec<(G
         password: crate::crypto::random_token(),
         custom: Default::default(),
     };
-    let (client, _) = crate::clients::service::register(state, registration, "127.0.0.1", "bench")
+    let client = crate::clients::service::register_account(state, registration, None, "127.0.0.1")
         .await
         .map_err(|e| anyhow::anyhow!("registering the payer: {e}"))?;
     let today = Utc::now().date_naive();

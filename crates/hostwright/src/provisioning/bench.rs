@@ -241,7 +241,7 @@ async fn seed(state: &AppState, panel: &str, n: usize) -> anyhow::Result<(Client
         password: PASSWORD.into(),
         custom: Default::default(),
     };
-    let (client, _) = crate::clients::service::register(state, registration, "127.0.0.1", "bench")
+    let client = crate::clients::service::register_account(state, registration, None, "127.0.0.1")
         .await
         .map_err(|e| anyhow::anyhow!("registering the client: {e}"))?;
     let services = add_services(state, client.id, n).await?;

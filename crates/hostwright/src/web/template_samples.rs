@@ -865,6 +865,12 @@ fn samples() -> Vec<(String, Value)> {
         ("password_reset", reset),
         ("staff_invite", invite),
         ("verify_email", verify),
+        (
+            "registration_attempt",
+            email(context! {
+                sign_in => "https://hosting.example.com/login", reset => "https://hosting.example.com/password/forgot",
+            }),
+        ),
         ("client_welcome", welcome),
         ("contact_invite", contact_invite),
         ("invoice_issued", issued(false)),
@@ -2470,6 +2476,7 @@ fn samples() -> Vec<(String, Value)> {
     }
 
     // Client area (clients/handlers.rs).
+    add("client/register_sent.html", page(true, context! { nav => "register" }));
     for (open, signed_in) in [(true, false), (false, false), (true, true)] {
         add("client/home.html", page(open, context! { nav => "home", signed_in => signed_in }));
     }

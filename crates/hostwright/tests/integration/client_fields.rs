@@ -98,7 +98,8 @@ async fn a_visitor_registers_with_the_registration_fields_only(mut staff: TestAp
 
     // With it, the values are stored; a staff-only field sent anyway is ignored.
     let form = registration(&[(&f.vat_office, "  Berlin Mitte  "), (&f.plan, "Large"), (&f.risk, "on")]);
-    visitor.post_form("/register", &form).await.assert_redirect_to("/account");
+    visitor.post_form("/register", &form).await.assert_redirect_to("/register/check-email");
+    visitor.finish_sign_up(CLIENT.0).await.assert_redirect_to("/account");
     assert_eq!(staff.scalar("SELECT COUNT(*) FROM client_field_values WHERE value = 'Berlin Mitte'").await, 1);
     assert_eq!(staff.scalar("SELECT COUNT(*) FROM client_field_values WHERE value = 'Large'").await, 1);
     assert_eq!(value_of(&staff, &f.risk).await, 0, "a visitor cannot set a staff-only field");
@@ -111,7 +112,8 @@ async fn the_client_edits_registration_fields_and_never_sees_staff_only_ones(mut
     client
         .post_form("/register", &registration(&[(&f.vat_office, "Berlin Mitte")]))
         .await
-        .assert_redirect_to("/account");
+        .assert_redirect_to("/register/check-email");
+    client.finish_sign_up(CLIENT.0).await.assert_redirect_to("/account");
 
     // Staff tick the staff-only box on the client's record.
     let staff_form = [
@@ -251,7 +253,8 @@ async fn the_export_holds_every_value_and_anonymising_erases_them(mut staff: Tes
     let f = define_fields(&mut staff).await;
     let mut client = staff.second_node().await;
     let form = registration(&[(&f.vat_office, "Berlin Mitte"), (&f.plan, "Small")]);
-    client.post_form("/register", &form).await.assert_redirect_to("/account");
+    client.post_form("/register", &form).await.assert_redirect_to("/register/check-email");
+    client.finish_sign_up(CLIENT.0).await.assert_redirect_to("/account");
     let staff_form = [
         ("first_name", "Grace"),
         ("last_name", "Hopper"),
@@ -334,7 +337,8 @@ async fn staff_reorder_edit_and_delete_fields_with_an_audit_trail(mut staff: Tes
 
     // Deleting a field deletes its values, after a confirmation in the page.
     let form = registration(&[(&f.plan, "Small")]);
-    visitor.post_form("/register", &form).await.assert_redirect_to("/account");
+    visitor.post_form("/register", &form).await.assert_redirect_to("/register/check-email");
+    visitor.finish_sign_up(CLIENT.0).await.assert_redirect_to("/account");
     assert_eq!(value_of(&staff, &f.plan).await, 1);
     let page = staff.get(&format!("/admin/settings/client-fields/{plan}")).await;
     page.assert_contains("data-confirm=\"Delete the field Plan size and 1 client value?");

@@ -4,15 +4,18 @@ use crate::on_both_backends;
 use crate::support::TestApp;
 
 async fn a_client_registers_verifies_the_email_and_signs_in(mut app: TestApp) {
-    let response = app.register_client("grace@example.com", "compass meadow 31").await;
-    response.assert_redirect_to("/account");
-    app.get("/account").await.assert_contains("Please confirm your email address");
+    let response = app.sign_up("grace@example.com", "compass meadow 31").await;
+    response.assert_redirect_to("/register/check-email");
+    app.get("/register/check-email").await.assert_contains("Check your inbox");
+    app.get("/account").await.assert_redirect_to("/login?next=%2Faccount");
     assert_eq!(app.deliver_email().await, 1);
     let email = app.smtp.wait_for("grace@example.com").await;
     assert_eq!(email.subject(), "Confirm your email address for Hostwright");
     let link = email.link("http://hostwright.test/verify-email/").expect("verification link");
     let path = link.trim_start_matches("http://hostwright.test").to_owned();
+    // The link confirms the address and signs the new client in.
     app.get(&path).await.assert_redirect_to("/account");
+    app.get("/account").await.assert_contains("Hello, Grace Hopper");
     assert!(!app.get("/account").await.body.contains("Please confirm your email address"));
     assert_eq!(app.scalar("SELECT COUNT(*) FROM clients WHERE email_verified_at IS NOT NULL").await, 1);
     // The link works once.
@@ -44,10 +47,14 @@ async fn registration_errors_are_shown_per_field_and_nothing_is_saved(mut app: T
     assert_eq!(app.scalar("SELECT COUNT(*) FROM clients").await, 0);
     app.register_client("grace@example.com", "compass meadow 31").await;
     let mut other = app.second_node().await;
-    let duplicate = other.register_client("Grace@Example.com", "compass meadow 31").await;
-    assert_eq!(duplicate.status, 422);
-    duplicate.assert_contains("already registered");
+    // A known address gets the same answer as a new one; its owner is told by email.
+    other.sign_up("Grace@Example.com", "compass meadow 31").await.assert_redirect_to("/register/check-email");
     assert_eq!(app.scalar("SELECT COUNT(*) FROM clients").await, 1);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM email_outbox WHERE template = 'registration_attempt' AND to_address = 'grace@example.com'")
+            .await,
+        1
+    );
 }
 
 async fn closed_registration_refuses_new_accounts(mut app: TestApp) {
@@ -55,7 +62,7 @@ async fn closed_registration_refuses_new_accounts(mut app: TestApp) {
     app.post_form("/admin/settings", &[]).await;
     let mut visitor = app.second_node().await;
     assert!(!visitor.get("/register").await.body.contains("name=\"email\""));
-    assert_eq!(visitor.register_client("grace@example.com", "compass meadow 31").await.status, 403);
+    assert_eq!(visitor.sign_up("grace@example.com", "compass meadow 31").await.status, 403);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM clients").await, 0);
 }
 

@@ -50,7 +50,15 @@ async fn sign_in_and_registration_never_redirect_to_another_site(mut app: TestAp
             ],
         )
         .await;
-    registered.assert_redirect_to("/account");
+    registered.assert_redirect_to("/register/check-email");
+    visitor.finish_sign_up("ada@example.com").await.assert_redirect_to("/account");
+    // A confirmation link whose `next` was changed by hand goes nowhere else either.
+    visitor.post_form("/logout", &[]).await;
+    let mut late = app.second_node().await;
+    late.sign_up("eve@example.com", "lantern orchid 77").await.assert_redirect_to("/register/check-email");
+    let link = late.emailed_link("eve@example.com", "verify_email").await;
+    let token_path = link.split('?').next().unwrap().to_owned();
+    late.get(&format!("{token_path}?next=%2F%09%2Fevil.example")).await.assert_redirect_to("/account");
 
     let mut staff = app.second_node().await;
     let (email, password) = staff.signed_in_admin().await;
@@ -656,6 +664,54 @@ async fn readiness_names_the_part_that_is_down_without_its_error(app: TestApp) {
     assert!(!ready.body.contains("private-files-folder") && !ready.body.contains("error"), "{}", ready.body);
 }
 
+async fn sign_up_never_says_whether_an_address_has_an_account(mut app: TestApp) {
+    app.register_client("grace@example.com", "compass meadow 31").await;
+    let answer = |r: &crate::support::TestResponse| {
+        let mut cookies: Vec<String> = r
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split('=').next().unwrap().to_owned())
+            .collect();
+        cookies.sort();
+        (r.status, r.location().to_owned(), cookies)
+    };
+    let mut stranger = app.second_node().await;
+    let known = stranger.sign_up("grace@example.com", "velvet thunder 88").await;
+    let mut other = app.second_node().await;
+    let new = other.sign_up("nobody@example.com", "velvet thunder 88").await;
+    assert_eq!(answer(&known), answer(&new), "the same answer for a known and a new address");
+    assert!(!stranger.cookies.contains_key("hw_client") && !other.cookies.contains_key("hw_client"));
+    // The owner of the known address is told by email; the stranger got no account.
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM clients WHERE email = 'grace@example.com'").await, 1);
+    app.deliver_email().await;
+    let told = app.smtp.to("grace@example.com");
+    assert!(told.iter().any(|m| m.subject().contains("tried to sign up")), "the owner hears of it");
+
+    // At checkout too.
+    crate::orders::shop(&mut app, None).await;
+    let mut buyer = app.second_node().await;
+    buyer
+        .post_form(
+            "/cart/items",
+            &[("product_id", "1"), ("cycle", "monthly"), ("quantity", "1"), ("domain", "x.example")],
+        )
+        .await
+        .assert_redirect_to("/cart");
+    let fields = |email: &'static str| {
+        vec![
+            ("first_name", "Grace"),
+            ("last_name", "Hopper"),
+            ("email", email),
+            ("password", "velvet thunder 88"),
+            ("password_confirm", "velvet thunder 88"),
+        ]
+    };
+    let known = buyer.post_form("/checkout/register", &fields("grace@example.com")).await;
+    let new = buyer.post_form("/checkout/register", &fields("fresh@example.com")).await;
+    assert_eq!(answer(&known), answer(&new));
+}
+
 on_both_backends!(
     sign_in_and_registration_never_redirect_to_another_site,
     a_legal_document_never_shows_a_wrong_currency_or_an_empty_buyer,
@@ -670,4 +726,5 @@ on_both_backends!(
     anonymous_requests_get_bounded_work,
     a_payment_form_key_counts_for_its_own_invoice_only,
     readiness_names_the_part_that_is_down_without_its_error,
+    sign_up_never_says_whether_an_address_has_an_account,
 );

@@ -255,8 +255,9 @@ async fn an_administrator_and_a_client_get_started_in_a_real_browser() {
     browser.fill("#f-password_confirm", "compass meadow 31").await;
     browser.screenshot("07-register").await;
     browser.submit("button[type=submit]").await;
-    assert_eq!(browser.path().await, "/account");
-    assert!(browser.body().await.contains("Please confirm your email address"));
+    assert_eq!(browser.path().await, "/register/check-email");
+    assert!(browser.body().await.contains("Check your inbox"));
+    browser.screenshot("07b-check-your-inbox").await;
     app.deliver_email().await;
     let email = app.smtp.wait_for("grace@example.com").await;
     let link = email.link(&format!("{site}/verify-email/")).expect("verification link in the email");
@@ -313,6 +314,12 @@ async fn a_visitor_orders_hosting_in_a_real_browser(backend: Backend, shots: &st
     browser.fill("#f-password_confirm", "compass meadow 31").await;
     browser.screenshot(&format!("{shots}-04-checkout-sign-up")).await;
     browser.submit("form[action='/checkout/register'] button[type=submit]").await;
+    assert_eq!(browser.path().await, "/register/check-email");
+    // The emailed link signs the new client in and brings them back to checkout.
+    app.deliver_email().await;
+    let email = app.smtp.wait_for("grace@example.com").await;
+    let link = email.link(&format!("{site}/verify-email/")).expect("confirmation link in the email");
+    browser.open(&link).await;
     assert_eq!(browser.path().await, "/checkout");
     let checkout = browser.body().await;
     assert!(checkout.contains("Place order") && checkout.contains("20.83 EUR"), "{checkout}");

@@ -145,7 +145,12 @@ async fn a_visitor_fills_a_cart_then_signs_up_and_the_invoice_matches_it(mut app
             ],
         )
         .await
-        .assert_redirect_to("/checkout");
+        .assert_redirect_to("/register/check-email");
+    // The emailed link signs the new client in and goes back to checkout, cart and all, even
+    // in another browser.
+    let mut other_browser = app.second_node().await;
+    other_browser.finish_sign_up("grace@example.de").await.assert_redirect_to("/checkout");
+    let mut visitor = other_browser;
     let checkout = visitor.get("/checkout").await;
     assert_eq!(checkout.status, 200, "{}", checkout.body);
     checkout.assert_contains("41.65");

@@ -333,7 +333,15 @@ impl TestApp {
         (email, password)
     }
 
+    /// Signs up at `/register` and follows the confirmation link, as the visitor does; returns
+    /// the link's answer (signed in, on the way to the account).
     pub async fn register_client(&mut self, email: &str, password: &str) -> TestResponse {
+        self.sign_up(email, password).await.assert_redirect_to("/register/check-email");
+        self.finish_sign_up(email).await
+    }
+
+    /// Posts the sign-up form; returns its answer (the same for a new and a known address).
+    pub async fn sign_up(&mut self, email: &str, password: &str) -> TestResponse {
         self.post_form(
             "/register",
             &[
@@ -346,6 +354,26 @@ impl TestApp {
             ],
         )
         .await
+    }
+
+    /// Opens the link of the newest sign-up confirmation sent to `email`.
+    pub async fn finish_sign_up(&mut self, email: &str) -> TestResponse {
+        let path = self.emailed_link(email, "verify_email").await;
+        self.get(&path).await
+    }
+
+    /// The one-time link (as a path) of the newest `template` email to `to`, unsealed from the
+    /// outbox as the sender would put it into the message.
+    pub async fn emailed_link(&self, to: &str, template: &str) -> String {
+        let backend = self.state.db.get_database_backend();
+        let sql = format!(
+            "SELECT sealed_link FROM email_outbox WHERE to_address = '{to}' AND template = '{template}' \
+             AND sealed_link IS NOT NULL ORDER BY id DESC"
+        );
+        let row = self.state.db.query_one_raw(Statement::from_string(backend, sql)).await.expect("query");
+        let sealed: String = row.expect("a sealed link").try_get_by_index(0).expect("text");
+        let link = String::from_utf8(self.state.key.decrypt(&sealed).expect("unsealing")).expect("text");
+        link.trim_start_matches("http://hostwright.test").to_owned()
     }
 
     /// Creates a staff member directly through the service (as an administrator would).
