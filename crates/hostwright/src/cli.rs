@@ -111,6 +111,12 @@ enum DevCommand {
         #[arg(long)]
         date: chrono::NaiveDate,
     },
+    /// Print the confirmation link of the newest sign-up of `--email` that was not emailed yet
+    /// (an installation without SMTP, such as the chaos lab).
+    SignUpLink {
+        #[arg(long)]
+        email: String,
+    },
     /// Run concurrent buyers through add-to-cart and checkout against a product with too
     /// little stock; print checkouts per second and check stock never went below zero.
     BenchCheckout {
@@ -513,6 +519,13 @@ async fn dev(settings: Settings, command: DevCommand) -> anyhow::Result<()> {
             }
             let per_second = tokio::task::spawn_blocking(|| crate::documents::bench(200)).await??;
             println!("invoice PDFs (12 lines, one thread): {per_second:.0} per second");
+        }
+        DevCommand::SignUpLink { email } => {
+            let address = email.trim().to_lowercase();
+            match crate::mail::outbox::unsent_link(&state.db, &state.key, &address, "verify_email").await? {
+                Some(link) => println!("{link}"),
+                None => bail!("no unsent confirmation email to {address}"),
+            }
         }
         DevCommand::BenchCheckout { buyers, rounds } => {
             let f = crate::dev::bench_checkout(&state, buyers, rounds).await?;

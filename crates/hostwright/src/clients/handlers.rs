@@ -159,7 +159,7 @@ pub(crate) async fn attempt_registration(
     );
     // A new address and one that has an account get the same answer: check your inbox.
     match service::sign_up(state, registration, &next, &page.ip).await {
-        Ok(signed_up) => Ok(Ok(SignedUp { response: check_your_inbox(state), account: signed_up })),
+        Ok(signed_up) => Ok(Ok(SignedUp { response: check_your_inbox(), account: signed_up })),
         Err(ClientError::WeakPassword(message)) => {
             errors.add("password", message);
             Ok(Err((errors, StatusCode::UNPROCESSABLE_ENTITY)))
@@ -174,13 +174,8 @@ pub(crate) struct SignedUp {
     pub account: service::SignUp,
 }
 
-fn check_your_inbox(state: &AppState) -> Response {
-    flash::redirect(
-        state,
-        "/register/check-email",
-        "success",
-        "Thank you. We sent an email to the address you gave: open the link in it to continue.",
-    )
+fn check_your_inbox() -> Response {
+    axum::response::IntoResponse::into_response(axum::response::Redirect::to("/register/check-email"))
 }
 
 /// `GET /register/check-email`: where every sign-up lands.

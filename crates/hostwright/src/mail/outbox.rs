@@ -172,6 +172,25 @@ pub async fn claim_due(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Mode
     Ok(claimed)
 }
 
+/// The one-time link of the newest `template` message to `to` not sent yet, unsealed: for
+/// the operator's own tools (`hostwright dev sign-up-link`), who hold the key anyway.
+pub async fn unsent_link(
+    db: &impl ConnectionTrait,
+    key: &crate::crypto::SecretKey,
+    to: &str,
+    template: &str,
+) -> anyhow::Result<Option<String>> {
+    let newest = Entity::find()
+        .filter(Column::ToAddress.eq(to))
+        .filter(Column::Template.eq(template))
+        .filter(Column::SealedLink.is_not_null())
+        .order_by_desc(Column::Id)
+        .one(db)
+        .await?;
+    let Some(sealed) = newest.and_then(|m| m.sealed_link) else { return Ok(None) };
+    Ok(Some(String::from_utf8(key.decrypt(&sealed)?)?))
+}
+
 /// Records a message as sent and forgets its one-time link.
 pub async fn mark_sent(db: &impl ConnectionTrait, id: EmailId) -> Result<(), DbErr> {
     let update = Query::update()

@@ -365,14 +365,10 @@ impl TestApp {
     /// The one-time link (as a path) of the newest `template` email to `to`, unsealed from the
     /// outbox as the sender would put it into the message.
     pub async fn emailed_link(&self, to: &str, template: &str) -> String {
-        let backend = self.state.db.get_database_backend();
-        let sql = format!(
-            "SELECT sealed_link FROM email_outbox WHERE to_address = '{to}' AND template = '{template}' \
-             AND sealed_link IS NOT NULL ORDER BY id DESC"
-        );
-        let row = self.state.db.query_one_raw(Statement::from_string(backend, sql)).await.expect("query");
-        let sealed: String = row.expect("a sealed link").try_get_by_index(0).expect("text");
-        let link = String::from_utf8(self.state.key.decrypt(&sealed).expect("unsealing")).expect("text");
+        let link = hostwright::mail::outbox::unsent_link(&self.state.db, &self.state.key, to, template)
+            .await
+            .expect("reading the outbox")
+            .expect("an unsent email with a one-time link");
         link.trim_start_matches("http://hostwright.test").to_owned()
     }
 
