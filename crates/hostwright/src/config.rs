@@ -318,8 +318,19 @@ fn redact<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S:
     if secret.expose_secret().is_empty() { s.serialize_str("") } else { s.serialize_str("[redacted]") }
 }
 
+/// The URL with any password replaced, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn redact_database_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::db::redact_url(url))
+    s.serialize_str(&redact_url(url))
 }
 
 fn redact_opt<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {

@@ -123,7 +123,7 @@ pub fn app(state: AppState) -> Router {
         .route("/admin/audit", get(crate::audit::handlers::list_audit))
         .route(
             "/admin/settings",
-            get(crate::site_settings::handlers::settings_form).post(crate::site_settings::handlers::save_settings),
+            get(crate::staff::settings_handlers::settings_form).post(crate::staff::settings_handlers::save_settings),
         )
         .route("/admin/outbox", get(crate::mail::handlers::list_outbox))
         .route("/admin/outbox/{id}/retry", post(crate::mail::handlers::retry_email))

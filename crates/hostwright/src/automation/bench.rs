@@ -294,7 +294,7 @@ impl Scratch {
             }
             Some(url) if url.starts_with("sqlite:") => Ok(Scratch { url: url.to_owned(), dir, postgres: None }),
             Some(other) => {
-                bail!("--database must be a postgres:// or sqlite: URL, not {}", crate::db::redact_url(other))
+                bail!("--database must be a postgres:// or sqlite: URL, not {}", crate::config::redact_url(other))
             }
             None => {
                 let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
@@ -314,7 +314,7 @@ impl Scratch {
     /// Keeps the scratch database (saying where) or removes it.
     pub async fn finish(&self, keep: bool) {
         if keep {
-            eprintln!("kept the scratch database {}", crate::db::redact_url(&self.url));
+            eprintln!("kept the scratch database {}", crate::config::redact_url(&self.url));
         } else if let Err(err) = self.drop().await {
             eprintln!("could not remove the scratch database: {err:#}");
         }

@@ -107,12 +107,6 @@ impl From<InvoiceError> for RenewalError {
 
 const BILLABLE: [&str; 2] = ["active", "suspended"];
 
-/// The billing day of a new service of `product` ordered on `today`: the pro-rata billing
-/// day, or the day it was ordered.
-pub fn billing_day_of(product: &product::Model, today: NaiveDate) -> u32 {
-    if product.prorata_enabled { u32::try_from(product.prorata_day).unwrap_or(1) } else { today.day() }
-}
-
 /// The next period of service `s` starting on `start`: one cycle on the service's billing day
 /// (set when it was ordered, added or its due date edited), so a service billed on the 31st is
 /// due on the last day of shorter months and on the 31st again after them. A service from
@@ -123,12 +117,9 @@ pub fn period_from(
     cycle: BillingCycle,
     start: NaiveDate,
 ) -> Option<Period> {
-    let stored = s.billing_day.and_then(|d| u32::try_from(d).ok());
-    let day = match (stored, product) {
-        (Some(day), _) => day,
-        (None, Some(p)) if p.prorata_enabled => u32::try_from(p.prorata_day).unwrap_or(1),
-        (None, _) => s.registration_date.day(),
-    };
+    let day = s.billing_day.and_then(|d| u32::try_from(d).ok()).unwrap_or_else(|| {
+        product.map_or_else(|| s.registration_date.day(), |p| p.billing_day_on(s.registration_date))
+    });
     let schedule = DueSchedule::with_day_of_month(start, day, cycle).unwrap_or_else(|_| DueSchedule::new(start, cycle));
     schedule.period(0)
 }

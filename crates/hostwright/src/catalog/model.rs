@@ -91,6 +91,15 @@ pub mod product {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    impl Model {
+        /// The billing day of a service of this product started on `start`: the pro-rata billing
+        /// day, or the day it started.
+        pub fn billing_day_on(&self, start: chrono::NaiveDate) -> u32 {
+            use chrono::Datelike;
+            if self.prorata_enabled { u32::try_from(self.prorata_day).unwrap_or(1) } else { start.day() }
+        }
+    }
 }
 
 pub mod price {

@@ -114,34 +114,39 @@ pub async fn sign_up(
     next: &str,
     ip: &str,
 ) -> Result<SignUp, ClientError> {
-    password::check_policy(
-        &registration.password,
-        &[registration.email.as_str(), &registration.first_name, &registration.last_name],
-    )
-    .map_err(ClientError::WeakPassword)?;
+    check_password(&registration)?;
     let email = registration.email.clone();
-    let taken = super::contacts::is_sub_user_address(&state.db, email.as_str()).await?
-        || store::find_by_email(&state.db, email.as_str()).await?.is_some();
-    if taken {
+    let owner = store::find_by_email(&state.db, email.as_str()).await?;
+    if owner.is_some() || super::contacts::is_sub_user_address(&state.db, email.as_str()).await? {
         password::hash_async(registration.password.clone()).await?;
-        notify_existing(state, &email, ip).await?;
+        notify_existing(state, &email, owner, ip).await?;
         return Ok(SignUp::Existing);
     }
-    match register_account(state, registration, Some(next), ip).await {
+    match insert_account(state, registration, Some(next), ip).await {
         Ok(created) => Ok(SignUp::Created(Box::new(created))),
         // Someone registered the address a moment earlier.
         Err(ClientError::EmailTaken) => {
-            notify_existing(state, &email, ip).await?;
+            let owner = store::find_by_email(&state.db, email.as_str()).await?;
+            notify_existing(state, &email, owner, ip).await?;
             Ok(SignUp::Existing)
         }
         Err(err) => Err(err),
     }
 }
 
-/// Emails the owner of an address someone tried to sign up with: sign in, or reset the
-/// password. At most one such email per address and hour.
-async fn notify_existing(state: &AppState, email: &EmailAddress, ip: &str) -> Result<(), ClientError> {
-    let owner = store::find_by_email(&state.db, email.as_str()).await?;
+fn check_password(registration: &Registration) -> Result<(), ClientError> {
+    let identity = [registration.email.as_str(), &registration.first_name, &registration.last_name];
+    password::check_policy(&registration.password, &identity).map_err(ClientError::WeakPassword)
+}
+
+/// Emails the owner of an address someone tried to sign up with (`owner`, or a sub-user): sign
+/// in, or reset the password. At most one such email per address and hour.
+async fn notify_existing(
+    state: &AppState,
+    email: &EmailAddress,
+    owner: Option<client::Model>,
+    ip: &str,
+) -> Result<(), ClientError> {
     let name = owner.as_ref().map(client::Model::full_name).unwrap_or_default();
     let hour = Utc::now().format("%Y%m%d%H");
     let mut message = Email::compose(
@@ -181,15 +186,21 @@ pub async fn register_account(
     next: Option<&str>,
     ip: &str,
 ) -> Result<client::Model, ClientError> {
-    password::check_policy(
-        &registration.password,
-        &[registration.email.as_str(), &registration.first_name, &registration.last_name],
-    )
-    .map_err(ClientError::WeakPassword)?;
+    check_password(&registration)?;
     // A sub-user signs in with this address already: one address, one person.
     if super::contacts::is_sub_user_address(&state.db, registration.email.as_str()).await? {
         return Err(ClientError::EmailTaken);
     }
+    insert_account(state, registration, next, ip).await
+}
+
+/// Inserts the account `register_account` describes, its checks done.
+async fn insert_account(
+    state: &AppState,
+    registration: Registration,
+    next: Option<&str>,
+    ip: &str,
+) -> Result<client::Model, ClientError> {
     let hash = password::hash_async(registration.password.clone()).await?;
     let search = search_text(
         &registration.first_name,

@@ -89,10 +89,11 @@ pub struct Claimed {
 /// runs one writer at a time. Running jobs whose lease expired with no attempts left are
 /// kept as failed first.
 /// How far a node's last heartbeat may fall behind the freshest node's before its claims are
-/// given to others: three heartbeats, far less than a payment or module job's lease. Measured
-/// against the other nodes rather than the clock, so a database failover that stops every
-/// node's heartbeats at once declares nobody dead.
-pub const DEAD_NODE_AFTER: Duration = Duration::from_secs(3 * crate::ops::cluster::HEARTBEAT.as_secs());
+/// given to others: three heartbeats (`ops::cluster::HEARTBEAT`, which checks the two agree),
+/// far less than a payment or module job's lease. Measured against the other nodes rather than
+/// the clock, so a database failover that stops every node's heartbeats at once declares
+/// nobody dead.
+pub const DEAD_NODE_AFTER: Duration = Duration::from_secs(15);
 
 /// A running job whose claim may be taken: its lease ran out, or the node holding it stopped,
 /// or stopped beating while others beat on. The new claim raises the fencing token, so the

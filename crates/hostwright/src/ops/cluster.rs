@@ -298,3 +298,13 @@ impl fmt::Display for Status {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_loses_its_job_claims_after_three_missed_heartbeats() {
+        assert_eq!(crate::jobs::store::DEAD_NODE_AFTER, HEARTBEAT * 3);
+    }
+}

@@ -231,7 +231,7 @@ pub async fn place(
                     first_payment,
                     registration_date: today,
                     next_due_date: q.next_due,
-                    billing_day: crate::automation::renewals::billing_day_of(&q.product, today),
+                    billing_day: q.product.billing_day_on(today),
                     domain: &q.item.domain,
                     hostname: &q.item.hostname,
                     password: password.as_deref(),

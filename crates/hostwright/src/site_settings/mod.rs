@@ -1,8 +1,6 @@
 //! Business settings staff change from the admin area (as opposed to the node's
 //! configuration file): stored in the database so every node sees the same values.
 
-pub mod handlers;
-
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::OnConflict;

@@ -4,6 +4,7 @@ pub mod handlers;
 pub mod model;
 pub mod permissions;
 pub mod service;
+pub mod settings_handlers;
 pub mod store;
 
 use axum::Router;

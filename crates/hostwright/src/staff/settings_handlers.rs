@@ -1,4 +1,4 @@
-//! The admin settings page.
+//! The admin settings page (the business settings kept in `site_settings`).
 
 use axum::Form;
 use axum::extract::State;
@@ -7,8 +7,8 @@ use minijinja::context;
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
-use super::SiteSettings;
 use crate::audit::{self, Actor};
+use crate::site_settings::SiteSettings;
 use crate::staff::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::Authorized;
@@ -19,7 +19,7 @@ pub async fn settings_form(
     page: Page,
     current: Authorized<perm::SettingsManage>,
 ) -> AppResult<Response> {
-    let settings = super::load(&state.db).await?;
+    let settings = crate::site_settings::load(&state.db).await?;
     let ctx = context! { current_staff => current.template_value(), nav => "settings", settings => settings };
     state.render(&page, "admin/settings.html", ctx).await
 }
@@ -36,7 +36,7 @@ pub async fn save_settings(
     current: Authorized<perm::SettingsManage>,
     Form(form): Form<SettingsForm>,
 ) -> AppResult<Response> {
-    let before = super::load(&state.db).await?;
+    let before = crate::site_settings::load(&state.db).await?;
     let after = SiteSettings {
         registration_open: form.registration_open.is_some(),
         require_staff_2fa: form.require_staff_2fa.is_some(),
@@ -49,7 +49,7 @@ pub async fn save_settings(
         changes.push(format!("staff 2FA {}", if after.require_staff_2fa { "required" } else { "optional" }));
     }
     let txn = state.db.begin().await?;
-    super::save(&txn, &after).await?;
+    crate::site_settings::save(&txn, &after).await?;
     if !changes.is_empty() {
         let actor = Actor::staff(current.staff.id, &current.staff.email, &page.ip);
         audit::record(&txn, &actor, "settings.updated", None, format!("Settings changed: {}", changes.join(", ")))
