@@ -203,12 +203,17 @@ class Record:
         self.clients = set()
         self.session_lost = Counter()
         self.files_unreadable = Counter()
+        self.unanswered = []  # (step, when and how a request got no answer)
 
-    def add(self, kind, idempotent, status, started, error=""):
-        """`status` 0: no answer (`error` says how the connection failed)."""
+    def add(self, kind, idempotent, status, started, error=None):
+        """`status` 0: no answer (`error` is the exception: how the connection failed)."""
         with self.lock:
-            outcome = f"no answer ({error})" if status == 0 else status
+            outcome = f"no answer ({type(error).__name__})" if status == 0 else status
             self.requests.append((self.step, kind, idempotent, 0 < status < 500, started, time.time(), outcome))
+            if status == 0:
+                # When and how, to find the connection in the balancer's log.
+                at = time.strftime("%H:%M:%S", time.gmtime(started)) + f".{int(started % 1 * 1000):03d}"
+                self.unanswered.append((self.step, f"{at} UTC {kind}: {error}"[:300]))
 
 
 class Customer(threading.Thread):
@@ -225,7 +230,7 @@ class Customer(threading.Thread):
         try:
             response = self.http.request(method, self.base + path, allow_redirects=False, timeout=70, **kwargs)
         except requests.RequestException as err:
-            self.record.add(kind, idempotent, 0, started, type(err).__name__)
+            self.record.add(kind, idempotent, 0, started, err)
             return None
         self.record.add(kind, idempotent, response.status_code, started)
         return response
@@ -588,6 +593,7 @@ def summary(record, step):
         rows = [r for r in record.requests if r[0] == step]
         lost_sessions = record.session_lost[step]
         unreadable = record.files_unreadable[step]
+        unanswered = [line for s, line in record.unanswered if s == step]
     by_kind = defaultdict(lambda: [0, Counter()])
     for _, kind, _, ok, _, _, status in rows:
         by_kind[kind][0] += 1
@@ -602,8 +608,9 @@ def summary(record, step):
         return f"{sum(statuses.values())} failed: {detail}"
 
     kinds = "; ".join(f"{k} {n}, {failed(f)}" for k, (n, f) in sorted(by_kind.items()))
+    detail = "".join(f"\n    no answer at {line}" for line in unanswered)
     return (f"requests {len(rows)} ({kinds}); failed idempotent {failed_idempotent}, failed other "
-            f"{failed_other}; sessions lost {lost_sessions}; unreadable PDFs {unreadable}"), failed_idempotent
+            f"{failed_other}; sessions lost {lost_sessions}; unreadable PDFs {unreadable}{detail}"), failed_idempotent
 
 
 def main():

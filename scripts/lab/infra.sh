@@ -708,7 +708,8 @@ lab_haproxy_config() {
 
 # --- S3: the Garage nodes (lab) ------------------------------------------------------------
 # Health from each node's admin API (/health answers 503 when it cannot reach a quorum).
-# A whole-object PUT is idempotent, so GET, HEAD and PUT may be resent to another node;
+# A whole-object PUT is idempotent, so GET, HEAD and PUT may be resent to another node
+# (those that fit in one buffer, read whole before a node is chosen, as for the app);
 # POST (multipart completion) and DELETE only when the connection failed.
 listen s3
     mode http
@@ -718,6 +719,7 @@ listen s3
     http-check send meth GET uri /health
     http-check expect status 200
     default-server inter 1s fall 2 rise 2
+    option http-buffer-request
     retries 2
     option redispatch 1
     retry-on all-retryable-errors
