@@ -121,7 +121,9 @@ async fn a_client_saves_cards_and_chooses_automatic_payment(app: TestApp) {
 
     save_card(&mut shop, "pm_card_visa", "visa", "4242").await;
     // Stripe repeats the event: the card is saved once.
-    signed(&shop.client, setup_succeeded("evt_setup_pm_card_visa", "pm_card_visa")).await.assert_contains("true");
+    let repeated = signed(&shop.client, setup_succeeded("evt_setup_pm_card_visa", "pm_card_visa")).await;
+    let answer: Value = serde_json::from_str(&repeated.body).expect("a JSON answer");
+    assert_eq!(answer, json!({ "received": true, "duplicate": true }), "the repeat is acknowledged as a duplicate");
     shop.client.run_jobs().await;
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM payment_methods WHERE is_default = true").await, 1);
     shop.client

@@ -350,19 +350,32 @@ async fn pg_count(sql: &str) -> i64 {
     n
 }
 
-/// Whether `role` may open a session on its database.
-async fn can_log_in(role: &str, password: &str) -> bool {
+/// Opens a session on `role`'s database as `role`, or says why the server refused it.
+async fn log_in(role: &str, password: &str) -> Result<(), String> {
     let mut url = postgres_server_url().await;
     url.set_username(role).ok();
     url.set_password(Some(password)).ok();
     url.set_path(&format!("/{role}"));
-    match sea_orm::Database::connect(url.as_str()).await {
-        Ok(db) => {
-            let ok = db.execute_unprepared("SELECT 1").await.is_ok();
-            db.close().await.ok();
-            ok
-        }
-        Err(_) => false,
+    let mut options = sea_orm::ConnectOptions::new(url.as_str());
+    options.max_connections(1).sqlx_logging(false);
+    let db = sea_orm::Database::connect(options).await.map_err(|e| format!("connecting as {role}: {e}"))?;
+    let answered = db.execute_unprepared("SELECT 1").await.map(drop).map_err(|e| format!("querying as {role}: {e}"));
+    db.close().await.ok();
+    answered
+}
+
+#[track_caller]
+fn assert_logs_in(outcome: Result<(), String>) {
+    if let Err(why) = outcome {
+        panic!("the role should be able to log in: {why}");
+    }
+}
+
+#[track_caller]
+fn assert_may_not_log_in(outcome: Result<(), String>) {
+    match outcome {
+        Ok(()) => panic!("the role should not be able to log in"),
+        Err(why) => assert!(why.contains("not permitted to log in"), "refused for another reason: {why}"),
     }
 }
 
@@ -417,17 +430,17 @@ async fn the_postgres_module_makes_a_real_role_and_database_and_takes_them_away(
         let enc: String = row.try_get_by_index(0).expect("a password");
         String::from_utf8(app.state.key.decrypt(&enc).expect("decrypting")).expect("text")
     };
-    assert!(can_log_in(&label, &password).await);
+    assert_logs_in(log_in(&label, &password).await);
     assert_eq!(rows_holding(&app, &password).await, 0, "the password is never logged");
 
     // Suspended: the role may not log in; unsuspended, it may again.
     let command = format!("/admin/services/{id}/command");
     app.post_form(&command, &[("command", "suspend"), ("reason", "Overdue")]).await;
     app.run_jobs().await;
-    assert!(!can_log_in(&label, &password).await);
+    assert_may_not_log_in(log_in(&label, &password).await);
     app.post_form(&command, &[("command", "unsuspend")]).await;
     app.run_jobs().await;
-    assert!(can_log_in(&label, &password).await);
+    assert_logs_in(log_in(&label, &password).await);
 
     // The client sets a new password: the role's password changes on the server.
     let before =
@@ -444,7 +457,7 @@ async fn the_postgres_module_makes_a_real_role_and_database_and_takes_them_away(
         .assert_redirect_to(&page);
     grace.get(&page).await.assert_contains("A new password is being set on the server.");
     app.run_jobs().await;
-    assert!(can_log_in(&label, fresh).await);
+    assert_logs_in(log_in(&label, fresh).await);
     assert_eq!(rows_holding(&app, fresh).await, 0);
     assert_eq!(
         app.scalar(&format!("SELECT COUNT(*) FROM audit_log WHERE action = 'service.change_password' AND actor_kind = 'client' AND entity_id = {id}")).await,

@@ -31,6 +31,7 @@ pub struct TestDb {
     admin_url: Option<String>,
     name: String,
     _dir: Option<tempfile::TempDir>,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl TestDb {
@@ -39,7 +40,7 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temporary directory");
                 let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
-                TestDb { url, admin_url: None, name: String::new(), _dir: Some(dir) }
+                TestDb { url, admin_url: None, name: String::new(), _dir: Some(dir), _slot: None }
             }
             Backend::Postgres => {
                 let admin_url = std::env::var("HOSTWRIGHT_TEST_DATABASE_URL")
@@ -48,6 +49,7 @@ impl TestDb {
                 let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
                     panic!("PostgreSQL is required for the test suite and is not reachable at {admin_url}: {e}")
                 });
+                let slot = postgres_slot(&admin).await;
                 admin
                     .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                     .await
@@ -55,10 +57,39 @@ impl TestDb {
                 admin.close().await.ok();
                 let mut url = url::Url::parse(&admin_url).expect("test database URL");
                 url.set_path(&format!("/{name}"));
-                TestDb { url: url.to_string(), admin_url: Some(admin_url), name, _dir: None }
+                TestDb { url: url.to_string(), admin_url: Some(admin_url), name, _dir: None, _slot: Some(slot) }
             }
         }
     }
+}
+
+/// Connections one PostgreSQL test may hold at once: its nodes' pools (five each, up to four
+/// nodes in the race tests) and the helpers' own connections.
+const CONNECTIONS_PER_TEST: i64 = 25;
+
+/// Waits until this test may hold a PostgreSQL database, so the suite as a whole stays below
+/// the server's `max_connections` however many tests run side by side (the server is shared
+/// with whatever else runs on the machine, so a fifth of it is left alone).
+async fn postgres_slot(admin: &sea_orm::DatabaseConnection) -> tokio::sync::OwnedSemaphorePermit {
+    static SLOTS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    let slots = match SLOTS.get() {
+        Some(slots) => slots.clone(),
+        None => {
+            let row = admin
+                .query_one_raw(Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT current_setting('max_connections')::bigint \
+                     - current_setting('superuser_reserved_connections')::bigint",
+                ))
+                .await
+                .expect("reading max_connections")
+                .expect("a row");
+            let usable: i64 = row.try_get_by_index(0).expect("a number");
+            let tests = (usable * 4 / 5 / CONNECTIONS_PER_TEST).max(1) as usize;
+            SLOTS.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(tests))).clone()
+        }
+    };
+    slots.acquire_owned().await.expect("the semaphore is never closed")
 }
 
 impl TestDb {
