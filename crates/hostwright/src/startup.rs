@@ -24,8 +24,8 @@ use crate::config::Settings;
 use crate::crypto::SecretKey;
 use crate::files::FileStore;
 use crate::state::AppState;
-use crate::web::assets::{Assets, serve_asset};
-use crate::web::templates::Templates;
+use crate::theme::{Assets, Templates};
+use crate::web::assets::serve_asset;
 use crate::web::{AppError, middleware};
 
 /// Connects, migrates and assembles everything a node needs.

@@ -12,8 +12,8 @@ use tokio::sync::Notify;
 use crate::config::Settings;
 use crate::crypto::SecretKey;
 use crate::files::FileStore;
-use crate::web::assets::Assets;
-use crate::web::templates::Templates;
+use crate::theme::Assets;
+use crate::theme::Templates;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -79,7 +79,7 @@ impl AppState {
                 .user_agent(concat!("Hostwright/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .unwrap_or_default(),
-            node: crate::jobs::worker::owner_name(),
+            node: owner_name(),
             draining: AtomicBool::new(false),
             unreachable_since: std::sync::Mutex::new(None),
         }))
@@ -110,4 +110,21 @@ impl Deref for AppState {
     fn deref(&self) -> &Inner {
         &self.0
     }
+}
+
+/// The machine's name, as nodes are listed.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into())
+}
+
+/// A name for this process (its claims, leases and heartbeat): host, process id and a
+/// random part.
+pub fn owner_name() -> String {
+    let random = crate::crypto::random_token();
+    format!("{}:{}:{}", host_name(), std::process::id(), random.get(..6).unwrap_or("0"))
 }

@@ -15,7 +15,7 @@ use super::settings::{self, AutomationSettings};
 use super::{Task, lease};
 use crate::audit::{self, Actor};
 use crate::db::ms_to_rfc3339;
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::Authorized;
 use crate::web::{AppResult, FormErrors, Page, flash};

@@ -297,7 +297,7 @@ pub async fn run_now(
         return Ok(Manual { date, token: None, reports });
     }
     let ttl = std::time::Duration::from_secs(state.settings.automation_lease_seconds.max(3));
-    let owner = format!("{} (automation run)", crate::jobs::worker::owner_name());
+    let owner = format!("{} (automation run)", crate::state::owner_name());
     let deadline = Instant::now() + wait;
     let held = loop {
         if let Some(held) = lease::acquire(&state.db, lease::SCHEDULER, &owner, ttl).await? {

@@ -18,7 +18,7 @@ use super::handlers::{
 use super::model::addon;
 use super::service::{self, CatalogError, PaymentType};
 use crate::ids::AddonId;
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};

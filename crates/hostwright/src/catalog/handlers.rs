@@ -17,7 +17,7 @@ use super::service::{self, CatalogError, GroupInput, PaymentType, PriceInput, Pr
 use super::{addons, options as option_groups};
 use crate::audit::Actor;
 use crate::ids::{ProductGroupId, ProductId};
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};

@@ -17,7 +17,7 @@ use super::model::{option, option_group, option_value};
 use super::options::{self, GroupInput, OptionInput, OptionKind, PRICED_CYCLES, ValueInput};
 use super::service::{self, CatalogError};
 use crate::ids::{ConfigOptionGroupId, ConfigOptionId, ConfigOptionValueId};
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};

@@ -18,7 +18,7 @@ use super::service::ClientError;
 use super::{countries, store};
 use crate::audit::Actor;
 use crate::ids::{ClientGroupId, ClientId};
-use crate::staff::permissions::{Permission, perm};
+use crate::permissions::{Permission, perm};
 use crate::state::AppState;
 use crate::web::current::{Authorized, CurrentClient, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};

@@ -12,7 +12,7 @@ use super::model::{client, contact};
 use super::store;
 use crate::audit::Actor;
 use crate::ids::{ClientId, ContactId};
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::{Authorized, ClientAllowed, client_perm};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};

@@ -13,7 +13,7 @@ use super::fields::{self, Audience, CHECKED, FieldError, FieldInput, FieldType, 
 use super::model::field;
 use crate::audit::Actor;
 use crate::ids::ClientFieldId;
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};

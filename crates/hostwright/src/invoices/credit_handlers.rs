@@ -17,7 +17,7 @@ use super::model::{credit_entry, credit_note};
 use super::service::{self, InvoiceError};
 use super::views::{actor, currency_of, currency_table, invoice_error, money, note_row, pdf_response};
 use crate::ids::{ClientId, CreditNoteId, InvoiceId};
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::{Authorized, ClientAllowed, CurrentStaff, client_perm};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};

@@ -22,7 +22,7 @@ use super::views::{actor, currency_of, currency_table, invoice_error, money, not
 use crate::audit;
 use crate::clients::countries;
 use crate::ids::{ClientId, InvoiceId, TaxRuleId};
-use crate::staff::permissions::{Permission, perm};
+use crate::permissions::{Permission, perm};
 use crate::state::AppState;
 use crate::web::current::{Authorized, ClientAllowed, CurrentStaff, client_perm};
 use crate::web::forms::optional_text;

@@ -11,7 +11,7 @@ use super::store;
 use crate::audit::{self, Actor};
 use crate::db::ms_to_rfc3339;
 use crate::ids::JobId;
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::Authorized;
 use crate::web::{AppResult, Page, flash};

@@ -13,23 +13,6 @@ use crate::state::AppState;
 /// How often an idle worker looks for due jobs (it is also woken when a job is queued).
 const POLL: Duration = Duration::from_secs(1);
 
-/// The machine's name, as nodes are listed.
-pub fn host_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "node".into())
-}
-
-/// A name for this process (its claims, leases and heartbeat): host, process id and a
-/// random part.
-pub fn owner_name() -> String {
-    let random = crate::crypto::random_token();
-    format!("{}:{}:{}", host_name(), std::process::id(), random.get(..6).unwrap_or("0"))
-}
-
 /// Runs jobs until `stop` turns true; `concurrency` jobs at a time.
 pub async fn run(state: AppState, registry: Arc<Registry>, concurrency: usize, mut stop: watch::Receiver<bool>) {
     let owner = state.node.clone();

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::outbox;
 use crate::audit::{self, Actor};
 use crate::ids::EmailId;
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::Authorized;
 use crate::web::{AppResult, Page, flash};

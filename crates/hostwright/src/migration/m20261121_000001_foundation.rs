@@ -3,7 +3,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-use crate::staff::permissions::Permission;
+use crate::permissions::Permission;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

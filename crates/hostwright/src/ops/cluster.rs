@@ -29,7 +29,7 @@ pub struct Beat<'a> {
 
 /// Records that the node is alive (and whether it drains), on the database's clock.
 pub async fn beat(db: &impl ConnectionTrait, beat: &Beat<'_>) -> Result<(), DbErr> {
-    let host = crate::jobs::worker::host_name();
+    let host = crate::state::host_name();
     let sql = "INSERT INTO nodes (id, host, pid, version, role, draining, started_ms, seen_ms) \
                VALUES (?, ?, ?, ?, ?, ?, {now}, {now}) \
                ON CONFLICT (id) DO UPDATE SET seen_ms = {now}, draining = excluded.draining, stopped_ms = NULL";

@@ -13,7 +13,7 @@ use super::settings::{self as order_settings, OrderSettings};
 use super::store_handlers::{order_row, order_services};
 use crate::audit::{self, Actor};
 use crate::ids::{ClientId, OrderId};
-use crate::staff::permissions::{Permission, perm};
+use crate::permissions::{Permission, perm};
 use crate::state::AppState;
 use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};

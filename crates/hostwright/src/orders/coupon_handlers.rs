@@ -15,7 +15,7 @@ use crate::audit::Actor;
 use crate::catalog::model::currency;
 use crate::catalog::{addons, service as catalog};
 use crate::ids::{AddonId, CouponId, ProductId};
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};

@@ -24,7 +24,7 @@ use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
 use crate::invoices::account_credit;
 use crate::invoices::model::invoice;
 use crate::invoices::service::{self as invoices, InvoiceError};
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::{Authorized, ClientAllowed, client_perm};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
@@ -397,7 +397,7 @@ pub async fn show_payment(
         left => (left > 0).then(|| money(&currencies, left, &p.currency_code)),
         left_amount => Money::from_minor(left, currency_for(&currencies, &p.currency_code)?).to_decimal_string(),
         held => p.applied_at.is_none() && (p.status == service::SUCCEEDED || p.status == service::PARTIALLY_REFUNDED),
-        may => current.can(crate::staff::permissions::Permission::InvoicesManage),
+        may => current.can(crate::permissions::Permission::InvoicesManage),
         key => crate::crypto::random_token(),
     };
     let ctx = context! {

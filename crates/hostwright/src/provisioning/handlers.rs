@@ -16,7 +16,7 @@ use super::{AnyModule, calls, jobs::TestServer, products};
 use crate::audit::Actor;
 use crate::ids::{ProductId, ServerGroupId, ServerId};
 use crate::jobs::{self, Enqueue};
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::Authorized;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};

@@ -22,7 +22,7 @@ use crate::catalog::service::PaymentType;
 use crate::crypto::random_token;
 use crate::ids::{ProductId, ServiceId};
 use crate::orders::store_handlers::{option_row, parse_choices};
-use crate::staff::permissions::perm;
+use crate::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::{Authorized, ClientAllowed, client_perm};
 use crate::web::retry::keyed;

@@ -8,13 +8,13 @@ use minijinja::{Value, context};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde::Deserialize;
 
-use super::permissions::{Permission, perm};
 use super::service::{self, NewStaff, StaffError};
 use super::store;
 use crate::audit::Actor;
 use crate::auth::tokens::{self, Purpose};
 use crate::auth::{PrincipalKind, session};
 use crate::ids::{RoleId, StaffId};
+use crate::permissions::{Permission, perm};
 use crate::state::AppState;
 use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::forms::{EmailAddress, required_text};

@@ -2,7 +2,6 @@
 
 pub mod handlers;
 pub mod model;
-pub mod permissions;
 pub mod service;
 pub mod settings_handlers;
 pub mod store;

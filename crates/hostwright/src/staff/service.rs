@@ -8,13 +8,13 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, DbErr, TransactionTrait};
 
 use super::model::{role, role_permission, staff};
-use super::permissions::Permission;
 use super::store::{self, ACTIVE, DISABLED};
 use crate::audit::{self, Actor};
 use crate::auth::tokens::{self, Purpose};
 use crate::auth::{PrincipalKind, account, password, recovery, session};
 use crate::ids::{RoleId, StaffId};
 use crate::mail::{Email, outbox};
+use crate::permissions::Permission;
 use crate::state::AppState;
 use crate::web::forms::{EmailAddress, is_unique_violation};
 

@@ -8,8 +8,8 @@ use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use crate::audit::{self, Actor};
+use crate::permissions::perm;
 use crate::site_settings::SiteSettings;
-use crate::staff::permissions::perm;
 use crate::state::AppState;
 use crate::web::current::Authorized;
 use crate::web::{AppResult, Page, flash};

@@ -6,8 +6,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, QueryOrder};
 
 use super::model::{role, role_permission, staff};
-use super::permissions::Permission;
 use crate::ids::{RoleId, StaffId};
+use crate::permissions::Permission;
 
 pub const ACTIVE: &str = "active";
 pub const DISABLED: &str = "disabled";

@@ -10,7 +10,7 @@ use anyhow::Context;
 use include_dir::{Dir, include_dir};
 use minijinja::{Environment, UndefinedBehavior, Value};
 
-use super::assets::Assets;
+use super::Assets;
 
 static BUILT_IN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 

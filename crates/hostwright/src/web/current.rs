@@ -18,8 +18,8 @@ use crate::auth::session::{self, Stage};
 use crate::clients::model::{client, contact};
 use crate::clients::store as client_store;
 use crate::ids::{ClientId, ContactId, StaffId};
+use crate::permissions::{Permission, perm};
 use crate::staff::model::staff;
-use crate::staff::permissions::{Permission, perm};
 use crate::staff::store as staff_store;
 use crate::state::AppState;
 

@@ -1,4 +1,4 @@
-//! The web edge: errors, extractors, CSRF, flash, templates, assets and middleware.
+//! The web edge: errors, extractors, CSRF, flash, rendering, serving assets and middleware.
 
 pub mod assets;
 pub mod context;
@@ -12,7 +12,6 @@ pub mod middleware;
 pub mod retry;
 #[cfg(test)]
 mod template_samples;
-pub mod templates;
 
 pub use context::Page;
 pub use error::{AppError, AppResult};

@@ -11,10 +11,8 @@ use std::sync::Arc;
 
 use minijinja::{Value, context};
 
-use super::assets::Assets;
 use super::flash::Flash;
 use super::forms::FormErrors;
-use super::templates::Templates;
 use crate::auth::handlers::{Admin, Area, ClientArea};
 use crate::catalog::addons::AddonWelcome;
 use crate::catalog::options::{OptionKind, PRICED_CYCLES};
@@ -22,8 +20,10 @@ use crate::catalog::service::{PaymentType, ProductType};
 use crate::clients::contacts::PERMISSIONS as CONTACT_PERMISSIONS;
 use crate::clients::fields::{FieldType, Visibility};
 use crate::orders::coupons::{CouponKind, Recurrence};
+use crate::permissions::Permission;
 use crate::site_settings::SiteSettings;
-use crate::staff::permissions::Permission;
+use crate::theme::Assets;
+use crate::theme::Templates;
 
 /// User input that must come out escaped on every HTML page.
 const SCRIPT: &str = "<script>alert(1)</script>";
