@@ -280,8 +280,8 @@ pub async fn run() -> anyhow::Result<()> {
 async fn bench(settings: Settings, command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Webhooks { events, senders, repeat, database, keep } => {
-            let bench = crate::payments::bench::WebhookBench { events, senders, repeat, database, keep };
-            let f = crate::payments::bench::webhooks(settings, &bench).await?;
+            let bench = crate::dev::webhook_bench::WebhookBench { events, senders, repeat, database, keep };
+            let f = crate::dev::webhook_bench::webhooks(settings, &bench).await?;
             println!(
                 "{} signed webhooks ({} distinct events, each sent {} times) from {} senders on {}",
                 f.requests,
@@ -309,7 +309,7 @@ async fn bench(settings: Settings, command: BenchCommand) -> anyhow::Result<()> 
             Ok(())
         }
         BenchCommand::Provisioning { accounts, workers, slow_seconds, page_requests, readers, database, keep } => {
-            let bench = crate::provisioning::bench::ProvisioningBench {
+            let bench = crate::dev::provisioning_bench::ProvisioningBench {
                 accounts,
                 workers,
                 slow_seconds,
@@ -318,7 +318,7 @@ async fn bench(settings: Settings, command: BenchCommand) -> anyhow::Result<()> 
                 database,
                 keep,
             };
-            let f = crate::provisioning::bench::provisioning(settings, &bench).await?;
+            let f = crate::dev::provisioning_bench::provisioning(settings, &bench).await?;
             println!(
                 "{} cPanel accounts created by {} workers on {} in {:.2} s: {:.0} jobs/s \
                  ({} active, {} createacct calls)",
@@ -344,8 +344,8 @@ async fn bench(settings: Settings, command: BenchCommand) -> anyhow::Result<()> 
         }
         BenchCommand::Billing { services, clients, due_fraction, database, keep } => {
             let clients = clients.unwrap_or((services / 4).max(1));
-            let bench = crate::automation::bench::BillingBench { services, clients, due_fraction, database, keep };
-            let f = crate::automation::bench::billing(settings, &bench).await?;
+            let bench = crate::dev::billing_bench::BillingBench { services, clients, due_fraction, database, keep };
+            let f = crate::dev::billing_bench::billing(settings, &bench).await?;
             println!(
                 "{} services, {} clients on {}: {} due, seeded in {:.1} s",
                 f.services,
@@ -480,11 +480,11 @@ async fn dev(settings: Settings, command: DevCommand) -> anyhow::Result<()> {
             }
         }
         DevCommand::SeedServices { services, clients, start, due_fraction, seed } => {
-            let took = crate::automation::lab::seed(&state, services, clients, start, due_fraction, seed).await?;
+            let took = crate::dev::daily_run_lab::seed(&state, services, clients, start, due_fraction, seed).await?;
             println!("added {services} services in {:.2} s", took.as_secs_f64());
         }
         DevCommand::CheckAutomation { date } => {
-            let check = crate::automation::lab::check(&state, date).await?;
+            let check = crate::dev::daily_run_lab::check(&state, date).await?;
             println!("check {date}: {}", check.summary());
             for v in &check.violations {
                 println!("VIOLATION {v}");

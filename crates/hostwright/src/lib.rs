@@ -33,3 +33,4 @@ pub mod startup;
 pub mod state;
 pub mod theme;
 pub mod web;
+pub mod workflows;

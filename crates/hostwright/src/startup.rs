@@ -261,7 +261,7 @@ fn background(state: &AppState, stop: &watch::Receiver<bool>) -> Vec<tokio::task
 
 /// The job kinds this node runs, with the configured claim lease.
 fn node_registry(settings: &Settings) -> crate::jobs::Registry {
-    crate::jobs::Registry::standard().with_lease(settings.job_lease_seconds.map(Duration::from_secs))
+    crate::workflows::job_registry().with_lease(settings.job_lease_seconds.map(Duration::from_secs))
 }
 
 /// Runs the queued jobs until none is left (`hostwright worker --drain`), waiting out the

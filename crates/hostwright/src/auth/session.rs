@@ -35,9 +35,9 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 /// The cookie of the staff area (scoped to `/admin`).
-pub const STAFF_COOKIE: &str = "hw_admin";
+pub const STAFF_COOKIE: &str = crate::web::cookies::STAFF_SESSION;
 /// The cookie of the client area.
-pub const CLIENT_COOKIE: &str = "hw_client";
+pub const CLIENT_COOKIE: &str = crate::web::cookies::CLIENT_SESSION;
 
 /// How far a session has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

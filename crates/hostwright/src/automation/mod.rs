@@ -7,12 +7,10 @@
 //! the second time. Every real run of a task is recorded in `automation_runs` with its counts
 //! and duration; a dry run writes nothing and reports what a real run would do.
 
-pub mod bench;
 mod dunning;
 pub mod handlers;
 mod housekeeping;
 pub mod jobs;
-pub mod lab;
 pub mod lease;
 pub mod renewals;
 pub mod scheduler;

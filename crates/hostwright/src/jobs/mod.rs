@@ -138,29 +138,6 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Every kind Hostwright has.
-    pub fn standard() -> Self {
-        use crate::automation::jobs as automation;
-        Registry::default()
-            .with::<crate::invoices::paid::InvoicePaid>()
-            .with::<crate::invoices::batch::IssuedEmails>()
-            .with::<automation::Overdue>()
-            .with::<automation::Unsuspend>()
-            .with::<automation::CancelAtPeriodEnd>()
-            .with::<automation::CancelUnpaidOrder>()
-            .with::<crate::payments::jobs::ProcessEvent>()
-            .with::<crate::payments::jobs::CapturePayment>()
-            .with::<crate::payments::autopay::ChargeInvoice>()
-            .with::<crate::payments::autopay::ResolvePayment>()
-            .with::<crate::payments::refunds::RefundPayment>()
-            .with::<crate::provisioning::jobs::ServiceCommand>()
-            .with::<crate::provisioning::jobs::TestServer>()
-            .with::<crate::provisioning::client::AnswerTicket>()
-            .with::<crate::provisioning::client::RefreshUsage>()
-            .with::<crate::orders::manage::CloseOrder>()
-            .with::<crate::orders::manage::AcceptOrder>()
-    }
-
     pub fn with<J: Job>(mut self) -> Self {
         self.kinds.insert(J::KIND, (handler::<J>, J::TIMEOUT));
         self
@@ -195,11 +172,11 @@ impl Registry {
     }
 }
 
-/// Sets the `jobs_queued{kind, status}` gauges for a metrics scrape; kinds with nothing
-/// waiting read 0 rather than their last value.
-pub async fn record_depth_gauges(state: &AppState) -> Result<(), sea_orm::DbErr> {
+/// Sets the `jobs_queued{kind, status}` gauges for a metrics scrape; the registry's kinds
+/// with nothing waiting read 0 rather than their last value.
+pub async fn record_depth_gauges(state: &AppState, registry: &Registry) -> Result<(), sea_orm::DbErr> {
     let depth = store::depth(&state.db).await?;
-    let mut kinds: Vec<String> = Registry::standard().kinds().into_iter().map(str::to_owned).collect();
+    let mut kinds: Vec<String> = registry.kinds().into_iter().map(str::to_owned).collect();
     kinds.extend(depth.iter().map(|(k, _, _)| k.clone()));
     kinds.sort();
     kinds.dedup();
@@ -210,22 +187,4 @@ pub async fn record_depth_gauges(state: &AppState) -> Result<(), sea_orm::DbErr>
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_kind_is_claimed_for_its_own_lease_unless_one_is_set() {
-        let groups = Registry::standard().lease_groups();
-        let lease_of = |kind: &str| groups.iter().find(|(_, kinds)| kinds.contains(&kind)).map(|(lease, _)| *lease);
-        assert_eq!(lease_of("payment.event"), Some(Duration::from_secs(90)));
-        assert_eq!(lease_of("service.client_call"), Some(Duration::from_secs(90)));
-        assert_eq!(lease_of("service.module"), Some(Duration::from_secs(210)));
-        assert!(groups.windows(2).all(|w| w[0].0 < w[1].0), "shortest first");
-        let set = Registry::standard().with_lease(Some(Duration::from_secs(5))).lease_groups();
-        assert_eq!(set.len(), 1);
-        assert_eq!(set[0].1.len(), Registry::standard().kinds().len());
-    }
 }

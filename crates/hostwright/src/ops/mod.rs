@@ -109,7 +109,7 @@ async fn guarded_metrics(State(state): State<AppState>, headers: axum::http::Hea
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
     record_pool_gauges(&state);
-    if let Err(err) = crate::jobs::record_depth_gauges(&state).await {
+    if let Err(err) = crate::jobs::record_depth_gauges(&state, &crate::workflows::job_registry()).await {
         tracing::warn!(error = %err, "reading the job queue's depth failed");
     }
     match &state.metrics {

@@ -27,7 +27,7 @@ use crate::invoices::service::{self as invoices, InvoiceError, TaxBuyer};
 use crate::invoices::settings::BillingSettings;
 
 /// The cookie holding the cart's token.
-pub const COOKIE: &str = "hw_cart";
+pub const COOKIE: &str = crate::web::cookies::CART;
 
 /// Carts nobody touched for this long are forgotten.
 pub const LIFETIME_DAYS: i64 = 30;

@@ -3,7 +3,6 @@
 //! The gateways themselves live in the `hostwright-gateways` crate.
 
 pub mod autopay;
-pub mod bench;
 pub mod gateways;
 pub mod handlers;
 pub mod jobs;

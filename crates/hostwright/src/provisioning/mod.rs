@@ -6,7 +6,6 @@
 //! jobs), never inside a web request: a page queues the work and shows where it stands.
 
 pub mod accounts;
-pub mod bench;
 pub mod calls;
 pub mod client;
 pub mod handlers;

@@ -55,7 +55,7 @@ impl FromRequestParts<AppState> for Page {
 impl Page {
     /// The page as rendered in a response that also sets a new session cookie: its forms carry
     /// tokens bound to that session, which is what the browser will send with them.
-    pub fn with_session(mut self, state: &AppState, kind: crate::auth::PrincipalKind, token: &str) -> Self {
+    pub fn with_session(mut self, state: &AppState, kind: crate::ids::PrincipalKind, token: &str) -> Self {
         if let Some(csrf) = &self.csrf {
             let rebound = csrf.with_session(kind, token);
             self.csrf_token = rebound.token(state);

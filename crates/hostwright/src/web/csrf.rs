@@ -41,18 +41,18 @@ impl CsrfSecret {
         let cookie = |base: &str| jar.get(&state.settings.cookie_name(base)).map(|c| c.value().to_owned());
         CsrfSecret {
             secret,
-            staff: cookie(crate::auth::session::STAFF_COOKIE).unwrap_or_default(),
-            client: cookie(crate::auth::session::CLIENT_COOKIE).unwrap_or_default(),
-            cart: cookie(crate::orders::cart::COOKIE).unwrap_or_default(),
+            staff: cookie(super::cookies::STAFF_SESSION).unwrap_or_default(),
+            client: cookie(super::cookies::CLIENT_SESSION).unwrap_or_default(),
+            cart: cookie(super::cookies::CART).unwrap_or_default(),
         }
     }
 
     /// The same secret bound to the session `token` of `kind`'s area, for a page rendered in
     /// the response that hands the browser that session.
-    pub fn with_session(&self, kind: crate::auth::PrincipalKind, token: &str) -> Self {
+    pub fn with_session(&self, kind: crate::ids::PrincipalKind, token: &str) -> Self {
         let mut rebound = self.clone();
         match kind.area() {
-            crate::auth::PrincipalKind::Staff => rebound.staff = token.to_owned(),
+            crate::ids::PrincipalKind::Staff => rebound.staff = token.to_owned(),
             _ => rebound.client = token.to_owned(),
         }
         rebound

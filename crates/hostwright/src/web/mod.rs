@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod context;
+pub mod cookies;
 pub mod csrf;
 pub mod current;
 pub mod error;

@@ -722,7 +722,7 @@ async fn a_batch_of_renewals_is_numbered_without_gaps_and_written_whole(mut app:
 /// where its calendar puts it.
 async fn renewal_batches_written_side_by_side_number_the_run_without_gaps(app: TestApp) {
     let on = day("2027-03-01");
-    automation::lab::seed(&app.state, 3_000, 3_000, on, 1.0, 7).await.unwrap();
+    hostwright::dev::daily_run_lab::seed(&app.state, 3_000, 3_000, on, 1.0, 7).await.unwrap();
     let numbered_before = app.scalar("SELECT COUNT(*) FROM invoices WHERE number LIKE '2027-%'").await;
 
     let run = automation::run_now(&app.state, Some(on), &[Task::Renewals], false, WAIT).await.unwrap();
@@ -751,7 +751,7 @@ async fn renewal_batches_written_side_by_side_number_the_run_without_gaps(app: T
 
     // The emails' jobs the batches queued, drained as the lab's check expects.
     app.run_jobs().await;
-    let check = automation::lab::check(&app.state, on).await.unwrap();
+    let check = hostwright::dev::daily_run_lab::check(&app.state, on).await.unwrap();
     assert_eq!(check.counts.get("duplicate_renewal_lines"), Some(&0), "{}", check.summary());
     assert_eq!(check.counts.get("renewal_lines"), Some(&3_000), "{}", check.summary());
     assert!(check.violations.is_empty(), "{}", check.summary());

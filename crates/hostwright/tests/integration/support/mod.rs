@@ -297,7 +297,7 @@ impl TestApp {
     /// Runs the queued jobs that are due, as a node's worker would, until none is left;
     /// returns how many ran.
     pub async fn run_jobs(&self) -> usize {
-        self.run_jobs_of(&hostwright::jobs::Registry::standard()).await
+        self.run_jobs_of(&hostwright::workflows::job_registry()).await
     }
 
     /// [`TestApp::run_jobs`] for the kinds of `registry`.

@@ -1,6 +1,13 @@
 //! Developer and operator tools: seed a database with realistic volumes and time the admin
 //! pages against it (`hostwright dev seed`, `hostwright dev bench`), and run many buyers
-//! through checkout at once (`hostwright dev bench-checkout`).
+//! through checkout at once (`hostwright dev bench-checkout`). The benchmarks of the billing
+//! run, webhooks and provisioning (`hostwright bench …`) and the daily-run lab's seeding and
+//! checks live here too, out of the domains they measure.
+
+pub mod billing_bench;
+pub mod daily_run_lab;
+pub mod provisioning_bench;
+pub mod webhook_bench;
 
 use std::time::{Duration, Instant};
 

@@ -20,13 +20,13 @@ use axum::routing::get;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbBackend, TransactionTrait};
 
-use super::servers::{self, ServerInput};
+use super::bench_product;
+use super::billing_bench::Scratch;
 use crate::audit::Actor;
-use crate::automation::bench::Scratch;
 use crate::config::Settings;
-use crate::dev::bench_product;
 use crate::ids::{ClientId, ServiceId};
 use crate::provisioning::Command;
+use crate::provisioning::servers::{self, ServerInput};
 use crate::services::lifecycle;
 use crate::services::model::service;
 use crate::state::AppState;
@@ -145,7 +145,7 @@ async fn run_in(mut settings: Settings, bench: &ProvisioningBench) -> anyhow::Re
         txn.commit().await?;
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let registry = Arc::new(crate::jobs::Registry::standard());
+    let registry = Arc::new(crate::workflows::job_registry());
     eprintln!("creating {} accounts with {} workers…", bench.accounts, bench.workers);
     let started = Instant::now();
     let workers = tokio::spawn(crate::jobs::worker::run(state.clone(), registry.clone(), bench.workers, stop_rx));

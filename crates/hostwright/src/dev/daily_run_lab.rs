@@ -14,7 +14,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Query;
 use sea_orm::{QueryOrder, QuerySelect, TransactionTrait};
 
-use super::settings::{self, AutomationSettings};
+use crate::automation::settings::{self, AutomationSettings};
 use crate::clients::model::client;
 use crate::services::model::service;
 use crate::state::AppState;
@@ -245,7 +245,9 @@ pub async fn check(state: &AppState, date: NaiveDate) -> anyhow::Result<Check> {
     let horizon = date.checked_add_days(Days::new(u64::from(settings.renewal_invoice_days))).unwrap_or(date);
     let services = service::Entity::find().order_by_asc(service::Column::Id).all(&state.db).await?;
     let mut lines_by_service: BTreeMap<i64, Vec<(NaiveDate, NaiveDate)>> = BTreeMap::new();
-    for l in line::Entity::find().filter(line::Column::Kind.eq(super::renewals::KIND)).all(&state.db).await? {
+    for l in
+        line::Entity::find().filter(line::Column::Kind.eq(crate::automation::renewals::KIND)).all(&state.db).await?
+    {
         if let (Some(s), Some(start), Some(end)) = (l.service_id, l.period_start, l.period_end) {
             lines_by_service.entry(s.0).or_default().push((start, end));
         }

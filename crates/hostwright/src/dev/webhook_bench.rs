@@ -18,14 +18,14 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbBackend};
 
 use hostwright_gateways::stripe::signature_header;
 
-use super::gateways::{self, GatewayInput, STRIPE};
-use super::model::payment;
-use super::service::{CHECKOUT, PENDING};
+use super::billing_bench::Scratch;
 use crate::audit::Actor;
-use crate::automation::bench::Scratch;
 use crate::config::Settings;
 use crate::ids::GatewayPaymentId;
 use crate::invoices::model::invoice;
+use crate::payments::gateways::{self, GatewayInput, STRIPE};
+use crate::payments::model::payment;
+use crate::payments::service::{CHECKOUT, PENDING};
 use crate::state::AppState;
 
 const SECRET: &str = "whsec_hostwright_bench";
@@ -95,7 +95,7 @@ async fn run_in(mut settings: Settings, bench: &WebhookBench) -> anyhow::Result<
     let app = crate::startup::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let registry = Arc::new(crate::jobs::Registry::standard());
+    let registry = Arc::new(crate::workflows::job_registry());
     let workers =
         tokio::spawn(crate::jobs::worker::run(state.clone(), registry, state.settings.job_workers.max(1), stop_rx));
 

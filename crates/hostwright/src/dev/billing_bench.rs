@@ -19,7 +19,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::Task;
+use crate::automation::Task;
 use crate::config::Settings;
 use crate::state::AppState;
 
@@ -95,7 +95,7 @@ async fn run_in(mut settings: Settings, bench: &BillingBench) -> anyhow::Result<
     };
     eprintln!("seeding {} services for {} clients on {backend}…", bench.services, bench.clients);
     let seeding = Instant::now();
-    super::lab::seed(&state, bench.services, bench.clients, bench_date(), bench.due_fraction, 2026).await?;
+    super::daily_run_lab::seed(&state, bench.services, bench.clients, bench_date(), bench.due_fraction, 2026).await?;
     add_vat_rule(db).await?;
     // A database in use is vacuumed and has its planner statistics (autovacuum keeps both),
     // and the pages its seeding dirtied are not the run's to write: a fresh one needs all three
@@ -113,7 +113,9 @@ async fn run_in(mut settings: Settings, bench: &BillingBench) -> anyhow::Result<
 
     reset_peak_rss();
     let started = Instant::now();
-    let outcome = super::run_now(&state, Some(bench_date()), &[Task::Renewals], false, Duration::from_secs(5)).await?;
+    let outcome =
+        crate::automation::run_now(&state, Some(bench_date()), &[Task::Renewals], false, Duration::from_secs(5))
+            .await?;
     let run = started.elapsed();
     let peak_rss_mb = peak_rss_mb();
     if let Some(error) = outcome.reports.iter().find_map(|r| r.error.clone()) {
@@ -131,7 +133,7 @@ async fn run_in(mut settings: Settings, bench: &BillingBench) -> anyhow::Result<
     }
     eprintln!("renewals done in {:.2} s; composing their emails…", run.as_secs_f64());
     let composing = Instant::now();
-    let registry = crate::jobs::Registry::standard();
+    let registry = crate::workflows::job_registry();
     while crate::jobs::worker::run_once(&state, &registry, "bench", 4).await? > 0 {}
     let emails_took = composing.elapsed();
     let emails = crate::db::count(db, "SELECT COUNT(*) AS n FROM email_outbox", Vec::new()).await?;
@@ -160,7 +162,7 @@ async fn run_in(mut settings: Settings, bench: &BillingBench) -> anyhow::Result<
 
 /// Services the renewal run must invoice on the bench date.
 async fn due_count(state: &AppState) -> anyhow::Result<i64> {
-    let settings = super::settings::load(&state.db).await?;
+    let settings = crate::automation::settings::load(&state.db).await?;
     let horizon = bench_date()
         .checked_add_days(chrono::Days::new(u64::from(settings.renewal_invoice_days)))
         .context("renewal horizon")?;
