@@ -12,7 +12,6 @@ use chrono::{Days, NaiveDate, NaiveTime};
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, TransactionTrait};
 
-use super::jobs::{CancelAtPeriodEnd, CancelUnpaidOrder, Overdue};
 use super::lease::{self, Held};
 use super::settings::AutomationSettings;
 use super::{TaskError, TaskReport};
@@ -21,7 +20,9 @@ use crate::db::clock_statement;
 use crate::ids::{InvoiceId, ServiceId};
 use crate::invoices::service::UNPAID;
 use crate::jobs::{self, Enqueue, Job};
+use crate::orders::manage::CancelUnpaidOrder;
 use crate::services::cancellations;
+use crate::services::jobs::{CancelAtPeriodEnd, Overdue};
 use crate::services::model::cancellation;
 use crate::state::AppState;
 

@@ -10,7 +10,6 @@
 mod dunning;
 pub mod handlers;
 mod housekeeping;
-pub mod jobs;
 pub mod lease;
 pub mod renewals;
 pub mod scheduler;

@@ -471,11 +471,11 @@ pub async fn after_invoice_paid(state: &AppState, id: InvoiceId) -> Result<usize
             // transaction). Suspended by staff for anything else: left as it is.
             if let Some(s) = service::Entity::find_by_id(service_id).one(&txn).await?
                 && s.status == "suspended"
-                && s.suspend_reason == super::jobs::OVERDUE_REASON
+                && s.suspend_reason == crate::services::jobs::OVERDUE_REASON
             {
                 crate::jobs::enqueue(
                     &txn,
-                    &super::jobs::Unsuspend { service_id, invoice_id: id },
+                    &crate::services::jobs::Unsuspend { service_id, invoice_id: id },
                     crate::jobs::Enqueue::unique(format!("unsuspend-paid:{service_id}:{id}")),
                 )
                 .await?;

@@ -415,3 +415,33 @@ impl Job for AcceptOrder {
             .map_err(|e| JobError::Retry(anyhow::anyhow!("accepting order #{}: {e:#}", self.order_id)))
     }
 }
+
+/// Cancel an order nobody paid anything for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CancelUnpaidOrder {
+    pub order_id: OrderId,
+}
+
+impl Job for CancelUnpaidOrder {
+    const KIND: &'static str = "order.cancel_unpaid";
+    const TIMEOUT: std::time::Duration = crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let state = &ctx.state;
+        let Some(order) = find(&state.db, self.order_id).await? else { return Ok(()) };
+        if order.status != PENDING {
+            return Ok(());
+        }
+        if let Some(invoice_id) = order.invoice_id {
+            match invoices::find(&state.db, invoice_id).await? {
+                Some(i) if i.status == invoices::UNPAID && i.received_minor() == 0 => {}
+                _ => return Ok(()),
+            }
+        }
+        let actor = Actor::system("automation");
+        match close_now(state, Some(ctx), &actor, self.order_id, CANCELLED).await {
+            Ok(()) | Err(OrderError::NotFound | OrderError::NotAllowed(_)) => Ok(()),
+            Err(OrderError::Internal(err)) => Err(JobError::Retry(err)),
+        }
+    }
+}

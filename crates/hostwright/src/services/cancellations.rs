@@ -15,13 +15,13 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, DbErr, QueryOrder, QuerySelect, TransactionTrait};
 
+use super::jobs::CancelAtPeriodEnd;
 use super::lifecycle::{self, LifecycleError};
 use super::model::{cancellation, service};
 use super::service::ServiceError;
 use super::status::Status;
 use super::store;
 use crate::audit::{self, Actor};
-use crate::automation::jobs::CancelAtPeriodEnd;
 use crate::ids::{CancellationRequestId, ServiceId};
 use crate::jobs::{self, Enqueue, JobContext};
 use crate::provisioning::Command;

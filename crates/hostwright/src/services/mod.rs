@@ -6,6 +6,7 @@ pub mod adding;
 pub mod admin_handlers;
 pub mod cancellations;
 pub mod client_handlers;
+pub mod jobs;
 pub mod lifecycle;
 pub mod model;
 pub mod module_handlers;

@@ -9,14 +9,13 @@ use crate::jobs::Registry;
 /// Every kind of job Hostwright has. A node claims only kinds it knows, so during a rolling
 /// upgrade an older node leaves a newer kind to the newer nodes.
 pub fn job_registry() -> Registry {
-    use crate::automation::jobs as automation;
     Registry::default()
         .with::<crate::invoices::paid::InvoicePaid>()
         .with::<crate::invoices::batch::IssuedEmails>()
-        .with::<automation::Overdue>()
-        .with::<automation::Unsuspend>()
-        .with::<automation::CancelAtPeriodEnd>()
-        .with::<automation::CancelUnpaidOrder>()
+        .with::<crate::services::jobs::Overdue>()
+        .with::<crate::services::jobs::Unsuspend>()
+        .with::<crate::services::jobs::CancelAtPeriodEnd>()
+        .with::<crate::orders::manage::CancelUnpaidOrder>()
         .with::<crate::payments::jobs::ProcessEvent>()
         .with::<crate::payments::jobs::CapturePayment>()
         .with::<crate::payments::autopay::ChargeInvoice>()

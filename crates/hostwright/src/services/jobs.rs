@@ -1,23 +1,21 @@
 //! The jobs the daily run and payments queue for what touches a customer's service: an
 //! overdue service suspended or terminated through its provisioning module, a paid one
-//! unsuspended, a cancellation request carried out at the end of its period, an unpaid order
-//! cancelled. Each checks, when it runs, that the reason it was queued for still holds (the
-//! client may have paid meanwhile, staff may have acted), so a late or repeated run does
-//! nothing.
+//! unsuspended, a cancellation request carried out at the end of its period. Each checks,
+//! when it runs, that the reason it was queued for still holds (the client may have paid
+//! meanwhile, staff may have acted), so a late or repeated run does nothing.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::cancellations::{self, Resolution};
+use super::lifecycle::{self, LifecycleError};
+use super::service::ServiceError;
+use super::status::Status;
+use super::store;
 use crate::audit::Actor;
-use crate::ids::{CancellationRequestId, InvoiceId, OrderId, ServiceId};
-use crate::invoices::service::UNPAID;
+use crate::ids::{CancellationRequestId, InvoiceId, ServiceId};
 use crate::jobs::{Job, JobContext, JobError};
 use crate::provisioning::Command;
-use crate::services::cancellations::{self, Resolution};
-use crate::services::lifecycle::{self, LifecycleError};
-use crate::services::service::ServiceError;
-use crate::services::status::Status;
-use crate::services::store;
 
 /// The suspension reason the daily run gives; only services suspended for it are
 /// unsuspended when paid.
@@ -113,36 +111,6 @@ impl Job for CancelAtPeriodEnd {
             Err(ServiceError::Invalid(errors)) => Err(JobError::Permanent(errors.to_string())),
             Err(ServiceError::Module(message)) => Err(JobError::Permanent(message)),
             Err(ServiceError::Internal(err)) => Err(JobError::Retry(err)),
-        }
-    }
-}
-
-/// Cancel an order nobody paid anything for.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CancelUnpaidOrder {
-    pub order_id: OrderId,
-}
-
-impl Job for CancelUnpaidOrder {
-    const KIND: &'static str = "order.cancel_unpaid";
-    const TIMEOUT: std::time::Duration = crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
-
-    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        use crate::orders::manage::{self, OrderError};
-        let state = &ctx.state;
-        let Some(order) = manage::find(&state.db, self.order_id).await? else { return Ok(()) };
-        if order.status != manage::PENDING {
-            return Ok(());
-        }
-        if let Some(invoice_id) = order.invoice_id {
-            match crate::invoices::service::find(&state.db, invoice_id).await? {
-                Some(i) if i.status == UNPAID && i.received_minor() == 0 => {}
-                _ => return Ok(()),
-            }
-        }
-        match manage::close_now(state, Some(ctx), &actor(), self.order_id, manage::CANCELLED).await {
-            Ok(()) | Err(OrderError::NotFound | OrderError::NotAllowed(_)) => Ok(()),
-            Err(OrderError::Internal(err)) => Err(JobError::Retry(err)),
         }
     }
 }
