@@ -14,15 +14,15 @@ use hostwright_core::{BillingCycle, Currency, DueSchedule, Line, Money, Period};
 use sea_orm::entity::prelude::*;
 use sea_orm::{DbErr, QueryOrder, TransactionTrait};
 
-use super::service::{ServiceError, cycles_of, host_name, parse_amount, parse_date};
+use super::service::{ServiceError, cycles_of, host_name, parse_amount, parse_date, typed_choices};
 use super::status::Status;
 use super::{lifecycle, store};
 use crate::audit::{self, Actor};
 use crate::catalog::model::{option, option_group, option_value, product};
 use crate::catalog::options::{self, OptionKind};
-use crate::catalog::pricing::{Choice, PricingError, Sale, price_selection};
+use crate::catalog::pricing::{PricingError, Sale, price_selection};
 use crate::clients::model::client;
-use crate::ids::{ClientId, ConfigOptionId, ConfigOptionValueId, InvoiceId, ProductId, ServiceId};
+use crate::ids::{ClientId, InvoiceId, ProductId, ServiceId};
 use crate::invoices::service::{self as invoices, BilledLine, TaxBuyer};
 use crate::invoices::settings;
 use crate::provisioning::Command;
@@ -107,41 +107,6 @@ pub async fn form_options(
             Some(FormOption { option, kind, values: own })
         })
         .collect())
-}
-
-/// Turns the typed `option.<id>` fields into pricing choices. Options of any product are read
-/// here; pricing then refuses those the product does not offer.
-pub(crate) async fn typed_choices(
-    db: &impl ConnectionTrait,
-    typed: &[(String, String)],
-    errors: &mut FormErrors,
-) -> Result<Vec<(ConfigOptionId, Choice)>, DbErr> {
-    let mut choices = Vec::new();
-    for (id_text, value) in typed {
-        let value = value.trim();
-        let field = format!("option.{id_text}");
-        let Ok(option_id) = id_text.parse::<ConfigOptionId>() else {
-            errors.add("options", "One of the options is not known; reload the page.");
-            continue;
-        };
-        if value.is_empty() {
-            continue;
-        }
-        let is_quantity = options::find_option(db, option_id)
-            .await?
-            .is_some_and(|o| OptionKind::parse(&o.kind) == Some(OptionKind::Quantity));
-        let choice = if is_quantity {
-            value.parse::<i64>().map(Choice::Quantity).ok()
-        } else {
-            value.parse::<ConfigOptionValueId>().map(Choice::Value).ok()
-        };
-        match choice {
-            Some(choice) => choices.push((option_id, choice)),
-            None if is_quantity => errors.add(&field, "Enter a whole number."),
-            None => errors.add(&field, "Choose one of the values."),
-        }
-    }
-    Ok(choices)
 }
 
 /// Which field a pricing refusal belongs to.

@@ -15,9 +15,10 @@ use super::model::service;
 use super::status::Status;
 use super::store;
 use crate::audit::{self, Actor};
+use crate::catalog::options::{self, OptionKind};
 use crate::catalog::pricing::{self, Choice, PricingError, Sale};
 use crate::catalog::service::{PaymentType, find_product};
-use crate::ids::{ClientId, ConfigOptionId, ProductId, ServiceId};
+use crate::ids::{ClientId, ConfigOptionId, ConfigOptionValueId, ProductId, ServiceId};
 use crate::invoices::model::{invoice, line};
 use crate::invoices::service::InvoiceError;
 use crate::state::AppState;
@@ -350,7 +351,7 @@ pub async fn update(state: &AppState, actor: &Actor, id: ServiceId, input: &Edit
     let old_choices = store::choices_of(&state.db, id).await?;
     let choices = match (&input.options, &product) {
         (Some(typed), Some(p)) => {
-            let choices = super::adding::typed_choices(&state.db, typed, &mut errors).await?;
+            let choices = typed_choices(&state.db, typed, &mut errors).await?;
             match pricing::check_choices(&state.db, p, &choices, Sale::Renewal).await {
                 Ok(_) => Some(choices),
                 Err(PricingError::Internal(err)) => return Err(ServiceError::Internal(err)),
@@ -442,6 +443,41 @@ pub async fn update(state: &AppState, actor: &Actor, id: ServiceId, input: &Edit
     audit::record(&txn, actor, "service.updated", Some(("service", id.0)), changes.join("; ")).await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// Turns the typed `option.<id>` fields into pricing choices. Options of any product are read
+/// here; pricing then refuses those the product does not offer.
+pub(crate) async fn typed_choices(
+    db: &impl ConnectionTrait,
+    typed: &[(String, String)],
+    errors: &mut FormErrors,
+) -> Result<Vec<(ConfigOptionId, Choice)>, DbErr> {
+    let mut choices = Vec::new();
+    for (id_text, value) in typed {
+        let value = value.trim();
+        let field = format!("option.{id_text}");
+        let Ok(option_id) = id_text.parse::<ConfigOptionId>() else {
+            errors.add("options", "One of the options is not known; reload the page.");
+            continue;
+        };
+        if value.is_empty() {
+            continue;
+        }
+        let is_quantity = options::find_option(db, option_id)
+            .await?
+            .is_some_and(|o| OptionKind::parse(&o.kind) == Some(OptionKind::Quantity));
+        let choice = if is_quantity {
+            value.parse::<i64>().map(Choice::Quantity).ok()
+        } else {
+            value.parse::<ConfigOptionValueId>().map(Choice::Value).ok()
+        };
+        match choice {
+            Some(choice) => choices.push((option_id, choice)),
+            None if is_quantity => errors.add(&field, "Enter a whole number."),
+            None => errors.add(&field, "Choose one of the values."),
+        }
+    }
+    Ok(choices)
 }
 
 #[cfg(test)]
