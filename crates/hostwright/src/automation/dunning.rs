@@ -13,7 +13,6 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, TransactionTrait};
 
 use super::lease::{self, Held};
-use super::settings::AutomationSettings;
 use super::{TaskError, TaskReport};
 use crate::catalog::model::product;
 use crate::db::clock_statement;
@@ -24,6 +23,7 @@ use crate::orders::manage::CancelUnpaidOrder;
 use crate::services::cancellations;
 use crate::services::jobs::{CancelAtPeriodEnd, Overdue};
 use crate::services::model::cancellation;
+use crate::site_settings::automation::AutomationSettings;
 use crate::state::AppState;
 
 /// A job to queue and how the report describes it.

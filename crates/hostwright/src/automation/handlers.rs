@@ -11,11 +11,11 @@ use minijinja::{Value, context};
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
-use super::settings::{self, AutomationSettings};
 use super::{Task, lease};
 use crate::audit::{self, Actor};
 use crate::db::ms_to_rfc3339;
 use crate::permissions::perm;
+use crate::site_settings::automation::{self as settings, AutomationSettings};
 use crate::state::AppState;
 use crate::web::current::Authorized;
 use crate::web::{AppResult, FormErrors, Page, flash};

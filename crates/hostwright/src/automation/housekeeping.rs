@@ -8,10 +8,10 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{Condition, QuerySelect, TransactionTrait};
 
 use super::lease::{self, Held};
-use super::settings::AutomationSettings;
 use super::{TaskError, TaskReport};
 use crate::mail::outbox;
 use crate::orders::model::cart;
+use crate::site_settings::automation::AutomationSettings;
 use crate::state::AppState;
 
 /// Rows deleted per transaction, so no run holds a long write lock.

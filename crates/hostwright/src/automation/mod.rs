@@ -13,7 +13,6 @@ mod housekeeping;
 pub mod lease;
 pub mod renewals;
 pub mod scheduler;
-pub mod settings;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +23,7 @@ use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::db::clock_statement;
+use crate::site_settings::automation as settings;
 use crate::state::AppState;
 use lease::Held;
 

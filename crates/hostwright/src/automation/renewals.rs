@@ -21,7 +21,6 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use super::lease::{self, Held};
-use super::settings::AutomationSettings;
 use crate::audit::{self, Actor};
 use crate::catalog::model::product;
 use crate::clients::model::client;
@@ -33,6 +32,7 @@ use crate::invoices::settings::{self as billing_settings, BillingSettings};
 use crate::orders::cart;
 use crate::services::cancellations;
 use crate::services::model::{cancellation, service};
+use crate::site_settings::automation::AutomationSettings;
 use crate::state::AppState;
 
 /// The line kind of a renewal; unique per (service, period start).

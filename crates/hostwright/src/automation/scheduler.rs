@@ -68,7 +68,7 @@ async fn run_if_due(state: &AppState, owner: &str, ttl: Duration) -> Result<(), 
 /// The business date the clock says it is, and whether the run hour has come.
 async fn business_now(state: &AppState) -> Result<(NaiveDate, bool), sea_orm::DbErr> {
     let billing = crate::invoices::settings::load(&state.db).await?;
-    let settings = super::settings::load(&state.db).await?;
+    let settings = crate::site_settings::automation::load(&state.db).await?;
     let local = state.clock.now().with_timezone(&billing.tz());
     Ok((local.date_naive(), local.hour() >= settings.run_hour))
 }

@@ -4,8 +4,11 @@
 
 pub mod addon_handlers;
 pub mod addons;
+pub mod choice_forms;
 pub mod handlers;
 pub mod model;
+pub mod module_handlers;
+pub mod module_settings;
 pub mod option_handlers;
 pub mod options;
 pub mod pricing;
@@ -26,6 +29,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/catalog/products/{id}", get(handlers::show_product).post(handlers::update_product))
         .route("/admin/catalog/products/{id}/prices", post(handlers::update_prices))
         .route("/admin/catalog/products/{id}/upgrades", post(handlers::update_upgrades))
+        .route(
+            "/admin/catalog/products/{id}/module",
+            get(module_handlers::product_module_form).post(module_handlers::save_product_module),
+        )
+        .route("/admin/catalog/products/{id}/module/packages", post(module_handlers::read_packages))
         .route("/admin/catalog/products/{id}/option-groups", post(handlers::update_product_option_groups))
         .route(
             "/admin/catalog/option-groups",

@@ -162,7 +162,7 @@ async fn run_in(mut settings: Settings, bench: &BillingBench) -> anyhow::Result<
 
 /// Services the renewal run must invoice on the bench date.
 async fn due_count(state: &AppState) -> anyhow::Result<i64> {
-    let settings = crate::automation::settings::load(&state.db).await?;
+    let settings = crate::site_settings::automation::load(&state.db).await?;
     let horizon = bench_date()
         .checked_add_days(chrono::Days::new(u64::from(settings.renewal_invoice_days)))
         .context("renewal horizon")?;

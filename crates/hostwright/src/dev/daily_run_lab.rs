@@ -14,9 +14,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Query;
 use sea_orm::{QueryOrder, QuerySelect, TransactionTrait};
 
-use crate::automation::settings::{self, AutomationSettings};
 use crate::clients::model::client;
 use crate::services::model::service;
+use crate::site_settings::automation::{self as settings, AutomationSettings};
 use crate::state::AppState;
 
 const CYCLES: [(&str, u32); 4] = [("monthly", 60), ("quarterly", 15), ("semi_annually", 5), ("annually", 20)];

@@ -16,7 +16,8 @@ use serde::Deserialize;
 
 use super::model::{invoice, tax_rule};
 use super::numbering::Pattern;
-use super::service::{self, DraftInput, InvoiceError, InvoiceQuery, LineInput, PaymentInput, PaymentOutcome};
+use super::receipts::{self, MANUAL_METHODS, PaymentInput, PaymentOutcome};
+use super::service::{self, DraftInput, InvoiceError, InvoiceQuery, LineInput};
 use super::settings::{self, BillingSettings};
 use super::views::{actor, currency_of, currency_table, invoice_error, money, note_row, pdf_response};
 use crate::audit;
@@ -306,7 +307,7 @@ async fn invoice_detail(state: &AppState, i: &invoice::Model) -> AppResult<Value
         .await?
         .into_iter()
         .map(|p| {
-            let method = service::MANUAL_METHODS.iter().find(|(k, _)| *k == p.method).map(|(_, l)| *l).unwrap_or("Other");
+            let method = MANUAL_METHODS.iter().find(|(k, _)| *k == p.method).map(|(_, l)| *l).unwrap_or("Other");
             context! { amount => money(p.amount_minor, currency), fee => money(p.fee_minor, currency), method => method, reference => p.reference, paid_on => p.paid_on.to_string() }
         })
         .collect();
@@ -334,7 +335,7 @@ async fn render_invoice(
         current_staff => current.template_value(),
         nav => "invoices",
         payment_form => payment_form,
-        methods => service::MANUAL_METHODS.iter().map(|(k, l)| (*k, *l)).collect::<Vec<_>>(),
+        methods => MANUAL_METHODS.iter().map(|(k, l)| (*k, *l)).collect::<Vec<_>>(),
         history => crate::audit::handlers::for_entity(&state.db, "invoice", i.id.0, 50).await?,
         errors => errors,
         can_manage => current.can(Permission::InvoicesManage),
@@ -437,7 +438,7 @@ pub async fn record_payment(
         paid_on: form.paid_on.clone(),
         idempotency_key: form.key.clone(),
     };
-    match service::record_payment(&state, &actor(&current, &page), id, &input).await {
+    match receipts::record_payment(&state, &actor(&current, &page), id, &input).await {
         Ok(PaymentOutcome::Recorded { paid_in_full: true }) => {
             state.jobs_wakeup.notify_one();
             Ok(flash::redirect(&state, &to, "success", "Payment recorded; the invoice is paid."))

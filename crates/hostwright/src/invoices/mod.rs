@@ -11,6 +11,7 @@ pub mod model;
 pub mod numbering;
 pub mod paid;
 pub mod pdf;
+pub mod receipts;
 pub mod service;
 pub mod settings;
 mod views;

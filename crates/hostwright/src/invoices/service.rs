@@ -1,5 +1,5 @@
 //! Invoice use cases: drafts computed by the money core, issuing with a gapless number,
-//! manual payments (idempotent per form submission), cancellation. Issued invoices are
+//! settling what was received (`receipts` records it), cancellation. Issued invoices are
 //! never edited; corrections are credit notes.
 
 use std::str::FromStr;
@@ -32,10 +32,6 @@ pub const CANCELLED: &str = "cancelled";
 pub const REFUNDED: &str = "refunded";
 pub const COLLECTIONS: &str = "collections";
 pub const STATUSES: [&str; 6] = [DRAFT, UNPAID, PAID, CANCELLED, REFUNDED, COLLECTIONS];
-
-/// Ways staff record a payment by hand.
-pub const MANUAL_METHODS: [(&str, &str); 4] =
-    [("bank_transfer", "Bank transfer"), ("cheque", "Cheque"), ("cash", "Cash"), ("other", "Other")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvoiceError {
@@ -597,141 +593,6 @@ pub async fn resend(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<()
 }
 
 /// A payment staff record by hand.
-#[derive(Debug, Clone, Default)]
-pub struct PaymentInput {
-    pub amount: String,
-    pub fee: String,
-    pub method: String,
-    pub reference: String,
-    pub paid_on: String,
-    /// Identifies one submission of the payment form.
-    pub idempotency_key: String,
-}
-
-/// How a manual payment's form key is stored: under its invoice.
-fn manual_payment_key(invoice: InvoiceId, form_key: &str) -> String {
-    format!("manual:{invoice}:{form_key}")
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum PaymentOutcome {
-    Recorded { paid_in_full: bool },
-    AlreadyRecorded,
-}
-
-pub async fn record_payment(
-    state: &AppState,
-    actor: &Actor,
-    id: InvoiceId,
-    input: &PaymentInput,
-) -> Result<PaymentOutcome, InvoiceError> {
-    let current = find(&state.db, id).await?.ok_or(InvoiceError::NotFound)?;
-    // The key finds a submission of this very form, for this invoice, and nothing else: it is
-    // stored under the invoice (keys stored before that were the form's key alone).
-    let form_key = input.idempotency_key.trim();
-    if payment::Entity::find()
-        .filter(payment::Column::InvoiceId.eq(id))
-        .filter(payment::Column::IdempotencyKey.is_in([manual_payment_key(id, form_key), form_key.to_owned()]))
-        .one(&state.db)
-        .await?
-        .is_some()
-    {
-        return Ok(PaymentOutcome::AlreadyRecorded);
-    }
-    if current.status != UNPAID && current.status != COLLECTIONS {
-        return Err(InvoiceError::NotAllowed("Payments can be recorded on unpaid invoices only."));
-    }
-    let currency = stored_currency(&state.db, &current.currency_code).await?;
-    let today = today(&state.db).await?;
-    let mut errors = FormErrors::new();
-    let amount = match Money::parse(input.amount.trim(), currency) {
-        Ok(m) if m.is_positive() && m.minor() <= current.balance_minor() => Some(m),
-        Ok(m) if m.is_positive() => {
-            errors.add(
-                "amount",
-                format!(
-                    "The balance is {}; record at most that.",
-                    Money::from_minor(current.balance_minor(), currency)
-                ),
-            );
-            None
-        }
-        _ => {
-            errors.add("amount", format!("Enter the amount received, e.g. 10.00 ({}).", currency.code()));
-            None
-        }
-    };
-    let fee = match input.fee.trim() {
-        "" => Some(Money::zero(currency)),
-        text => Money::parse(text, currency).ok().filter(|m| !m.is_negative()).or_else(|| {
-            errors.add("fee", "Enter the fee the bank charged, or leave it empty.");
-            None
-        }),
-    };
-    if !MANUAL_METHODS.iter().any(|(key, _)| *key == input.method) {
-        errors.add("method", "Choose how the money arrived.");
-    }
-    let reference = input.reference.trim();
-    if reference.chars().count() > 200 {
-        errors.add("reference", "Use at most 200 characters.");
-    }
-    let paid_on = match input.paid_on.trim() {
-        "" => Some(today),
-        text => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().filter(|d| *d <= today).or_else(|| {
-            errors.add("paid_on", "Enter the date the money arrived (YYYY-MM-DD, not in the future).");
-            None
-        }),
-    };
-    let key = input.idempotency_key.trim();
-    if key.len() < 16 || key.len() > 64 {
-        errors.add("_form", "This form is out of date; reload the page and try again.");
-    }
-    let (Some(amount), Some(fee), Some(paid_on), true) = (amount, fee, paid_on, errors.is_empty()) else {
-        return Err(InvoiceError::Invalid(errors));
-    };
-    let txn = state.db.begin().await?;
-    let inserted = payment::ActiveModel {
-        invoice_id: Set(id),
-        amount_minor: Set(amount.minor()),
-        fee_minor: Set(fee.minor()),
-        method: Set(input.method.clone()),
-        reference: Set(reference.to_owned()),
-        paid_on: Set(paid_on),
-        staff_id: Set(actor.id),
-        idempotency_key: Set(manual_payment_key(id, key)),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await;
-    if let Err(err) = inserted {
-        txn.rollback().await?;
-        if crate::web::forms::is_unique_violation(&err) {
-            return Ok(PaymentOutcome::AlreadyRecorded);
-        }
-        return Err(err.into());
-    }
-    let settled = receive(&txn, &current, Received::Payment(amount.minor()), paid_on).await?;
-    let mut summary = format!(
-        "Recorded {amount} by {} (ref. {})",
-        input.method,
-        if reference.is_empty() { "none" } else { reference }
-    );
-    if let Some(number) = &settled.legal_number {
-        summary.push_str(&format!("; paid in full, legal number {number}"));
-    } else if settled.paid_in_full {
-        summary.push_str("; paid in full");
-    }
-    audit::record(&txn, actor, "invoice.payment_recorded", Some(("invoice", id.0)), summary).await?;
-    let method = MANUAL_METHODS.iter().find(|(k, _)| *k == input.method).map_or("Other", |(_, label)| *label);
-    crate::payments::service::send_receipt(state, &txn, current.client_id, Some(id), amount, method, reference)
-        .await
-        .map_err(InvoiceError::Internal)?;
-    txn.commit().await?;
-    state.outbox_wakeup.notify_one();
-    Ok(PaymentOutcome::Recorded { paid_in_full: settled.paid_in_full })
-}
-
 /// Money that reached an unpaid invoice.
 #[derive(Debug, Clone, Copy)]
 pub enum Received {

@@ -9,11 +9,11 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::manage::{self, OrderError, OrderQuery, STATUSES};
-use super::settings::{self as order_settings, OrderSettings};
 use super::store_handlers::{order_row, order_services};
 use crate::audit::{self, Actor};
 use crate::ids::{ClientId, OrderId};
 use crate::permissions::{Permission, perm};
+use crate::site_settings::ordering::{self as order_settings, OrderSettings};
 use crate::state::AppState;
 use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};

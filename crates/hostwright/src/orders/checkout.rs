@@ -20,7 +20,6 @@ use super::cart::{self, CartError, Quote};
 use super::coupons;
 use super::manage::{AcceptOrder, PENDING, accept_automatically};
 use super::model::{cart as cart_model, order};
-use super::settings as order_settings;
 use crate::audit::{self, Actor};
 use crate::catalog::service as catalog;
 use crate::clients::contacts::send_billing_email;
@@ -30,6 +29,7 @@ use crate::invoices::service::{self as invoices, BilledLine, InvoiceError, Recei
 use crate::invoices::settings as billing_settings;
 use crate::services::status::Status;
 use crate::services::store::{self as services, NewAddon, NewService};
+use crate::site_settings::ordering as order_settings;
 use crate::state::AppState;
 
 /// How an order says it is paid: the gateway's name staff know it by.

@@ -299,7 +299,7 @@ pub async fn delete(state: &AppState, actor: &Actor, id: OrderId) -> Result<Stri
 
 /// After an invoice was paid: accept the order it belongs to when the setting says so.
 pub async fn after_invoice_paid(state: &AppState, invoice_id: InvoiceId) -> Result<(), OrderError> {
-    let settings = super::settings::load(&state.db).await?;
+    let settings = crate::site_settings::ordering::load(&state.db).await?;
     if !settings.auto_accept_paid {
         return Ok(());
     }

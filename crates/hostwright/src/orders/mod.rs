@@ -8,7 +8,6 @@ pub mod coupon_handlers;
 pub mod coupons;
 pub mod manage;
 pub mod model;
-pub mod settings;
 pub mod store_handlers;
 
 use axum::Router;

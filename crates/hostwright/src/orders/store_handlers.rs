@@ -17,16 +17,16 @@ use serde::Deserialize;
 use super::cart::{self, CartError, ItemInput, Needs, Quote};
 use super::checkout::{self, CheckoutError, PlaceOrder, Placed};
 use super::model::{cart as cart_model, order};
-use super::settings as order_settings;
-use crate::catalog::model::{addon, group, option, option_value, price, product};
-use crate::catalog::options::{self, OptionKind};
-use crate::catalog::pricing::Choice;
+use crate::catalog::choice_forms::{ValuePrices, option_row, parse_choices};
+use crate::catalog::model::{addon, group, price, product};
+use crate::catalog::options;
 use crate::catalog::service::{self as catalog, PaymentType};
 use crate::clients::handlers::{RegisterForm, attempt_registration, registration_context};
 use crate::crypto::random_token;
-use crate::ids::{AddonId, CartItemId, ConfigOptionId, ConfigOptionValueId, OrderId, ProductGroupId, ProductId};
+use crate::ids::{AddonId, CartItemId, OrderId, ProductGroupId, ProductId};
 use crate::invoices::settings as billing_settings;
 use crate::services::store as services;
+use crate::site_settings::ordering as order_settings;
 use crate::state::AppState;
 use crate::web::current::CurrentClient;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
@@ -376,9 +376,6 @@ async fn product_page(
     state.render_status(status, page, "client/store/product.html", ctx).await
 }
 
-/// What each option value costs on the order form, per cycle key (empty when it adds nothing).
-pub(crate) type ValuePrices = BTreeMap<ConfigOptionValueId, BTreeMap<String, String>>;
-
 /// A price as the order form notes it next to a choice: `+9.99 EUR + 5.00 EUR setup`; empty
 /// when the choice costs nothing or is not priced in that cycle and currency.
 fn price_note(stored: Option<(i64, i64)>, currency: Currency, sign: &str, suffix: &str) -> String {
@@ -392,43 +389,6 @@ fn price_note(stored: Option<(i64, i64)>, currency: Currency, sign: &str, suffix
         note = if note.is_empty() { format!("{sign}{fee}") } else { format!("{note} + {fee}") };
     }
     note
-}
-
-/// An option as the order and upgrade forms show it, with what was typed (`opt_<id>` fields)
-/// and, on the order form, what each value costs per cycle.
-pub(crate) fn option_row(
-    o: &option::Model,
-    values: &[option_value::Model],
-    typed: &BTreeMap<String, String>,
-    prices: &ValuePrices,
-) -> Value {
-    let kind = OptionKind::parse(&o.kind).unwrap_or(OptionKind::Dropdown);
-    let field = format!("opt_{}", o.id);
-    let typed_value = typed.get(&field).cloned().unwrap_or_default();
-    let own: Vec<Value> = values
-        .iter()
-        .filter(|v| v.option_id == o.id && !v.hidden)
-        .map(|v| {
-            context! {
-                id => v.id,
-                label => v.label.clone(),
-                checked => typed_value == v.id.to_string(),
-                prices => prices.get(&v.id).cloned().unwrap_or_default(),
-            }
-        })
-        .collect();
-    context! {
-        id => o.id,
-        field => field,
-        name => o.name.clone(),
-        kind => kind.key(),
-        values => own,
-        min => o.quantity_min,
-        max => o.quantity_max,
-        step => o.quantity_step.max(1),
-        unit => o.unit_label.clone(),
-        typed => if typed_value.is_empty() && kind == OptionKind::Quantity { o.quantity_min.to_string() } else { typed_value },
-    }
 }
 
 /// A product the store still sells, or why not (an unknown or retired product).
@@ -487,52 +447,6 @@ pub struct AddForm {
     /// `opt_<option id>` and `addon_<add-on id>` fields.
     #[serde(flatten)]
     extra: BTreeMap<String, String>,
-}
-
-/// The most option and add-on fields one form may carry: far more than any product has, and
-/// few enough that a form of a million fields is refused before any work.
-pub(crate) const MAX_CHOICE_FIELDS: usize = 200;
-
-/// Reads the option and add-on fields. Only ids are taken from the form: what they mean is
-/// looked up (all in one query), and pricing checks they belong to the product.
-pub(crate) async fn parse_choices(
-    state: &AppState,
-    fields: &BTreeMap<String, String>,
-) -> AppResult<(Vec<(ConfigOptionId, Choice)>, Vec<AddonId>)> {
-    let chosen = fields.keys().filter(|k| k.starts_with("opt_") || k.starts_with("addon_")).count();
-    if chosen > MAX_CHOICE_FIELDS {
-        return Err(AppError::BadRequest("That is more options than any product has.".into()));
-    }
-    let option_ids = fields.keys().filter_map(|k| k.strip_prefix("opt_")?.parse::<ConfigOptionId>().ok());
-    let known: BTreeMap<ConfigOptionId, _> =
-        options::find_options(&state.db, option_ids).await?.into_iter().map(|o| (o.id, o)).collect();
-    let mut choices = Vec::new();
-    let mut addons = Vec::new();
-    for (key, value) in fields {
-        if let Some(id) = key.strip_prefix("opt_") {
-            let value = value.trim();
-            let (Ok(option_id), false) = (id.parse::<ConfigOptionId>(), value.is_empty()) else { continue };
-            let Some(o) = known.get(&option_id) else {
-                choices.push((option_id, Choice::Quantity(0)));
-                continue;
-            };
-            let choice = if OptionKind::parse(&o.kind) == Some(OptionKind::Quantity) {
-                Choice::Quantity(
-                    value.parse().map_err(|_| AppError::BadRequest(format!("{}: enter a number.", o.name)))?,
-                )
-            } else {
-                Choice::Value(
-                    value.parse::<ConfigOptionValueId>().map_err(|_| AppError::BadRequest("Choose a value.".into()))?,
-                )
-            };
-            choices.push((option_id, choice));
-        } else if let Some(id) = key.strip_prefix("addon_")
-            && let Ok(addon_id) = id.parse::<AddonId>()
-        {
-            addons.push(addon_id);
-        }
-    }
-    Ok((choices, addons))
 }
 
 pub async fn add_to_cart(

@@ -20,11 +20,11 @@ use super::gateways::{self, STRIPE};
 use super::methods;
 use super::model::payment;
 use super::service::{self, AUTOMATIC, CHECKOUT, EXPIRED, PENDING, UNKNOWN};
-use crate::automation::settings::AutomationSettings;
 use crate::ids::{GatewayPaymentId, InvoiceId};
 use crate::invoices::model::invoice;
 use crate::invoices::service::{self as invoices, COLLECTIONS, UNPAID};
 use crate::jobs::{self, Enqueue, Job, JobContext, JobError};
+use crate::site_settings::automation::AutomationSettings;
 use crate::state::AppState;
 
 /// The attempt slot of an invoice due `due` on business date `date`: 0 for the first charge

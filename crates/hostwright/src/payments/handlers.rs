@@ -212,7 +212,7 @@ pub async fn pay_options(state: &AppState, invoice: &crate::invoices::model::inv
         && offered.iter().any(|g| g.key == STRIPE)
         && let Some(card) = super::methods::default_method(&state.db, invoice.client_id, STRIPE).await?
     {
-        let settings = crate::automation::settings::load(&state.db).await?;
+        let settings = crate::site_settings::automation::load(&state.db).await?;
         let on = super::autopay::slot_date(invoice.due_date, 0, settings.auto_charge_days_before, &[]);
         auto_charge = Some(context! { card => super::methods::describe(&card), on => on.map(|d| d.to_string()) });
     }

@@ -19,9 +19,9 @@ use super::model::{customer, payment};
 use crate::audit::{self, Actor};
 use crate::clients::model::client;
 use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
-use crate::invoices::account_credit::{self, MoveError, Movement};
-use crate::invoices::model::{invoice, payment as invoice_payment};
-use crate::invoices::service::{self as invoices, COLLECTIONS, InvoiceError, PAID, Received, UNPAID};
+use crate::invoices::model::invoice;
+use crate::invoices::receipts::{self, Incoming};
+use crate::invoices::service::{self as invoices, COLLECTIONS, InvoiceError, PAID, UNPAID};
 use crate::jobs::JobContext;
 use crate::state::AppState;
 
@@ -589,7 +589,7 @@ async fn failure_email(
         Some(id) => super::model::method::Entity::find_by_id(id).one(txn).await?.map(|m| super::methods::describe(&m)),
         None => None,
     };
-    let settings = crate::automation::settings::load(txn).await?;
+    let settings = crate::site_settings::automation::load(txn).await?;
     let next = super::autopay::next_attempt(&settings, i.due_date, &record.attempt_key);
     let ctx = minijinja::context! {
         number => i.display_number(),
@@ -651,7 +651,7 @@ pub(super) async fn succeed(
     }
     let actor = Actor::system(gateways::label(&record.gateway));
     let received = Money::from_minor(amount.minor, currency(&txn, &amount.currency).await?);
-    let booking = book(&txn, &actor, record, payment_ref, amount, received).await?;
+    let booking = book(state, &txn, &actor, record, payment_ref, amount, received).await?;
     let mut update = Query::update();
     update
         .table(payment::Entity)
@@ -666,59 +666,10 @@ pub(super) async fn succeed(
     let outcome = booking.outcome;
     let summary = format!("Received {received} by {} ({payment_ref}): {outcome}", gateways::label(&record.gateway));
     audit::record(&txn, &actor, "payment.received", Some(("payment", record.id.0)), summary).await?;
-    if booking.applied {
-        receipt_email(state, &txn, record, payment_ref, received).await?;
-    }
     ctx.fence(&txn).await?;
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
     Ok(Applied::to(record.id, outcome))
-}
-
-/// Thanks the client for money that reached their invoice (or their account credit).
-async fn receipt_email(
-    state: &AppState,
-    txn: &DatabaseTransaction,
-    record: &payment::Model,
-    payment_ref: &str,
-    received: Money,
-) -> Result<(), PaymentError> {
-    // The name clients know the gateway by.
-    let method = gateways::load(txn, &record.gateway).await?.display_name;
-    send_receipt(state, txn, record.client_id, record.invoice_id, received, &method, payment_ref)
-        .await
-        .map_err(|e| PaymentError::Db(DbErr::Custom(format!("{e:#}"))))
-}
-
-/// Queues the "payment received" email for money `received` by `method`, in the caller's
-/// transaction, after the invoice (if any) was updated in it.
-pub async fn send_receipt(
-    state: &AppState,
-    txn: &impl ConnectionTrait,
-    client_id: ClientId,
-    invoice_id: Option<InvoiceId>,
-    received: Money,
-    method: &str,
-    reference: &str,
-) -> anyhow::Result<()> {
-    let Some(owner) = crate::clients::store::find(txn, client_id).await? else { return Ok(()) };
-    if owner.anonymised_at.is_some() {
-        return Ok(());
-    }
-    let invoice = match invoice_id {
-        Some(id) => invoices::find(txn, id).await?,
-        None => None,
-    };
-    let ctx = minijinja::context! {
-        amount => received.to_string(),
-        method => method,
-        reference => reference,
-        number => invoice.as_ref().map(invoice::Model::display_number),
-        paid_in_full => invoice.as_ref().is_some_and(|i| i.status == PAID),
-        balance => invoice.as_ref().map(|i| Money::from_minor(std::cmp::max(i.balance_minor(), 0), received.currency()).to_string()),
-        link => invoice_id.map(|id| state.settings.url(&format!("/account/invoices/{id}"))),
-    };
-    crate::clients::contacts::send_billing_email(state, txn, &owner, "payment_received", ctx).await
 }
 
 /// An amount in a payment's currency, as people read it.
@@ -748,9 +699,11 @@ impl Booking {
     }
 }
 
-/// Puts money received on its invoice, any excess on the client's account credit; or, when
-/// it must not be applied, holds it and says why.
+/// Puts money received on its invoice, any excess on the client's account credit (both
+/// through `invoices::receipts`, which also sends the receipt); or, when it must not be
+/// applied, holds it and says why.
 async fn book(
+    state: &AppState,
     txn: &DatabaseTransaction,
     actor: &Actor,
     record: &payment::Model,
@@ -776,36 +729,31 @@ async fn book(
     if !payable && current.status != PAID {
         return Ok(Booking::held(format!("Invoice {} is {}: not applied.", current.display_number(), current.status)));
     }
-    let today = invoices::today(txn).await?;
-    let fee = gateways::load(txn, &record.gateway).await?.options.fee(received);
-    let to_invoice = if payable { std::cmp::min(received.minor(), current.balance_minor()) } else { 0 };
-    let excess = received.minor() - to_invoice;
+    let gateway = gateways::load(txn, &record.gateway).await?;
+    let incoming = Incoming {
+        amount: received,
+        fee: gateway.options.fee(received),
+        method: &record.gateway,
+        // The name clients know the gateway by.
+        method_label: &gateway.display_name,
+        reference: payment_ref,
+        paid_on: invoices::today(txn).await?,
+        staff_id: None,
+        idempotency_key: format!("{}:{payment_ref}", record.gateway),
+        gateway_payment_id: Some(record.id),
+    };
+    let booked = match receipts::receive_payment(state, txn, actor, &current, &incoming).await {
+        Ok(Some(booked)) => booked,
+        Ok(None) => return Err(PaymentError::Conflict("this payment was received on its invoice already")),
+        // Another receipt changed the invoice meanwhile: the job tries again.
+        Err(InvoiceError::NotAllowed(why)) => return Err(PaymentError::Conflict(why)),
+        Err(other) => return Err(other.into()),
+    };
     let mut outcome = String::new();
-    if to_invoice > 0 {
-        invoice_payment::ActiveModel {
-            invoice_id: Set(invoice_id),
-            amount_minor: Set(to_invoice),
-            fee_minor: Set(fee.minor()),
-            method: Set(record.gateway.clone()),
-            reference: Set(payment_ref.to_owned()),
-            paid_on: Set(today),
-            staff_id: Set(None),
-            idempotency_key: Set(format!("{}:{payment_ref}", record.gateway)),
-            created_at: Set(Utc::now()),
-            payment_id: Set(Some(record.id)),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
-        let settled =
-            invoices::receive(txn, &current, Received::Payment(to_invoice), today).await.map_err(|e| match e {
-                // Another receipt changed the invoice meanwhile: the job tries again.
-                InvoiceError::NotAllowed(why) => PaymentError::Conflict(why),
-                other => other.into(),
-            })?;
+    if let Some(settled) = booked.settled {
         outcome = format!(
             "{} on invoice {}",
-            Money::from_minor(to_invoice, received.currency()),
+            booked.to_invoice,
             settled.legal_number.unwrap_or_else(|| current.display_number())
         );
         if settled.paid_in_full {
@@ -813,31 +761,11 @@ async fn book(
         }
     }
     let mut flag = String::new();
-    if excess > 0 {
-        let reason = format!(
-            "Paid {} more than invoice {} owed",
-            Money::from_minor(excess, received.currency()),
-            current.display_number()
-        );
-        let movement = Movement {
-            client_id: record.client_id,
-            currency: received.currency(),
-            amount_minor: excess,
-            kind: account_credit::OVERPAYMENT,
-            reason: &reason,
-            invoice_id: Some(invoice_id),
-            credit_note_id: None,
-            idempotency_key: Some(&format!("overpayment:{}", record.id)),
-        };
-        match account_credit::move_credit(txn, actor, &movement).await {
-            Ok(_) | Err(MoveError::Duplicate) => {}
-            Err(MoveError::Insufficient) => return Err(PaymentError::Conflict("account credit cannot go below zero")),
-            Err(MoveError::Db(err)) => return Err(err.into()),
-        }
+    if booked.to_credit.is_positive() {
         if !outcome.is_empty() {
             outcome.push_str("; ");
         }
-        outcome.push_str(&format!("{} to account credit", Money::from_minor(excess, received.currency())));
+        outcome.push_str(&format!("{} to account credit", booked.to_credit));
         if !payable {
             flag =
                 format!("Invoice {} was paid already: the payment went to account credit.", current.display_number());

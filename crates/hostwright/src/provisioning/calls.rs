@@ -1,12 +1,19 @@
 //! The module log: one row per call a module made, with its outcome and its exchanges with
 //! the server, which the module redacted before they got here.
 
+use std::time::Instant;
+
 use chrono::Utc;
-use hostwright_provisioning::Exchange;
+use hostwright_provisioning::{Account, Exchange, ModuleError};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 
+use super::servers::server;
+use super::{AnyModule, Call, Done};
+use crate::audit::Actor;
 use crate::ids::{JobId, ModuleCallId, ServerId, ServiceId};
+use crate::jobs::JobContext;
+use crate::state::AppState;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "module_calls")]
@@ -65,6 +72,49 @@ pub async fn record(db: &impl ConnectionTrait, r: Record<'_>) -> Result<ModuleCa
     .insert(db)
     .await?;
     Ok(row.id)
+}
+
+/// Makes one module call and keeps it in the module log, whatever its outcome. The outer
+/// `Result` is the log's own failure; the inner one is the call's.
+#[allow(clippy::too_many_arguments)]
+pub async fn call_logged(
+    state: &AppState,
+    ctx: Option<&JobContext>,
+    actor: &Actor,
+    module: &AnyModule,
+    server_row: Option<&server::Model>,
+    service_id: Option<ServiceId>,
+    server: &hostwright_provisioning::Server,
+    account: &Account,
+    call: &Call,
+) -> Result<Result<Done, ModuleError>, DbErr> {
+    let started = Instant::now();
+    let mut log = Vec::new();
+    let outcome = module.call(server, account, call, &mut log).await;
+    let message = match &outcome {
+        Ok(done) => done.summary(),
+        Err(err) => err.to_string(),
+    };
+    if let Err(err) = &outcome {
+        tracing::warn!(service = ?service_id, call = %call.key(), error = %err, "module call failed");
+    }
+    record(
+        &state.db,
+        Record {
+            service_id,
+            server_id: server_row.map(|s| s.id),
+            job_id: ctx.map(|c| c.id),
+            module: module.info().key,
+            action: call.key(),
+            ok: outcome.is_ok(),
+            message,
+            exchanges: &log,
+            duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            actor: &actor.label,
+        },
+    )
+    .await?;
+    Ok(outcome)
 }
 
 /// The latest calls about a service, newest first.

@@ -1,5 +1,7 @@
-//! The admin pages of provisioning: servers (with their module's settings and a connection
-//! test that runs as a job), server groups, and a product's module settings.
+//! The admin pages of provisioning: a server (with its module's settings and a connection
+//! test that runs as a job) and server groups. The servers overview, which counts the
+//! accounts on each, is the services' (`services::server_handlers`); a product's module
+//! settings are the catalog's (`catalog::module_handlers`).
 
 use std::collections::BTreeMap;
 
@@ -11,10 +13,10 @@ use axum::{Form, Router};
 use hostwright_provisioning::{Field, FieldKind, ModuleInfo};
 use minijinja::{Value, context};
 
-use super::servers::{self, FillStrategy, ServerError, ServerInput};
-use super::{AnyModule, calls, jobs::TestServer, products};
+use super::servers::{self, ServerError, ServerInput};
+use super::{AnyModule, calls, jobs::TestServer};
 use crate::audit::Actor;
-use crate::ids::{ProductId, ServerGroupId, ServerId};
+use crate::ids::{ServerGroupId, ServerId};
 use crate::jobs::{self, Enqueue};
 use crate::permissions::perm;
 use crate::state::AppState;
@@ -23,14 +25,11 @@ use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin/servers", get(list_servers))
         .route("/admin/servers/new", get(new_server_form).post(create_server))
         .route("/admin/servers/{id}", get(server_form).post(update_server))
         .route("/admin/servers/{id}/test", post(test_server))
         .route("/admin/server-groups/new", post(create_group))
         .route("/admin/server-groups/{id}", post(update_group))
-        .route("/admin/catalog/products/{id}/module", get(product_module_form).post(save_product_module))
-        .route("/admin/catalog/products/{id}/module/packages", post(read_packages))
 }
 
 fn actor(current: &crate::web::current::CurrentStaff, page: &Page) -> Actor {
@@ -62,48 +61,8 @@ pub fn field_values(fields: &[Field]) -> Vec<Value> {
         .collect()
 }
 
-async fn list_servers(
-    State(state): State<AppState>,
-    page: Page,
-    current: Authorized<perm::SettingsManage>,
-) -> AppResult<Response> {
-    let counts = servers::account_counts(&state.db, None).await?;
-    let all = servers::all(&state.db).await?;
-    let rows: Vec<Value> = all
-        .iter()
-        .map(|s| {
-            context! {
-                id => s.id, name => s.name, hostname => s.hostname, enabled => s.enabled,
-                module => AnyModule::get(&s.module, &state.http).map_or(s.module.clone(), |m| m.info().label.to_owned()),
-                accounts => counts.get(&s.id).copied().unwrap_or(0), max_accounts => s.max_accounts,
-                last_test_ok => s.last_test_ok, last_test => s.last_test,
-            }
-        })
-        .collect();
-    let mut groups = Vec::new();
-    let memberships = servers::memberships(&state.db).await?;
-    for g in servers::groups(&state.db).await? {
-        let names: Vec<String> =
-            all.iter().filter(|s| memberships.contains(&(g.id, s.id))).map(|s| s.name.clone()).collect();
-        groups.push(context! {
-            id => g.id, name => g.name, fill_strategy => g.fill_strategy,
-            strategy_label => FillStrategy::parse(&g.fill_strategy).map_or("", FillStrategy::label),
-            servers => names,
-        });
-    }
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "servers",
-        servers => rows,
-        groups => groups,
-        strategies => FillStrategy::ALL.iter().map(|s| (s.key(), s.label())).collect::<Vec<_>>(),
-        modules => server_modules(&state),
-    };
-    state.render(&page, "admin/servers/list.html", ctx).await
-}
-
 /// The modules a server can be for (not the manual one).
-fn server_modules(state: &AppState) -> Vec<(&'static str, String)> {
+pub fn server_modules(state: &AppState) -> Vec<(&'static str, String)> {
     super::choices(&state.http).into_iter().filter(|(k, _)| *k != "none").collect()
 }
 
@@ -330,126 +289,4 @@ async fn save_group(
         Err(ServerError::Invalid(errors)) => flash::redirect(state, "/admin/servers", "error", errors.to_string()),
         Err(err) => return Err(server_error(err)),
     })
-}
-
-// --- a product's module settings ----------------------------------------------------------
-
-async fn render_product_module(
-    state: &AppState,
-    page: &Page,
-    current: &Authorized<perm::CatalogManage>,
-    id: ProductId,
-    values: Option<&BTreeMap<String, String>>,
-    errors: FormErrors,
-    status: StatusCode,
-) -> AppResult<Response> {
-    let product = crate::catalog::service::find_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let module = AnyModule::get(&product.module, &state.http).ok_or(AppError::NotFound)?;
-    let info = module.info();
-    let stored = products::settings(&product);
-    let (group, settings) = match values {
-        Some(v) => (
-            v.get("server_group_id").cloned().unwrap_or_default(),
-            v.iter().filter_map(|(k, v)| k.strip_prefix("setting.").map(|k| (k.to_owned(), v.clone()))).collect(),
-        ),
-        None => (product.server_group_id.map(|g| g.to_string()).unwrap_or_default(), stored),
-    };
-    let mut groups = vec![(String::new(), "— None —".to_owned())];
-    groups.extend(servers::groups(&state.db).await?.into_iter().map(|g| (g.id.to_string(), g.name)));
-    // What the group's servers said they offer, for the package (or plan) field.
-    let mut packages: Vec<String> =
-        product_servers(state, &product).await?.iter().flat_map(servers::packages).collect();
-    packages.sort();
-    packages.dedup();
-    let suggestions: BTreeMap<&str, Vec<String>> = info
-        .product_fields
-        .iter()
-        .filter(|f| matches!(f.key, "package" | "plan"))
-        .map(|f| (f.key, packages.clone()))
-        .collect();
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "catalog",
-        product => context! { id => product.id, name => product.name },
-        module => info.key,
-        module_label => info.label,
-        needs_server => module.needs_server(),
-        fields => field_values(&info.product_fields),
-        suggestions => suggestions,
-        can_list_packages => info.capabilities.packages && product.server_group_id.is_some(),
-        groups => groups,
-        form => context! { server_group_id => group, settings => settings },
-        errors => errors,
-    };
-    state.render_status(status, page, "admin/catalog/product_module.html", ctx).await
-}
-
-/// The servers of a product's group that run its module.
-async fn product_servers(
-    state: &AppState,
-    product: &crate::catalog::model::product::Model,
-) -> AppResult<Vec<servers::server::Model>> {
-    let Some(group) = product.server_group_id else { return Ok(Vec::new()) };
-    let members = servers::members(&state.db, group).await?;
-    Ok(servers::all(&state.db)
-        .await?
-        .into_iter()
-        .filter(|s| members.contains(&s.id) && s.module == product.module)
-        .collect())
-}
-
-/// Asks each server of the product's group for its packages (a connection test, which reads
-/// them when it succeeds).
-async fn read_packages(
-    State(state): State<AppState>,
-    page: Page,
-    current: Authorized<perm::CatalogManage>,
-    Path(id): Path<ProductId>,
-) -> AppResult<Response> {
-    let product = crate::catalog::service::find_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let who = actor(&current, &page);
-    for s in product_servers(&state, &product).await? {
-        let job = TestServer { server_id: s.id, actor: (&who).into() };
-        let how = Enqueue { priority: Some(10), ..Enqueue::default() }.about(format!("server:{}", s.id));
-        jobs::enqueue(&state.db, &job, how).await?;
-    }
-    state.jobs_wakeup.notify_one();
-    Ok(flash::redirect(
-        &state,
-        &format!("/admin/catalog/products/{id}/module"),
-        "success",
-        "The servers are being asked for their packages; reload this page in a few seconds.",
-    ))
-}
-
-async fn product_module_form(
-    State(state): State<AppState>,
-    page: Page,
-    current: Authorized<perm::CatalogManage>,
-    Path(id): Path<ProductId>,
-) -> AppResult<Response> {
-    render_product_module(&state, &page, &current, id, None, FormErrors::new(), StatusCode::OK).await
-}
-
-async fn save_product_module(
-    State(state): State<AppState>,
-    page: Page,
-    current: Authorized<perm::CatalogManage>,
-    Path(id): Path<ProductId>,
-    Form(fields): Form<BTreeMap<String, String>>,
-) -> AppResult<Response> {
-    let who = Actor::staff(current.staff.id, &current.staff.email, &page.ip);
-    match products::save(&state, &who, id, &fields).await {
-        Ok(()) => Ok(flash::redirect(
-            &state,
-            &format!("/admin/catalog/products/{id}/module"),
-            "success",
-            "Module settings saved.",
-        )),
-        Err(ServerError::Invalid(errors)) => {
-            render_product_module(&state, &page, &current, id, Some(&fields), errors, StatusCode::UNPROCESSABLE_ENTITY)
-                .await
-        }
-        Err(err) => Err(server_error(err)),
-    }
 }

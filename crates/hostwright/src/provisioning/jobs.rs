@@ -1,51 +1,17 @@
-//! The jobs that call provisioning modules: a command on a service (`service.module`) and a
-//! server's connection test (`server.test`).
+//! A server's connection test (`server.test`) and how long a job that calls a module may take.
+//! The jobs that run a command on a service are the services' (`services::jobs`).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AnyModule, Call, Command, Done, servers};
+use super::{AnyModule, Call, Done, calls, servers};
 use crate::audit::{Actor, ActorRecord};
-use crate::ids::{ServerId, ServiceId};
+use crate::ids::ServerId;
 use crate::jobs::{Job, JobContext, JobError};
-use crate::services::lifecycle::{self, LifecycleError};
-
-/// What a lifecycle failure means for the job that ran it: the service moved on (nothing to
-/// do), try again later, or keep it failed with the panel's words for staff.
-pub fn outcome(result: Result<(), LifecycleError>) -> Result<(), JobError> {
-    match result {
-        Ok(()) | Err(LifecycleError::NotFound | LifecycleError::NotAllowed(_)) => Ok(()),
-        Err(LifecycleError::Module { message, retry: true }) => Err(JobError::Retry(anyhow::anyhow!("{message}"))),
-        Err(LifecycleError::Module { message, retry: false }) => Err(JobError::Permanent(message)),
-        Err(LifecycleError::LeaseLost) => Err(JobError::LeaseLost),
-        Err(LifecycleError::Internal(err)) => Err(JobError::Retry(err)),
-    }
-}
 
 /// How long a job that calls a module may take: a few calls of [`servers::CALL_TIMEOUT`].
 pub const MODULE_JOB_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// Run `command` on a service, as `actor` asked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ServiceCommand {
-    pub service_id: ServiceId,
-    #[serde(flatten)]
-    pub command: Command,
-    pub actor: ActorRecord,
-}
-
-impl Job for ServiceCommand {
-    const KIND: &'static str = "service.module";
-    const MAX_ATTEMPTS: i32 = 6;
-    const TIMEOUT: Duration = MODULE_JOB_TIMEOUT;
-
-    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let actor = self.actor.actor();
-        let result = lifecycle::run(&ctx.state, Some(ctx), &actor, self.service_id, self.command.clone()).await;
-        outcome(result.map(|_| ()))
-    }
-}
 
 /// Test a server's connection and settings; the answer is kept on the server's page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,7 +37,7 @@ impl Job for TestServer {
         let account = hostwright_provisioning::Account::default();
         // Each call is logged against the server; a failure to log is retried.
         let call = async |call: &Call| {
-            lifecycle::call_logged(state, Some(ctx), &actor, &module, Some(&row), None, &server, &account, call)
+            calls::call_logged(state, Some(ctx), &actor, &module, Some(&row), None, &server, &account, call)
                 .await
                 .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))
         };

@@ -5,12 +5,9 @@
 //! A module is only ever called from a job (`service.module`, `server.test`, the daily run's
 //! jobs), never inside a web request: a page queues the work and shows where it stands.
 
-pub mod accounts;
 pub mod calls;
-pub mod client;
 pub mod handlers;
 pub mod jobs;
-pub mod products;
 pub mod servers;
 
 use hostwright_provisioning::cpanel::Cpanel;

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::cancellations::{self, Resolution};
-use super::lifecycle::{self, LifecycleError};
+use super::lifecycle::{self, outcome};
 use super::service::ServiceError;
 use super::status::Status;
 use super::store;
@@ -16,6 +16,7 @@ use crate::audit::Actor;
 use crate::ids::{CancellationRequestId, InvoiceId, ServiceId};
 use crate::jobs::{Job, JobContext, JobError};
 use crate::provisioning::Command;
+use crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
 
 /// The suspension reason the daily run gives; only services suspended for it are
 /// unsuspended when paid.
@@ -23,11 +24,6 @@ pub const OVERDUE_REASON: &str = "Overdue: unpaid invoice";
 
 fn actor() -> Actor {
     Actor::system("automation")
-}
-
-/// What the module call's failure means for the job (see `provisioning::jobs::outcome`).
-fn outcome(result: Result<Status, LifecycleError>) -> Result<(), JobError> {
-    crate::provisioning::jobs::outcome(result.map(|_| ()))
 }
 
 /// Suspend (or terminate) a service that is still unpaid since `due`.
@@ -41,7 +37,7 @@ pub struct Overdue {
 
 impl Job for Overdue {
     const KIND: &'static str = "service.overdue";
-    const TIMEOUT: std::time::Duration = crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
+    const TIMEOUT: std::time::Duration = MODULE_JOB_TIMEOUT;
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
         let state = &ctx.state;
@@ -68,7 +64,7 @@ pub struct Unsuspend {
 
 impl Job for Unsuspend {
     const KIND: &'static str = "service.unsuspend_paid";
-    const TIMEOUT: std::time::Duration = crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
+    const TIMEOUT: std::time::Duration = MODULE_JOB_TIMEOUT;
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
         let state = &ctx.state;
@@ -93,7 +89,7 @@ pub struct CancelAtPeriodEnd {
 
 impl Job for CancelAtPeriodEnd {
     const KIND: &'static str = "service.cancel_at_period_end";
-    const TIMEOUT: std::time::Duration = crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
+    const TIMEOUT: std::time::Duration = MODULE_JOB_TIMEOUT;
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
         let who = self.actor.as_ref().map_or_else(actor, crate::audit::ActorRecord::actor);

@@ -8,26 +8,30 @@
 //!
 //! A module is never called inside a web request: a slow panel holds a worker, not a page.
 
-use std::time::Instant;
+use std::time::Duration;
 
 use chrono::Utc;
 use hostwright_provisioning::{Account, ModuleError};
 use minijinja::context;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
+use serde::{Deserialize, Serialize};
 
+use super::accounts;
 use super::model::service;
+use super::placement;
 use super::status::Status;
 use super::store;
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, ActorRecord};
 use crate::catalog::model::product;
 use crate::catalog::service::find_product;
 use crate::ids::ServiceId;
-use crate::jobs::{self, Enqueue, JobContext};
+use crate::jobs::{self, Enqueue, Job, JobContext, JobError};
 use crate::mail::{Email, outbox};
-use crate::provisioning::jobs::ServiceCommand;
+use crate::provisioning::calls::call_logged;
+use crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
 use crate::provisioning::servers::{self, server};
-use crate::provisioning::{AnyModule, Call, Command, Done, accounts, calls};
+use crate::provisioning::{AnyModule, Call, Command, Done};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +53,39 @@ pub enum LifecycleError {
 impl From<DbErr> for LifecycleError {
     fn from(err: DbErr) -> Self {
         LifecycleError::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+/// What a lifecycle failure means for the job that ran it: the service moved on (nothing to
+/// do), try again later, or keep it failed with the panel's words for staff.
+pub fn outcome<T>(result: Result<T, LifecycleError>) -> Result<(), JobError> {
+    match result.map(|_| ()) {
+        Ok(()) | Err(LifecycleError::NotFound | LifecycleError::NotAllowed(_)) => Ok(()),
+        Err(LifecycleError::Module { message, retry: true }) => Err(JobError::Retry(anyhow::anyhow!("{message}"))),
+        Err(LifecycleError::Module { message, retry: false }) => Err(JobError::Permanent(message)),
+        Err(LifecycleError::LeaseLost) => Err(JobError::LeaseLost),
+        Err(LifecycleError::Internal(err)) => Err(JobError::Retry(err)),
+    }
+}
+
+/// Run `command` on a service, as `actor` asked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceCommand {
+    pub service_id: ServiceId,
+    #[serde(flatten)]
+    pub command: Command,
+    pub actor: ActorRecord,
+}
+
+impl Job for ServiceCommand {
+    const KIND: &'static str = "service.module";
+    const MAX_ATTEMPTS: i32 = 6;
+    const TIMEOUT: Duration = MODULE_JOB_TIMEOUT;
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let actor = self.actor.actor();
+        let result = run(&ctx.state, Some(ctx), &actor, self.service_id, self.command.clone()).await;
+        outcome(result)
     }
 }
 
@@ -326,7 +363,7 @@ async fn prepare_create(
             let group = product
                 .server_group_id
                 .ok_or_else(|| refused("The product has no server group to take a server from."))?;
-            servers::choose(&state.db, group, module.info().key)
+            placement::choose(&state.db, group, module.info().key)
                 .await?
                 .ok_or_else(|| refused("No enabled server in the product's group has room for another account."))?
                 .id
@@ -355,49 +392,6 @@ async fn prepare_create(
         return Err(LifecycleError::NotAllowed("The service changed meanwhile.".into()));
     }
     Ok(service::Model { server_id: Some(server_id), username, password_enc: Some(password_enc), ..s })
-}
-
-/// Makes one module call and keeps it in the module log, whatever its outcome. The outer
-/// `Result` is the log's own failure; the inner one is the call's.
-#[allow(clippy::too_many_arguments)]
-pub async fn call_logged(
-    state: &AppState,
-    ctx: Option<&JobContext>,
-    actor: &Actor,
-    module: &AnyModule,
-    server_row: Option<&server::Model>,
-    service_id: Option<ServiceId>,
-    server: &hostwright_provisioning::Server,
-    account: &Account,
-    call: &Call,
-) -> Result<Result<Done, ModuleError>, LifecycleError> {
-    let started = Instant::now();
-    let mut log = Vec::new();
-    let outcome = module.call(server, account, call, &mut log).await;
-    let message = match &outcome {
-        Ok(done) => done.summary(),
-        Err(err) => err.to_string(),
-    };
-    if let Err(err) = &outcome {
-        tracing::warn!(service = ?service_id, call = %call.key(), error = %err, "module call failed");
-    }
-    calls::record(
-        &state.db,
-        calls::Record {
-            service_id,
-            server_id: server_row.map(|s| s.id),
-            job_id: ctx.map(|c| c.id),
-            module: module.info().key,
-            action: call.key(),
-            ok: outcome.is_ok(),
-            message,
-            exchanges: &log,
-            duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-            actor: &actor.label,
-        },
-    )
-    .await?;
-    Ok(outcome)
 }
 
 /// The welcome email with the account's details (never its password: the client sees that

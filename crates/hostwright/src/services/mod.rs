@@ -2,6 +2,7 @@
 //! licence), with the options and add-ons they chose, the price locked when they ordered, the
 //! lifecycle staff and the provisioning modules drive, cancellation requests and upgrades.
 
+pub mod accounts;
 pub mod adding;
 pub mod admin_handlers;
 pub mod cancellations;
@@ -9,7 +10,10 @@ pub mod client_handlers;
 pub mod jobs;
 pub mod lifecycle;
 pub mod model;
+pub mod module_access;
 pub mod module_handlers;
+pub mod placement;
+pub mod server_handlers;
 pub mod service;
 pub mod status;
 pub mod store;
@@ -27,4 +31,5 @@ pub fn router() -> Router<AppState> {
         .merge(client_handlers::routes())
         .merge(upgrade_handlers::routes())
         .merge(module_handlers::routes())
+        .merge(server_handlers::routes())
 }

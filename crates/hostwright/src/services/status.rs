@@ -19,6 +19,9 @@ impl Status {
     pub const ALL: [Status; 6] =
         [Status::Pending, Status::Active, Status::Suspended, Status::Terminated, Status::Cancelled, Status::Fraud];
 
+    /// The statuses of a service that holds (or is about to hold) an account on its server.
+    pub const LIVE: [Status; 3] = [Status::Pending, Status::Active, Status::Suspended];
+
     pub fn key(self) -> &'static str {
         match self {
             Status::Pending => "pending",
@@ -47,6 +50,6 @@ impl Status {
 
     /// Whether the service still exists on a server (or is about to).
     pub fn is_live(self) -> bool {
-        matches!(self, Status::Pending | Status::Active | Status::Suspended)
+        Self::LIVE.contains(&self)
     }
 }

@@ -29,8 +29,8 @@ use crate::ids::{ConfigOptionId, InvoiceId, ProductId, ServiceId, ServiceUpgrade
 use crate::invoices::account_credit::{self, MoveError, Movement};
 use crate::invoices::service::{self as invoices, BilledLine, InvoiceError, TaxBuyer};
 use crate::invoices::settings as billing_settings;
-use crate::orders::settings as order_settings;
 use crate::provisioning::Command;
+use crate::site_settings::ordering as order_settings;
 use crate::state::AppState;
 
 pub const PENDING: &str = "pending";

@@ -1,5 +1,10 @@
 //! Business settings staff change from the admin area (as opposed to the node's
-//! configuration file): stored in the database so every node sees the same values.
+//! configuration file): stored in the database so every node sees the same values. The
+//! typed groups several domains read (`automation`, `ordering`) live here too, below every
+//! domain; the pages that edit them stay with their domains.
+
+pub mod automation;
+pub mod ordering;
 
 use chrono::Utc;
 use sea_orm::entity::prelude::*;

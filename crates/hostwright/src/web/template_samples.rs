@@ -2164,7 +2164,7 @@ fn samples() -> Vec<(String, Value)> {
     for field in ["fee", "method", "reference", "paid_on"] {
         payment_errors.add(field, SCRIPT);
     }
-    let methods: Vec<(&str, &str)> = crate::invoices::service::MANUAL_METHODS.to_vec();
+    let methods: Vec<(&str, &str)> = crate::invoices::receipts::MANUAL_METHODS.to_vec();
     let draft_refusal = "A draft can still be edited or cancelled; credit notes correct issued invoices.";
     // (status, overdue, reverse charge, filled, can manage, viewer's permissions, errors,
     // credit notes, why it cannot be credited, the client's account credit)

@@ -21,10 +21,10 @@ pub fn job_registry() -> Registry {
         .with::<crate::payments::autopay::ChargeInvoice>()
         .with::<crate::payments::autopay::ResolvePayment>()
         .with::<crate::payments::refunds::RefundPayment>()
-        .with::<crate::provisioning::jobs::ServiceCommand>()
+        .with::<crate::services::lifecycle::ServiceCommand>()
         .with::<crate::provisioning::jobs::TestServer>()
-        .with::<crate::provisioning::client::AnswerTicket>()
-        .with::<crate::provisioning::client::RefreshUsage>()
+        .with::<crate::services::module_access::AnswerTicket>()
+        .with::<crate::services::module_access::RefreshUsage>()
         .with::<crate::orders::manage::CloseOrder>()
         .with::<crate::orders::manage::AcceptOrder>()
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate};
 use hostwright::automation::{self, Task, lease, renewals};
+use hostwright::site_settings::automation as automation_settings;
 use sea_orm::ConnectionTrait;
 
 use crate::on_both_backends;
@@ -206,7 +207,7 @@ async fn a_holder_that_lost_its_lease_is_fenced_off(mut app: TestApp) {
     let ttl = Duration::from_millis(500);
     let paused = lease::acquire(db, lease::SCHEDULER, "node-a", ttl).await.unwrap().unwrap();
     assert!(lease::acquire(db, lease::SCHEDULER, "node-b", ttl).await.unwrap().is_none(), "a live lease is held");
-    let settings = automation::settings::load(db).await.unwrap();
+    let settings = automation_settings::load(db).await.unwrap();
     let planned = renewals::plan(&app.state, &settings, on).await.unwrap();
     assert_eq!(planned.len(), 1);
 
@@ -286,9 +287,9 @@ async fn audited(app: &TestApp, action: &str, service: i64) -> i64 {
 async fn a_year_of_daily_runs_bills_reminds_suspends_and_terminates_exactly(mut app: TestApp) {
     app.signed_in_admin().await;
     catalog(&mut app).await;
-    let mut settings = automation::settings::load(&app.state.db).await.unwrap();
+    let mut settings = automation_settings::load(&app.state.db).await.unwrap();
     settings.terminate_after_days = Some(30);
-    automation::settings::save(&app.state.db, &settings).await.unwrap();
+    automation_settings::save(&app.state.db, &settings).await.unwrap();
     let (prompt, never, late, abuse) = (
         eur_client(&mut app, "prompt@example.de").await,
         eur_client(&mut app, "never@example.de").await,
@@ -410,9 +411,9 @@ async fn unpaid_order(buyer: &mut TestApp, domain: &str, key: char) -> i64 {
 
 async fn period_end_cancellations_and_unpaid_orders_are_carried_out_once(mut app: TestApp) {
     crate::orders::shop(&mut app, Some(10)).await;
-    let mut settings = automation::settings::load(&app.state.db).await.unwrap();
+    let mut settings = automation_settings::load(&app.state.db).await.unwrap();
     settings.cancel_unpaid_orders_after_days = Some(7);
-    automation::settings::save(&app.state.db, &settings).await.unwrap();
+    automation_settings::save(&app.state.db, &settings).await.unwrap();
     let mut buyer = app.second_node().await;
     crate::orders::shopper(&mut buyer, "olga@example.de").await;
     let forgotten = unpaid_order(&mut buyer, "forgotten.example", 'f').await;
@@ -525,8 +526,8 @@ async fn staff_see_the_automation_status_preview_a_run_and_change_its_settings(m
     bad.assert_contains("separated by commas");
     bad.assert_contains("Terminate later than you suspend");
     assert_eq!(
-        automation::settings::load(&app.state.db).await.unwrap(),
-        automation::settings::AutomationSettings::default()
+        automation_settings::load(&app.state.db).await.unwrap(),
+        automation_settings::AutomationSettings::default()
     );
 
     app.post_form(
@@ -543,7 +544,7 @@ async fn staff_see_the_automation_status_preview_a_run_and_change_its_settings(m
     )
     .await
     .assert_redirect_to("/admin/automation");
-    let saved = automation::settings::load(&app.state.db).await.unwrap();
+    let saved = automation_settings::load(&app.state.db).await.unwrap();
     assert_eq!(saved.run_hour, 5);
     assert_eq!(saved.reminder_days, vec![-3, 0, 7]);
     assert_eq!(saved.suspend_after_days, Some(10));
@@ -555,13 +556,13 @@ async fn staff_see_the_automation_status_preview_a_run_and_change_its_settings(m
 async fn a_late_fee_is_charged_once_as_an_invoice_of_its_own(mut app: TestApp) {
     app.signed_in_admin().await;
     catalog(&mut app).await;
-    let mut settings = automation::settings::load(&app.state.db).await.unwrap();
+    let mut settings = automation_settings::load(&app.state.db).await.unwrap();
     settings.late_fee_after_days = Some(10);
     settings.late_fee_fixed = "5".into();
     settings.late_fee_percent = "2".into();
     settings.late_fee_minimum = "6".into();
     settings.suspend_after_days = None;
-    automation::settings::save(&app.state.db, &settings).await.unwrap();
+    automation_settings::save(&app.state.db, &settings).await.unwrap();
     let (ada, bob) = (eur_client(&mut app, "ada@example.de").await, eur_client(&mut app, "bob@example.de").await);
     let a = active_service(&mut app, ada, 'a').await;
     let b = active_service(&mut app, bob, 'b').await;
@@ -628,7 +629,7 @@ async fn a_batch_of_renewals_is_numbered_without_gaps_and_written_whole(mut app:
     let numbered_before = app.scalar("SELECT COUNT(*) FROM invoices WHERE number LIKE '2027-%'").await;
 
     let on = day("2027-02-01");
-    let settings = automation::settings::load(&app.state.db).await.unwrap();
+    let settings = automation_settings::load(&app.state.db).await.unwrap();
     let mut planned = renewals::plan(&app.state, &settings, on).await.unwrap();
     assert_eq!(planned.len(), 5);
     // Another run invoiced the first client's second service meanwhile.

@@ -138,13 +138,13 @@ async fn billing_days_return_after_short_months_on_every_cycle(mut app: TestApp)
     );
 
     // Five years of daily runs, once a month, invoicing 45 days ahead.
-    let settings = hostwright::automation::settings::AutomationSettings {
+    let settings = hostwright::site_settings::automation::AutomationSettings {
         renewal_invoice_days: 45,
         reminder_days: Vec::new(),
         suspend_after_days: None,
         ..Default::default()
     };
-    hostwright::automation::settings::save(&app.state.db, &settings).await.unwrap();
+    hostwright::site_settings::automation::save(&app.state.db, &settings).await.unwrap();
     let mut on = date("2027-01-01");
     while on <= date("2032-02-01") {
         let run =

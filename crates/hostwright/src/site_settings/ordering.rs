@@ -32,9 +32,9 @@ impl Default for OrderSettings {
 }
 
 pub async fn load(db: &impl ConnectionTrait) -> Result<OrderSettings, DbErr> {
-    crate::site_settings::load_json(db, KEY).await
+    super::load_json(db, KEY).await
 }
 
 pub async fn save(db: &impl ConnectionTrait, settings: &OrderSettings) -> Result<(), DbErr> {
-    crate::site_settings::save_json(db, KEY, settings).await
+    super::save_json(db, KEY, settings).await
 }

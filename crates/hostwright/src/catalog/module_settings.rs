@@ -8,11 +8,11 @@ use hostwright_provisioning::FieldKind;
 use sea_orm::TransactionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
-use super::AnyModule;
-use super::servers::{self, ServerError};
+use super::model::product;
+use super::service::CatalogError;
 use crate::audit::{self, Actor};
-use crate::catalog::model::product;
 use crate::ids::{ProductId, ServerGroupId};
+use crate::provisioning::{AnyModule, servers};
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -26,9 +26,9 @@ pub async fn save(
     actor: &Actor,
     id: ProductId,
     fields: &BTreeMap<String, String>,
-) -> Result<(), ServerError> {
-    let p = crate::catalog::service::find_product(&state.db, id).await?.ok_or(ServerError::NotFound)?;
-    let module = AnyModule::get(&p.module, &state.http).ok_or(ServerError::NotFound)?;
+) -> Result<(), CatalogError> {
+    let p = super::service::find_product(&state.db, id).await?.ok_or(CatalogError::NotFound)?;
+    let module = AnyModule::get(&p.module, &state.http).ok_or(CatalogError::NotFound)?;
     let info = module.info();
     let mut errors = FormErrors::new();
     let group = match fields.get("server_group_id").map_or("", |g| g.trim()) {
@@ -63,7 +63,7 @@ pub async fn save(
         values.insert(field.key.to_owned(), value);
     }
     if !errors.is_empty() {
-        return Err(ServerError::Invalid(errors));
+        return Err(CatalogError::Invalid(errors));
     }
     let json = serde_json::to_string(&values).map_err(anyhow::Error::from)?;
     let txn = state.db.begin().await?;

@@ -6,10 +6,9 @@ use rand::Rng;
 use sea_orm::QuerySelect;
 use sea_orm::entity::prelude::*;
 
-use super::servers::LIVE;
+use super::model::service;
+use super::status::Status;
 use crate::ids::{ServerId, ServiceId};
-use crate::services::model::service;
-use crate::services::status::Status;
 
 /// The longest username a module's panel takes. cPanel allows 16 characters, DirectAdmin 10
 /// by default, PostgreSQL 63 (kept to 16 here so names stay readable).
@@ -48,7 +47,7 @@ pub async fn unique_username(
     let mut query = service::Entity::find()
         .select_only()
         .column(service::Column::Username)
-        .filter(service::Column::Status.is_in(LIVE.map(Status::key)))
+        .filter(service::Column::Status.is_in(Status::LIVE.map(Status::key)))
         .filter(service::Column::Username.starts_with(base.get(..3).unwrap_or(&base)));
     query = match server_id {
         Some(id) => query.filter(service::Column::ServerId.eq(id)),

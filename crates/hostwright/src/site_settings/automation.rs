@@ -70,9 +70,9 @@ impl Default for AutomationSettings {
 }
 
 pub async fn load(db: &impl ConnectionTrait) -> Result<AutomationSettings, DbErr> {
-    crate::site_settings::load_json(db, KEY).await
+    super::load_json(db, KEY).await
 }
 
 pub async fn save(db: &impl ConnectionTrait, settings: &AutomationSettings) -> Result<(), DbErr> {
-    crate::site_settings::save_json(db, KEY, settings).await
+    super::save_json(db, KEY, settings).await
 }

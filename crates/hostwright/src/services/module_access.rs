@@ -12,12 +12,12 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ActiveValue::Set, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
-use super::{AnyModule, Call, Done, servers};
+use super::lifecycle::{self, LifecycleError};
+use super::store;
 use crate::audit::Actor;
 use crate::ids::{ClientId, ServiceId};
 use crate::jobs::{self, Enqueue, Job, JobContext, JobError};
-use crate::services::lifecycle::{self, LifecycleError};
-use crate::services::store;
+use crate::provisioning::{AnyModule, Call, Done, calls, servers};
 use crate::state::AppState;
 
 pub mod usage {
@@ -253,7 +253,7 @@ pub async fn module_call(
     let server = servers::for_call(state, &row)?;
     let account =
         hostwright_provisioning::Account { client_ip, ..lifecycle::account(state, &s, &product, None).await? };
-    lifecycle::call_logged(state, Some(ctx), actor, &module, Some(&row), Some(s.id), &server, &account, call)
+    calls::call_logged(state, Some(ctx), actor, &module, Some(&row), Some(s.id), &server, &account, call)
         .await?
         .map_err(|err| LifecycleError::Module { retry: err.transient(), message: err.to_string() })
 }
@@ -275,7 +275,7 @@ impl Job for RefreshUsage {
         let usage = match done {
             Ok(Done::Usage(u)) => u,
             Ok(_) | Err(LifecycleError::NotFound | LifecycleError::NotAllowed(_)) => return Ok(()),
-            Err(err) => return super::jobs::outcome(Err(err)),
+            Err(err) => return lifecycle::outcome::<()>(Err(err)),
         };
         let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let row = usage::ActiveModel {
