@@ -27,6 +27,7 @@ pub mod payments;
 pub mod permissions;
 pub mod provisioning;
 pub mod services;
+pub mod signin;
 pub mod site_settings;
 pub mod staff;
 pub mod startup;

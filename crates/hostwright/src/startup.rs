@@ -19,10 +19,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::handlers::{Admin, ClientArea};
 use crate::config::Settings;
 use crate::crypto::SecretKey;
 use crate::files::FileStore;
+use crate::signin::handlers::{Admin, ClientArea};
 use crate::state::AppState;
 use crate::theme::{Assets, Templates};
 use crate::web::assets::serve_asset;
@@ -111,8 +111,8 @@ pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let routes = Router::new()
         .merge(crate::clients::router())
-        .merge(crate::auth::handlers::router::<ClientArea>())
-        .merge(crate::auth::handlers::router::<Admin>())
+        .merge(crate::signin::handlers::router::<ClientArea>())
+        .merge(crate::signin::handlers::router::<Admin>())
         .merge(crate::staff::router())
         .merge(crate::catalog::router())
         .merge(crate::invoices::router())
@@ -120,18 +120,18 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::orders::router())
         .merge(crate::services::router())
         .merge(crate::provisioning::handlers::router())
-        .route("/admin/audit", get(crate::audit::handlers::list_audit))
+        .route("/admin/audit", get(crate::ops::audit_log::list_audit))
         .route(
             "/admin/settings",
             get(crate::staff::settings_handlers::settings_form).post(crate::staff::settings_handlers::save_settings),
         )
-        .route("/admin/outbox", get(crate::mail::handlers::list_outbox))
-        .route("/admin/outbox/{id}/retry", post(crate::mail::handlers::retry_email))
-        .route("/admin/queue", get(crate::jobs::handlers::list_queue))
+        .route("/admin/outbox", get(crate::ops::outbox::list_outbox))
+        .route("/admin/outbox/{id}/retry", post(crate::ops::outbox::retry_email))
+        .route("/admin/queue", get(crate::ops::queue::list_queue))
         .route("/admin/automation", get(crate::automation::handlers::automation_page))
         .route("/admin/automation/settings", post(crate::automation::handlers::save_automation_settings))
-        .route("/admin/queue/{id}/retry", post(crate::jobs::handlers::retry_job))
-        .route("/admin/queue/{id}/cancel", post(crate::jobs::handlers::cancel_job))
+        .route("/admin/queue/{id}/retry", post(crate::ops::queue::retry_job))
+        .route("/admin/queue/{id}/cancel", post(crate::ops::queue::cancel_job))
         .route("/assets/{hash}/{name}", get(serve_asset))
         .merge(crate::ops::router())
         .route_layer(from_fn(middleware::track_metrics))

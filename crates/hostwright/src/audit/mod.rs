@@ -1,7 +1,7 @@
 //! The audit log: an append-only record of every staff change and every security event.
 //! Nothing in the product updates or deletes a row of it.
 
-pub mod handlers;
+pub mod history;
 
 use chrono::Utc;
 use sea_orm::entity::prelude::*;

@@ -13,6 +13,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use super::PrincipalKind;
 use crate::config::Settings;
 use crate::crypto::{random_token, token_hash};
+use crate::state::AppState;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "sessions")]
@@ -241,4 +242,19 @@ pub async fn list_all_for(
         .filter(Column::PrincipalId.eq(principal_id))
         .all(db)
         .await
+}
+
+/// A session that has passed the password and owes a second factor.
+pub struct PendingSecondFactor {
+    pub session: Model,
+    pub token: String,
+}
+
+impl PendingSecondFactor {
+    pub async fn load(state: &AppState, parts_headers: &axum::http::HeaderMap, kind: PrincipalKind) -> Option<Self> {
+        let jar = axum_extra::extract::cookie::CookieJar::from_headers(parts_headers);
+        let token = token_in(&state.settings, &jar, kind)?;
+        let found = load(&state.db, &state.settings, kind, &token).await.ok().flatten()?;
+        (found.stage() == Stage::SecondFactor).then_some(PendingSecondFactor { session: found, token })
+    }
 }

@@ -9,6 +9,9 @@ use sea_orm::ConnectionTrait;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 
+use super::AuthError;
+use crate::state::AppState;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "throttles")]
 pub struct Model {
@@ -167,6 +170,15 @@ pub async fn clear_prefix(db: &impl ConnectionTrait, prefix: &str) -> Result<(),
 /// Forgets the hits of buckets (after a successful sign-in, for the account's bucket).
 pub async fn clear(db: &impl ConnectionTrait, buckets: &[String]) -> Result<(), DbErr> {
     Entity::delete_many().filter(Column::Bucket.is_in(buckets.iter().cloned())).exec(db).await?;
+    Ok(())
+}
+
+/// Throttles a kind of request per address (registrations, reset requests).
+pub async fn limit_requests(state: &AppState, what: &str, ip: &str) -> Result<(), AuthError> {
+    let bucket = vec![format!("{what}:ip:{}", address_key(ip))];
+    check(&state.db, &bucket).await?.map_err(AuthError::Locked)?;
+    let limit = Limit { max: state.settings.security.requests_per_hour, window: Duration::hours(1) };
+    hit(&state.db, &bucket, limit).await?;
     Ok(())
 }
 

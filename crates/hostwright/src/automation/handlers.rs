@@ -16,8 +16,8 @@ use crate::audit::{self, Actor};
 use crate::db::ms_to_rfc3339;
 use crate::permissions::perm;
 use crate::site_settings::automation::{self as settings, AutomationSettings};
+use crate::staff::current::Authorized;
 use crate::state::AppState;
-use crate::web::current::Authorized;
 use crate::web::{AppResult, FormErrors, Page, flash};
 
 #[derive(Deserialize, Default)]

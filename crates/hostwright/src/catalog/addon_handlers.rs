@@ -19,8 +19,8 @@ use super::model::addon;
 use super::service::{self, CatalogError, PaymentType};
 use crate::ids::AddonId;
 use crate::permissions::perm;
+use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
-use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 #[derive(Deserialize, Default)]
@@ -181,7 +181,7 @@ async fn render_addon(
         options => choices(),
         prices => price_matrix(&addon.payment_type, &currencies, &stored, view.typed_prices),
         products => product_choices(state, &offered, None).await?,
-        history => crate::audit::handlers::for_entity(&state.db, "addon", addon.id.0, 20).await?,
+        history => crate::audit::history::for_entity(&state.db, "addon", addon.id.0, 20).await?,
         errors => view.errors,
         sent => view.sent,
     };

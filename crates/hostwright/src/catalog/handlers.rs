@@ -18,8 +18,8 @@ use super::{addons, options as option_groups};
 use crate::audit::Actor;
 use crate::ids::{ProductGroupId, ProductId};
 use crate::permissions::perm;
+use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
-use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 pub(super) fn actor(current: &CurrentStaff, page: &Page) -> Actor {
@@ -482,7 +482,7 @@ async fn render_product(
         option_groups => option_group_rows,
         upgrades => product_choices(state, &targets, Some(product.id)).await?,
         addons => addon_rows,
-        history => crate::audit::handlers::for_entity(&state.db, "product", product.id.0, 20).await?,
+        history => crate::audit::history::for_entity(&state.db, "product", product.id.0, 20).await?,
         errors => view.errors,
     };
     state.render_status(view.status, page, "admin/catalog/product.html", ctx).await

@@ -20,8 +20,8 @@ use crate::permissions::perm;
 use crate::provisioning::handlers::field_values;
 use crate::provisioning::jobs::TestServer;
 use crate::provisioning::{AnyModule, servers};
+use crate::staff::current::Authorized;
 use crate::state::AppState;
-use crate::web::current::Authorized;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 async fn render_product_module(

@@ -18,8 +18,8 @@ use super::options::{self, GroupInput, OptionInput, OptionKind, PRICED_CYCLES, V
 use super::service::{self, CatalogError};
 use crate::ids::{ConfigOptionGroupId, ConfigOptionId, ConfigOptionValueId};
 use crate::permissions::perm;
+use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
-use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 fn on(b: bool) -> Option<String> {
@@ -236,7 +236,7 @@ async fn render_group(
         products => product_choices(state, &attached, None).await?,
         option_form => view.option_form.value(),
         kinds => OptionKind::ALL.iter().map(|k| (k.key(), k.label())).collect::<Vec<_>>(),
-        history => crate::audit::handlers::for_entity(&state.db, "option_group", group.id.0, 20).await?,
+        history => crate::audit::history::for_entity(&state.db, "option_group", group.id.0, 20).await?,
         errors => view.errors,
         sent => view.sent,
     };

@@ -11,6 +11,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::admin::{self, ClientQuery, Details, Sort};
+use super::current::CurrentClient;
 use super::field_handlers::inputs;
 use super::fields::{self, Audience, Values};
 use super::model::client;
@@ -19,8 +20,8 @@ use super::{countries, store};
 use crate::audit::Actor;
 use crate::ids::{ClientGroupId, ClientId};
 use crate::permissions::{Permission, perm};
+use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
-use crate::web::current::{Authorized, CurrentClient, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 fn actor(current: &CurrentStaff, page: &Page) -> Actor {
@@ -328,7 +329,7 @@ async fn render_client(
         Vec::new()
     };
     let activity = if tab == "activity" {
-        crate::audit::handlers::for_entity(&state.db, "client", c.id.0, 100).await?
+        crate::audit::history::for_entity(&state.db, "client", c.id.0, 100).await?
     } else {
         Vec::new()
     };

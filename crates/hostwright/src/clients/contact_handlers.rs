@@ -8,13 +8,14 @@ use axum::response::Response;
 use minijinja::{Value, context};
 
 use super::contacts::{self, ContactError, ContactForm, PERMISSIONS};
+use super::current::{ClientAllowed, client_perm};
 use super::model::{client, contact};
 use super::store;
 use crate::audit::Actor;
 use crate::ids::{ClientId, ContactId};
 use crate::permissions::perm;
+use crate::staff::current::Authorized;
 use crate::state::AppState;
-use crate::web::current::{Authorized, ClientAllowed, client_perm};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 fn contact_error(err: ContactError) -> AppError {

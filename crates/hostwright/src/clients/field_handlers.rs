@@ -14,8 +14,8 @@ use super::model::field;
 use crate::audit::Actor;
 use crate::ids::ClientFieldId;
 use crate::permissions::perm;
+use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
-use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 const LIST: &str = "/admin/settings/client-fields";
@@ -209,7 +209,7 @@ async fn render_field(
         form => form.value(),
         types => FieldType::options(),
         visibilities => Visibility::options(),
-        history => crate::audit::handlers::for_entity(&state.db, "client_field", f.id.0, 20).await?,
+        history => crate::audit::history::for_entity(&state.db, "client_field", f.id.0, 20).await?,
         errors => errors,
     };
     state.render_status(status, page, "admin/clients/field.html", ctx).await

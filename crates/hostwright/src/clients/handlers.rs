@@ -10,15 +10,22 @@ use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use serde::Deserialize;
 
+use super::current::{ClientAllowed, CurrentClient, client_perm};
 use super::field_handlers::inputs;
 use super::fields::{self, Audience, Values};
 use super::service::{self, ClientError, Profile, Registration};
-use crate::auth::flows::{self, AuthError};
+use crate::auth::AuthError;
+use crate::auth::throttle;
 use crate::auth::{PrincipalKind, session};
 use crate::state::AppState;
-use crate::web::current::{ClientAllowed, CurrentClient, client_perm};
 use crate::web::forms::{EmailAddress, optional_text, required_text};
 use crate::web::{AppError, AppResult, FormErrors, Page, csrf, flash};
+
+/// Where a new client goes on to: `next` when it is a safe address in the client area, else
+/// the account's home.
+fn safe_next(state: &AppState, next: &str) -> String {
+    crate::web::redirects::safe_next(&state.settings.base_url, Some(next), "", "/account")
+}
 
 fn client_error(err: ClientError) -> AppError {
     match err {
@@ -140,7 +147,7 @@ pub(crate) async fn attempt_registration(
     let (true, Some(email)) = (errors.is_empty(), email) else {
         return Ok(Err((errors, StatusCode::UNPROCESSABLE_ENTITY)));
     };
-    match flows::throttle_requests(state, "register", &page.ip).await {
+    match throttle::limit_requests(state, "register", &page.ip).await {
         Err(AuthError::Locked(locked)) => {
             errors.add(
                 "_form",
@@ -153,10 +160,7 @@ pub(crate) async fn attempt_registration(
     }
     let registration =
         Registration { first_name, last_name, company_name, email, password: form.password.clone(), custom };
-    let next = crate::auth::handlers::safe_next::<crate::auth::handlers::ClientArea>(
-        &state.settings.base_url,
-        Some(form.next.trim()),
-    );
+    let next = safe_next(state, form.next.trim());
     // A new address and one that has an account get the same answer: check your inbox.
     match service::sign_up(state, registration, &next, &page.ip).await {
         Ok(signed_up) => Ok(Ok(SignedUp { response: check_your_inbox(), account: signed_up })),
@@ -198,10 +202,7 @@ pub async fn verify_email(
     match service::verify_email(&state, &token, &page.ip, &page.user_agent).await {
         Ok(service::Confirmed { session: Some(token), .. }) => {
             // The link finished a sign-up: the client is signed in and goes on where they were.
-            let to = crate::auth::handlers::safe_next::<crate::auth::handlers::ClientArea>(
-                &state.settings.base_url,
-                Some(q.next.trim()),
-            );
+            let to = safe_next(&state, q.next.trim());
             let mut response = flash::redirect(
                 &state,
                 &to,
@@ -231,7 +232,7 @@ pub async fn resend_verification(
     page: Page,
     current: CurrentClient,
 ) -> AppResult<Response> {
-    if let Err(AuthError::Locked(locked)) = flows::throttle_requests(&state, "verify-resend", &page.ip).await {
+    if let Err(AuthError::Locked(locked)) = throttle::limit_requests(&state, "verify-resend", &page.ip).await {
         return Ok(flash::redirect(
             &state,
             "/account",

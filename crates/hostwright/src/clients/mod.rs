@@ -5,6 +5,7 @@ pub mod admin_handlers;
 pub mod contact_handlers;
 pub mod contacts;
 pub mod countries;
+pub mod current;
 pub mod field_handlers;
 pub mod fields;
 pub mod handlers;

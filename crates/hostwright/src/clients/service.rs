@@ -273,7 +273,7 @@ pub async fn verify_email(state: &AppState, token: &str, ip: &str, user_agent: &
             user_agent,
         )
         .await?;
-        crate::auth::account::record_login(&txn, PrincipalKind::Client, client.id.0).await?;
+        crate::auth::credentials::record_login(&txn, PrincipalKind::Client, client.id.0).await?;
         Some(token)
     } else {
         None

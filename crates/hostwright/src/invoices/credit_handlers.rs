@@ -16,10 +16,11 @@ use super::credit_notes::{self, CreditNoteInput, IssueOutcome};
 use super::model::{credit_entry, credit_note};
 use super::service::{self, InvoiceError};
 use super::views::{actor, currency_of, currency_table, invoice_error, money, note_row, pdf_response};
+use crate::clients::current::{ClientAllowed, client_perm};
 use crate::ids::{ClientId, CreditNoteId, InvoiceId};
 use crate::permissions::perm;
+use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
-use crate::web::current::{Authorized, ClientAllowed, CurrentStaff, client_perm};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 fn minor_text(minor: i64, currency: Currency) -> String {
@@ -237,7 +238,7 @@ pub async fn show_credit_note(
         current_staff => current.template_value(),
         nav => "invoices",
         refunds => refunds,
-        history => crate::audit::handlers::for_entity(&state.db, "invoice", note.invoice_id.0, 50).await?,
+        history => crate::audit::history::for_entity(&state.db, "invoice", note.invoice_id.0, 50).await?,
         ..note_detail(&state, &note).await?
     };
     state.render(&page, "admin/invoices/credit_note.html", ctx).await

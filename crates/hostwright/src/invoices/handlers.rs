@@ -22,10 +22,11 @@ use super::settings::{self, BillingSettings};
 use super::views::{actor, currency_of, currency_table, invoice_error, money, note_row, pdf_response};
 use crate::audit;
 use crate::clients::countries;
+use crate::clients::current::{ClientAllowed, client_perm};
 use crate::ids::{ClientId, InvoiceId, TaxRuleId};
 use crate::permissions::{Permission, perm};
+use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
-use crate::web::current::{Authorized, ClientAllowed, CurrentStaff, client_perm};
 use crate::web::forms::optional_text;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
@@ -336,7 +337,7 @@ async fn render_invoice(
         nav => "invoices",
         payment_form => payment_form,
         methods => MANUAL_METHODS.iter().map(|(k, l)| (*k, *l)).collect::<Vec<_>>(),
-        history => crate::audit::handlers::for_entity(&state.db, "invoice", i.id.0, 50).await?,
+        history => crate::audit::history::for_entity(&state.db, "invoice", i.id.0, 50).await?,
         errors => errors,
         can_manage => current.can(Permission::InvoicesManage),
         today => service::today(&state.db).await?.to_string(),

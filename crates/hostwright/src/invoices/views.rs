@@ -10,8 +10,8 @@ use minijinja::{Value, context};
 use super::model::credit_note;
 use super::service::{self, InvoiceError};
 use crate::audit::Actor;
+use crate::staff::current::CurrentStaff;
 use crate::state::AppState;
-use crate::web::current::CurrentStaff;
 use crate::web::{AppError, AppResult, Page};
 
 pub(super) fn actor(current: &CurrentStaff, page: &Page) -> Actor {

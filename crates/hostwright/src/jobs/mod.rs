@@ -11,7 +11,6 @@
 //! failed with their last error for staff. Jobs are idempotent: a repeated run finds its
 //! work done and does nothing.
 
-pub mod handlers;
 pub mod store;
 pub mod worker;
 

@@ -6,7 +6,6 @@
 //! installation key; the sender puts it in at delivery and then forgets it. No stored body,
 //! export or admin page ever holds a live link (decision 0026).
 
-pub mod handlers;
 pub mod outbox;
 pub mod sender;
 

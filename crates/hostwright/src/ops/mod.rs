@@ -1,6 +1,11 @@
-//! Health, readiness and metrics endpoints for load balancers and monitoring.
+//! The operator's view: health, readiness and metrics endpoints for load balancers and
+//! monitoring, the cluster, and the admin pages of the job queue, the email outbox and the
+//! audit log.
 
+pub mod audit_log;
 pub mod cluster;
+pub mod outbox;
+pub mod queue;
 
 use std::time::Duration;
 

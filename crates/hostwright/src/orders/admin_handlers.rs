@@ -14,8 +14,8 @@ use crate::audit::{self, Actor};
 use crate::ids::{ClientId, OrderId};
 use crate::permissions::{Permission, perm};
 use crate::site_settings::ordering::{self as order_settings, OrderSettings};
+use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
-use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 fn actor(current: &CurrentStaff, page: &Page) -> Actor {

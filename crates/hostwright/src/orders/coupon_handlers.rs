@@ -16,8 +16,8 @@ use crate::catalog::model::currency;
 use crate::catalog::{addons, service as catalog};
 use crate::ids::{AddonId, CouponId, ProductId};
 use crate::permissions::perm;
+use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
-use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 pub fn routes() -> Router<AppState> {
@@ -254,7 +254,7 @@ async fn render_form(
     let (coupon_value, history) = match saved {
         Some(c) => (
             Some(context! { id => c.id, code => c.code.clone(), uses => c.uses, active => c.active }),
-            crate::audit::handlers::for_entity(&state.db, "coupon", c.id.0, 20).await?,
+            crate::audit::history::for_entity(&state.db, "coupon", c.id.0, 20).await?,
         ),
         None => (None, Vec::new()),
     };

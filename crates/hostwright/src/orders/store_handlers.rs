@@ -21,6 +21,7 @@ use crate::catalog::choice_forms::{ValuePrices, option_row, parse_choices};
 use crate::catalog::model::{addon, group, price, product};
 use crate::catalog::options;
 use crate::catalog::service::{self as catalog, PaymentType};
+use crate::clients::current::CurrentClient;
 use crate::clients::handlers::{RegisterForm, attempt_registration, registration_context};
 use crate::crypto::random_token;
 use crate::ids::{AddonId, CartItemId, OrderId, ProductGroupId, ProductId};
@@ -28,7 +29,6 @@ use crate::invoices::settings as billing_settings;
 use crate::services::store as services;
 use crate::site_settings::ordering as order_settings;
 use crate::state::AppState;
-use crate::web::current::CurrentClient;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 fn cart_error(err: CartError) -> AppError {

@@ -19,14 +19,15 @@ use super::gateways::{self, GatewayInput, STRIPE};
 use super::model::{event, payment};
 use super::{refunds, service};
 use crate::catalog::service::currencies_by_code;
+use crate::clients::current::{ClientAllowed, client_perm};
 use crate::clients::model::client;
 use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
 use crate::invoices::account_credit;
 use crate::invoices::model::invoice;
 use crate::invoices::service::{self as invoices, InvoiceError};
 use crate::permissions::perm;
+use crate::staff::current::Authorized;
 use crate::state::AppState;
-use crate::web::current::{Authorized, ClientAllowed, client_perm};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 const PER_PAGE: u64 = 50;

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use super::PaymentError;
 use super::gateways::{self, STRIPE};
 use super::methods;
+use crate::clients::current::{ClientAllowed, client_perm};
 use crate::ids::PaymentMethodId;
 use crate::state::AppState;
-use crate::web::current::{ClientAllowed, client_perm};
 use crate::web::{AppError, AppResult, Page, flash};
 
 const PAGE: &str = "/account/payment-methods";

@@ -19,8 +19,8 @@ use crate::audit::Actor;
 use crate::ids::{ServerGroupId, ServerId};
 use crate::jobs::{self, Enqueue};
 use crate::permissions::perm;
+use crate::staff::current::Authorized;
 use crate::state::AppState;
-use crate::web::current::Authorized;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 pub fn router() -> Router<AppState> {
@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/server-groups/{id}", post(update_group))
 }
 
-fn actor(current: &crate::web::current::CurrentStaff, page: &Page) -> Actor {
+fn actor(current: &crate::staff::current::CurrentStaff, page: &Page) -> Actor {
     Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 

@@ -28,8 +28,8 @@ use crate::catalog::pricing::{Choice, Sale};
 use crate::ids::{CancellationRequestId, ClientId, ConfigOptionId, ProductId, ServiceId};
 use crate::permissions::{Permission, perm};
 use crate::provisioning::Command;
+use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
-use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::retry::keyed;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
@@ -293,7 +293,7 @@ async fn render_service(
         products => product_choices,
         statuses => Status::ALL.iter().map(|s| (s.key(), s.label())).collect::<Vec<_>>(),
         option_inputs => option_fields,
-        history => crate::audit::handlers::for_entity(&state.db, "service", s.id.0, 50).await?,
+        history => crate::audit::history::for_entity(&state.db, "service", s.id.0, 50).await?,
         form => form.value(),
         errors => errors,
         can_manage => current.can(Permission::ServicesManage),

@@ -14,9 +14,9 @@ use super::model::service;
 use super::service::ServiceError;
 use super::status::Status;
 use super::{store, views};
+use crate::clients::current::{ClientAllowed, client_perm};
 use crate::ids::ServiceId;
 use crate::state::AppState;
-use crate::web::current::{ClientAllowed, client_perm};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
 pub fn routes() -> Router<AppState> {

@@ -20,13 +20,14 @@ use super::module_access::{self as client, TicketState};
 use super::status::Status;
 use super::store;
 use crate::audit::{self, Actor};
+use crate::clients::current::{ClientAllowed, client_perm};
 use crate::ids::{JobId, ServerId, ServiceId};
 use crate::jobs::Job;
 use crate::jobs::store as jobs;
 use crate::permissions::perm;
 use crate::provisioning::{AnyModule, Call, Command, calls, handlers::call_value, servers};
+use crate::staff::current::Authorized;
 use crate::state::AppState;
-use crate::web::current::{Authorized, ClientAllowed, client_perm};
 use crate::web::{AppError, AppResult, Page, flash};
 
 pub fn routes() -> Router<AppState> {

@@ -12,8 +12,8 @@ use crate::permissions::perm;
 use crate::provisioning::AnyModule;
 use crate::provisioning::handlers::server_modules;
 use crate::provisioning::servers::{self, FillStrategy};
+use crate::staff::current::Authorized;
 use crate::state::AppState;
-use crate::web::current::Authorized;
 use crate::web::{AppResult, Page};
 
 pub fn routes() -> Router<AppState> {

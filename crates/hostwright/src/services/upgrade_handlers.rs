@@ -20,11 +20,12 @@ use crate::audit::Actor;
 use crate::catalog::choice_forms::{option_row, parse_choices};
 use crate::catalog::options;
 use crate::catalog::service::PaymentType;
+use crate::clients::current::{ClientAllowed, client_perm};
 use crate::crypto::random_token;
 use crate::ids::{ProductId, ServiceId};
 use crate::permissions::perm;
+use crate::staff::current::Authorized;
 use crate::state::AppState;
-use crate::web::current::{Authorized, ClientAllowed, client_perm};
 use crate::web::retry::keyed;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
@@ -229,7 +230,7 @@ async fn submit(
 
 async fn own_service(
     state: &AppState,
-    current: &crate::web::current::CurrentClient,
+    current: &crate::clients::current::CurrentClient,
     id: ServiceId,
 ) -> AppResult<service::Model> {
     store::find(&state.db, id).await?.filter(|s| s.client_id == current.client.id).ok_or(AppError::NotFound)

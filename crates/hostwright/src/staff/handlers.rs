@@ -8,6 +8,7 @@ use minijinja::{Value, context};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde::Deserialize;
 
+use super::current::{Authorized, CurrentStaff};
 use super::service::{self, NewStaff, StaffError};
 use super::store;
 use crate::audit::Actor;
@@ -16,7 +17,6 @@ use crate::auth::{PrincipalKind, session};
 use crate::ids::{RoleId, StaffId};
 use crate::permissions::{Permission, perm};
 use crate::state::AppState;
-use crate::web::current::{Authorized, CurrentStaff};
 use crate::web::forms::{EmailAddress, required_text};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
@@ -37,7 +37,7 @@ pub async fn dashboard(State(state): State<AppState>, page: Page, current: Curre
     let (_, pending_email) = crate::mail::outbox::recent(&state.db, Some(crate::mail::outbox::PENDING), 1, 1).await?;
     let (_, failed_email) = crate::mail::outbox::recent(&state.db, Some(crate::mail::outbox::FAILED), 1, 1).await?;
     let recent = if current.can(Permission::AuditView) {
-        crate::audit::handlers::latest(&state.db, 8).await?
+        crate::audit::history::latest(&state.db, 8).await?
     } else {
         Vec::new()
     };
@@ -254,7 +254,7 @@ pub async fn show_staff(
         },
         roles => role_options(&state).await?,
         can_manage => current.can(Permission::StaffManage),
-        history => crate::audit::handlers::for_entity(&state.db, "staff", id.0, 20).await?,
+        history => crate::audit::history::for_entity(&state.db, "staff", id.0, 20).await?,
     };
     state.render(&page, "admin/staff/show.html", ctx).await
 }

@@ -1,5 +1,6 @@
 //! Staff: the people of the hosting business who work in the admin area.
 
+pub mod current;
 pub mod handlers;
 pub mod model;
 pub mod service;

@@ -11,7 +11,7 @@ use super::model::{role, role_permission, staff};
 use super::store::{self, ACTIVE, DISABLED};
 use crate::audit::{self, Actor};
 use crate::auth::tokens::{self, Purpose};
-use crate::auth::{PrincipalKind, account, password, recovery, session};
+use crate::auth::{PrincipalKind, credentials, password, recovery, session};
 use crate::ids::{RoleId, StaffId};
 use crate::mail::{Email, outbox};
 use crate::permissions::Permission;
@@ -255,7 +255,7 @@ pub async fn accept_invite(
     if tokens::consume(&txn, Purpose::StaffInvite, token).await?.is_none() {
         return Err(StaffError::SetupClosed);
     }
-    account::set_password_hash(&txn, PrincipalKind::Staff, member.id.0, hash).await?;
+    credentials::set_password_hash(&txn, PrincipalKind::Staff, member.id.0, hash).await?;
     audit::record(
         &txn,
         &Actor::staff(member.id, &member.email, ip),
@@ -350,7 +350,7 @@ pub async fn reset_twofa(state: &AppState, actor: &Actor, id: StaffId) -> Result
     let txn = state.db.begin().await?;
     let member = store::find(&txn, id).await?.ok_or(StaffError::NotAllowed("No such staff member."))?;
     Grantor::of(&txn, actor).await?.may_manage(&txn, &member).await?;
-    account::set_totp_secret(&txn, PrincipalKind::Staff, member.id.0, None).await?;
+    credentials::set_totp_secret(&txn, PrincipalKind::Staff, member.id.0, None).await?;
     recovery::remove_all(&txn, PrincipalKind::Staff, member.id.0).await?;
     session::delete_all_for(&txn, PrincipalKind::Staff, member.id.0, None).await?;
     audit::record(

@@ -7,11 +7,11 @@ use minijinja::context;
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
+use super::current::Authorized;
 use crate::audit::{self, Actor};
 use crate::permissions::perm;
 use crate::site_settings::SiteSettings;
 use crate::state::AppState;
-use crate::web::current::Authorized;
 use crate::web::{AppResult, Page, flash};
 
 pub async fn settings_form(

@@ -4,12 +4,12 @@ pub mod assets;
 pub mod context;
 pub mod cookies;
 pub mod csrf;
-pub mod current;
 pub mod error;
 pub mod flash;
 pub mod forms;
 pub mod limits;
 pub mod middleware;
+pub mod redirects;
 pub mod retry;
 #[cfg(test)]
 mod template_samples;

@@ -13,7 +13,6 @@ use minijinja::{Value, context};
 
 use super::flash::Flash;
 use super::forms::FormErrors;
-use crate::auth::handlers::{Admin, Area, ClientArea};
 use crate::catalog::addons::AddonWelcome;
 use crate::catalog::options::{OptionKind, PRICED_CYCLES};
 use crate::catalog::service::{PaymentType, ProductType};
@@ -21,6 +20,7 @@ use crate::clients::contacts::PERMISSIONS as CONTACT_PERMISSIONS;
 use crate::clients::fields::{FieldType, Visibility};
 use crate::orders::coupons::{CouponKind, Recurrence};
 use crate::permissions::Permission;
+use crate::signin::handlers::{Admin, Area, ClientArea};
 use crate::site_settings::SiteSettings;
 use crate::theme::Assets;
 use crate::theme::Templates;

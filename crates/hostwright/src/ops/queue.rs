@@ -7,13 +7,13 @@ use minijinja::{Value, context};
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
-use super::store;
 use crate::audit::{self, Actor};
 use crate::db::ms_to_rfc3339;
 use crate::ids::JobId;
+use crate::jobs::store;
 use crate::permissions::perm;
+use crate::staff::current::Authorized;
 use crate::state::AppState;
-use crate::web::current::Authorized;
 use crate::web::{AppResult, Page, flash};
 
 const PER_PAGE: u64 = 50;

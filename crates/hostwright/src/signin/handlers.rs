@@ -11,11 +11,12 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::account::{self, Account};
-use super::flows::{self, AuthError, NewSession, Origin};
-use super::session::{self, Stage};
-use super::{PrincipalKind, recovery, totp};
+use super::flows::{self, NewSession, Origin};
+use crate::auth::session::{self, PendingSecondFactor, Stage};
+use crate::auth::{AuthError, PrincipalKind, recovery, throttle, totp};
+use crate::clients::current::CurrentClient;
+use crate::staff::current::CurrentStaff;
 use crate::state::AppState;
-use crate::web::current::{CurrentClient, CurrentStaff, PendingSecondFactor};
 use crate::web::forms::EmailAddress;
 use crate::web::retry::keyed;
 use crate::web::{AppError, AppResult, FormErrors, Page, csrf, flash};
@@ -136,33 +137,9 @@ fn origin(page: &Page) -> Origin {
     Origin { ip: page.ip.clone(), user_agent: page.user_agent.clone() }
 }
 
-/// Only local paths inside the area, so `next` cannot send anyone to another site: the path
-/// must resolve against `base_url` to the same origin, stay inside the area, and hold no
-/// whitespace, control character or backslash (browsers drop a tab from `/\t/evil.example`
-/// and follow `//evil.example`), neither as typed nor percent-encoded.
+/// Where to go on after signing in to area `A` (see `web::redirects::safe_next`).
 pub(crate) fn safe_next<A: Area>(base_url: &url::Url, next: Option<&str>) -> String {
-    next.and_then(|n| local_path::<A>(base_url, n)).unwrap_or_else(|| A::HOME.to_owned())
-}
-
-fn local_path<A: Area>(base_url: &url::Url, next: &str) -> Option<String> {
-    let risky = |text: &str| text.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
-    let decoded = percent_encoding::percent_decode_str(next).decode_utf8().ok()?;
-    if risky(next) || risky(&decoded) || !next.starts_with('/') || next.starts_with("//") || decoded.starts_with("//") {
-        return None;
-    }
-    let resolved = base_url.join(next).ok()?;
-    if resolved.origin() != base_url.origin() {
-        return None;
-    }
-    let path = resolved.path();
-    let inside = A::BASE.is_empty() || path == A::BASE || path.starts_with(&format!("{}/", A::BASE));
-    if !inside || path.starts_with(&A::path("/login")) {
-        return None;
-    }
-    Some(match resolved.query() {
-        Some(query) => format!("{path}?{query}"),
-        None => path.to_owned(),
-    })
+    crate::web::redirects::safe_next(base_url, next, A::BASE, A::HOME)
 }
 
 /// A response that sets a session cookie (and a fresh CSRF cookie) and redirects.
@@ -402,7 +379,8 @@ async fn reset_form<A: Area>(
     page: Page,
     Path(token): Path<String>,
 ) -> AppResult<Response> {
-    let valid = super::tokens::peek(&state.db, super::tokens::Purpose::PasswordReset, &token).await?.is_some();
+    let valid =
+        crate::auth::tokens::peek(&state.db, crate::auth::tokens::Purpose::PasswordReset, &token).await?.is_some();
     let ctx = context! { area => A::context(), valid => valid, errors => FormErrors::new() };
     state.render(&page, "auth/reset.html", ctx).await
 }
@@ -417,7 +395,7 @@ async fn reset<A: Area>(
     if form.password != form.password_confirm {
         errors.add("password_confirm", "The two passwords are not the same.");
     }
-    if let Err(AuthError::Locked(locked)) = flows::throttle_requests(&state, "reset-submit", &page.ip).await {
+    if let Err(AuthError::Locked(locked)) = throttle::limit_requests(&state, "reset-submit", &page.ip).await {
         errors.add("_form", locked_message(locked.minutes_left()));
     }
     if errors.is_empty() {

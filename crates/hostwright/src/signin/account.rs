@@ -1,11 +1,9 @@
-//! The security side of a staff member or client, read and written the same way for both:
-//! the two tables share the columns this module touches.
+//! Who can sign in: a staff member, a client or a client's sub-user, read the same way for
+//! all of them. Writing their credentials is `auth::credentials`.
 
-use chrono::Utc;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
 
-use super::PrincipalKind;
+use crate::auth::PrincipalKind;
 use crate::clients::model::contact;
 use crate::clients::store as clients;
 use crate::ids::{ClientId, ContactId, StaffId};
@@ -25,14 +23,6 @@ pub struct Account {
     pub active: bool,
     /// The client account a client or sub-user belongs to.
     pub owner_client: Option<ClientId>,
-}
-
-fn table(kind: PrincipalKind) -> Alias {
-    Alias::new(match kind {
-        PrincipalKind::Staff => "staff",
-        PrincipalKind::Client => "clients",
-        PrincipalKind::Contact => "client_contacts",
-    })
 }
 
 pub async fn find(db: &impl ConnectionTrait, kind: PrincipalKind, id: i64) -> Result<Option<Account>, DbErr> {
@@ -126,79 +116,4 @@ fn from_client(m: crate::clients::model::client::Model) -> Account {
         totp_enabled: m.totp_enabled_at.is_some(),
         totp_last_step: m.totp_last_step,
     }
-}
-
-async fn update(
-    db: &impl ConnectionTrait,
-    kind: PrincipalKind,
-    id: i64,
-    values: Vec<(&'static str, sea_orm::Value)>,
-) -> Result<u64, DbErr> {
-    let mut query = Query::update();
-    query.table(table(kind));
-    for (column, value) in values {
-        query.value(Alias::new(column), value);
-    }
-    query.value(Alias::new("updated_at"), Utc::now());
-    query.and_where(Expr::col(Alias::new("id")).eq(id));
-    Ok(db.execute(&query).await?.rows_affected())
-}
-
-pub async fn set_password_hash(
-    db: &impl ConnectionTrait,
-    kind: PrincipalKind,
-    id: i64,
-    hash: String,
-) -> Result<(), DbErr> {
-    update(db, kind, id, vec![("password_hash", hash.into())]).await.map(|_| ())
-}
-
-pub async fn record_login(db: &impl ConnectionTrait, kind: PrincipalKind, id: i64) -> Result<(), DbErr> {
-    update(db, kind, id, vec![("last_login_at", Utc::now().into())]).await.map(|_| ())
-}
-
-/// Stores a TOTP seed (encrypted) that is not yet confirmed, or clears 2FA with `None`.
-pub async fn set_totp_secret(
-    db: &impl ConnectionTrait,
-    kind: PrincipalKind,
-    id: i64,
-    encrypted: Option<String>,
-) -> Result<(), DbErr> {
-    update(
-        db,
-        kind,
-        id,
-        vec![
-            ("totp_secret", encrypted.into()),
-            ("totp_enabled_at", Option::<chrono::DateTime<Utc>>::None.into()),
-            ("totp_last_step", Option::<i64>::None.into()),
-        ],
-    )
-    .await
-    .map(|_| ())
-}
-
-pub async fn enable_totp(db: &impl ConnectionTrait, kind: PrincipalKind, id: i64, step: i64) -> Result<(), DbErr> {
-    update(db, kind, id, vec![("totp_enabled_at", Utc::now().into()), ("totp_last_step", step.into())])
-        .await
-        .map(|_| ())
-}
-
-/// Records that the code of `step` was used. False if that step (or a later one) was
-/// already used: the same code presented twice, even to two nodes at once, works once.
-pub async fn claim_totp_step(
-    db: &impl ConnectionTrait,
-    kind: PrincipalKind,
-    id: i64,
-    step: i64,
-) -> Result<bool, DbErr> {
-    let query = Query::update()
-        .table(table(kind))
-        .value(Alias::new("totp_last_step"), step)
-        .and_where(Expr::col(Alias::new("id")).eq(id))
-        .and_where(
-            Expr::col(Alias::new("totp_last_step")).is_null().or(Expr::col(Alias::new("totp_last_step")).lt(step)),
-        )
-        .to_owned();
-    Ok(db.execute(&query).await?.rows_affected() == 1)
 }

@@ -2,39 +2,17 @@
 //! staff and clients. Each use case is one transaction that also writes its audit record.
 
 use chrono::{Duration, Utc};
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use super::account::{self, Account};
-use super::session::{self, Stage};
-use super::throttle::{self, Backoff, Limit, Locked};
-use super::tokens::{self, Purpose};
-use super::{PrincipalKind, password, recovery, totp};
 use crate::audit::{self, Actor};
+use crate::auth::session::{self, Stage};
+use crate::auth::throttle::{self, Backoff, Limit};
+use crate::auth::tokens::{self, Purpose};
+use crate::auth::{AuthError, PrincipalKind, credentials, password, recovery, totp};
 use crate::ids::{ClientId, StaffId};
 use crate::mail::{Email, outbox};
 use crate::state::AppState;
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("wrong email or password")]
-    InvalidCredentials,
-    #[error("wrong code")]
-    InvalidCode,
-    #[error("too many attempts")]
-    Locked(Locked),
-    #[error("{0}")]
-    WeakPassword(&'static str),
-    #[error("the link is invalid or has expired")]
-    InvalidLink,
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
-
-impl From<DbErr> for AuthError {
-    fn from(err: DbErr) -> Self {
-        AuthError::Internal(anyhow::Error::new(err).context("database"))
-    }
-}
 
 /// Where the request came from, for throttling and audit.
 #[derive(Debug, Clone)]
@@ -98,15 +76,6 @@ async fn check_locked(db: &DatabaseConnection, buckets: &[String]) -> Result<(),
     throttle::check(db, buckets).await?.map_err(AuthError::Locked)
 }
 
-/// Throttles a kind of request per address (registrations, reset requests).
-pub async fn throttle_requests(state: &AppState, what: &str, ip: &str) -> Result<(), AuthError> {
-    let bucket = vec![format!("{what}:ip:{}", throttle::address_key(ip))];
-    check_locked(&state.db, &bucket).await?;
-    let limit = Limit { max: state.settings.security.requests_per_hour, window: Duration::hours(1) };
-    throttle::hit(&state.db, &bucket, limit).await?;
-    Ok(())
-}
-
 /// Checks email and password. With 2FA on, the session only reaches the second-factor step.
 pub async fn sign_in(
     state: &AppState,
@@ -126,7 +95,7 @@ pub async fn sign_in(
         (Some(account), password::Verified::Yes | password::Verified::YesRehash) if account.active => {
             if verdict_needs_rehash(&verdict) {
                 let fresh = password::hash_async(password_given.to_owned()).await?;
-                account::set_password_hash(&state.db, account.kind, account.id, fresh).await?;
+                credentials::set_password_hash(&state.db, account.kind, account.id, fresh).await?;
             }
             account
         }
@@ -158,7 +127,7 @@ pub async fn sign_in(
     let (token, _) =
         session::create(&txn, &state.settings, account.kind, account.id, stage, &origin.ip, &origin.user_agent).await?;
     if stage == Stage::Authenticated {
-        account::record_login(&txn, account.kind, account.id).await?;
+        credentials::record_login(&txn, account.kind, account.id).await?;
         audit::record(&txn, &actor(&account, &origin.ip), &action(kind, "login"), entity(&account), "Signed in")
             .await?;
     }
@@ -188,7 +157,7 @@ pub async fn second_factor(
 
     let txn = state.db.begin().await?;
     let used = match verify_code(state, &account, code)? {
-        Some(step) if account::claim_totp_step(&txn, kind, account.id, step).await? => Some("authenticator code"),
+        Some(step) if credentials::claim_totp_step(&txn, kind, account.id, step).await? => Some("authenticator code"),
         Some(_) => None,
         None if recovery::consume(&txn, &state.key, kind, account.id, code).await? => Some("recovery code"),
         None => None,
@@ -213,7 +182,7 @@ pub async fn second_factor(
     let (token, _) =
         session::create(&txn, &state.settings, kind, account.id, Stage::Authenticated, &origin.ip, &origin.user_agent)
             .await?;
-    account::record_login(&txn, kind, account.id).await?;
+    credentials::record_login(&txn, kind, account.id).await?;
     throttle::clear(&txn, &buckets[..1]).await?;
     audit::record(
         &txn,
@@ -290,7 +259,7 @@ pub async fn change_password(
     password::check_policy(new, &[&account.email, &account.name]).map_err(AuthError::WeakPassword)?;
     let hash = password::hash_async(new.to_owned()).await?;
     let txn = state.db.begin().await?;
-    account::set_password_hash(&txn, account.kind, account.id, hash).await?;
+    credentials::set_password_hash(&txn, account.kind, account.id, hash).await?;
     session::delete_all_for(&txn, account.kind, account.id, None).await?;
     let (token, _) = session::create(
         &txn,
@@ -322,7 +291,7 @@ pub async fn pending_totp_secret(state: &AppState, account: &Account) -> Result<
         return Ok(secret);
     }
     let secret = totp::generate_secret();
-    account::set_totp_secret(&state.db, account.kind, account.id, Some(state.key.encrypt(&secret))).await?;
+    credentials::set_totp_secret(&state.db, account.kind, account.id, Some(state.key.encrypt(&secret))).await?;
     Ok(secret)
 }
 
@@ -338,7 +307,7 @@ pub async fn enable_totp(
     }
     let step = verify_code(state, account, code)?.ok_or(AuthError::InvalidCode)?;
     let txn = state.db.begin().await?;
-    account::enable_totp(&txn, account.kind, account.id, step).await?;
+    credentials::enable_totp(&txn, account.kind, account.id, step).await?;
     let codes = recovery::regenerate(&txn, &state.key, account.kind, account.id).await?;
     session::delete_all_for(&txn, account.kind, account.id, None).await?;
     let (token, _) = session::create(
@@ -380,13 +349,13 @@ pub async fn disable_totp(
     }
     let txn = state.db.begin().await?;
     let proven = match verify_code(state, account, code)? {
-        Some(step) => account::claim_totp_step(&txn, account.kind, account.id, step).await?,
+        Some(step) => credentials::claim_totp_step(&txn, account.kind, account.id, step).await?,
         None => recovery::consume(&txn, &state.key, account.kind, account.id, code).await?,
     };
     if !proven {
         return Err(AuthError::InvalidCode);
     }
-    account::set_totp_secret(&txn, account.kind, account.id, None).await?;
+    credentials::set_totp_secret(&txn, account.kind, account.id, None).await?;
     recovery::remove_all(&txn, account.kind, account.id).await?;
     session::delete_all_for(&txn, account.kind, account.id, Some(keep_session)).await?;
     audit::record(
@@ -435,7 +404,7 @@ pub async fn request_password_reset(
     reset_path: &str,
     origin: &Origin,
 ) -> Result<(), AuthError> {
-    throttle_requests(state, "reset", &origin.ip).await?;
+    throttle::limit_requests(state, "reset", &origin.ip).await?;
     let email = email.trim().to_lowercase();
     let per_address = vec![format!("reset:{}:{email}", kind.as_str())];
     if throttle::check(&state.db, &per_address).await?.is_err() {
@@ -500,7 +469,7 @@ pub async fn reset_password(
     if tokens::consume(&txn, Purpose::PasswordReset, token).await?.is_none() {
         return Err(AuthError::InvalidLink);
     }
-    account::set_password_hash(&txn, kind, account.id, hash).await?;
+    credentials::set_password_hash(&txn, kind, account.id, hash).await?;
     session::delete_all_for(&txn, kind, account.id, None).await?;
     if kind == PrincipalKind::Client {
         crate::clients::service::mark_email_verified(&txn, ClientId(account.id)).await?;

@@ -3,53 +3,17 @@
 use axum::extract::{Query, State};
 use axum::response::Response;
 use minijinja::{Value, context};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
-use super::{Column, Entity, Model};
+use crate::audit::history::row;
+use crate::audit::{Column, Entity};
 use crate::permissions::perm;
+use crate::staff::current::Authorized;
 use crate::state::AppState;
-use crate::web::current::Authorized;
 use crate::web::{AppResult, Page};
 
 const PER_PAGE: u64 = 50;
-
-fn row(entry: Model) -> Value {
-    context! {
-        id => entry.id,
-        occurred_at => entry.occurred_at.to_rfc3339(),
-        actor_kind => entry.actor_kind,
-        actor_id => entry.actor_id,
-        actor_label => entry.actor_label,
-        action => entry.action,
-        entity_type => entry.entity_type,
-        entity_id => entry.entity_id,
-        ip => entry.ip,
-        summary => entry.summary,
-    }
-}
-
-pub async fn latest(db: &impl ConnectionTrait, count: u64) -> Result<Vec<Value>, DbErr> {
-    Ok(Entity::find().order_by_desc(Column::Id).limit(count).all(db).await?.into_iter().map(row).collect())
-}
-
-pub async fn for_entity(
-    db: &impl ConnectionTrait,
-    entity_type: &str,
-    id: i64,
-    count: u64,
-) -> Result<Vec<Value>, DbErr> {
-    Ok(Entity::find()
-        .filter(Column::EntityType.eq(entity_type))
-        .filter(Column::EntityId.eq(id))
-        .order_by_desc(Column::Id)
-        .limit(count)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(row)
-        .collect())
-}
 
 #[derive(Deserialize, Default)]
 pub struct Filters {

@@ -6,12 +6,12 @@ use minijinja::{Value, context};
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
-use super::outbox;
 use crate::audit::{self, Actor};
 use crate::ids::EmailId;
+use crate::mail::outbox;
 use crate::permissions::perm;
+use crate::staff::current::Authorized;
 use crate::state::AppState;
-use crate::web::current::Authorized;
 use crate::web::{AppResult, Page, flash};
 
 const PER_PAGE: u64 = 50;
