@@ -23,6 +23,7 @@ pub mod mail;
 pub mod migration;
 pub mod ops;
 pub mod orders;
+pub mod overviews;
 pub mod payments;
 pub mod permissions;
 pub mod provisioning;

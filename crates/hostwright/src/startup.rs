@@ -114,6 +114,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::signin::handlers::router::<ClientArea>())
         .merge(crate::signin::handlers::router::<Admin>())
         .merge(crate::staff::router())
+        .merge(crate::overviews::router())
         .merge(crate::catalog::router())
         .merge(crate::invoices::router())
         .merge(crate::payments::router())

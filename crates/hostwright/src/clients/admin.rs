@@ -495,7 +495,8 @@ pub async fn create_group(
     })
 }
 
-/// Everything stored about a client, for a GDPR access request.
+/// What the clients domain stores about a client, for a GDPR access request (the whole
+/// export, with invoices and credit, is `overviews::client_export`).
 pub async fn export(db: &impl ConnectionTrait, id: ClientId) -> Result<Option<Value>, DbErr> {
     let Some(c) = store::find(db, id).await? else {
         return Ok(None);
@@ -513,14 +514,6 @@ pub async fn export(db: &impl ConnectionTrait, id: ClientId) -> Result<Option<Va
         .all(db)
         .await?;
     let notes = notes(db, id).await?;
-    let invoices = crate::invoices::model::invoice::Entity::find()
-        .filter(crate::invoices::model::invoice::Column::ClientId.eq(id))
-        .filter(crate::invoices::model::invoice::Column::Status.ne("draft"))
-        .order_by_asc(crate::invoices::model::invoice::Column::Id)
-        .all(db)
-        .await?;
-    let credit_notes = crate::invoices::credit_notes::for_client(db, id).await?;
-    let credit = crate::invoices::account_credit::entries(db, id, 1_000_000).await?;
     let contacts = super::contacts::list(db, id).await?;
     // Staff-only fields too: an access request covers everything stored about the person.
     let custom_values = fields::values_of(db, id).await?;
@@ -558,19 +551,6 @@ pub async fn export(db: &impl ConnectionTrait, id: ClientId) -> Result<Option<Va
             "receives_billing": c.receives_billing, "receives_technical": c.receives_technical,
             "receives_general": c.receives_general, "sub_user": c.login_enabled, "permissions": c.permissions,
             "last_login_at": c.last_login_at,
-        })).collect::<Vec<_>>(),
-        "invoices": invoices.iter().map(|i| json!({
-            "number": i.display_number(), "status": i.status, "currency": i.currency_code,
-            "issue_date": i.issue_date, "due_date": i.due_date, "paid_date": i.paid_date,
-            "total_minor": i.total_minor, "balance_minor": i.balance_minor(),
-        })).collect::<Vec<_>>(),
-        "credit_notes": credit_notes.iter().map(|n| json!({
-            "number": n.number, "issue_date": n.issue_date, "currency": n.currency_code,
-            "total_minor": n.total_minor, "reason": n.reason,
-        })).collect::<Vec<_>>(),
-        "account_credit": credit.iter().map(|e| json!({
-            "at": e.created_at, "currency": e.currency_code, "amount_minor": e.amount_minor,
-            "balance_after_minor": e.balance_after_minor, "reason": e.reason,
         })).collect::<Vec<_>>(),
         "activity": activity.iter().map(|a| json!({
             "at": a.occurred_at, "action": a.action, "summary": a.summary, "ip": a.ip,

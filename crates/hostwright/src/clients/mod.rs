@@ -27,12 +27,9 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(handlers::dashboard))
         .route("/account/verify-email/resend", post(handlers::resend_verification))
         .route("/account/profile", get(handlers::profile_form).post(handlers::update_profile))
-        .route("/account/export", get(admin_handlers::export_own_data))
         .route("/admin/clients", get(admin_handlers::list_clients).post(admin_handlers::create_client))
         .route("/admin/clients/new", get(admin_handlers::new_client_form))
-        .route("/admin/clients/{id}", get(admin_handlers::show_client).post(admin_handlers::update_client))
         .route("/admin/clients/{id}/notes", post(admin_handlers::add_note))
-        .route("/admin/clients/{id}/export", get(admin_handlers::export_client))
         .route("/admin/clients/{id}/anonymise", post(admin_handlers::anonymise_client))
         .route(
             "/account/contacts",

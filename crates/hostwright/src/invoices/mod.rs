@@ -6,6 +6,7 @@ pub mod add_funds;
 pub mod batch;
 pub mod credit_handlers;
 pub mod credit_notes;
+pub mod export;
 pub mod handlers;
 pub mod model;
 pub mod numbering;

@@ -1,11 +1,10 @@
-//! Admin pages for staff, roles, the first-run setup and the dashboard.
+//! Admin pages for staff, roles and the first-run setup.
 
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use minijinja::{Value, context};
-use sea_orm::{EntityTrait, PaginatorTrait};
 use serde::Deserialize;
 
 use super::current::{Authorized, CurrentStaff};
@@ -29,26 +28,6 @@ fn staff_error(err: StaffError) -> AppError {
         StaffError::Internal(err) => AppError::Internal(err),
         other => AppError::BadRequest(other.to_string()),
     }
-}
-
-pub async fn dashboard(State(state): State<AppState>, page: Page, current: CurrentStaff) -> AppResult<Response> {
-    let clients = crate::clients::model::client::Entity::find().count(&state.db).await?;
-    let staff = store::count(&state.db).await?;
-    let (_, pending_email) = crate::mail::outbox::recent(&state.db, Some(crate::mail::outbox::PENDING), 1, 1).await?;
-    let (_, failed_email) = crate::mail::outbox::recent(&state.db, Some(crate::mail::outbox::FAILED), 1, 1).await?;
-    let recent = if current.can(Permission::AuditView) {
-        crate::audit::history::latest(&state.db, 8).await?
-    } else {
-        Vec::new()
-    };
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "dashboard",
-        stats => context! { clients => clients, staff => staff, pending_email => pending_email, failed_email => failed_email },
-        recent => recent,
-        twofa_enabled => current.staff.totp_enabled_at.is_some(),
-    };
-    state.render(&page, "admin/dashboard.html", ctx).await
 }
 
 #[derive(Deserialize)]

@@ -14,7 +14,6 @@ use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(handlers::dashboard))
         .route("/admin/setup/{token}", get(handlers::setup_form).post(handlers::setup))
         .route("/admin/invite/{token}", get(handlers::invite_form).post(handlers::accept_invite))
         .route("/admin/staff", get(handlers::list_staff).post(handlers::create_staff))

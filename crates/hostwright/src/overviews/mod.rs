@@ -1,0 +1,20 @@
+//! Pages and documents that gather from several domains: the staff dashboard, the admin
+//! client page with its tabs, and a client's data export. Each domain offers its part; these
+//! put the parts together, so no domain has to reach into another.
+
+pub mod client_export;
+pub mod client_page;
+pub mod dashboard;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(dashboard::dashboard))
+        .route("/admin/clients/{id}", get(client_page::show_client).post(client_page::update_client))
+        .route("/admin/clients/{id}/export", get(client_export::export_client))
+        .route("/account/export", get(client_export::export_own_data))
+}
