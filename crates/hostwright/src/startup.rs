@@ -116,7 +116,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::staff::router())
         .merge(crate::overviews::router())
         .merge(crate::catalog::router())
-        .merge(crate::invoices::router())
+        .merge(crate::invoices::router::<crate::payments::for_invoices::Payments>())
         .merge(crate::payments::router())
         .merge(crate::orders::router())
         .merge(crate::services::router())

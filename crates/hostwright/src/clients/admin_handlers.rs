@@ -12,11 +12,11 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::admin::{self, ClientQuery, Details, Sort};
+use super::countries;
 use super::field_handlers::inputs;
 use super::fields::{self, Audience, Values};
 use super::model::client;
 use super::service::ClientError;
-use super::countries;
 use crate::audit::Actor;
 use crate::ids::{ClientGroupId, ClientId};
 use crate::permissions::{Permission, perm};

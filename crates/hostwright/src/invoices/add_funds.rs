@@ -3,12 +3,14 @@
 //! the account credit once. Tax is charged when the credit pays a taxed invoice, not here.
 
 use hostwright_core::{Currency, Line, Money};
+use sea_orm::DatabaseConnection;
 use sea_orm::TransactionTrait;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
 use super::account_credit::{self, MoveError, Movement};
 use super::model::{invoice, line};
+use super::payments_port::PaymentsPort;
 use super::service::{self, BilledLine, InvoiceError, TaxBuyer};
 use super::settings;
 use crate::audit::{self, Actor};
@@ -45,18 +47,17 @@ pub async fn currency_of(db: &impl ConnectionTrait, c: &client::Model) -> Result
 
 /// What a client may add now: the currency and the least and most, or `None` when adding
 /// funds is not offered.
-pub async fn range(db: &impl ConnectionTrait, c: &client::Model) -> Result<Option<(Money, Money)>, InvoiceError> {
-    let credit = crate::payments::gateways::load(db, crate::payments::gateways::ACCOUNT_CREDIT).await?;
+pub async fn range<P: PaymentsPort>(
+    db: &DatabaseConnection,
+    c: &client::Model,
+) -> Result<Option<(Money, Money)>, InvoiceError> {
     let Some(currency) = currency_of(db, c).await? else { return Ok(None) };
-    if !credit.takes(currency.code()) {
-        return Ok(None);
-    }
-    Ok(credit.options.add_funds_range(currency))
+    Ok(P::add_funds_range(db, currency).await?)
 }
 
 /// Issues an invoice adding `amount_text` to the client's account credit; one form
 /// submission (`key`) makes one invoice.
-pub async fn request(
+pub async fn request<P: PaymentsPort>(
     state: &AppState,
     actor: &Actor,
     owner: &client::Model,
@@ -73,7 +74,7 @@ pub async fn request(
     if owner.anonymised_at.is_some() {
         return Err(InvoiceError::NotAllowed("This account is closed."));
     }
-    let Some((least, most)) = range(&state.db, owner).await? else {
+    let Some((least, most)) = range::<P>(&state.db, owner).await? else {
         return Err(InvoiceError::NotAllowed("Adding funds is not available."));
     };
     let currency = least.currency();

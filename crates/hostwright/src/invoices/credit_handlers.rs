@@ -14,6 +14,7 @@ use super::account_credit::{self, AdjustInput, Outcome};
 use super::add_funds;
 use super::credit_notes::{self, CreditNoteInput, IssueOutcome};
 use super::model::{credit_entry, credit_note};
+use super::payments_port::PaymentsPort;
 use super::service::{self, InvoiceError};
 use super::views::{actor, currency_of, currency_table, invoice_error, money, note_row, pdf_response};
 use crate::clients::current::{ClientAllowed, client_perm};
@@ -64,7 +65,7 @@ pub async fn credit_overview(state: &AppState, client_id: ClientId) -> AppResult
     Ok(context! { balances => balances, entries => entries, credit_notes => notes })
 }
 
-async fn render_credit_note_form(
+async fn render_credit_note_form<P: PaymentsPort>(
     state: &AppState,
     page: &Page,
     current: &CurrentStaff,
@@ -75,11 +76,7 @@ async fn render_credit_note_form(
 ) -> AppResult<Response> {
     let i = service::find(&state.db, invoice_id).await?.ok_or(AppError::NotFound)?;
     let currency = currency_of(state, &i.currency_code).await?;
-    let card_refundable: i64 = crate::payments::refunds::refundable_for_invoice(&state.db, invoice_id)
-        .await?
-        .iter()
-        .map(|(_, left)| left)
-        .sum();
+    let card_refundable = P::card_refundable(&state.db, invoice_id).await?;
     let lines: Vec<Value> = credit_notes::creditable_lines(&state.db, invoice_id)
         .await?
         .iter()
@@ -129,7 +126,7 @@ pub struct NewNoteQuery {
     refund_method: Option<String>,
 }
 
-pub async fn new_credit_note_form(
+pub async fn new_credit_note_form<P: PaymentsPort>(
     State(state): State<AppState>,
     page: Page,
     current: Authorized<perm::InvoicesManage>,
@@ -142,10 +139,10 @@ pub async fn new_credit_note_form(
         .map(|m| ("refund_method".to_owned(), m))
         .into_iter()
         .collect();
-    render_credit_note_form(&state, &page, &current, id, &fields, FormErrors::new(), StatusCode::OK).await
+    render_credit_note_form::<P>(&state, &page, &current, id, &fields, FormErrors::new(), StatusCode::OK).await
 }
 
-pub async fn create_credit_note(
+pub async fn create_credit_note<P: PaymentsPort>(
     State(state): State<AppState>,
     page: Page,
     current: Authorized<perm::InvoicesManage>,
@@ -166,7 +163,7 @@ pub async fn create_credit_note(
         refund_method: fields.get("refund_method").cloned().unwrap_or_default(),
         idempotency_key: fields.get("key").cloned().unwrap_or_default(),
     };
-    match credit_notes::issue(&state, &actor(&current, &page), id, &input).await {
+    match credit_notes::issue::<P>(&state, &actor(&current, &page), id, &input).await {
         Ok(IssueOutcome::Issued(note)) => Ok(flash::redirect(
             &state,
             &format!("/admin/credit-notes/{note}"),
@@ -180,7 +177,7 @@ pub async fn create_credit_note(
             "This credit note was already issued.",
         )),
         Err(InvoiceError::Invalid(errors)) => {
-            render_credit_note_form(&state, &page, &current, id, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY)
+            render_credit_note_form::<P>(&state, &page, &current, id, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY)
                 .await
         }
         Err(InvoiceError::NotAllowed(message)) => {
@@ -215,7 +212,7 @@ async fn note_detail(state: &AppState, note: &credit_note::Model) -> AppResult<V
     })
 }
 
-pub async fn show_credit_note(
+pub async fn show_credit_note<P: PaymentsPort>(
     State(state): State<AppState>,
     page: Page,
     current: Authorized<perm::InvoicesView>,
@@ -223,14 +220,14 @@ pub async fn show_credit_note(
 ) -> AppResult<Response> {
     let note = credit_notes::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let currency = currency_of(&state, &note.currency_code).await?;
-    let refunds: Vec<Value> = crate::payments::refunds::of_credit_note(&state.db, id)
+    let refunds: Vec<Value> = P::refunds_of_note(&state.db, id)
         .await?
         .iter()
         .map(|r| {
             context! {
                 payment_id => r.payment_id,
                 amount => money(r.amount_minor, currency),
-                status_label => crate::payments::refunds::status_label(&r.status),
+                status_label => r.status_label,
             }
         })
         .collect();
@@ -322,13 +319,13 @@ pub async fn adjust_credit(
 
 // --- client area ------------------------------------------------------------------------
 
-pub async fn client_credit(
+pub async fn client_credit<P: PaymentsPort>(
     State(state): State<AppState>,
     page: Page,
     current: ClientAllowed<client_perm::Invoices>,
 ) -> AppResult<Response> {
     let owner = crate::clients::store::find(&state.db, current.client.id).await?.ok_or(AppError::NotFound)?;
-    let add_funds = add_funds::range(&state.db, &owner).await.map_err(invoice_error)?.map(|(least, most)| {
+    let add_funds = add_funds::range::<P>(&state.db, &owner).await.map_err(invoice_error)?.map(|(least, most)| {
         context! {
             least => least.to_string(),
             most => most.to_string(),
@@ -354,14 +351,14 @@ pub struct AddFundsForm {
 }
 
 /// `POST /account/credit/add-funds`: an invoice for the funds, to pay like any other.
-pub async fn add_funds_invoice(
+pub async fn add_funds_invoice<P: PaymentsPort>(
     State(state): State<AppState>,
     page: Page,
     current: ClientAllowed<client_perm::Invoices>,
     Form(form): Form<AddFundsForm>,
 ) -> AppResult<Response> {
     let owner = crate::clients::store::find(&state.db, current.client.id).await?.ok_or(AppError::NotFound)?;
-    match add_funds::request(&state, &current.actor(&page.ip), &owner, &form.amount, &form.key).await {
+    match add_funds::request::<P>(&state, &current.actor(&page.ip), &owner, &form.amount, &form.key).await {
         Ok(id) => Ok(flash::redirect(
             &state,
             &format!("/account/invoices/{id}"),

@@ -15,6 +15,7 @@ use sea_orm::{ActiveValue::Set, QueryOrder, TransactionTrait};
 use super::account_credit::{self, MoveError, Movement};
 use super::model::{credit_note, credit_note_line, credit_note_tax_line, invoice};
 use super::numbering::{self, Pattern};
+use super::payments_port::PaymentsPort;
 use super::service::{self, InvoiceError};
 use super::settings;
 use crate::audit::{self, Actor};
@@ -143,7 +144,7 @@ pub fn refusal(i: &invoice::Model) -> Option<&'static str> {
 }
 
 /// Issues a credit note against an issued invoice.
-pub async fn issue(
+pub async fn issue<P: PaymentsPort>(
     state: &AppState,
     actor: &Actor,
     invoice_id: InvoiceId,
@@ -262,11 +263,7 @@ pub async fn issue(
     };
 
     if refund_method == GATEWAY {
-        let available: i64 = crate::payments::refunds::refundable_for_invoice(&state.db, invoice_id)
-            .await?
-            .iter()
-            .map(|(_, left)| left)
-            .sum();
+        let available = P::card_refundable(&state.db, invoice_id).await?;
         if available < refunded {
             let mut errors = FormErrors::new();
             errors.add(
@@ -409,9 +406,7 @@ pub async fn issue(
             Err(other) => return Err(InvoiceError::Internal(anyhow::anyhow!("crediting the account: {other}"))),
         }
     }
-    if refund_method == GATEWAY
-        && crate::payments::refunds::for_credit_note(&txn, actor, invoice_id, note.id, refunded).await?.is_err()
-    {
+    if refund_method == GATEWAY && P::refund_to_cards(&txn, actor, invoice_id, note.id, refunded).await?.is_err() {
         txn.rollback().await?;
         return Err(InvoiceError::NotAllowed(
             "The invoice's card payments changed meanwhile; reload it and try again.",

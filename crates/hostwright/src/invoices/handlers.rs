@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::model::{invoice, tax_rule};
 use super::numbering::Pattern;
+use super::payments_port::PaymentsPort;
 use super::receipts::{self, MANUAL_METHODS, PaymentInput, PaymentOutcome};
 use super::service::{self, DraftInput, InvoiceError, InvoiceQuery, LineInput};
 use super::settings::{self, BillingSettings};
@@ -498,7 +499,7 @@ pub struct ClientInvoiceQuery {
     payment: String,
 }
 
-pub async fn client_invoice(
+pub async fn client_invoice<P: PaymentsPort>(
     State(state): State<AppState>,
     page: Page,
     current: ClientAllowed<client_perm::Invoices>,
@@ -512,7 +513,7 @@ pub async fn client_invoice(
     let ctx = context! {
         current_client => current.template_value(),
         nav => "invoices",
-        pay => crate::payments::handlers::pay_options(&state, &i).await?,
+        pay => P::pay_options(&state, &i).await?,
         returned => query.payment == "returned",
         ..invoice_detail(&state, &i).await?
     };

@@ -1,5 +1,6 @@
-//! Invoices: drafts computed by the money core, gapless legal numbering, manual payments,
-//! billing settings and tax rules.
+//! Invoices: drafts computed by the money core, gapless legal numbering, receipts, credit
+//! notes and account credit, billing settings and tax rules. What they need from payments
+//! comes in through `payments_port`.
 
 pub mod account_credit;
 pub mod add_funds;
@@ -11,6 +12,7 @@ pub mod handlers;
 pub mod model;
 pub mod numbering;
 pub mod paid;
+pub mod payments_port;
 pub mod pdf;
 pub mod receipts;
 pub mod service;
@@ -20,10 +22,12 @@ mod views;
 use axum::Router;
 use axum::routing::{get, post};
 
+use self::payments_port::PaymentsPort;
 use crate::state::AppState;
 use crate::web::retry::keyed;
 
-pub fn router() -> Router<AppState> {
+/// The invoice pages; `P` is how they reach payments (see [`payments_port`]).
+pub fn router<P: PaymentsPort>() -> Router<AppState> {
     Router::new()
         .route("/admin/invoices", get(handlers::list_invoices).post(handlers::create_invoice))
         .route("/admin/invoices/new", get(handlers::new_invoice_form))
@@ -33,19 +37,19 @@ pub fn router() -> Router<AppState> {
         .route("/admin/invoices/{id}/resend", post(handlers::resend_invoice))
         .route("/admin/invoices/{id}/payments", keyed(post(handlers::record_payment)))
         .route("/admin/invoices/{id}/pdf", get(handlers::invoice_pdf))
-        .route("/admin/invoices/{id}/credit-notes/new", get(credit_handlers::new_credit_note_form))
-        .route("/admin/invoices/{id}/credit-notes", keyed(post(credit_handlers::create_credit_note)))
+        .route("/admin/invoices/{id}/credit-notes/new", get(credit_handlers::new_credit_note_form::<P>))
+        .route("/admin/invoices/{id}/credit-notes", keyed(post(credit_handlers::create_credit_note::<P>)))
         .route("/admin/invoices/{id}/apply-credit", post(credit_handlers::apply_credit))
-        .route("/admin/credit-notes/{id}", get(credit_handlers::show_credit_note))
+        .route("/admin/credit-notes/{id}", get(credit_handlers::show_credit_note::<P>))
         .route("/admin/credit-notes/{id}/pdf", get(credit_handlers::credit_note_pdf))
         .route("/admin/clients/{id}/credit", keyed(post(credit_handlers::adjust_credit)))
-        .route("/account/credit", get(credit_handlers::client_credit))
-        .route("/account/credit/add-funds", keyed(post(credit_handlers::add_funds_invoice)))
+        .route("/account/credit", get(credit_handlers::client_credit::<P>))
+        .route("/account/credit/add-funds", keyed(post(credit_handlers::add_funds_invoice::<P>)))
         .route("/account/credit-notes/{id}/pdf", get(credit_handlers::client_credit_note_pdf))
         .route("/account/invoices/{id}/pdf", get(handlers::client_invoice_pdf))
         .route("/admin/settings/billing", get(handlers::billing_settings).post(handlers::save_billing_settings))
         .route("/admin/tax-rules", post(handlers::add_tax_rule))
         .route("/admin/tax-rules/{id}/delete", post(handlers::delete_tax_rule))
         .route("/account/invoices", get(handlers::client_invoices))
-        .route("/account/invoices/{id}", get(handlers::client_invoice))
+        .route("/account/invoices/{id}", get(handlers::client_invoice::<P>))
 }

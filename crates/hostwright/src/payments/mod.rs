@@ -3,6 +3,7 @@
 //! The gateways themselves live in the `hostwright-gateways` crate.
 
 pub mod autopay;
+pub mod for_invoices;
 pub mod gateways;
 pub mod handlers;
 pub mod jobs;
