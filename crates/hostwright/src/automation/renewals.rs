@@ -100,7 +100,7 @@ impl From<InvoiceError> for RenewalError {
     fn from(err: InvoiceError) -> Self {
         match err {
             InvoiceError::Internal(err) => RenewalError::Other(err),
-            other => RenewalError::Other(anyhow::anyhow!("{other}")),
+            other => RenewalError::Other(anyhow::Error::new(other)),
         }
     }
 }

@@ -12,8 +12,7 @@ use serde::Deserialize;
 
 use super::addons::{self, AddonInput, AddonWelcome};
 use super::handlers::{
-    StoredPrice, actor, after_checkboxes, catalog_error, price_cells, price_matrix, product_choices, ticked,
-    typed_fields,
+    StoredPrice, actor, after_checkboxes, price_cells, price_matrix, product_choices, ticked, typed_fields,
 };
 use super::model::addon;
 use super::service::{self, CatalogError, PaymentType};
@@ -147,7 +146,7 @@ pub async fn create_addon(
         Err(CatalogError::Invalid(errors)) => {
             render_addons(&state, &page, &current, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -229,7 +228,7 @@ pub async fn update_addon(
             };
             render_addon(&state, &page, &current, &addon, view).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -254,7 +253,7 @@ pub async fn update_addon_prices(
             };
             render_addon(&state, &page, &current, &addon, view).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -280,6 +279,6 @@ pub async fn delete_addon(
         Err(CatalogError::Invalid(errors)) => {
             Ok(flash::redirect(&state, &format!("/admin/catalog/addons/{id}"), "error", errors.messages()))
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }

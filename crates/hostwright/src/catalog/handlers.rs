@@ -26,14 +26,6 @@ pub(super) fn actor(current: &CurrentStaff, page: &Page) -> Actor {
     Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 
-pub(super) fn catalog_error(err: CatalogError) -> AppError {
-    match err {
-        CatalogError::NotFound => AppError::NotFound,
-        CatalogError::Internal(err) => AppError::Internal(err),
-        CatalogError::Invalid(errors) => AppError::BadRequest(errors.to_string()),
-    }
-}
-
 fn product_row(p: &product::Model) -> Value {
     context! {
         id => p.id,
@@ -121,7 +113,7 @@ pub async fn create_group(
         Err(CatalogError::Invalid(errors)) => {
             render_catalog(&state, &page, &current, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -174,7 +166,7 @@ pub async fn update_group(
         Err(CatalogError::Invalid(errors)) => {
             render_group(&state, &page, &current, id, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -321,7 +313,7 @@ pub async fn create_product(
             };
             state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "admin/catalog/product_new.html", ctx).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -515,7 +507,7 @@ pub async fn update_product(
                 ProductView { form: &form, typed_prices: None, errors, status: StatusCode::UNPROCESSABLE_ENTITY };
             render_product(&state, &page, &current, &product, view).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -541,7 +533,7 @@ pub async fn update_prices(
             };
             render_product(&state, &page, &current, &product, view).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -557,7 +549,7 @@ pub(super) fn after_checkboxes(
         Err(CatalogError::Invalid(errors)) => {
             Ok(flash::redirect(state, to, "error", format!("Nothing was changed. {}", errors.messages())))
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -651,7 +643,7 @@ pub async fn add_currency(
         Err(CatalogError::Invalid(errors)) => {
             render_currencies(&state, &page, &current, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -676,7 +668,7 @@ pub async fn update_currency(
         Err(CatalogError::Invalid(errors)) => {
             Ok(flash::redirect(&state, "/admin/currencies", "error", format!("{code}: {errors}")))
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -686,7 +678,7 @@ pub async fn make_default_currency(
     current: Authorized<perm::CatalogManage>,
     Path(code): Path<String>,
 ) -> AppResult<Response> {
-    service::make_default(&state, &actor(&current, &page), &code).await.map_err(catalog_error)?;
+    service::make_default(&state, &actor(&current, &page), &code).await?;
     Ok(flash::redirect(
         &state,
         "/admin/currencies",

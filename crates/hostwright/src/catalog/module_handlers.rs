@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::context;
 
-use super::handlers::catalog_error;
 use super::model::product;
 use super::module_settings;
 use super::service::CatalogError;
@@ -137,6 +136,6 @@ pub async fn save_product_module(
             render_product_module(&state, &page, &current, id, Some(&fields), errors, StatusCode::UNPROCESSABLE_ENTITY)
                 .await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }

@@ -11,7 +11,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::handlers::{
-    StoredPrice, actor, after_checkboxes, catalog_error, price_cells, price_grid, product_choices, ticked, typed_fields,
+    StoredPrice, actor, after_checkboxes, price_cells, price_grid, product_choices, ticked, typed_fields,
 };
 use super::model::{option, option_group, option_value};
 use super::options::{self, GroupInput, OptionInput, OptionKind, PRICED_CYCLES, ValueInput};
@@ -102,7 +102,7 @@ pub async fn create_option_group(
         Err(CatalogError::Invalid(errors)) => {
             render_groups(&state, &page, &current, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -287,7 +287,7 @@ pub async fn update_option_group(
             };
             render_group(&state, &page, &current, &group, view).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -304,7 +304,7 @@ pub async fn delete_option_group(
         Err(CatalogError::Invalid(errors)) => {
             Ok(flash::redirect(&state, &format!("/admin/catalog/option-groups/{id}"), "error", errors.messages()))
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -354,7 +354,7 @@ pub async fn create_option(
             };
             render_group(&state, &page, &current, &group, view).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -469,7 +469,7 @@ pub async fn update_option(
             };
             render_option(&state, &page, &current, &option, &group, view).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -489,7 +489,7 @@ pub async fn delete_option(
         Err(CatalogError::Invalid(errors)) => {
             Ok(flash::redirect(&state, &format!("/admin/catalog/options/{id}"), "error", errors.messages()))
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -518,7 +518,7 @@ pub async fn create_option_value(
             };
             render_option(&state, &page, &current, &option, &group, view).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -601,7 +601,7 @@ pub async fn update_option_value(
             };
             render_value(&state, &page, &current, &value, view).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -626,7 +626,7 @@ pub async fn update_option_value_prices(
             };
             render_value(&state, &page, &current, &value, view).await
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -646,6 +646,6 @@ pub async fn delete_option_value(
         Err(CatalogError::Invalid(errors)) => {
             Ok(flash::redirect(&state, &format!("/admin/catalog/option-values/{id}"), "error", errors.messages()))
         }
-        Err(err) => Err(catalog_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }

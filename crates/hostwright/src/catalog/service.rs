@@ -14,8 +14,8 @@ use super::model::{currency, group, price, product, upgrade};
 use crate::audit::{self, Actor};
 use crate::ids::{ProductGroupId, ProductId};
 use crate::state::AppState;
-use crate::web::FormErrors;
 use crate::web::forms::{optional_text, required_text};
+use crate::web::{AppError, FormErrors};
 
 /// What kind of service a product is; decides which provisioning module fits it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +114,18 @@ pub enum CatalogError {
     Internal(#[from] anyhow::Error),
 }
 
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<CatalogError> for AppError {
+    fn from(err: CatalogError) -> Self {
+        match err {
+            CatalogError::NotFound => AppError::NotFound,
+            CatalogError::Invalid(errors) => AppError::BadRequest(errors.messages()),
+            CatalogError::Internal(err) => AppError::Internal(err),
+        }
+    }
+}
+
 impl From<DbErr> for CatalogError {
     fn from(err: DbErr) -> Self {
         CatalogError::Internal(anyhow::Error::new(err).context("database"))
@@ -157,7 +169,7 @@ pub fn known_currency(found: Option<Currency>, code: &str) -> anyhow::Result<Cur
 pub fn to_core(model: &currency::Model) -> anyhow::Result<Currency> {
     let exponent = u8::try_from(model.exponent)?;
     let currency = Currency::from_code(&model.code).or_else(|_| Currency::new(&model.code, exponent))?;
-    let mode = RoundingMode::from_str(&model.rounding_mode).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mode = RoundingMode::from_str(&model.rounding_mode).map_err(anyhow::Error::from)?;
     let rule = RoundingRule::new(mode, u32::try_from(model.rounding_increment)?)?;
     Ok(currency.with_rounding(rule))
 }

@@ -28,14 +28,6 @@ pub fn actor(current: &CurrentStaff, page: &Page) -> Actor {
     Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 
-pub fn client_error(err: ClientError) -> AppError {
-    match err {
-        ClientError::Internal(err) => AppError::Internal(err),
-        ClientError::InvalidLink => AppError::NotFound,
-        other => AppError::BadRequest(other.to_string()),
-    }
-}
-
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
     #[serde(default)]
@@ -275,7 +267,7 @@ pub async fn create_client(
                 errors.add("email", "A client with this email address already exists.");
                 errors
             }
-            Err(err) => return Err(client_error(err)),
+            Err(err) => return Err(AppError::from(err)),
         },
         Err(errors) => errors,
     };
@@ -306,7 +298,7 @@ pub async fn add_note(
         Err(ClientError::Anonymised) => {
             Ok(flash::redirect(&state, &to, "error", "This client's personal data was erased; notes cannot be added."))
         }
-        Err(err) => Err(client_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -332,7 +324,7 @@ pub async fn anonymise_client(
         Err(ClientError::Anonymised) => {
             Ok(flash::redirect(&state, &to, "error", "This client was already anonymised."))
         }
-        Err(err) => Err(client_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 

@@ -18,14 +18,6 @@ use crate::staff::current::Authorized;
 use crate::state::AppState;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
-fn contact_error(err: ContactError) -> AppError {
-    match err {
-        ContactError::NotFound => AppError::NotFound,
-        ContactError::Internal(err) => AppError::Internal(err),
-        other => AppError::BadRequest(other.to_string()),
-    }
-}
-
 /// A contact for the lists.
 pub fn contact_row(c: &contact::Model) -> Value {
     let labels: Vec<&str> = PERMISSIONS.iter().filter(|(k, _)| c.may(k)).map(|(_, label)| *label).collect();
@@ -139,7 +131,7 @@ pub async fn create_client_contact(
             let place = client_place(None);
             render_client_form(&state, &page, &current, place, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(contact_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -170,7 +162,7 @@ pub async fn update_client_contact(
             let place = client_place(Some(id));
             render_client_form(&state, &page, &current, place, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(contact_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -182,7 +174,7 @@ pub async fn delete_client_contact(
 ) -> AppResult<Response> {
     let actor = current.actor(&page.ip);
     let grantable = |key: &str| current.may(key);
-    contacts::delete(&state, &actor, &current.client, id, &grantable).await.map_err(contact_error)?;
+    contacts::delete(&state, &actor, &current.client, id, &grantable).await?;
     Ok(flash::redirect(&state, "/account/contacts", "success", "Contact removed."))
 }
 
@@ -273,7 +265,7 @@ pub async fn create_contact(
         Err(ContactError::NotAllowed(message)) => {
             Ok(flash::redirect(&state, &format!("/admin/clients/{client_id}?tab=contacts"), "error", message))
         }
-        Err(err) => Err(contact_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -308,7 +300,7 @@ pub async fn update_contact(
             render_admin_form(&state, &page, &current, place, &form, errors, status).await
         }
         Err(ContactError::NotAllowed(message)) => Ok(flash::redirect(&state, &back, "error", message)),
-        Err(err) => Err(contact_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -319,8 +311,6 @@ pub async fn delete_contact(
     Path((client_id, id)): Path<(ClientId, ContactId)>,
 ) -> AppResult<Response> {
     let owner = owner(&state, client_id).await?;
-    contacts::delete(&state, &staff_actor(&current, &page), &owner, id, &|_: &str| true)
-        .await
-        .map_err(contact_error)?;
+    contacts::delete(&state, &staff_actor(&current, &page), &owner, id, &|_: &str| true).await?;
     Ok(flash::redirect(&state, &format!("/admin/clients/{client_id}?tab=contacts"), "success", "Contact removed."))
 }

@@ -17,8 +17,8 @@ use crate::auth::tokens::{self, Purpose};
 use crate::ids::{ClientId, ContactId};
 use crate::mail::{Email, outbox};
 use crate::state::AppState;
-use crate::web::FormErrors;
 use crate::web::forms::{EmailAddress, is_unique_violation, optional_text, required_text};
+use crate::web::{AppError, FormErrors};
 
 /// What a sub-user may be allowed, with the label the forms show.
 pub const PERMISSIONS: [(&str, &str); 6] = [
@@ -43,6 +43,19 @@ pub enum ContactError {
     NotAllowed(&'static str),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<ContactError> for AppError {
+    fn from(err: ContactError) -> Self {
+        match err {
+            ContactError::NotFound => AppError::NotFound,
+            ContactError::Invalid(errors) => AppError::BadRequest(errors.messages()),
+            ContactError::Internal(err) => AppError::Internal(err),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
 }
 
 impl From<DbErr> for ContactError {

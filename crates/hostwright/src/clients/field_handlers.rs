@@ -58,14 +58,6 @@ fn actor(current: &CurrentStaff, page: &Page) -> Actor {
     Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 
-fn field_error(err: FieldError) -> AppError {
-    match err {
-        FieldError::NotFound => AppError::NotFound,
-        FieldError::Internal(err) => AppError::Internal(err),
-        FieldError::Invalid(errors) => AppError::BadRequest(errors.messages()),
-    }
-}
-
 #[derive(Deserialize, Default)]
 pub struct FieldForm {
     #[serde(default)]
@@ -185,7 +177,7 @@ pub async fn create_client_field(
         Err(FieldError::Invalid(errors)) => {
             render_list(&state, &page, &current, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(field_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -243,7 +235,7 @@ pub async fn update_client_field(
             let form = FieldForm { field_type: f.field_type.clone(), ..form };
             render_field(&state, &page, &current, &f, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(field_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -265,7 +257,7 @@ pub async fn move_client_field(
         "down" => false,
         _ => return Err(AppError::BadRequest("move a field up or down".into())),
     };
-    fields::move_field(&state, &actor(&current, &page), id, up).await.map_err(field_error)?;
+    fields::move_field(&state, &actor(&current, &page), id, up).await?;
     Ok(flash::redirect(&state, LIST, "success", "Order saved."))
 }
 
@@ -275,7 +267,7 @@ pub async fn delete_client_field(
     current: Authorized<perm::SettingsManage>,
     Path(id): Path<ClientFieldId>,
 ) -> AppResult<Response> {
-    let (name, removed) = fields::delete(&state, &actor(&current, &page), id).await.map_err(field_error)?;
+    let (name, removed) = fields::delete(&state, &actor(&current, &page), id).await?;
     let message =
         format!("Deleted the field {name} and {removed} client value{}.", if removed == 1 { "" } else { "s" });
     Ok(flash::redirect(&state, LIST, "success", message))

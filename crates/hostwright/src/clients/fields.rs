@@ -13,8 +13,8 @@ use super::model::{field, field_value};
 use crate::audit::{self, Actor};
 use crate::ids::{ClientFieldId, ClientId};
 use crate::state::AppState;
-use crate::web::FormErrors;
 use crate::web::forms::{is_unique_violation, optional_text, required_text};
+use crate::web::{AppError, FormErrors};
 
 /// The longest text value a client or staff may enter.
 pub const TEXT_MAX: usize = 500;
@@ -306,6 +306,18 @@ pub enum FieldError {
     NotFound,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<FieldError> for AppError {
+    fn from(err: FieldError) -> Self {
+        match err {
+            FieldError::NotFound => AppError::NotFound,
+            FieldError::Invalid(errors) => AppError::BadRequest(errors.messages()),
+            FieldError::Internal(err) => AppError::Internal(err),
+        }
+    }
 }
 
 impl From<DbErr> for FieldError {

@@ -27,13 +27,6 @@ fn safe_next(state: &AppState, next: &str) -> String {
     crate::web::redirects::safe_next(&state.settings.base_url, Some(next), "", "/account")
 }
 
-fn client_error(err: ClientError) -> AppError {
-    match err {
-        ClientError::Internal(err) => AppError::Internal(err),
-        other => AppError::BadRequest(other.to_string()),
-    }
-}
-
 pub async fn home(State(state): State<AppState>, page: Page, jar: CookieJar) -> AppResult<Response> {
     let signed_in = jar.get(session::CLIENT_COOKIE).is_some();
     state.render(&page, "client/home.html", context! { nav => "home", signed_in => signed_in }).await
@@ -155,7 +148,7 @@ pub(crate) async fn attempt_registration(
             );
             return Ok(Err((errors, StatusCode::TOO_MANY_REQUESTS)));
         }
-        Err(err) => return Err(AppError::Internal(anyhow::anyhow!("{err}"))),
+        Err(err) => return Err(AppError::Internal(anyhow::Error::new(err))),
         Ok(()) => {}
     }
     let registration =
@@ -168,7 +161,7 @@ pub(crate) async fn attempt_registration(
             errors.add("password", message);
             Ok(Err((errors, StatusCode::UNPROCESSABLE_ENTITY)))
         }
-        Err(err) => Err(client_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -223,7 +216,7 @@ pub async fn verify_email(
             "error",
             "That confirmation link is invalid, expired or already used. Sign in to get a new one.",
         )),
-        Err(err) => Err(client_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -240,7 +233,7 @@ pub async fn resend_verification(
             format!("Too many requests. Try again in {} minutes.", locked.minutes_left()),
         ));
     }
-    service::resend_verification(&state, &current.client).await.map_err(client_error)?;
+    service::resend_verification(&state, &current.client).await?;
     Ok(flash::redirect(&state, "/account", "success", "We sent a new confirmation link to your email address."))
 }
 
@@ -295,9 +288,7 @@ pub async fn update_profile(
     let custom = fields::validate(&editable, Audience::Client, &form.custom, &stored, &mut errors);
     if errors.is_empty() {
         let profile = Profile { first_name, last_name, company_name, custom };
-        service::update_profile(&state, &current.client, profile, &current.actor(&page.ip))
-            .await
-            .map_err(client_error)?;
+        service::update_profile(&state, &current.client, profile, &current.actor(&page.ip)).await?;
         return Ok(flash::redirect(&state, "/account/profile", "success", "Your profile was saved."));
     }
     let typed = fields::typed(&editable, Audience::Client, &form.custom);

@@ -15,6 +15,7 @@ use crate::auth::{PrincipalKind, password};
 use crate::ids::ClientId;
 use crate::mail::{Email, outbox};
 use crate::state::AppState;
+use crate::web::AppError;
 use crate::web::forms::{EmailAddress, is_unique_violation};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,17 @@ pub enum ClientError {
     Anonymised,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<ClientError> for AppError {
+    fn from(err: ClientError) -> Self {
+        match err {
+            ClientError::Internal(err) => AppError::Internal(err),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
 }
 
 impl From<DbErr> for ClientError {

@@ -202,7 +202,7 @@ async fn bench_session(state: &AppState) -> anyhow::Result<String> {
                 role_id: crate::ids::RoleId(1),
                 password: Some(crate::crypto::random_token()),
             };
-            crate::staff::service::create_from_cli(state, new).await.map_err(|e| anyhow::anyhow!("{e}"))?
+            crate::staff::service::create_from_cli(state, new).await.map_err(anyhow::Error::from)?
         }
     };
     let (token, _) = session::create(

@@ -172,7 +172,7 @@ async fn run_in(mut settings: Settings, bench: &ProvisioningBench) -> anyhow::Re
     let slow = add_services(&state, client, bench.workers * 2).await?;
     let txn = state.db.begin().await?;
     for id in &slow {
-        lifecycle::request(&txn, &actor, *id, Command::Create, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        lifecycle::request(&txn, &actor, *id, Command::Create, None).await.map_err(anyhow::Error::from)?;
     }
     txn.commit().await?;
     state.jobs_wakeup.notify_one();

@@ -108,7 +108,7 @@ pub async fn issue_many(
         return Ok(Vec::new());
     }
     let (series, pattern) = issuing_series(billing)?;
-    let count = i64::try_from(invoices.len()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let count = i64::try_from(invoices.len()).map_err(anyhow::Error::from)?;
     let first = numbering::take(txn, series, &pattern.period(date), count).await?;
     let numbers: Vec<String> = (0..count).map(|i| pattern.format(date, first + i)).collect();
 

@@ -16,7 +16,7 @@ use super::credit_notes::{self, CreditNoteInput, IssueOutcome};
 use super::model::{credit_entry, credit_note};
 use super::payments_port::PaymentsPort;
 use super::service::{self, InvoiceError};
-use super::views::{actor, currency_of, currency_table, invoice_error, money, note_row, pdf_response};
+use super::views::{actor, currency_of, currency_table, money, note_row, pdf_response};
 use crate::clients::current::{ClientAllowed, client_perm};
 use crate::ids::{ClientId, CreditNoteId, InvoiceId};
 use crate::permissions::perm;
@@ -183,7 +183,7 @@ pub async fn create_credit_note<P: PaymentsPort>(
         Err(InvoiceError::NotAllowed(message)) => {
             Ok(flash::redirect(&state, &format!("/admin/invoices/{id}"), "error", message))
         }
-        Err(err) => Err(invoice_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -275,7 +275,7 @@ pub async fn apply_credit(
         Ok(Outcome::AlreadyDone) => Ok(flash::redirect(&state, &to, "info", "This credit was already applied.")),
         Err(InvoiceError::Invalid(errors)) => Ok(flash::redirect(&state, &to, "error", errors.messages())),
         Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
-        Err(err) => Err(invoice_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -313,7 +313,7 @@ pub async fn adjust_credit(
         Ok(Outcome::AlreadyDone) => Ok(flash::redirect(&state, &to, "info", "This change was already made.")),
         Err(InvoiceError::Invalid(errors)) => Ok(flash::redirect(&state, &to, "error", errors.messages())),
         Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
-        Err(err) => Err(invoice_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -325,7 +325,7 @@ pub async fn client_credit<P: PaymentsPort>(
     current: ClientAllowed<client_perm::Invoices>,
 ) -> AppResult<Response> {
     let owner = crate::clients::store::find(&state.db, current.client.id).await?.ok_or(AppError::NotFound)?;
-    let add_funds = add_funds::range::<P>(&state.db, &owner).await.map_err(invoice_error)?.map(|(least, most)| {
+    let add_funds = add_funds::range::<P>(&state.db, &owner).await?.map(|(least, most)| {
         context! {
             least => least.to_string(),
             most => most.to_string(),
@@ -369,7 +369,7 @@ pub async fn add_funds_invoice<P: PaymentsPort>(
             Ok(flash::redirect(&state, "/account/credit", "error", errors.messages()))
         }
         Err(InvoiceError::NotAllowed(why)) => Ok(flash::redirect(&state, "/account/credit", "error", why)),
-        Err(err) => Err(invoice_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 

@@ -20,7 +20,7 @@ use super::payments_port::PaymentsPort;
 use super::receipts::{self, MANUAL_METHODS, PaymentInput, PaymentOutcome};
 use super::service::{self, DraftInput, InvoiceError, InvoiceQuery, LineInput};
 use super::settings::{self, BillingSettings};
-use super::views::{actor, currency_of, currency_table, invoice_error, money, note_row, pdf_response};
+use super::views::{actor, currency_of, currency_table, money, note_row, pdf_response};
 use crate::audit;
 use crate::clients::countries;
 use crate::clients::current::{ClientAllowed, client_perm};
@@ -281,7 +281,7 @@ pub async fn create_invoice(
             )
             .await
         }
-        Err(err) => Err(invoice_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -376,7 +376,7 @@ pub async fn issue_invoice(
             format!("Issued as {} and emailed to the client.", issued.display_number()),
         )),
         Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
-        Err(err) => Err(invoice_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -390,7 +390,7 @@ pub async fn resend_invoice(
     match service::resend(&state, &actor(&current, &page), id).await {
         Ok(()) => Ok(flash::redirect(&state, &to, "success", "The invoice email is on its way to the client.")),
         Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
-        Err(err) => Err(invoice_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -404,7 +404,7 @@ pub async fn cancel_invoice(
     match service::cancel(&state, &actor(&current, &page), id).await {
         Ok(()) => Ok(flash::redirect(&state, &to, "success", "The invoice is cancelled.")),
         Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
-        Err(err) => Err(invoice_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -457,7 +457,7 @@ pub async fn record_payment(
             render_invoice(&state, &page, &current, &i, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
-        Err(err) => Err(invoice_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 

@@ -29,7 +29,7 @@ fn party(p: &PartySnapshot) -> Party {
 
 /// The printable document of an invoice as it was issued (payments are not part of it).
 pub async fn document(state: &AppState, i: &invoice::Model) -> anyhow::Result<Document> {
-    let found = service::find_currency(&state.db, &i.currency_code).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let found = service::find_currency(&state.db, &i.currency_code).await.map_err(anyhow::Error::from)?;
     let currency = crate::catalog::service::known_currency(found, &i.currency_code)?;
     let amount = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
     let lines = service::lines(&state.db, i.id)
@@ -143,7 +143,7 @@ pub async fn pdf(state: &AppState, i: &invoice::Model) -> anyhow::Result<(Vec<u8
 
 /// The printable document of a credit note.
 pub async fn credit_note_document(state: &AppState, note: &credit_note::Model) -> anyhow::Result<Document> {
-    let found = service::find_currency(&state.db, &note.currency_code).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let found = service::find_currency(&state.db, &note.currency_code).await.map_err(anyhow::Error::from)?;
     let currency = crate::catalog::service::known_currency(found, &note.currency_code)?;
     let amount = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
     let lines = credit_notes::lines(&state.db, note.id)

@@ -23,7 +23,7 @@ use crate::clients::contacts::send_billing_email;
 use crate::clients::model::client;
 use crate::ids::{ClientId, InvoiceId, ServiceAddonId, ServiceId};
 use crate::state::AppState;
-use crate::web::FormErrors;
+use crate::web::{AppError, FormErrors};
 
 pub const DRAFT: &str = "draft";
 pub const UNPAID: &str = "unpaid";
@@ -43,6 +43,19 @@ pub enum InvoiceError {
     NotAllowed(&'static str),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<InvoiceError> for AppError {
+    fn from(err: InvoiceError) -> Self {
+        match err {
+            InvoiceError::NotFound => AppError::NotFound,
+            InvoiceError::Invalid(errors) => AppError::BadRequest(errors.messages()),
+            InvoiceError::Internal(err) => AppError::Internal(err),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
 }
 
 impl From<DbErr> for InvoiceError {
@@ -160,7 +173,7 @@ impl TaxTable {
     /// The tax context of one buyer.
     fn context(&self, c: TaxBuyer<'_>) -> Result<TaxContext, InvoiceError> {
         let buyer_country = CountryCode::parse(c.country).ok().or(self.seller_country);
-        let fallback = CountryCode::parse("US").map_err(|e| anyhow::anyhow!("{e}"))?;
+        let fallback = CountryCode::parse("US").map_err(anyhow::Error::from)?;
         let seller = self.seller_country.or(buyer_country).unwrap_or(fallback);
         let mut tax_settings = TaxSettings::new(seller);
         tax_settings.price_mode = if self.prices_include_tax { PriceMode::Inclusive } else { PriceMode::Exclusive };

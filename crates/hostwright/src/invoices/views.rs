@@ -8,26 +8,18 @@ use hostwright_core::{Currency, Money};
 use minijinja::{Value, context};
 
 use super::model::credit_note;
-use super::service::{self, InvoiceError};
+use super::service;
 use crate::audit::Actor;
 use crate::staff::current::CurrentStaff;
 use crate::state::AppState;
-use crate::web::{AppError, AppResult, Page};
+use crate::web::{AppResult, Page};
 
 pub(super) fn actor(current: &CurrentStaff, page: &Page) -> Actor {
     Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 
-pub(super) fn invoice_error(err: InvoiceError) -> AppError {
-    match err {
-        InvoiceError::NotFound => AppError::NotFound,
-        InvoiceError::Internal(err) => AppError::Internal(err),
-        other => AppError::BadRequest(other.to_string()),
-    }
-}
-
 pub(super) async fn currency_of(state: &AppState, code: &str) -> AppResult<Currency> {
-    let found = service::find_currency(&state.db, code).await.map_err(invoice_error)?;
+    let found = service::find_currency(&state.db, code).await?;
     Ok(crate::catalog::service::known_currency(found, code)?)
 }
 

@@ -25,6 +25,7 @@ use crate::crypto::{SecretKey, random_token, token_hash};
 use crate::ids::{AddonId, CartId, CartItemId, ClientId, ConfigOptionId, ProductId};
 use crate::invoices::service::{self as invoices, InvoiceError, TaxBuyer};
 use crate::invoices::settings::BillingSettings;
+use crate::web::AppError;
 
 /// The cookie holding the cart's token.
 pub const COOKIE: &str = crate::web::cookies::CART;
@@ -52,6 +53,17 @@ pub enum CartError {
     Coupon(#[from] coupons::CouponError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<CartError> for AppError {
+    fn from(err: CartError) -> Self {
+        match err {
+            CartError::Internal(err) => AppError::Internal(err),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
 }
 
 impl From<DbErr> for CartError {
@@ -513,7 +525,7 @@ fn first_period(
             product.prorata_cutoff_day.and_then(|d| u32::try_from(d).ok()),
         )
         .map_err(|e| anyhow::anyhow!("product {}: {e}", product.id))?;
-        let start = plan.first_invoice(cycle, Money::zero(Currency::USD), today).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let start = plan.first_invoice(cycle, Money::zero(Currency::USD), today).map_err(anyhow::Error::from)?;
         return Ok(Some((start.period, Some(plan))));
     }
     let end = DueSchedule::new(today, cycle).due_date(1).ok_or_else(|| anyhow::anyhow!("due date out of range"))?;
@@ -528,7 +540,7 @@ fn first_charge(
     today: NaiveDate,
 ) -> Result<Money, CartError> {
     match plan {
-        Some(plan) => Ok(plan.first_invoice(cycle, price, today).map_err(|e| anyhow::anyhow!("{e}"))?.amount),
+        Some(plan) => Ok(plan.first_invoice(cycle, price, today).map_err(anyhow::Error::from)?.amount),
         None => Ok(price),
     }
 }

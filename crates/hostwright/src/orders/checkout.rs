@@ -31,6 +31,7 @@ use crate::services::status::Status;
 use crate::services::store::{self as services, NewAddon, NewService};
 use crate::site_settings::ordering as order_settings;
 use crate::state::AppState;
+use crate::web::AppError;
 
 /// How an order says it is paid: the gateway's name staff know it by.
 pub fn payment_method_label(key: &str) -> &'static str {
@@ -45,6 +46,18 @@ pub enum CheckoutError {
     Cart(#[from] CartError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<CheckoutError> for AppError {
+    fn from(err: CheckoutError) -> Self {
+        match err {
+            CheckoutError::Cart(err) => err.into(),
+            CheckoutError::Internal(err) => AppError::Internal(err),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
 }
 
 impl From<DbErr> for CheckoutError {
@@ -217,7 +230,7 @@ pub async fn place(
         for _ in 0..q.item.quantity {
             let unit_lines = &totals.lines[position..position + q.lines.len()];
             let first_payment =
-                Money::sum(quote.currency, unit_lines.iter().map(charged)).map_err(|e| anyhow::anyhow!("{e}"))?;
+                Money::sum(quote.currency, unit_lines.iter().map(charged)).map_err(anyhow::Error::from)?;
             let service = services::insert(
                 &txn,
                 &state.key,
@@ -248,7 +261,7 @@ pub async fn place(
                     quote.currency,
                     q.lines.iter().zip(unit_lines).filter(|(l, _)| l.kind == "service").map(|(_, t)| charged(t)),
                 )
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(anyhow::Error::from)?;
                 services::set_paid_period(&txn, service.id, start, paid).await?;
             }
             service_names.push(if q.item.domain.is_empty() {

@@ -32,14 +32,6 @@ fn actor(current: &CurrentStaff, page: &Page) -> Actor {
     Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 
-fn admin_error(err: CouponAdminError) -> AppError {
-    match err {
-        CouponAdminError::NotFound => AppError::NotFound,
-        CouponAdminError::Internal(err) => AppError::Internal(err),
-        CouponAdminError::Invalid(errors) => AppError::BadRequest(errors.to_string()),
-    }
-}
-
 /// The cycles a coupon can be limited to: every cycle that is paid for.
 fn cycle_choices() -> Vec<BillingCycle> {
     BillingCycle::ALL.into_iter().filter(|c| *c != BillingCycle::Free).collect()
@@ -297,7 +289,7 @@ pub async fn create_promotion(
         Err(CouponAdminError::Invalid(errors)) => {
             render_form(&state, &page, &current, None, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(admin_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -336,7 +328,7 @@ pub async fn update_promotion(
         Err(CouponAdminError::Invalid(errors)) => {
             render_form(&state, &page, &current, Some(&saved), &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(admin_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -353,6 +345,6 @@ pub async fn delete_promotion(
         Err(CouponAdminError::Invalid(errors)) => {
             Ok(flash::redirect(&state, &format!("/admin/promotions/{id}"), "error", errors.messages()))
         }
-        Err(err) => Err(admin_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }

@@ -22,8 +22,8 @@ use crate::catalog::{addons, service as catalog};
 use crate::ids::{AddonId, ClientId, CouponId, OrderId, ProductId};
 use crate::services::model::service;
 use crate::state::AppState;
-use crate::web::FormErrors;
 use crate::web::forms::is_unique_violation;
+use crate::web::{AppError, FormErrors};
 
 /// Why a client cannot use a code. The messages are written for the client.
 #[derive(Debug, thiserror::Error)]
@@ -355,6 +355,18 @@ pub enum CouponAdminError {
     Invalid(FormErrors),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<CouponAdminError> for AppError {
+    fn from(err: CouponAdminError) -> Self {
+        match err {
+            CouponAdminError::NotFound => AppError::NotFound,
+            CouponAdminError::Invalid(errors) => AppError::BadRequest(errors.messages()),
+            CouponAdminError::Internal(err) => AppError::Internal(err),
+        }
+    }
 }
 
 impl From<DbErr> for CouponAdminError {

@@ -24,6 +24,7 @@ use crate::services::model::{service, service_addon};
 use crate::services::status::Status;
 use crate::services::store as services;
 use crate::state::AppState;
+use crate::web::AppError;
 use serde::{Deserialize, Serialize};
 
 /// Order statuses.
@@ -41,6 +42,18 @@ pub enum OrderError {
     NotAllowed(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<OrderError> for AppError {
+    fn from(err: OrderError) -> Self {
+        match err {
+            OrderError::NotFound => AppError::NotFound,
+            OrderError::Internal(err) => AppError::Internal(err),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
 }
 
 impl From<DbErr> for OrderError {
@@ -108,7 +121,7 @@ pub async fn accept(state: &AppState, actor: &Actor, id: OrderId) -> Result<Acce
         match lifecycle::request(&txn, actor, s.id, Command::Create, Some(format!("service.create:{}", s.id))).await {
             Ok(()) => outcome.queued += 1,
             Err(LifecycleError::NotFound | LifecycleError::NotAllowed(_)) => {}
-            Err(err) => return Err(OrderError::Internal(anyhow::anyhow!("{err}"))),
+            Err(err) => return Err(OrderError::Internal(anyhow::Error::new(err))),
         }
     }
     txn.commit().await?;
@@ -242,7 +255,7 @@ pub async fn close_now(
     )
     .await?;
     if let Some(ctx) = ctx {
-        ctx.fence(&txn).await.map_err(|e| OrderError::Internal(anyhow::anyhow!("{e}")))?;
+        ctx.fence(&txn).await.map_err(|e| OrderError::Internal(anyhow::Error::from(e)))?;
     }
     txn.commit().await?;
     Ok(())

@@ -31,13 +31,6 @@ use crate::site_settings::ordering as order_settings;
 use crate::state::AppState;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
 
-fn cart_error(err: CartError) -> AppError {
-    match err {
-        CartError::Internal(err) => AppError::Internal(err),
-        other => AppError::BadRequest(other.to_string()),
-    }
-}
-
 fn money(minor: i64, currency: Currency) -> String {
     Money::from_minor(minor, currency).to_string()
 }
@@ -121,7 +114,7 @@ async fn shown_currency(
     };
     let found = crate::invoices::service::find_currency(&state.db, &code)
         .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+        .map_err(|e| AppError::Internal(anyhow::Error::from(e)))?;
     Ok(crate::catalog::service::known_currency(found, &code)?)
 }
 
@@ -571,9 +564,7 @@ pub async fn show_cart(
     let cart = find_cart(&state, &jar, client.as_ref()).await?;
     let billing = billing_settings::load(&state.db).await?;
     let quote = match &cart {
-        Some(c) => {
-            Some(cart::quote(&state.db, &billing, c, client.as_ref().map(|c| &c.client)).await.map_err(cart_error)?)
-        }
+        Some(c) => Some(cart::quote(&state.db, &billing, c, client.as_ref().map(|c| &c.client)).await?),
         None => None,
     };
     let shown = match &quote {
@@ -717,7 +708,7 @@ async fn render_checkout(
     let billing = billing_settings::load(&state.db).await?;
     let settings = order_settings::load(&state.db).await?;
     let quote = match &cart {
-        Some(c) => Some(cart::quote(&state.db, &billing, c, client.map(|c| &c.client)).await.map_err(cart_error)?),
+        Some(c) => Some(cart::quote(&state.db, &billing, c, client.map(|c| &c.client)).await?),
         None => None,
     };
     if quote.as_ref().is_none_or(|q| q.items.is_empty() && q.problems.is_empty()) {
@@ -885,7 +876,7 @@ async fn after_placed(
 pub(super) async fn order_row(state: &AppState, o: &order::Model) -> AppResult<Value> {
     let currency = crate::invoices::service::stored_currency(&state.db, &o.currency_code)
         .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+        .map_err(|e| AppError::Internal(anyhow::Error::from(e)))?;
     Ok(context! {
         id => o.id,
         number => o.number.clone(),
@@ -913,7 +904,7 @@ pub(super) async fn order_services(state: &AppState, id: OrderId) -> AppResult<V
     for s in ordered {
         let currency = crate::invoices::service::stored_currency(&state.db, &s.currency_code)
             .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+            .map_err(|e| AppError::Internal(anyhow::Error::from(e)))?;
         let cycle = s.billing_cycle.parse::<BillingCycle>().map(|c| c.label()).unwrap_or("");
         rows.push(context! {
             id => s.id,

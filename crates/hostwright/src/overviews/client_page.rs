@@ -9,7 +9,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use crate::clients::admin::{self};
-use crate::clients::admin_handlers::{DetailsForm, actor, client_error, country_options, group_options, row};
+use crate::clients::admin_handlers::{DetailsForm, actor, country_options, group_options, row};
 use crate::clients::field_handlers::inputs;
 use crate::clients::fields::{self, Audience};
 use crate::clients::model::client;
@@ -174,7 +174,7 @@ pub async fn update_client(
                 errors.add("email", "Another client already uses this email address.");
                 errors
             }
-            Err(err) => return Err(client_error(err)),
+            Err(err) => return Err(AppError::from(err)),
         },
         Err(errors) => errors,
     };

@@ -65,6 +65,8 @@ pub enum PaymentError {
     Job(#[from] JobError),
     #[error(transparent)]
     Db(#[from] DbErr),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
 }
 
 impl From<PaymentError> for JobError {

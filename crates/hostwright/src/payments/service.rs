@@ -603,7 +603,7 @@ async fn failure_email(
     };
     crate::clients::contacts::send_billing_email(state, txn, &owner, "payment_failed", ctx)
         .await
-        .map_err(|e| PaymentError::Db(DbErr::Custom(format!("{e:#}"))))
+        .map_err(PaymentError::Internal)
 }
 
 /// Our payment for a notice: by the gateway's id once we know it, else by our own id.

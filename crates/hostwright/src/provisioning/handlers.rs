@@ -36,14 +36,6 @@ fn actor(current: &crate::staff::current::CurrentStaff, page: &Page) -> Actor {
     Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 
-fn server_error(err: ServerError) -> AppError {
-    match err {
-        ServerError::NotFound => AppError::NotFound,
-        ServerError::Invalid(_) | ServerError::NotAllowed(_) => AppError::Internal(anyhow::anyhow!("{err}")),
-        ServerError::Internal(err) => AppError::Internal(err),
-    }
-}
-
 /// A module's fields for a form: key, label, kind, options, help, required.
 pub fn field_values(fields: &[Field]) -> Vec<Value> {
     fields
@@ -183,7 +175,7 @@ async fn create_server(
             let p = ServerPage { id: None, info: &info, form: &input, stored_secrets: Vec::new(), errors };
             render_server(&state, &page, &current, p, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(server_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -227,7 +219,7 @@ async fn update_server(
             let p = ServerPage { id: Some(id), info: &info, form: &input, stored_secrets, errors };
             render_server(&state, &page, &current, p, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(err) => Err(server_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -287,6 +279,6 @@ async fn save_group(
     Ok(match servers::save_group(state, &actor(current, page), id, &form.name, &form.fill_strategy).await {
         Ok(_) => flash::redirect(state, "/admin/servers", "success", "Server group saved."),
         Err(ServerError::Invalid(errors)) => flash::redirect(state, "/admin/servers", "error", errors.to_string()),
-        Err(err) => return Err(server_error(err)),
+        Err(err) => return Err(AppError::from(err)),
     })
 }

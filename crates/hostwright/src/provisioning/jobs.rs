@@ -39,7 +39,7 @@ impl Job for TestServer {
         let call = async |call: &Call| {
             calls::call_logged(state, Some(ctx), &actor, &module, Some(&row), None, &server, &account, call)
                 .await
-                .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))
+                .map_err(|e| JobError::Retry(anyhow::Error::new(e)))
         };
         let result = call(&Call::TestConnection).await?;
         let (ok, message) = match result {

@@ -16,7 +16,7 @@ use super::AnyModule;
 use crate::audit::{self, Actor};
 use crate::ids::{ServerGroupId, ServerId};
 use crate::state::AppState;
-use crate::web::FormErrors;
+use crate::web::{AppError, FormErrors};
 
 pub mod server {
     use sea_orm::entity::prelude::*;
@@ -141,6 +141,19 @@ pub enum ServerError {
     NotAllowed(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<ServerError> for AppError {
+    fn from(err: ServerError) -> Self {
+        match err {
+            ServerError::NotFound => AppError::NotFound,
+            ServerError::Invalid(errors) => AppError::BadRequest(errors.messages()),
+            ServerError::Internal(err) => AppError::Internal(err),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
 }
 
 impl From<DbErr> for ServerError {

@@ -320,7 +320,7 @@ pub async fn add(
     if input.run_create {
         lifecycle::request(&txn, actor, created.id, Command::Create, Some(format!("service.create:{}", created.id)))
             .await
-            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("{e}")))?;
+            .map_err(|e| ServiceError::Internal(anyhow::Error::from(e)))?;
     }
     txn.commit().await?;
     if invoice.is_some() {

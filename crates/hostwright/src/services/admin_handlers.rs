@@ -47,14 +47,6 @@ fn actor(current: &CurrentStaff, page: &Page) -> Actor {
     Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 
-fn service_error(err: ServiceError) -> AppError {
-    match err {
-        ServiceError::NotFound => AppError::NotFound,
-        ServiceError::Internal(err) => AppError::Internal(err),
-        other => AppError::BadRequest(other.to_string()),
-    }
-}
-
 fn cycle_options(payment_type: &str) -> Vec<(&'static str, &'static str)> {
     cycles_of(payment_type).into_iter().map(|c| (c.key(), c.label())).collect()
 }
@@ -308,7 +300,7 @@ pub async fn show_service(
     Path(id): Path<ServiceId>,
 ) -> AppResult<Response> {
     let s = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let currency = services::currency_of(&state.db, &s.currency_code).await.map_err(service_error)?;
+    let currency = services::currency_of(&state.db, &s.currency_code).await?;
     let choices = store::choices_of(&state.db, s.id).await?;
     let form = EditForm::from_service(&s, currency, &choices);
     render_service(&state, &page, &current, &s, &form, FormErrors::new(), StatusCode::OK).await
@@ -327,7 +319,7 @@ pub async fn update_service(
         Ok(false) => return Ok(flash::redirect(&state, &to, "info", "Nothing was changed.")),
         Err(ServiceError::Invalid(errors)) => errors,
         Err(ServiceError::NotAllowed(message)) => return Ok(flash::redirect(&state, &to, "error", message)),
-        Err(err) => return Err(service_error(err)),
+        Err(err) => return Err(AppError::from(err)),
     };
     let s = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
     render_service(&state, &page, &current, &s, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -376,7 +368,7 @@ pub async fn run_command(
             format!("{label} is queued; its outcome shows below in a moment."),
         )),
         Err(ServiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
-        Err(err) => Err(service_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -454,7 +446,7 @@ pub async fn resolve_cancellation(
             },
         )),
         Err(ServiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
-        Err(err) => Err(service_error(err)),
+        Err(err) => Err(AppError::from(err)),
     }
 }
 
@@ -505,7 +497,7 @@ async fn render_new(
     status: StatusCode,
 ) -> AppResult<Response> {
     let c = crate::clients::store::find(&state.db, client_id).await?.ok_or(AppError::NotFound)?;
-    let currency = adding::client_currency(&state.db, &c).await.map_err(service_error)?;
+    let currency = adding::client_currency(&state.db, &c).await?;
     let products = crate::catalog::service::products(&state.db).await?;
     let on_sale: Vec<(String, String)> =
         products.iter().filter(|p| !p.retired).map(|p| (p.id.to_string(), p.name.clone())).collect();
@@ -606,7 +598,7 @@ pub async fn add_service(
         }
         Err(ServiceError::Invalid(errors)) => errors,
         Err(ServiceError::NotAllowed(message)) => FormErrors::form(message),
-        Err(err) => return Err(service_error(err)),
+        Err(err) => return Err(AppError::from(err)),
     };
     render_new(&state, &page, &current, id, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY).await
 }

@@ -276,7 +276,7 @@ pub async fn resolve(
         return Err(ServiceError::NotAllowed("The request was resolved meanwhile; reload the page.".into()));
     }
     if let Some(ctx) = ctx {
-        ctx.fence(&txn).await.map_err(|e| ServiceError::Internal(anyhow::anyhow!("{e}")))?;
+        ctx.fence(&txn).await.map_err(|e| ServiceError::Internal(anyhow::Error::from(e)))?;
     }
     audit::record(
         &txn,

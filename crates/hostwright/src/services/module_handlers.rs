@@ -275,7 +275,7 @@ async fn change_password(
         ),
         Err(LifecycleError::NotAllowed(message)) => flash::redirect(&state, &to, "error", message),
         Err(LifecycleError::NotFound) => return Err(AppError::NotFound),
-        Err(err) => return Err(AppError::Internal(anyhow::anyhow!("{err}"))),
+        Err(err) => return Err(AppError::Internal(anyhow::Error::new(err))),
     })
 }
 

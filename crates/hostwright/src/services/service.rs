@@ -22,8 +22,8 @@ use crate::ids::{ClientId, ConfigOptionId, ConfigOptionValueId, ProductId, Servi
 use crate::invoices::model::{invoice, line};
 use crate::invoices::service::InvoiceError;
 use crate::state::AppState;
-use crate::web::FormErrors;
 use crate::web::forms::optional_text;
+use crate::web::{AppError, FormErrors};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -38,6 +38,19 @@ pub enum ServiceError {
     Module(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<ServiceError> for AppError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::NotFound => AppError::NotFound,
+            ServiceError::Invalid(errors) => AppError::BadRequest(errors.messages()),
+            ServiceError::Internal(err) => AppError::Internal(err),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
 }
 
 impl From<DbErr> for ServiceError {

@@ -32,6 +32,7 @@ use crate::invoices::settings as billing_settings;
 use crate::provisioning::Command;
 use crate::site_settings::ordering as order_settings;
 use crate::state::AppState;
+use crate::web::AppError;
 
 pub const PENDING: &str = "pending";
 pub const APPLIED: &str = "applied";
@@ -47,6 +48,18 @@ pub enum UpgradeError {
     Pricing(#[from] PricingError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<UpgradeError> for AppError {
+    fn from(err: UpgradeError) -> Self {
+        match err {
+            UpgradeError::NotFound => AppError::NotFound,
+            UpgradeError::Internal(err) => AppError::Internal(err),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
 }
 
 impl From<DbErr> for UpgradeError {
@@ -153,14 +166,14 @@ fn paid_for(s: &service::Model, cycle: BillingCycle, recurring: Money) -> Result
 fn price_for_period(price: Money, cycle: BillingCycle, period: Period) -> Result<Money, UpgradeError> {
     let last = cycle_ending(period.end, cycle)?;
     if period.start >= last.start {
-        return Ok(prorate(price, last.start, last.end, period.start).map_err(|e| anyhow::anyhow!("{e}"))?);
+        return Ok(prorate(price, last.start, last.end, period.start).map_err(anyhow::Error::from)?);
     }
     let before = cycle_ending(last.start, cycle)?;
     if period.start < before.start {
         return Err(UpgradeError::NotAllowed("This service is paid ahead; ask us to change it for you.".into()));
     }
-    let share = prorate(price, before.start, before.end, period.start).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(price.checked_add(share).map_err(|e| anyhow::anyhow!("{e}"))?)
+    let share = prorate(price, before.start, before.end, period.start).map_err(anyhow::Error::from)?;
+    Ok(price.checked_add(share).map_err(anyhow::Error::from)?)
 }
 
 /// Prices a change of service `id` as of today (nothing is written).
@@ -194,7 +207,7 @@ pub async fn price(db: &impl ConnectionTrait, id: ServiceId, target: Target) -> 
         return Err(UpgradeError::NotAllowed("This service is paid ahead; ask us to change it for you.".into()));
     }
     let priced = pricing::price_selection(db, to.id, target.cycle, currency.code(), &target.choices, Sale::New).await?;
-    let new_recurring = priced.charges_total().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let new_recurring = priced.charges_total().map_err(anyhow::Error::from)?;
     let current_choices = store::choices_of(db, id).await?;
     if to.id == from.id && target.cycle == old_cycle && same_choices(&current_choices, &target.choices) {
         return Err(UpgradeError::NotAllowed("Choose something different from what the service has now.".into()));
@@ -429,7 +442,7 @@ pub async fn apply(state: &AppState, actor: &Actor, id: ServiceUpgradeId) -> Res
         };
         account_credit::move_credit(&txn, actor, &movement).await.map_err(|e| match e {
             MoveError::Db(err) => UpgradeError::from(err),
-            other => UpgradeError::Internal(anyhow::anyhow!("{other}")),
+            other => UpgradeError::Internal(anyhow::Error::new(other)),
         })?;
     }
     audit::record(
@@ -454,7 +467,7 @@ pub async fn apply(state: &AppState, actor: &Actor, id: ServiceUpgradeId) -> Res
     let once = Some(format!("service.change_package:upgrade:{}", u.id));
     match lifecycle::request(&txn, actor, s.id, Command::ChangePackage, once).await {
         Ok(()) | Err(lifecycle::LifecycleError::NotAllowed(_)) => {}
-        Err(err) => return Err(UpgradeError::Internal(anyhow::anyhow!("{err}"))),
+        Err(err) => return Err(UpgradeError::Internal(anyhow::Error::new(err))),
     }
     txn.commit().await?;
     state.jobs_wakeup.notify_one();

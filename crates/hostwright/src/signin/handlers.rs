@@ -236,7 +236,7 @@ fn urlencode(text: &str) -> String {
 fn internal(err: AuthError) -> AppError {
     match err {
         AuthError::Internal(err) => AppError::Internal(err),
-        other => AppError::Internal(anyhow::anyhow!("{other}")),
+        other => AppError::Internal(anyhow::Error::new(other)),
     }
 }
 

@@ -23,13 +23,6 @@ fn actor(current: &CurrentStaff, page: &Page) -> Actor {
     Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 
-fn staff_error(err: StaffError) -> AppError {
-    match err {
-        StaffError::Internal(err) => AppError::Internal(err),
-        other => AppError::BadRequest(other.to_string()),
-    }
-}
-
 #[derive(Deserialize)]
 pub struct SetupForm {
     #[serde(default)]
@@ -80,7 +73,7 @@ pub async fn setup(
             }
             Err(StaffError::WeakPassword(message)) => errors.add("password", message),
             Err(StaffError::SetupClosed) => errors.add("_form", "This setup link has already been used."),
-            Err(err) => return Err(staff_error(err)),
+            Err(err) => return Err(AppError::from(err)),
         }
     }
     let ctx = context! { open => true, name => name, email => form.email.trim(), errors => errors };
@@ -201,7 +194,7 @@ pub async fn create_staff(
             Err(StaffError::WeakPassword(message)) => errors.add("password", message),
             Err(StaffError::UnknownRole) => errors.add("role_id", "Choose a role."),
             Err(StaffError::NotAllowed(message)) => errors.add("role_id", message),
-            Err(err) => return Err(staff_error(err)),
+            Err(err) => return Err(AppError::from(err)),
         }
     }
     render_staff_form(&state, &page, &current, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -399,7 +392,7 @@ pub async fn accept_invite(
             }
             Err(StaffError::WeakPassword(message)) => errors.add("password", message),
             Err(StaffError::SetupClosed) => errors.add("_form", "This invitation is invalid, expired or already used."),
-            Err(err) => return Err(staff_error(err)),
+            Err(err) => return Err(AppError::from(err)),
         }
     }
     let ctx = context! { valid => true, errors => errors };
@@ -408,6 +401,6 @@ pub async fn accept_invite(
 
 impl IntoResponse for StaffError {
     fn into_response(self) -> Response {
-        staff_error(self).into_response()
+        AppError::from(self).into_response()
     }
 }

@@ -16,6 +16,7 @@ use crate::ids::{RoleId, StaffId};
 use crate::mail::{Email, outbox};
 use crate::permissions::Permission;
 use crate::state::AppState;
+use crate::web::AppError;
 use crate::web::forms::{EmailAddress, is_unique_violation};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,17 @@ pub enum StaffError {
     WeakPassword(&'static str),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a page shows for it: not found, refused with the error's own words, or an internal
+/// error (its cause chain logged, never shown).
+impl From<StaffError> for AppError {
+    fn from(err: StaffError) -> Self {
+        match err {
+            StaffError::Internal(err) => AppError::Internal(err),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
 }
 
 impl From<DbErr> for StaffError {
