@@ -25,7 +25,7 @@ use crate::ids::GatewayPaymentId;
 use crate::invoices::model::invoice;
 use crate::payments::gateways::{self, GatewayInput, STRIPE};
 use crate::payments::model::payment;
-use crate::payments::service::{CHECKOUT, PENDING};
+use crate::payments::store::{CHECKOUT, PENDING};
 use crate::state::AppState;
 
 const SECRET: &str = "whsec_hostwright_bench";

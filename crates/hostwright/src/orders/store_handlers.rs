@@ -861,7 +861,7 @@ async fn after_placed(
     };
     let key = format!("order-{}", form_key.trim());
     let client = &current.client;
-    match crate::payments::service::start_checkout(state, client, invoice_id, &o.payment_method, &key).await {
+    match crate::payments::checkout::start_checkout(state, client, invoice_id, &o.payment_method, &key).await {
         Ok(url) => Ok(axum::response::IntoResponse::into_response(axum::response::Redirect::to(&url))),
         Err(err) => {
             // Paid already, or the card page could not be opened: the invoice says what is left.

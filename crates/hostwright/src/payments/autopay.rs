@@ -19,7 +19,8 @@ use super::PaymentError;
 use super::gateways::{self, STRIPE};
 use super::methods;
 use super::model::payment;
-use super::service::{self, AUTOMATIC, CHECKOUT, EXPIRED, PENDING, UNKNOWN};
+use super::store::{self, AUTOMATIC, CHECKOUT, EXPIRED, PENDING, UNKNOWN};
+use super::{checkout, notices};
 use crate::ids::{GatewayPaymentId, InvoiceId};
 use crate::invoices::model::invoice;
 use crate::invoices::service::{self as invoices, COLLECTIONS, UNPAID};
@@ -164,7 +165,7 @@ pub async fn check_now(
     actor: &crate::audit::Actor,
     id: GatewayPaymentId,
 ) -> Result<bool, PaymentError> {
-    let record = service::find(&state.db, id).await?.ok_or(PaymentError::NotFound)?;
+    let record = store::find(&state.db, id).await?.ok_or(PaymentError::NotFound)?;
     if record.status != UNKNOWN {
         return Err(PaymentError::NotAllowed("Only a payment whose outcome is unknown is checked again."));
     }
@@ -234,7 +235,7 @@ async fn claim(
 ) -> Result<Claim, PaymentError> {
     let state = &ctx.state;
     let txn = state.db.begin().await?;
-    let Some(current) = service::lock_invoice(&txn, invoice_id).await? else { return Ok(Claim::Done) };
+    let Some(current) = store::lock_invoice(&txn, invoice_id).await? else { return Ok(Claim::Done) };
     let key = attempt_key(invoice_id, slot);
     if let Some(existing) = payment::Entity::find().filter(payment::Column::AttemptKey.eq(&key)).one(&txn).await? {
         return Ok(if existing.status == PENDING { Claim::Charge(Box::new(existing)) } else { Claim::Done });
@@ -290,9 +291,9 @@ async fn capturing(txn: &DatabaseTransaction, invoice_id: InvoiceId) -> Result<b
         .all(txn)
         .await?;
     for p in pending {
-        let keys: Vec<String> = [service::CaptureCause::Return, service::CaptureCause::Event]
+        let keys: Vec<String> = [notices::CaptureCause::Return, notices::CaptureCause::Event]
             .into_iter()
-            .map(|cause| service::capture_key(p.id, cause))
+            .map(|cause| notices::capture_key(p.id, cause))
             .collect();
         let live = crate::jobs::store::Entity::find()
             .filter(crate::jobs::store::Column::UniqueKey.is_in(keys))
@@ -390,7 +391,7 @@ async fn charge(ctx: &JobContext, invoice_id: InvoiceId, slot: u32) -> Result<St
         abandon(&state.db, record.id, "The invoice changed before the charge: not charged.").await?;
         return Ok("the invoice changed; not charged".into());
     }
-    let customer = service::customer_ref(state, &*stripe, STRIPE, &owner).await?;
+    let customer = checkout::customer_ref(state, &*stripe, STRIPE, &owner).await?;
     let request = ChargeRequest {
         our_ref: record.id.to_string(),
         invoice_ref: invoice_id.to_string(),
@@ -413,25 +414,25 @@ async fn settle(
     match answer {
         Ok(remote) => match remote.status {
             RemoteStatus::Succeeded => {
-                Ok(service::succeed(ctx, record, &remote.payment_ref, &remote.amount).await?.outcome)
+                Ok(notices::succeed(ctx, record, &remote.payment_ref, &remote.amount).await?.outcome)
             }
             RemoteStatus::Failed { code, message } => {
-                let failure = service::Failure { code, message, needs_authentication: false };
-                service::fail(ctx, record, Some(&remote.payment_ref), &failure).await?;
+                let failure = notices::Failure { code, message, needs_authentication: false };
+                notices::fail(ctx, record, Some(&remote.payment_ref), &failure).await?;
                 Ok(format!("declined: {}", failure.message))
             }
             RemoteStatus::RequiresAction => {
-                let failure = service::Failure::authentication();
-                service::fail(ctx, record, Some(&remote.payment_ref), &failure).await?;
+                let failure = notices::Failure::authentication();
+                notices::fail(ctx, record, Some(&remote.payment_ref), &failure).await?;
                 Ok("the bank asks the card holder to confirm".into())
             }
             RemoteStatus::Canceled => {
-                let failure = service::Failure {
+                let failure = notices::Failure {
                     code: "canceled".into(),
                     message: "The charge was cancelled.".into(),
                     ..Default::default()
                 };
-                service::fail(ctx, record, Some(&remote.payment_ref), &failure).await?;
+                notices::fail(ctx, record, Some(&remote.payment_ref), &failure).await?;
                 Ok("cancelled".into())
             }
             RemoteStatus::Processing => {
@@ -445,17 +446,17 @@ async fn settle(
             }
         },
         Err(GatewayError::Declined { code, message, payment_ref }) => {
-            let failure = service::Failure { code, message, needs_authentication: false };
-            service::fail(ctx, record, payment_ref.as_deref(), &failure).await?;
+            let failure = notices::Failure { code, message, needs_authentication: false };
+            notices::fail(ctx, record, payment_ref.as_deref(), &failure).await?;
             Ok(format!("declined: {}", failure.message))
         }
         Err(GatewayError::AuthenticationRequired { payment_ref }) => {
-            service::fail(ctx, record, payment_ref.as_deref(), &service::Failure::authentication()).await?;
+            notices::fail(ctx, record, payment_ref.as_deref(), &notices::Failure::authentication()).await?;
             Ok("the bank asks the card holder to confirm".into())
         }
         Err(GatewayError::Rejected { message, .. }) => {
-            let failure = service::Failure { code: "rejected".into(), message, needs_authentication: false };
-            service::fail(ctx, record, None, &failure).await?;
+            let failure = notices::Failure { code: "rejected".into(), message, needs_authentication: false };
+            notices::fail(ctx, record, None, &failure).await?;
             Ok(format!("refused by the gateway: {}", failure.message))
         }
         Err(GatewayError::Unsupported) => {
@@ -505,7 +506,7 @@ async fn note_unknown(
 
 async fn resolve(ctx: &JobContext, id: GatewayPaymentId, step: u32) -> Result<String, PaymentError> {
     let state = &ctx.state;
-    let Some(record) = service::find(&state.db, id).await? else { return Ok("no such payment".into()) };
+    let Some(record) = store::find(&state.db, id).await? else { return Ok("no such payment".into()) };
     if record.status != UNKNOWN && record.status != PENDING {
         return Ok(format!("settled meanwhile ({})", record.status));
     }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::PaymentError;
 use super::gateways::{self, GatewayInput, STRIPE};
 use super::model::{event, payment};
-use super::{refunds, service};
+use super::{checkout, refunds, store};
 use crate::catalog::service::currencies_by_code;
 use crate::clients::current::{ClientAllowed, client_perm};
 use crate::clients::model::client;
@@ -67,7 +67,7 @@ fn payment_row(p: &payment::Model, client_name: &str, currencies: &Currencies) -
         gateway => gateways::label(&p.gateway),
         kind => p.kind,
         status => p.status,
-        status_label => service::status_label(&p.status),
+        status_label => store::status_label(&p.status),
         amount => money(currencies, p.amount_minor, &p.currency_code),
         refunded => (p.refunded_minor > 0).then(|| money(currencies, p.refunded_minor, &p.currency_code)),
         gateway_ref => p.gateway_ref,
@@ -100,7 +100,7 @@ pub async fn pay_invoice(
     let back = format!("/account/invoices/{id}");
     match form.gateway.as_str() {
         STRIPE | gateways::PAYPAL => {
-            match service::start_checkout(&state, &current.client, id, &form.gateway, &form.key).await {
+            match checkout::start_checkout(&state, &current.client, id, &form.gateway, &form.key).await {
                 Ok(url) => Ok(Redirect::to(&url).into_response()),
                 Err(PaymentError::NotFound) => Err(AppError::NotFound),
                 Err(PaymentError::NotAllowed(why)) => Ok(flash::redirect(&state, &back, "error", why)),
@@ -167,7 +167,7 @@ pub async fn paypal_return(
     Query(back): Query<ApprovalReturn>,
 ) -> AppResult<Response> {
     let page = format!("/account/invoices/{id}");
-    match service::returned_from_approval(&state, current.client.id, gateways::PAYPAL, back.token.trim()).await? {
+    match checkout::returned_from_approval(&state, current.client.id, gateways::PAYPAL, back.token.trim()).await? {
         Some(invoice) if invoice == id => Ok(Redirect::to(&format!("{page}?payment=returned")).into_response()),
         _ => Ok(flash::redirect(&state, &page, "error", "That PayPal payment is not one of this invoice's.")),
     }
@@ -220,7 +220,7 @@ pub async fn pay_options(state: &AppState, invoice: &crate::invoices::model::inv
     Ok(context! {
         gateways => online,
         instructions => instructions,
-        in_flight => service::automatic_in_flight(&state.db, invoice.id).await?,
+        in_flight => store::automatic_in_flight(&state.db, invoice.id).await?,
         auto_charge => auto_charge,
         key => crate::crypto::random_token(),
     })
@@ -246,13 +246,13 @@ pub struct Filters {
 }
 
 const STATUSES: [&str; 7] = [
-    service::PENDING,
-    service::SUCCEEDED,
-    service::FAILED,
-    service::UNKNOWN,
-    service::EXPIRED,
-    service::PARTIALLY_REFUNDED,
-    service::REFUNDED,
+    store::PENDING,
+    store::SUCCEEDED,
+    store::FAILED,
+    store::UNKNOWN,
+    store::EXPIRED,
+    store::PARTIALLY_REFUNDED,
+    store::REFUNDED,
 ];
 
 pub async fn list_payments(
@@ -323,7 +323,7 @@ pub async fn list_payments(
         nav => "payments",
         payments => payments,
         gateways => gateways::KNOWN.iter().map(|(k, l)| [*k, *l]).collect::<Vec<_>>(),
-        statuses => STATUSES.iter().map(|s| [*s, service::status_label(s)]).collect::<Vec<_>>(),
+        statuses => STATUSES.iter().map(|s| [*s, store::status_label(s)]).collect::<Vec<_>>(),
         filters => context! {
             gateway => gateway.unwrap_or(""),
             status => status.unwrap_or(""),
@@ -348,7 +348,7 @@ pub async fn show_payment(
     current: Authorized<perm::InvoicesView>,
     Path(id): Path<GatewayPaymentId>,
 ) -> AppResult<Response> {
-    let p = service::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let p = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let owner = client::Entity::find_by_id(p.client_id).one(&state.db).await?;
     let invoice = match p.invoice_id {
         Some(invoice_id) => invoices::find(&state.db, invoice_id).await?,
@@ -397,7 +397,7 @@ pub async fn show_payment(
     let refund = context! {
         left => (left > 0).then(|| money(&currencies, left, &p.currency_code)),
         left_amount => Money::from_minor(left, currency_for(&currencies, &p.currency_code)?).to_decimal_string(),
-        held => p.applied_at.is_none() && (p.status == service::SUCCEEDED || p.status == service::PARTIALLY_REFUNDED),
+        held => p.applied_at.is_none() && (p.status == store::SUCCEEDED || p.status == store::PARTIALLY_REFUNDED),
         may => current.can(crate::permissions::Permission::InvoicesManage),
         key => crate::crypto::random_token(),
     };

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::gateways::{self, PAYPAL, STRIPE};
 use super::model::event;
-use super::service;
+use super::notices;
 use crate::ids::{GatewayPaymentId, PaymentEventId};
 use crate::jobs::{Job, JobContext, JobError};
 
@@ -38,7 +38,7 @@ impl Job for ProcessEvent {
         };
         let notice = read.map_err(|e| JobError::Permanent(format!("the stored event cannot be read: {e}")))?;
         let gateway = gateways::online(state, &stored.gateway).await?;
-        let applied = service::apply_notice(ctx, &gateway, &stored.gateway, &notice).await?;
+        let applied = notices::apply_notice(ctx, &gateway, &stored.gateway, &notice).await?;
         tracing::info!(event.id = %stored.event_id, event.kind = %stored.event_type, outcome = %applied.outcome, "applied a payment event");
         event::Entity::update_many()
             .col_expr(event::Column::ProcessedAt, Expr::value(Utc::now()))
@@ -62,7 +62,7 @@ impl Job for CapturePayment {
     const KIND: &'static str = "payment.capture";
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let outcome = service::capture(ctx, self.payment_id).await?;
+        let outcome = notices::capture(ctx, self.payment_id).await?;
         tracing::info!(payment.id = %self.payment_id, outcome = %outcome, "capture");
         Ok(())
     }

@@ -12,9 +12,10 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{QueryOrder, TransactionTrait};
 
 use super::PaymentError;
+use super::checkout::customer_ref;
 use super::gateways::{self, STRIPE};
 use super::model::{customer, method};
-use super::service::{Applied, customer_ref};
+use super::notices::Applied;
 use crate::audit::{self, Actor};
 use crate::clients::model::client;
 use crate::ids::{ClientId, PaymentMethodId};

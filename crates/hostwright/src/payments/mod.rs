@@ -3,6 +3,7 @@
 //! The gateways themselves live in the `hostwright-gateways` crate.
 
 pub mod autopay;
+pub mod checkout;
 pub mod for_invoices;
 pub mod gateways;
 pub mod handlers;
@@ -10,8 +11,10 @@ pub mod jobs;
 pub mod method_handlers;
 pub mod methods;
 pub mod model;
+pub mod notices;
 pub mod refunds;
-pub mod service;
+pub mod store;
+
 pub mod webhooks;
 
 use axum::Router;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::PaymentError;
 use super::gateways;
 use super::model::{payment, refund};
-use super::service::{self, PARTIALLY_REFUNDED, REFUNDED, SUCCEEDED};
+use super::store::{self, PARTIALLY_REFUNDED, REFUNDED, SUCCEEDED};
 use crate::audit::{self, Actor};
 use crate::ids::{CreditNoteId, GatewayPaymentId, InvoiceId, PaymentRefundId};
 use crate::invoices::account_credit::{self, MoveError, Movement};
@@ -82,7 +82,7 @@ pub async fn refundable_for_invoice(
         .all(db)
         .await?;
     let mut found = Vec::new();
-    for p in service::for_invoice(db, invoice_id).await? {
+    for p in store::for_invoice(db, invoice_id).await? {
         let brought: i64 = reached.iter().filter(|r| r.payment_id == Some(p.id)).map(|r| r.amount_minor).sum();
         if brought == 0 {
             continue;
@@ -156,7 +156,7 @@ async fn insert(
     jobs::enqueue(txn, &RefundPayment { refund_id: row.id }, Enqueue::unique(format!("payment.refund:{}", row.id)))
         .await?;
     let amount =
-        service::amount_text(txn, amount_minor, &p.currency_code).await.map_err(|e| DbErr::Custom(e.to_string()))?;
+        store::amount_text(txn, amount_minor, &p.currency_code).await.map_err(|e| DbErr::Custom(e.to_string()))?;
     let summary = format!("Refund of {amount} to {} asked: {reason}", gateways::label(&p.gateway));
     audit::record(txn, actor, "payment.refund_requested", Some(("payment", p.id.0)), summary).await?;
     Ok(row)
@@ -185,13 +185,13 @@ pub async fn settle_held(
     if refund::Entity::find().filter(refund::Column::IdempotencyKey.eq(&full_key)).one(&state.db).await?.is_some() {
         return Ok(());
     }
-    let p = service::find(&state.db, id).await?.ok_or(PaymentError::NotFound)?;
+    let p = store::find(&state.db, id).await?.ok_or(PaymentError::NotFound)?;
     if p.applied_at.is_some() {
         return Err(PaymentError::NotAllowed(
             "This payment was applied already: refund it with a credit note on its invoice.",
         ));
     }
-    let currency = service::currency(&state.db, &p.currency_code).await?;
+    let currency = store::currency(&state.db, &p.currency_code).await?;
     let left = refundable(&state.db, &p).await?;
     let mut errors = FormErrors::new();
     let parsed = Money::parse(amount.trim(), currency).ok().filter(|m| m.minor() > 0);
@@ -221,7 +221,7 @@ pub async fn settle_held(
         .filter(payment::Column::AppliedAt.is_null())
         .exec(&txn)
         .await?;
-    let fresh = service::find(&txn, id).await?.ok_or(PaymentError::NotFound)?;
+    let fresh = store::find(&txn, id).await?.ok_or(PaymentError::NotFound)?;
     if held.rows_affected != 1 || amount.minor() > refundable(&txn, &fresh).await? {
         return Err(PaymentError::Conflict("This payment changed meanwhile; reload it and try again."));
     }
@@ -289,7 +289,7 @@ async fn run_refund(ctx: &JobContext, id: PaymentRefundId) -> Result<String, Pay
     if row.status != PENDING {
         return Ok(format!("already {}", row.status));
     }
-    let p = service::find(&state.db, row.payment_id).await?.ok_or(PaymentError::NotFound)?;
+    let p = store::find(&state.db, row.payment_id).await?.ok_or(PaymentError::NotFound)?;
     let Some(payment_ref) = p.gateway_ref.clone() else {
         return finish(ctx, &row, &p, Err("the payment has no gateway id".into())).await;
     };
@@ -331,7 +331,7 @@ async fn finish(
     if moved.rows_affected != 1 {
         return Ok("settled meanwhile".into());
     }
-    let amount = service::amount_text(&txn, row.amount_minor, &p.currency_code).await?;
+    let amount = store::amount_text(&txn, row.amount_minor, &p.currency_code).await?;
     let actor = Actor::system(gateways::label(&p.gateway));
     let outcome = match result {
         Ok(reference) => {

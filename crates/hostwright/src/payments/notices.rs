@@ -1,216 +1,28 @@
-//! Payment records and what moves them: a client starting a payment on the gateway's page,
-//! and the gateway's notices (success, failure, refund, expiry) applied once each.
-//!
-//! The record is written before the gateway is called, so every request to the gateway can
-//! name it (idempotency key, metadata) and every answer finds it again. Applying a success
-//! is one transaction: the guarded move to `succeeded` decides which notice books the money,
-//! whichever of several arrives first (decision 0020).
+//! The gateway's notices (success, failure, refund, expiry) applied once each, and capturing an
+//! approved payment once. Applying a success is one transaction: the guarded move to
+//! `succeeded` decides which notice books the money, whichever of several arrives first
+//! (decision 0020); the money reaches the invoice through `invoices::receipts`.
 
 use chrono::Utc;
-use hostwright_core::{Currency, Money};
-use hostwright_gateways::{Amount, CheckoutRequest, GatewayError, Notice, PaymentGateway, RemoteStatus};
+use hostwright_core::Money;
+use hostwright_gateways::{Amount, GatewayError, Notice, PaymentGateway, RemoteStatus};
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, QueryOrder, TransactionTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use super::PaymentError;
-use super::gateways::{self, STRIPE};
-use super::model::{customer, payment};
+use super::gateways;
+use super::model::payment;
+use super::store::{
+    AUTOMATIC, EXPIRED, FAILED, PARTIALLY_REFUNDED, PENDING, REFUNDED, SUCCEEDED, UNKNOWN, amount_text,
+    automatic_in_flight, by_gateway_ref, currency, find, lock_invoice, truncate,
+};
 use crate::audit::{self, Actor};
-use crate::clients::model::client;
-use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
-use crate::invoices::model::invoice;
+use crate::ids::GatewayPaymentId;
 use crate::invoices::receipts::{self, Incoming};
 use crate::invoices::service::{self as invoices, COLLECTIONS, InvoiceError, PAID, UNPAID};
 use crate::jobs::JobContext;
 use crate::state::AppState;
-
-pub const PENDING: &str = "pending";
-pub const SUCCEEDED: &str = "succeeded";
-pub const FAILED: &str = "failed";
-/// The gateway did not answer; a job asks it later.
-pub const UNKNOWN: &str = "unknown";
-pub const EXPIRED: &str = "expired";
-pub const PARTIALLY_REFUNDED: &str = "partially_refunded";
-pub const REFUNDED: &str = "refunded";
-
-/// The client paid on the gateway's page.
-pub const CHECKOUT: &str = "checkout";
-/// A saved method charged without the client present.
-pub const AUTOMATIC: &str = "automatic";
-
-pub fn status_label(status: &str) -> &'static str {
-    match status {
-        PENDING => "Pending",
-        SUCCEEDED => "Succeeded",
-        FAILED => "Failed",
-        UNKNOWN => "Unknown (being checked)",
-        EXPIRED => "Expired",
-        PARTIALLY_REFUNDED => "Partially refunded",
-        REFUNDED => "Refunded",
-        _ => "Other",
-    }
-}
-
-pub async fn find(db: &impl ConnectionTrait, id: GatewayPaymentId) -> Result<Option<payment::Model>, DbErr> {
-    payment::Entity::find_by_id(id).one(db).await
-}
-
-async fn by_gateway_ref(
-    db: &impl ConnectionTrait,
-    gateway: &str,
-    gateway_ref: &str,
-) -> Result<Option<payment::Model>, DbErr> {
-    payment::Entity::find()
-        .filter(payment::Column::Gateway.eq(gateway))
-        .filter(payment::Column::GatewayRef.eq(gateway_ref))
-        .one(db)
-        .await
-}
-
-/// The payments made for invoice `id`, newest first.
-pub async fn for_invoice(db: &impl ConnectionTrait, id: InvoiceId) -> Result<Vec<payment::Model>, DbErr> {
-    payment::Entity::find().filter(payment::Column::InvoiceId.eq(id)).order_by_desc(payment::Column::Id).all(db).await
-}
-
-/// Whether an automatic charge of invoice `id` is under way (so the client must not pay it
-/// a second way at the same moment).
-pub async fn automatic_in_flight(db: &impl ConnectionTrait, id: InvoiceId) -> Result<bool, DbErr> {
-    Ok(payment::Entity::find()
-        .filter(payment::Column::InvoiceId.eq(id))
-        .filter(payment::Column::Kind.eq(AUTOMATIC))
-        .filter(payment::Column::Status.is_in([PENDING, UNKNOWN]))
-        .one(db)
-        .await?
-        .is_some())
-}
-
-/// The gateway's customer for `client`, created at the gateway the first time.
-pub async fn customer_ref(
-    state: &AppState,
-    gateway: &impl PaymentGateway,
-    gateway_key: &str,
-    client: &client::Model,
-) -> Result<String, PaymentError> {
-    let existing = customer::Entity::find_by_id((client.id, gateway_key.to_owned())).one(&state.db).await?;
-    if let Some(existing) = existing {
-        return Ok(existing.customer_ref);
-    }
-    let created = gateway.ensure_customer(&client.id.to_string(), &client.email, &client.full_name()).await?;
-    let insert = Query::insert()
-        .into_table(customer::Entity)
-        .columns([
-            customer::Column::ClientId,
-            customer::Column::Gateway,
-            customer::Column::CustomerRef,
-            customer::Column::CreatedAt,
-        ])
-        .values_panic([client.id.0.into(), gateway_key.into(), created.clone().into(), Utc::now().into()])
-        .on_conflict(
-            OnConflict::columns([customer::Column::ClientId, customer::Column::Gateway]).do_nothing().to_owned(),
-        )
-        .to_owned();
-    state.db.execute(&insert).await?;
-    // The gateway made the customer once (its idempotency key is the client's id), so a
-    // racing request stored the same one.
-    Ok(created)
-}
-
-/// Starts paying the balance of invoice `invoice_id` on gateway `gateway_key`'s hosted page
-/// (Stripe Checkout, PayPal's approval page) and returns the address to send the client to.
-/// One form submission (`form_key`) makes one payment; the same submission again leads to the
-/// same page.
-pub async fn start_checkout(
-    state: &AppState,
-    owner: &client::Model,
-    invoice_id: InvoiceId,
-    gateway_key: &str,
-    form_key: &str,
-) -> Result<String, PaymentError> {
-    let form_key = form_key.trim();
-    if form_key.len() < 16 || form_key.len() > 64 {
-        return Err(PaymentError::NotAllowed("This form is out of date; reload the page and try again."));
-    }
-    let invoice = invoices::find(&state.db, invoice_id)
-        .await?
-        .filter(|i| i.client_id == owner.id)
-        .ok_or(PaymentError::NotFound)?;
-    if invoice.status != UNPAID && invoice.status != COLLECTIONS || invoice.balance_minor() <= 0 {
-        return Err(PaymentError::NotAllowed("This invoice has nothing left to pay."));
-    }
-    let settings = gateways::load(&state.db, gateway_key).await?;
-    if !gateways::is_online(gateway_key) || !settings.takes(&invoice.currency_code) {
-        return Err(PaymentError::NotAllowed("This way of paying is not available for this invoice."));
-    }
-    let gateway = gateways::online(state, gateway_key).await?;
-    let attempt = format!("checkout:{gateway_key}:{form_key}");
-    let record = insert_pending(state, owner.id, invoice_id, gateway_key, CHECKOUT, &attempt).await?;
-    let customer = match gateway_key {
-        STRIPE => Some(customer_ref(state, &gateway, STRIPE, owner).await?),
-        _ => None,
-    };
-    let number = invoice.display_number();
-    let base = &state.settings.base_url;
-    let back = |path: &str| {
-        base.join(&format!("account/invoices/{invoice_id}{path}"))
-            .map(|u| u.to_string())
-            .map_err(|e| DbErr::Custom(e.to_string()))
-    };
-    let request = CheckoutRequest {
-        our_ref: record.id.to_string(),
-        invoice_ref: invoice_id.to_string(),
-        description: format!("Invoice {number}"),
-        amount: Amount { minor: record.amount_minor, currency: record.currency_code.clone() },
-        customer_ref: customer,
-        email: owner.email.clone(),
-        // PayPal's payer comes back to have the approved order captured.
-        success_url: back(if gateway_key == gateways::PAYPAL { "/paypal-return" } else { "?payment=returned" })?,
-        cancel_url: back("?payment=cancelled")?,
-        save_method: false,
-    };
-    match gateway.start_checkout(&request).await {
-        Ok(redirect) => {
-            payment::Entity::update_many()
-                .col_expr(payment::Column::SessionRef, Expr::value(redirect.session_ref.clone()))
-                .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
-                .filter(payment::Column::Id.eq(record.id))
-                .exec(&state.db)
-                .await?;
-            tracing::info!(payment.id = %record.id, invoice.id = %invoice_id, gateway = gateway_key, "sent the client to the gateway's page");
-            Ok(redirect.url)
-        }
-        Err(err) => {
-            // Nobody was sent to a page, so nothing can be paid on this record.
-            set_failed(&state.db, record.id, &err.to_string()).await?;
-            Err(err.into())
-        }
-    }
-}
-
-/// The client came back from approving PayPal order `order_ref`: its capture is queued (once,
-/// however often they come back, and also when PayPal reports the approval). Returns the
-/// invoice the payment is for, if the order is one of this client's.
-pub async fn returned_from_approval(
-    state: &AppState,
-    owner: ClientId,
-    gateway_key: &str,
-    order_ref: &str,
-) -> Result<Option<InvoiceId>, PaymentError> {
-    let record = payment::Entity::find()
-        .filter(payment::Column::Gateway.eq(gateway_key))
-        .filter(payment::Column::SessionRef.eq(order_ref))
-        .one(&state.db)
-        .await?
-        .filter(|p| p.client_id == owner);
-    let Some(record) = record else { return Ok(None) };
-    if record.status == PENDING {
-        let txn = state.db.begin().await?;
-        queue_capture(&txn, record.id, CaptureCause::Return).await?;
-        txn.commit().await?;
-        state.jobs_wakeup.notify_one();
-    }
-    Ok(record.invoice_id)
-}
 
 /// Captures approved payment `id` at its gateway and books what was captured.
 pub async fn capture(ctx: &JobContext, id: GatewayPaymentId) -> Result<String, PaymentError> {
@@ -315,85 +127,6 @@ pub(super) fn capture_key(id: GatewayPaymentId, cause: CaptureCause) -> String {
         CaptureCause::Event => "event",
     };
     format!("payment.capture:{id}:{cause}")
-}
-
-/// Holds invoice `id`'s row for the rest of `txn` (so the two ways of paying it, the client's
-/// page and the automatic charge, take turns) and returns it as it is now.
-pub(super) async fn lock_invoice(txn: &DatabaseTransaction, id: InvoiceId) -> Result<Option<invoice::Model>, DbErr> {
-    let hold = Query::update()
-        .table(invoice::Entity)
-        .value(invoice::Column::UpdatedAt, Expr::col(invoice::Column::UpdatedAt))
-        .and_where(Expr::col(invoice::Column::Id).eq(id))
-        .to_owned();
-    txn.execute(&hold).await?;
-    invoices::find(txn, id).await
-}
-
-/// Writes the payment record of one form submission (`attempt_key`) for the invoice's
-/// balance; the same submission again finds the same record while it is pending.
-async fn insert_pending(
-    state: &AppState,
-    client_id: ClientId,
-    invoice_id: InvoiceId,
-    gateway: &str,
-    kind: &str,
-    attempt_key: &str,
-) -> Result<payment::Model, PaymentError> {
-    let txn = state.db.begin().await?;
-    let invoice = lock_invoice(&txn, invoice_id).await?.ok_or(PaymentError::NotFound)?;
-    if let Some(earlier) = payment::Entity::find().filter(payment::Column::AttemptKey.eq(attempt_key)).one(&txn).await?
-    {
-        return if earlier.status == PENDING {
-            Ok(earlier)
-        } else {
-            Err(PaymentError::NotAllowed("This payment was already started; reload the invoice."))
-        };
-    }
-    if invoice.status != UNPAID && invoice.status != COLLECTIONS || invoice.balance_minor() <= 0 {
-        return Err(PaymentError::NotAllowed("This invoice has nothing left to pay."));
-    }
-    if automatic_in_flight(&txn, invoice_id).await? {
-        return Err(PaymentError::NotAllowed(
-            "An automatic payment of this invoice is being processed; check back in a few minutes.",
-        ));
-    }
-    let now = Utc::now();
-    let record = payment::ActiveModel {
-        client_id: Set(client_id),
-        invoice_id: Set(Some(invoice.id)),
-        gateway: Set(gateway.to_owned()),
-        kind: Set(kind.to_owned()),
-        status: Set(PENDING.to_owned()),
-        amount_minor: Set(invoice.balance_minor()),
-        currency_code: Set(invoice.currency_code.clone()),
-        refunded_minor: Set(0),
-        attempt_key: Set(attempt_key.to_owned()),
-        flag: Set(String::new()),
-        error: Set(String::new()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok(record)
-}
-
-async fn set_failed(db: &impl ConnectionTrait, id: GatewayPaymentId, error: &str) -> Result<bool, DbErr> {
-    let done = payment::Entity::update_many()
-        .col_expr(payment::Column::Status, Expr::value(FAILED))
-        .col_expr(payment::Column::Error, Expr::value(truncate(error, 500)))
-        .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(payment::Column::Id.eq(id))
-        .filter(payment::Column::Status.is_in([PENDING, UNKNOWN]))
-        .exec(db)
-        .await?;
-    Ok(done.rows_affected == 1)
-}
-
-fn truncate(text: &str, chars: usize) -> String {
-    text.chars().take(chars).collect()
 }
 
 /// What applying a notice did, for the event's record.
@@ -670,18 +403,6 @@ pub(super) async fn succeed(
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
     Ok(Applied::to(record.id, outcome))
-}
-
-/// An amount in a payment's currency, as people read it.
-pub(super) async fn amount_text(db: &impl ConnectionTrait, minor: i64, code: &str) -> Result<String, PaymentError> {
-    Ok(Money::from_minor(minor, currency(db, code).await?).to_string())
-}
-
-/// A gateway may report money in a currency the business does not use (it is flagged for
-/// staff): its ISO decimals are then the right ones; a code nobody knows is an error.
-pub(super) async fn currency(db: &impl ConnectionTrait, code: &str) -> Result<Currency, PaymentError> {
-    let found = invoices::find_currency(db, code).await?.or_else(|| Currency::from_code(code).ok());
-    Ok(crate::catalog::service::known_currency(found, code).map_err(InvoiceError::Internal)?)
 }
 
 /// What became of money received.
