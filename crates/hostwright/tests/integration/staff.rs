@@ -3,7 +3,7 @@
 use hostwright::auth::totp;
 
 use crate::on_both_backends;
-use crate::support::TestApp;
+use crate::support::{TestApp, extract_between};
 
 async fn the_setup_link_creates_the_first_administrator_only_once(mut app: TestApp) {
     let link = hostwright::staff::service::setup_link_if_needed(&app.state).await.unwrap().unwrap();
@@ -110,12 +110,6 @@ async fn two_factor_sign_in_needs_a_fresh_code_that_cannot_be_replayed(mut app: 
     app.post_staff_login(&email, &password).await;
     assert_eq!(app.post_form("/admin/login/2fa", &[("code", &recovery), ("next", "")]).await.status, 422);
     assert!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'staff.2fa_enabled'").await == 1);
-}
-
-pub fn extract_between(text: &str, start: &str, end: &str) -> String {
-    let from = text.find(start).unwrap_or_else(|| panic!("{start:?} not in page")) + start.len();
-    let rest = &text[from..];
-    rest[..rest.find(end).unwrap()].trim().to_owned()
 }
 
 async fn every_admin_page_requires_sign_in(mut app: TestApp) {
