@@ -11,7 +11,7 @@ use hostwright::site_settings::automation as automation_settings;
 use sea_orm::ConnectionTrait;
 
 use crate::on_both_backends;
-use crate::support::{TestApp, fixtures};
+use crate::support::{TestApp, fixtures, snapshot};
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -392,6 +392,10 @@ async fn a_year_of_daily_runs_bills_reminds_suspends_and_terminates_exactly(mut 
         1
     );
     assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE template = 'invoice_reminder'").await, 70);
+    crate::assert_redacted_snapshot!(
+        "invoice_reminder_email",
+        snapshot::queued_email(&app, "invoice_reminder", "never@example.de").await
+    );
     assert_eq!(app.scalar("SELECT COUNT(*) FROM jobs WHERE status <> 'done'").await, 0, "no job failed or was left");
 }
 

@@ -11,10 +11,10 @@ use wiremock::matchers::{body_string_contains, header as has_header, method, pat
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::on_both_backends;
-use crate::support::TestApp;
 use crate::support::stripe::{
     Shop, checkout_completed, daily_run, intent, save_card, setup_succeeded, shop_with, signed,
 };
+use crate::support::{TestApp, snapshot};
 
 const DUE: &str = "2027-03-10";
 
@@ -260,6 +260,9 @@ async fn a_declined_card_is_tried_again_on_the_schedule_with_an_email(app: TestA
         .await,
         1
     );
+    shop.client.deliver_email().await;
+    let declined = shop.client.smtp.to("grace@example.com").into_iter().find(|m| m.subject().contains("did not go"));
+    crate::assert_redacted_snapshot!("card_declined_email", snapshot::email(&declined.expect("the email")));
     // The same day again: that attempt was made. The first retry day: one more attempt.
     assert_eq!(daily_run(&shop.staff, DUE).await, 0);
     assert_eq!(daily_run(&shop.staff, "2027-03-11").await, 1);

@@ -8,7 +8,7 @@ use hostwright::ids::{ClientId, StaffId};
 use hostwright::invoices::service::{self, DraftInput, LineInput};
 
 use crate::on_both_backends;
-use crate::support::{TestApp, fixtures};
+use crate::support::{TestApp, fixtures, snapshot};
 
 async fn an_invoice_is_drafted_issued_numbered_and_paid_once(mut app: TestApp) {
     app.signed_in_admin().await;
@@ -44,12 +44,15 @@ async fn an_invoice_is_drafted_issued_numbered_and_paid_once(mut app: TestApp) {
     page.assert_contains("3.80 EUR");
     app.post_form(&format!("{path}/issue"), &[]).await.assert_redirect_to(&path);
     let number = format!("{}-00001", fixtures::year());
-    app.get(&path).await.assert_contains(&number);
+    let issued = app.get(&path).await;
+    issued.assert_contains(&number);
+    crate::assert_redacted_snapshot!("admin_invoice_page_issued", snapshot::page(&issued));
     assert!(app.post_form(&format!("{path}/issue"), &[]).await.status.is_redirection());
     assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices WHERE number IS NOT NULL").await, 1);
     app.deliver_email().await;
     let email = app.smtp.wait_for("zoe@example.de").await;
     assert!(email.subject().contains(&number), "{}", email.subject());
+    crate::assert_redacted_snapshot!("invoice_issued_email", snapshot::email(&email));
 
     app.post_form(&format!("{path}/resend"), &[]).await.assert_redirect_to(&path);
     app.deliver_email().await;

@@ -5,8 +5,8 @@
 use chrono::Datelike;
 
 use crate::on_both_backends;
-use crate::support::TestApp;
 use crate::support::fixtures::{self, order_path};
+use crate::support::{TestApp, snapshot};
 
 /// The hidden idempotency key of the checkout form.
 fn form_key(page: &str) -> String {
@@ -43,13 +43,9 @@ async fn a_visitor_fills_a_cart_then_signs_up_and_the_invoice_matches_it(mut app
     let mut other_node = app.second_node().await;
     other_node.cookies = visitor.cookies.clone();
     let cart = other_node.get("/cart").await;
-    assert_eq!(cart.status, 200);
-    cart.assert_contains("example.com");
     // Two units of (10.00 + 5.00 setup + 2.50 add-on) = 35.00 net; a visitor is taxed by the
     // seller's country until they say otherwise: 19 % = 6.65.
-    cart.assert_contains("35.00");
-    cart.assert_contains("6.65");
-    cart.assert_contains("41.65");
+    crate::assert_redacted_snapshot!("cart_page", snapshot::page(&cart));
     other_node.post_form("/cart/country", &[("country", "US")]).await.assert_redirect_to("/cart");
     let untaxed = other_node.get("/cart").await;
     untaxed.assert_contains("35.00");
@@ -98,8 +94,7 @@ async fn a_visitor_fills_a_cart_then_signs_up_and_the_invoice_matches_it(mut app
     other_browser.finish_sign_up("grace@example.de").await.assert_redirect_to("/checkout");
     let mut visitor = other_browser;
     let checkout = visitor.get("/checkout").await;
-    assert_eq!(checkout.status, 200, "{}", checkout.body);
-    checkout.assert_contains("41.65");
+    crate::assert_redacted_snapshot!("checkout_page", snapshot::page(&checkout));
     let key = form_key(&checkout.body);
     let placed = visitor.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &key)]).await;
     let path = order_path(&placed);
@@ -138,6 +133,9 @@ async fn a_visitor_fills_a_cart_then_signs_up_and_the_invoice_matches_it(mut app
     assert_eq!(app.scalar("SELECT COUNT(*) FROM invoice_lines WHERE kind = 'setup' AND period_start IS NULL").await, 2);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM carts").await, 0, "the cart is emptied by the order");
     assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE template = 'order_confirmation'").await, 1);
+    app.deliver_email().await;
+    let confirmation = app.smtp.to("grace@example.de").into_iter().find(|m| m.subject().starts_with("Your order"));
+    crate::assert_redacted_snapshot!("order_confirmation_email", snapshot::email(&confirmation.expect("the email")));
     assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'order.placed'").await, 1);
 
     let page = visitor.get(&path).await;

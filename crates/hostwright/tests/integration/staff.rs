@@ -3,7 +3,7 @@
 use hostwright::auth::totp;
 
 use crate::on_both_backends;
-use crate::support::{TestApp, extract_between};
+use crate::support::{TestApp, extract_between, snapshot};
 
 async fn the_setup_link_creates_the_first_administrator_only_once(mut app: TestApp) {
     let link = hostwright::staff::service::setup_link_if_needed(&app.state).await.unwrap().unwrap();
@@ -184,6 +184,7 @@ async fn an_administrator_invites_staff_who_choose_their_password(mut app: TestA
     assert!(response.location().starts_with("/admin/staff/"), "{}", response.body);
     app.deliver_email().await;
     let invite = app.smtp.wait_for("bea@hostwright.test").await;
+    crate::assert_redacted_snapshot!("staff_invite_email", snapshot::email(&invite));
     let link = invite.link("http://hostwright.test/admin/invite/").expect("invitation link");
     let path = link.trim_start_matches("http://hostwright.test").to_owned();
     let mut bea = app.second_node().await;

@@ -4,6 +4,7 @@
 pub mod fixtures;
 pub mod s3;
 pub mod smtp;
+pub mod snapshot;
 pub mod stripe;
 
 use std::collections::BTreeMap;
