@@ -5,8 +5,8 @@
 use axum::http::StatusCode;
 
 use crate::on_both_backends;
-use crate::payments::{checkout_completed, shop_with, signed};
 use crate::support::TestApp;
+use crate::support::stripe::{checkout_completed, shop_with, signed};
 
 async fn a_client_adds_funds_by_card_and_the_credit_arrives_once(app: TestApp) {
     let mut shop = shop_with(app, |_| {}).await;

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate};
 use hostwright::automation::{self, Task, lease, renewals};
+use hostwright::ids::{ClientId, OrderId, ServiceId};
 use hostwright::site_settings::automation as automation_settings;
 use sea_orm::ConnectionTrait;
 
 use crate::on_both_backends;
-use crate::services::{active_service, catalog, eur_client};
-use crate::support::TestApp;
+use crate::support::{TestApp, fixtures, snapshot};
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -21,7 +21,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// Service `id` registered on `registered` (its billing day), paid until `due`, billed `cycle`
 /// at `price`.
-async fn dated(app: &TestApp, id: i64, registered: &str, due: &str, cycle: &str, price: i64) {
+async fn dated(app: &TestApp, id: ServiceId, registered: &str, due: &str, cycle: &str, price: i64) {
     let billing_day = day(registered).day();
     app.execute(&format!(
         "UPDATE services SET status = 'active', registration_date = '{registered}', next_due_date = '{due}', \
@@ -31,30 +31,27 @@ async fn dated(app: &TestApp, id: i64, registered: &str, due: &str, cycle: &str,
     .await;
 }
 
-async fn renewal_lines(app: &TestApp, service: i64) -> i64 {
+async fn renewal_lines(app: &TestApp, service: ServiceId) -> i64 {
     app.scalar(&format!("SELECT COUNT(*) FROM invoice_lines WHERE kind = 'renewal' AND service_id = {service}")).await
 }
 
 async fn renewals_are_invoiced_once_per_period_and_payment_renews_the_services(mut app: TestApp) {
     app.signed_in_admin().await;
-    catalog(&mut app).await;
-    let ada = eur_client(&mut app, "ada@example.de").await;
-    let bob = eur_client(&mut app, "bob@example.de").await;
+    fixtures::vps_catalog(&mut app).await;
+    let ada = fixtures::client(&mut app, "ada@example.de").currency("EUR").create().await;
+    let bob = fixtures::client(&mut app, "bob@example.de").currency("EUR").create().await;
     let (a1, a2, b1) = (
-        active_service(&mut app, ada, 'a').await,
-        active_service(&mut app, ada, 'b').await,
-        active_service(&mut app, bob, 'c').await,
+        fixtures::active_service(&mut app, ada, 'a').await,
+        fixtures::active_service(&mut app, ada, 'b').await,
+        fixtures::active_service(&mut app, bob, 'c').await,
     );
-    let cancelling = active_service(&mut app, bob, 'd').await;
+    let cancelling = fixtures::active_service(&mut app, bob, 'd').await;
     // Started on the 31st: due on the last day of shorter months, back on the 31st after them.
     dated(&app, a1, "2027-01-31", "2027-02-28", "monthly", 1000).await;
     dated(&app, a2, "2027-01-31", "2027-02-28", "monthly", 1500).await;
     dated(&app, b1, "2026-06-01", "2027-06-01", "annually", 10000).await;
     dated(&app, cancelling, "2027-01-20", "2027-02-20", "monthly", 1000).await;
-    let record = hostwright::services::store::find(&app.state.db, hostwright::ids::ServiceId(cancelling))
-        .await
-        .unwrap()
-        .unwrap();
+    let record = hostwright::services::store::find(&app.state.db, cancelling).await.unwrap().unwrap();
     hostwright::services::cancellations::request(
         &app.state,
         &hostwright::audit::Actor::system("test"),
@@ -171,11 +168,11 @@ async fn renewals_are_invoiced_once_per_period_and_payment_renews_the_services(m
 
 async fn runs_on_two_nodes_at_once_invoice_every_period_once(mut app: TestApp) {
     app.signed_in_admin().await;
-    catalog(&mut app).await;
+    fixtures::vps_catalog(&mut app).await;
     let mut services = Vec::new();
     for i in 0..12u8 {
-        let client = eur_client(&mut app, &format!("c{i}@example.de")).await;
-        let s = active_service(&mut app, client, char::from(b'a' + i)).await;
+        let client = fixtures::client(&mut app, &format!("c{i}@example.de")).currency("EUR").create().await;
+        let s = fixtures::active_service(&mut app, client, char::from(b'a' + i)).await;
         dated(&app, s, "2027-01-10", "2027-02-10", "monthly", 1000).await;
         services.push(s);
     }
@@ -197,9 +194,9 @@ async fn runs_on_two_nodes_at_once_invoice_every_period_once(mut app: TestApp) {
 
 async fn a_holder_that_lost_its_lease_is_fenced_off(mut app: TestApp) {
     app.signed_in_admin().await;
-    catalog(&mut app).await;
-    let ada = eur_client(&mut app, "ada@example.de").await;
-    let s = active_service(&mut app, ada, 'a').await;
+    fixtures::vps_catalog(&mut app).await;
+    let ada = fixtures::client(&mut app, "ada@example.de").currency("EUR").create().await;
+    let s = fixtures::active_service(&mut app, ada, 'a').await;
     dated(&app, s, "2027-01-10", "2027-02-10", "monthly", 1000).await;
     let db = &app.state.db;
     let on = day("2027-02-01");
@@ -237,7 +234,7 @@ async fn a_holder_that_lost_its_lease_is_fenced_off(mut app: TestApp) {
 }
 
 /// Pays every unpaid invoice of `client` due on `due_on` (any, when `None`) in full.
-async fn pay_invoices(app: &mut TestApp, client: i64, due_on: Option<NaiveDate>) -> usize {
+async fn pay_invoices(app: &mut TestApp, client: ClientId, due_on: Option<NaiveDate>) -> usize {
     let backend = app.state.db.get_database_backend();
     let filter = due_on.map(|d| format!(" AND due_date = '{d}'")).unwrap_or_default();
     let rows = app
@@ -265,14 +262,14 @@ async fn pay_invoices(app: &mut TestApp, client: i64, due_on: Option<NaiveDate>)
     unpaid.len()
 }
 
-async fn reminders_for(app: &TestApp, client: i64) -> i64 {
+async fn reminders_for(app: &TestApp, client: ClientId) -> i64 {
     app.scalar(&format!(
         "SELECT COUNT(*) FROM invoice_reminders r JOIN invoices i ON i.id = r.invoice_id WHERE i.client_id = {client}"
     ))
     .await
 }
 
-async fn audited(app: &TestApp, action: &str, service: i64) -> i64 {
+async fn audited(app: &TestApp, action: &str, service: ServiceId) -> i64 {
     app.scalar(&format!(
         "SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND entity_type = 'service' AND entity_id = {service}"
     ))
@@ -286,20 +283,20 @@ async fn audited(app: &TestApp, action: &str, service: i64) -> i64 {
 /// day must do nothing.
 async fn a_year_of_daily_runs_bills_reminds_suspends_and_terminates_exactly(mut app: TestApp) {
     app.signed_in_admin().await;
-    catalog(&mut app).await;
+    fixtures::vps_catalog(&mut app).await;
     let mut settings = automation_settings::load(&app.state.db).await.unwrap();
     settings.terminate_after_days = Some(30);
     automation_settings::save(&app.state.db, &settings).await.unwrap();
     let (prompt, never, late, abuse) = (
-        eur_client(&mut app, "prompt@example.de").await,
-        eur_client(&mut app, "never@example.de").await,
-        eur_client(&mut app, "late@example.de").await,
-        eur_client(&mut app, "abuse@example.de").await,
+        fixtures::client(&mut app, "prompt@example.de").currency("EUR").create().await,
+        fixtures::client(&mut app, "never@example.de").currency("EUR").create().await,
+        fixtures::client(&mut app, "late@example.de").currency("EUR").create().await,
+        fixtures::client(&mut app, "abuse@example.de").currency("EUR").create().await,
     );
-    let m = active_service(&mut app, prompt, 'm').await;
-    let q = active_service(&mut app, never, 'q').await;
-    let a = active_service(&mut app, late, 'a').await;
-    let s = active_service(&mut app, abuse, 's').await;
+    let m = fixtures::active_service(&mut app, prompt, 'm').await;
+    let q = fixtures::active_service(&mut app, never, 'q').await;
+    let a = fixtures::active_service(&mut app, late, 'a').await;
+    let s = fixtures::active_service(&mut app, abuse, 's').await;
     dated(&app, m, "2027-01-15", "2027-02-15", "monthly", 1000).await;
     dated(&app, q, "2027-01-15", "2027-04-15", "quarterly", 3000).await;
     dated(&app, a, "2026-03-01", "2027-03-01", "annually", 10000).await;
@@ -395,27 +392,25 @@ async fn a_year_of_daily_runs_bills_reminds_suspends_and_terminates_exactly(mut 
         1
     );
     assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE template = 'invoice_reminder'").await, 70);
+    crate::assert_redacted_snapshot!(
+        "invoice_reminder_email",
+        snapshot::queued_email(&app, "invoice_reminder", "never@example.de").await
+    );
     assert_eq!(app.scalar("SELECT COUNT(*) FROM jobs WHERE status <> 'done'").await, 0, "no job failed or was left");
 }
 
 /// Places an order for Web Starter, monthly, paid by bank transfer; returns its id.
-async fn unpaid_order(buyer: &mut TestApp, domain: &str, key: char) -> i64 {
-    buyer
-        .post_form("/cart/items", &[("product_id", "1"), ("cycle", "monthly"), ("quantity", "1"), ("domain", domain)])
-        .await;
-    let placed = buyer
-        .post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &key.to_string().repeat(24))])
-        .await;
-    crate::orders::order_path(&placed).trim_start_matches("/account/orders/").parse().unwrap()
+async fn unpaid_order(buyer: &mut TestApp, domain: &str, key: char) -> OrderId {
+    fixtures::order(buyer, domain).key(&fixtures::key(key)).place().await.id
 }
 
 async fn period_end_cancellations_and_unpaid_orders_are_carried_out_once(mut app: TestApp) {
-    crate::orders::shop(&mut app, Some(10)).await;
+    fixtures::store(&mut app).stock(10).open().await;
     let mut settings = automation_settings::load(&app.state.db).await.unwrap();
     settings.cancel_unpaid_orders_after_days = Some(7);
     automation_settings::save(&app.state.db, &settings).await.unwrap();
     let mut buyer = app.second_node().await;
-    crate::orders::shopper(&mut buyer, "olga@example.de").await;
+    fixtures::shopper(&mut buyer, "olga@example.de").await;
     let forgotten = unpaid_order(&mut buyer, "forgotten.example", 'f').await;
     let part_paid = unpaid_order(&mut buyer, "partly.example", 'p').await;
     let invoice = app.scalar(&format!("SELECT invoice_id FROM orders WHERE id = {part_paid}")).await;
@@ -451,10 +446,9 @@ async fn period_end_cancellations_and_unpaid_orders_are_carried_out_once(mut app
     assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'order.cancelled'").await, 1);
 
     // A service paid until 20 February that the client asked to cancel at the end of it.
-    let service = app.scalar(&format!("SELECT id FROM services WHERE order_id = {part_paid}")).await;
+    let service = ServiceId(app.scalar(&format!("SELECT id FROM services WHERE order_id = {part_paid}")).await);
     dated(&app, service, "2027-01-20", "2027-02-20", "monthly", 1000).await;
-    let record =
-        hostwright::services::store::find(&app.state.db, hostwright::ids::ServiceId(service)).await.unwrap().unwrap();
+    let record = hostwright::services::store::find(&app.state.db, service).await.unwrap().unwrap();
     hostwright::services::cancellations::request(
         &app.state,
         &hostwright::audit::Actor::system("test"),
@@ -488,9 +482,9 @@ async fn period_end_cancellations_and_unpaid_orders_are_carried_out_once(mut app
 
 async fn staff_see_the_automation_status_preview_a_run_and_change_its_settings(mut app: TestApp) {
     app.signed_in_admin().await;
-    catalog(&mut app).await;
-    let ada = eur_client(&mut app, "ada@example.de").await;
-    let s = active_service(&mut app, ada, 'a').await;
+    fixtures::vps_catalog(&mut app).await;
+    let ada = fixtures::client(&mut app, "ada@example.de").currency("EUR").create().await;
+    let s = fixtures::active_service(&mut app, ada, 'a').await;
     let soon = (chrono::Utc::now().date_naive() + chrono::Days::new(5)).to_string();
     dated(&app, s, "2026-01-10", &soon, "monthly", 1000).await;
 
@@ -555,7 +549,7 @@ async fn staff_see_the_automation_status_preview_a_run_and_change_its_settings(m
 
 async fn a_late_fee_is_charged_once_as_an_invoice_of_its_own(mut app: TestApp) {
     app.signed_in_admin().await;
-    catalog(&mut app).await;
+    fixtures::vps_catalog(&mut app).await;
     let mut settings = automation_settings::load(&app.state.db).await.unwrap();
     settings.late_fee_after_days = Some(10);
     settings.late_fee_fixed = "5".into();
@@ -563,9 +557,12 @@ async fn a_late_fee_is_charged_once_as_an_invoice_of_its_own(mut app: TestApp) {
     settings.late_fee_minimum = "6".into();
     settings.suspend_after_days = None;
     automation_settings::save(&app.state.db, &settings).await.unwrap();
-    let (ada, bob) = (eur_client(&mut app, "ada@example.de").await, eur_client(&mut app, "bob@example.de").await);
-    let a = active_service(&mut app, ada, 'a').await;
-    let b = active_service(&mut app, bob, 'b').await;
+    let (ada, bob) = (
+        fixtures::client(&mut app, "ada@example.de").currency("EUR").create().await,
+        fixtures::client(&mut app, "bob@example.de").currency("EUR").create().await,
+    );
+    let a = fixtures::active_service(&mut app, ada, 'a').await;
+    let b = fixtures::active_service(&mut app, bob, 'b').await;
     dated(&app, a, "2027-01-10", "2027-02-10", "monthly", 10000).await;
     dated(&app, b, "2027-01-10", "2027-02-10", "monthly", 1000).await;
     automation::run_now(&app.state, Some(day("2027-01-27")), &Task::ALL, false, WAIT).await.unwrap();
@@ -606,18 +603,18 @@ async fn a_late_fee_is_charged_once_as_an_invoice_of_its_own(mut app: TestApp) {
 /// and an invoice that cannot be written does not hold back the others.
 async fn a_batch_of_renewals_is_numbered_without_gaps_and_written_whole(mut app: TestApp) {
     app.signed_in_admin().await;
-    catalog(&mut app).await;
+    fixtures::vps_catalog(&mut app).await;
     let mut clients = Vec::new();
     let mut services = Vec::new();
     for i in 0..5u8 {
-        let client = eur_client(&mut app, &format!("c{i}@example.de")).await;
-        let s = active_service(&mut app, client, char::from(b'a' + i)).await;
+        let client = fixtures::client(&mut app, &format!("c{i}@example.de")).currency("EUR").create().await;
+        let s = fixtures::active_service(&mut app, client, char::from(b'a' + i)).await;
         dated(&app, s, "2027-01-10", "2027-02-10", "monthly", 1000 + i64::from(i)).await;
         clients.push(client);
         services.push(s);
     }
     // The first client has a second service due, and a contact who receives billing email.
-    let second = active_service(&mut app, clients[0], 'z').await;
+    let second = fixtures::active_service(&mut app, clients[0], 'z').await;
     dated(&app, second, "2027-01-10", "2027-02-10", "monthly", 2000).await;
     app.post_form(
         &format!("/admin/clients/{}/contacts", clients[0]),
@@ -635,8 +632,8 @@ async fn a_batch_of_renewals_is_numbered_without_gaps_and_written_whole(mut app:
     // Another run invoiced the first client's second service meanwhile.
     app.execute(&format!("UPDATE services SET next_invoice_date = '2027-03-10' WHERE id = {second}")).await;
     // The last client's invoice cannot be written (its client is gone by the time it is).
-    let gone = planned.iter().position(|p| p.client.id.0 == clients[4]).unwrap();
-    planned[gone].client.id = hostwright::ids::ClientId(999_999);
+    let gone = planned.iter().position(|p| p.client.id == clients[4]).unwrap();
+    planned[gone].client.id = ClientId(999_999);
 
     let held = lease::acquire(&app.state.db, lease::SCHEDULER, "node-a", WAIT).await.unwrap().unwrap();
     let outcome = renewals::apply(&app.state, &held, on, &planned).await.unwrap();

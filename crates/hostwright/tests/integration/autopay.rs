@@ -6,44 +6,17 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use chrono::NaiveDate;
-use hostwright::automation::{self, Task};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header as has_header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::on_both_backends;
-use crate::payments::{Shop, checkout_completed, shop_with, signed};
-use crate::support::TestApp;
+use crate::support::stripe::{
+    Shop, checkout_completed, daily_run, intent, save_card, setup_succeeded, shop_with, signed,
+};
+use crate::support::{TestApp, snapshot};
 
-const WAIT: Duration = Duration::from_secs(30);
-pub(crate) const DUE: &str = "2027-03-10";
-
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-
-fn setup_succeeded(event_id: &str, method_ref: &str) -> String {
-    json!({
-        "id": event_id, "object": "event", "type": "setup_intent.succeeded", "created": 1_764_800_000,
-        "livemode": false,
-        "data": {"object": {
-            "id": format!("seti_{method_ref}"), "object": "setup_intent", "status": "succeeded",
-            "customer": "cus_Grace", "payment_method": method_ref, "usage": "off_session",
-            "metadata": {"hostwright_setup": "1-setup-form-key-00000001"},
-        }},
-    })
-    .to_string()
-}
-
-pub(crate) fn intent(id: &str, payment: i64, status: &str) -> Value {
-    json!({
-        "id": id, "object": "payment_intent", "status": status, "amount": 1190,
-        "amount_received": if status == "succeeded" { 1190 } else { 0 }, "currency": "eur",
-        "customer": "cus_Grace", "payment_method": "pm_card_visa", "off_session": true,
-        "metadata": {"hostwright_payment": payment.to_string(), "hostwright_invoice": "1"},
-    })
-}
+const DUE: &str = "2027-03-10";
 
 fn intent_event(event_id: &str, pi: Value) -> String {
     json!({
@@ -60,34 +33,6 @@ fn card_error(code: &str, decline_code: &str, message: &str, pi: &str) -> Respon
     }}))
 }
 
-/// The client saves `method_ref` on Stripe's page; Stripe reports it by webhook.
-pub(crate) async fn save_card(shop: &mut Shop, method_ref: &str, brand: &str, last4: &str) {
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions"))
-        .and(body_string_contains("mode=setup"))
-        .and(body_string_contains("customer=cus_Grace"))
-        .and(has_header("idempotency-key", "hw-setup-1-setup-form-key-00000001"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": "cs_setup_1", "object": "checkout.session", "mode": "setup", "status": "open",
-            "url": "https://checkout.stripe.com/c/pay/cs_setup_1",
-        })))
-        .mount(&shop.stripe)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v1/payment_methods/{method_ref}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": method_ref, "object": "payment_method", "type": "card", "customer": "cus_Grace",
-            "card": {"brand": brand, "last4": last4, "exp_month": 4, "exp_year": 2030},
-        })))
-        .mount(&shop.stripe)
-        .await;
-    let started = shop.client.post_form("/account/payment-methods", &[("key", "setup-form-key-00000001")]).await;
-    assert_eq!(started.location(), "https://checkout.stripe.com/c/pay/cs_setup_1", "{}", started.body);
-    let answer = signed(&shop.client, setup_succeeded(&format!("evt_setup_{method_ref}"), method_ref)).await;
-    assert_eq!(answer.status, StatusCode::OK);
-    shop.client.run_jobs().await;
-}
-
 /// A shop whose client has a Visa card saved and automatic payment on, the invoice due on
 /// [`DUE`].
 async fn paying_automatically(app: TestApp) -> Shop {
@@ -99,11 +44,6 @@ async fn paying_automatically(app: TestApp) -> Shop {
         .assert_redirect_to("/account/payment-methods");
     shop.client.execute(&format!("UPDATE invoices SET due_date = '{DUE}'")).await;
     shop
-}
-
-pub(crate) async fn daily_run(app: &TestApp, on: &str) -> i64 {
-    let run = automation::run_now(&app.state, Some(day(on)), &[Task::AutoCharge], false, WAIT).await.unwrap();
-    run.reports[0].counts.get("charges").copied().unwrap_or(0)
 }
 
 async fn charges_sent(shop: &Shop) -> usize {
@@ -320,6 +260,9 @@ async fn a_declined_card_is_tried_again_on_the_schedule_with_an_email(app: TestA
         .await,
         1
     );
+    shop.client.deliver_email().await;
+    let declined = shop.client.smtp.to("grace@example.com").into_iter().find(|m| m.subject().contains("did not go"));
+    crate::assert_redacted_snapshot!("card_declined_email", snapshot::email(&declined.expect("the email")));
     // The same day again: that attempt was made. The first retry day: one more attempt.
     assert_eq!(daily_run(&shop.staff, DUE).await, 0);
     assert_eq!(daily_run(&shop.staff, "2027-03-11").await, 1);

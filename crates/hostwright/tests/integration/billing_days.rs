@@ -6,8 +6,9 @@ use chrono::{Datelike, NaiveDate};
 use hostwright::automation::{self, Task};
 
 use crate::on_both_backends;
-use crate::orders::{order_path, shop, shopper};
-use crate::support::TestApp;
+use hostwright::ids::{ClientId, ServiceId};
+
+use crate::support::{TestApp, fixtures};
 
 const CYCLES: [&str; 6] = ["monthly", "quarterly", "semi_annually", "annually", "biennially", "triennially"];
 
@@ -19,7 +20,7 @@ fn date(text: &str) -> NaiveDate {
 const FIRST_DUE: [&str; 5] = ["2027-01-28", "2027-01-29", "2027-01-30", "2027-01-31", "2028-02-29"];
 
 /// Staff add an active service of product 1 for `client` on `cycle`, due first on `due`.
-async fn added_by_staff(app: &mut TestApp, client: i64, cycle: &str, due: &str, key: &str) -> i64 {
+async fn added_by_staff(app: &mut TestApp, client: ClientId, cycle: &str, due: &str, key: &str) -> ServiceId {
     let added = app
         .post_form(
             &format!("/admin/clients/{client}/services/new"),
@@ -38,7 +39,7 @@ async fn added_by_staff(app: &mut TestApp, client: i64, cycle: &str, due: &str, 
 }
 
 async fn billing_days_return_after_short_months_on_every_cycle(mut app: TestApp) {
-    shop(&mut app, None).await;
+    fixtures::store(&mut app).open().await;
     app.post_form(
         "/admin/catalog/products/1/prices",
         &[
@@ -52,9 +53,9 @@ async fn billing_days_return_after_short_months_on_every_cycle(mut app: TestApp)
     )
     .await
     .assert_redirect_to("/admin/catalog/products/1");
-    let client = crate::services::eur_client(&mut app, "zoe@example.de").await;
+    let client = fixtures::client(&mut app, "zoe@example.de").currency("EUR").create().await;
     // (service, the day its periods must start on)
-    let mut expected: Vec<(i64, u32)> = Vec::new();
+    let mut expected: Vec<(ServiceId, u32)> = Vec::new();
 
     // Added by staff with a typed first due date.
     let mut n = 0;
@@ -105,31 +106,13 @@ async fn billing_days_return_after_short_months_on_every_cycle(mut app: TestApp)
 
     // Ordered by a client: a pro-rata product is billed on its billing day.
     let mut buyer = app.second_node().await;
-    shopper(&mut buyer, "pia@example.de").await;
+    fixtures::shopper(&mut buyer, "pia@example.de").await;
     for (k, (day, cycle)) in [(31, "monthly"), (30, "monthly"), (29, "quarterly"), (31, "annually")].iter().enumerate()
     {
         app.execute(&format!("UPDATE products SET prorata_enabled = true, prorata_day = {day} WHERE id = 1")).await;
-        buyer
-            .post_form(
-                "/cart/items",
-                &[("product_id", "1"), ("cycle", cycle), ("quantity", "1"), ("domain", "pia.example")],
-            )
-            .await
-            .assert_redirect_to("/cart");
-        let order = order_path(
-            &buyer.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &format!("{k:x>20}"))]).await,
-        );
-        let order_id = order.trim_start_matches("/account/orders/");
-        let invoice = app.scalar(&format!("SELECT invoice_id FROM orders WHERE id = {order_id}")).await;
-        let total = app.scalar(&format!("SELECT total_minor FROM invoices WHERE id = {invoice}")).await;
-        let amount = format!("{}.{:02}", total / 100, total % 100);
-        app.post_form(
-            &format!("/admin/invoices/{invoice}/payments"),
-            &[("amount", &amount), ("method", "bank_transfer"), ("key", &format!("{k:p>24}"))],
-        )
-        .await;
-        let id = app.scalar(&format!("SELECT id FROM services WHERE order_id = {order_id}")).await;
-        expected.push((id, *day));
+        let order = fixtures::order(&mut buyer, "pia.example").cycle(cycle).key(&format!("{k:x>20}")).place().await;
+        order.pay(&mut app, &format!("{k:p>24}")).await;
+        expected.push((order.service(&app).await, *day));
     }
     app.run_jobs().await;
     assert_eq!(

@@ -1,7 +1,7 @@
 //! The client area: registration, email verification over real SMTP, password reset.
 
 use crate::on_both_backends;
-use crate::support::TestApp;
+use crate::support::{TestApp, snapshot};
 
 async fn a_client_registers_verifies_the_email_and_signs_in(mut app: TestApp) {
     let response = app.sign_up("grace@example.com", "compass meadow 31").await;
@@ -10,7 +10,7 @@ async fn a_client_registers_verifies_the_email_and_signs_in(mut app: TestApp) {
     app.get("/account").await.assert_redirect_to("/login?next=%2Faccount");
     assert_eq!(app.deliver_email().await, 1);
     let email = app.smtp.wait_for("grace@example.com").await;
-    assert_eq!(email.subject(), "Confirm your email address for Hostwright");
+    crate::assert_redacted_snapshot!("sign_up_confirmation_email", snapshot::email(&email));
     let link = email.link("http://hostwright.test/verify-email/").expect("verification link");
     let path = link.trim_start_matches("http://hostwright.test").to_owned();
     // The link confirms the address and signs the new client in.
@@ -80,6 +80,7 @@ async fn password_reset_says_the_same_for_unknown_addresses_and_links_work_once(
     assert_eq!(app.smtp.messages().len(), before + 1);
     let email =
         app.smtp.to("grace@example.com").into_iter().find(|m| m.subject().contains("Reset")).expect("reset email");
+    crate::assert_redacted_snapshot!("password_reset_email", snapshot::email(&email));
     let link = email.link("http://hostwright.test/password/reset/").expect("reset link");
     let path = link.trim_start_matches("http://hostwright.test").to_owned();
     let weak = app.post_form(&path, &[("password", "short"), ("password_confirm", "short")]).await;

@@ -5,7 +5,7 @@ use hostwright::clients::admin::{self, Details};
 use hostwright::ids::{ClientId, StaffId};
 
 use crate::on_both_backends;
-use crate::support::TestApp;
+use crate::support::{TestApp, snapshot};
 
 fn details(first: &str, last: &str, company: &str, email: &str) -> Details {
     Details {
@@ -70,7 +70,7 @@ async fn staff_open_an_account_and_the_client_chooses_a_password(mut app: TestAp
     assert!(created.location().starts_with("/admin/clients/"), "{}", created.body);
     app.deliver_email().await;
     let welcome = app.smtp.wait_for("linus@example.com").await;
-    assert!(welcome.subject().contains("account is ready"));
+    crate::assert_redacted_snapshot!("client_welcome_email", snapshot::email(&welcome));
     let link = welcome.link("http://hostwright.test/password/reset/").expect("welcome link");
     let path = link.trim_start_matches("http://hostwright.test").to_owned();
     let mut client = app.second_node().await;

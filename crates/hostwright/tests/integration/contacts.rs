@@ -3,24 +3,10 @@
 //! moment sign-in is turned off; billing contacts receive invoice emails; staff manage
 //! contacts from the client's page.
 
-use crate::invoices::{draft, set_up_billing};
 use crate::on_both_backends;
-use crate::support::TestApp;
+use crate::support::{TestApp, fixtures, snapshot};
 
 const OWNER: (&str, &str) = ("grace@example.com", "compass meadow 31");
-
-/// Follows the link in the newest email to `to` that starts with `prefix`, as a path.
-pub(crate) async fn emailed_path(app: &TestApp, to: &str, prefix: &str) -> String {
-    app.deliver_email().await;
-    let link = app
-        .smtp
-        .to(to)
-        .into_iter()
-        .rev()
-        .find_map(|m| m.link(&format!("http://hostwright.test{prefix}")))
-        .unwrap_or_else(|| panic!("an email to {to} with a {prefix} link"));
-    link.trim_start_matches("http://hostwright.test").to_owned()
-}
 
 async fn a_sub_user_signs_in_with_only_the_permissions_given(mut app: TestApp) {
     app.register_client(OWNER.0, OWNER.1).await;
@@ -42,7 +28,9 @@ async fn a_sub_user_signs_in_with_only_the_permissions_given(mut app: TestApp) {
 
     // The sub-user chooses a password from the emailed link and signs in at the usual page.
     let mut ana = app.second_node().await;
-    let path = emailed_path(&app, "ana@example.com", "/password/reset/").await;
+    let path = app.emailed_path("ana@example.com", "/password/reset/").await;
+    let invitation = app.smtp.to("ana@example.com").pop().expect("the invitation");
+    crate::assert_redacted_snapshot!("contact_invite_email", snapshot::email(&invitation));
     ana.post_form(&path, &[("password", "saffron harbour 77"), ("password_confirm", "saffron harbour 77")])
         .await
         .assert_redirect_to("/login");
@@ -105,7 +93,7 @@ async fn a_sub_user_cannot_give_more_than_they_hold(mut app: TestApp) {
     )
     .await;
     let mut ana = app.second_node().await;
-    let path = emailed_path(&app, "ana@example.com", "/password/reset/").await;
+    let path = app.emailed_path("ana@example.com", "/password/reset/").await;
     ana.post_form(&path, &[("password", "saffron harbour 77"), ("password_confirm", "saffron harbour 77")]).await;
     ana.post_client_login("ana@example.com", "saffron harbour 77").await;
     let refused = ana
@@ -173,7 +161,7 @@ async fn billing_contacts_receive_invoices_and_staff_manage_contacts(mut app: Te
     app.register_client(OWNER.0, OWNER.1).await;
     let mut staff = app.second_node().await;
     staff.signed_in_admin().await;
-    set_up_billing(&mut staff, false).await;
+    fixtures::billing(&mut staff).set_up().await;
     let added = staff
         .post_form(
             "/admin/clients/1/contacts",
@@ -187,12 +175,13 @@ async fn billing_contacts_receive_invoices_and_staff_manage_contacts(mut app: Te
         .await;
     added.assert_redirect_to("/admin/clients/1?tab=contacts");
     staff.get("/admin/clients/1?tab=contacts").await.assert_contains("accounts@example.com");
-    let invoice = draft(&mut staff, hostwright::ids::ClientId(1), &[("Hosting", "1", "10.00", true)]).await;
+    let invoice =
+        fixtures::invoice(&mut staff, hostwright::ids::ClientId(1)).taxed("Hosting", "1", "10.00").draft().await.path;
     staff.post_form(&format!("{invoice}/issue"), &[]).await;
     app.deliver_email().await;
     let copy = app.smtp.wait_for("accounts@example.com").await;
-    assert!(copy.subject().contains("-00001"), "{}", copy.subject());
-    assert!(copy.text().contains("Carla"), "greeted by name: {}", copy.text());
+    // Greeted by name, the invoice's own email.
+    crate::assert_redacted_snapshot!("invoice_issued_to_a_billing_contact_email", snapshot::email(&copy));
     assert!(app.smtp.to(OWNER.0).iter().any(|m| m.subject().contains("-00001")), "the owner too");
 
     let contact = app.scalar("SELECT id FROM client_contacts").await;

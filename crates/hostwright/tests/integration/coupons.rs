@@ -9,9 +9,8 @@ use hostwright::orders::model::{coupon, order};
 use hostwright_core::{BillingCycle, Currency, Discount, Line, Money};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, TransactionTrait};
 
-use crate::invoices::client_in;
 use crate::on_both_backends;
-use crate::support::TestApp;
+use crate::support::{TestApp, fixtures};
 
 /// EUR next to the default USD; products "Starter" (1) and "Pro" (2); add-ons "Backups" (1)
 /// and "Dedicated IP" (2).
@@ -300,7 +299,7 @@ async fn insert(app: &TestApp, coupon: coupon::Model) -> coupon::Model {
 }
 
 async fn client(app: &mut TestApp, email: &str) -> ClientId {
-    client_in(app, email, "DE", "").await
+    fixtures::client(app, email).create().await
 }
 
 async fn order(app: &TestApp, client_id: ClientId, status: &str) -> OrderId {

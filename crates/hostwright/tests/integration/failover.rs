@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 
-use crate::payments::{checkout_completed, shop_with, signed};
+use crate::support::stripe::{checkout_completed, shop_with, signed};
 use crate::support::{Backend, TestApp, TestDb};
 
 /// Makes the database refuse writes and cuts every connection to it, as a primary that

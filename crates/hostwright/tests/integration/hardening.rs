@@ -2,7 +2,7 @@
 //! attacker would (a staff member of a lesser role, a client, a sub-user, a stranger).
 
 use crate::on_both_backends;
-use crate::support::TestApp;
+use crate::support::{TestApp, fixtures, snapshot};
 
 /// `next` values a browser would follow to another site, or that leave the area.
 const FOREIGN_NEXT: [&str; 9] = [
@@ -94,14 +94,14 @@ async fn enable_staff_twofa(app: &mut TestApp) -> Vec<u8> {
 /// Enrols the signed-in staff member in 2FA; returns the TOTP seed and the first recovery code.
 async fn enrol_staff_twofa(app: &mut TestApp) -> (Vec<u8>, String) {
     let page = app.get("/admin/account/2fa").await;
-    let secret = crate::staff::extract_between(&page.body, "id=\"totp-secret\">", "<");
+    let secret = crate::support::extract_between(&page.body, "id=\"totp-secret\">", "<");
     let seed = data_encoding::BASE32_NOPAD.decode(secret.as_bytes()).unwrap();
     let code = hostwright::auth::totp::code_at_step(&seed, hostwright::auth::totp::step_at(now()));
     let enrolled = app.post_form("/admin/account/2fa", &[("code", &code)]).await;
     assert_eq!(enrolled.status, 200, "{}", enrolled.body);
-    let recovery = crate::staff::extract_between(&enrolled.body, "<li><code>", "<");
+    let recovery = crate::support::extract_between(&enrolled.body, "<li><code>", "<");
     // Enrolling renews the session: the page's forms are bound to the new one.
-    let page_token = crate::staff::extract_between(&enrolled.body, "name=\"csrf_token\" value=\"", "\"");
+    let page_token = crate::support::extract_between(&enrolled.body, "name=\"csrf_token\" value=\"", "\"");
     assert_eq!(page_token, app.csrf_token());
     (seed, recovery)
 }
@@ -145,9 +145,9 @@ async fn turning_two_factor_off_takes_a_code_and_ends_other_sessions(mut app: Te
 
 async fn a_legal_document_never_shows_a_wrong_currency_or_an_empty_buyer(mut app: TestApp) {
     app.signed_in_admin().await;
-    crate::invoices::set_up_billing(&mut app, false).await;
-    let client = crate::invoices::client_in(&mut app, "zoe@example.de", "DE", "").await;
-    let path = crate::invoices::draft(&mut app, client, &[("Web hosting", "1", "9.99", true)]).await;
+    fixtures::billing(&mut app).set_up().await;
+    let client = fixtures::client(&mut app, "zoe@example.de").create().await;
+    let path = fixtures::invoice(&mut app, client).taxed("Web hosting", "1", "9.99").draft().await.path;
     app.post_form(&format!("{path}/issue"), &[]).await.assert_redirect_to(&path);
     assert_eq!(app.get(&path).await.status, 200);
 
@@ -279,26 +279,12 @@ pub(crate) async fn heal(app: &TestApp, table: &str) {
 }
 
 async fn a_paid_order_whose_acceptance_fails_is_accepted_on_the_retry(mut app: TestApp) {
-    crate::orders::shop(&mut app, None).await;
+    fixtures::store(&mut app).open().await;
     let mut buyer = app.second_node().await;
-    crate::orders::shopper(&mut buyer, "paula@example.de").await;
-    buyer
-        .post_form(
-            "/cart/items",
-            &[("product_id", "1"), ("cycle", "annually"), ("quantity", "1"), ("domain", "paula.example")],
-        )
-        .await
-        .assert_redirect_to("/cart");
-    let order = crate::orders::order_path(
-        &buyer.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &"a".repeat(20))]).await,
-    );
-    let order_id = order.trim_start_matches("/account/orders/");
-    let invoice_id = app.scalar(&format!("SELECT invoice_id FROM orders WHERE id = {order_id}")).await;
-    app.post_form(
-        &format!("/admin/invoices/{invoice_id}/payments"),
-        &[("amount", "119.00"), ("method", "bank_transfer"), ("key", &"p".repeat(24))],
-    )
-    .await;
+    fixtures::shopper(&mut buyer, "paula@example.de").await;
+    let order = fixtures::order(&mut buyer, "paula.example").cycle("annually").key(&"a".repeat(20)).place().await;
+    let order_id = order.id;
+    order.pay(&mut app, &"p".repeat(24)).await;
 
     // The database refuses the acceptance: the job fails and waits for its retry, visibly.
     break_updates_of(&app, "orders").await;
@@ -350,7 +336,7 @@ async fn sub_user(app: &mut TestApp, email: &str, permissions: &[&str], password
     let mut form = vec![("first_name", "Sub"), ("last_name", "User"), ("email", email), ("login_enabled", "on")];
     form.extend(permissions.iter().map(|p| ("permissions", *p)));
     app.post_form("/account/contacts", &form).await.assert_redirect_to("/account/contacts");
-    let path = crate::contacts::emailed_path(app, email, "/password/reset/").await;
+    let path = app.emailed_path(email, "/password/reset/").await;
     let mut browser = app.second_node().await;
     browser
         .post_form(&path, &[("password", password), ("password_confirm", password)])
@@ -418,7 +404,7 @@ async fn a_sub_user_cannot_take_over_a_sub_user_who_may_do_more(mut app: TestApp
     let mut thief = app.second_node().await;
     assert_eq!(thief.post_client_login("ana.third@example.com", "willow canyon 23").await.status, 422);
     // The new address gets its own invitation.
-    crate::contacts::emailed_path(&app, "ana.third@example.com", "/password/reset/").await;
+    app.emailed_path("ana.third@example.com", "/password/reset/").await;
 
     // The owner still manages Bob, and moving him clears his credentials the same way.
     app.post_form(
@@ -461,7 +447,7 @@ async fn no_stored_row_or_export_holds_a_live_one_time_link(mut app: TestApp) {
     assert!(!outbox.body.contains("/password/reset/"));
 
     // The client still receives a working link, and once sent it is forgotten.
-    let path = crate::contacts::emailed_path(&app, "grace@example.com", "/password/reset/").await;
+    let path = app.emailed_path("grace@example.com", "/password/reset/").await;
     assert_eq!(app.scalar("SELECT COUNT(*) FROM email_outbox WHERE sealed_link IS NOT NULL").await, 0);
     assert_eq!(app.scalar(links_in_bodies).await, 0);
     let mut grace = app.second_node().await;
@@ -576,7 +562,7 @@ async fn metrics_are_not_public_and_pages_beyond_any_list_are_empty(mut app: Tes
 }
 
 async fn anonymous_requests_get_bounded_work(mut app: TestApp) {
-    crate::orders::shop(&mut app, None).await;
+    fixtures::store(&mut app).open().await;
     let mut visitor = app.second_node().await;
     let carts = "SELECT COUNT(*) FROM carts";
     let before = app.scalar(carts).await;
@@ -635,10 +621,10 @@ async fn anonymous_requests_get_bounded_work(mut app: TestApp) {
 
 async fn a_payment_form_key_counts_for_its_own_invoice_only(mut app: TestApp) {
     app.signed_in_admin().await;
-    crate::invoices::set_up_billing(&mut app, false).await;
-    let client = crate::invoices::client_in(&mut app, "zoe@example.de", "DE", "").await;
-    let first = crate::invoices::draft(&mut app, client, &[("Hosting", "1", "10.00", false)]).await;
-    let second = crate::invoices::draft(&mut app, client, &[("Domain", "1", "10.00", false)]).await;
+    fixtures::billing(&mut app).set_up().await;
+    let client = fixtures::client(&mut app, "zoe@example.de").create().await;
+    let first = fixtures::invoice(&mut app, client).untaxed("Hosting", "1", "10.00").draft().await.path;
+    let second = fixtures::invoice(&mut app, client).untaxed("Domain", "1", "10.00").draft().await.path;
     for path in [&first, &second] {
         app.post_form(&format!("{path}/issue"), &[]).await.assert_redirect_to(path);
     }
@@ -685,11 +671,12 @@ async fn sign_up_never_says_whether_an_address_has_an_account(mut app: TestApp) 
     // The owner of the known address is told by email; the stranger got no account.
     assert_eq!(app.scalar("SELECT COUNT(*) FROM clients WHERE email = 'grace@example.com'").await, 1);
     app.deliver_email().await;
-    let told = app.smtp.to("grace@example.com");
-    assert!(told.iter().any(|m| m.subject().contains("tried to sign up")), "the owner hears of it");
+    let told = app.smtp.to("grace@example.com").into_iter().find(|m| m.subject().contains("tried to sign up"));
+    let told = told.expect("the owner hears of it");
+    crate::assert_redacted_snapshot!("sign_up_with_a_known_address_email", snapshot::email(&told));
 
     // At checkout too.
-    crate::orders::shop(&mut app, None).await;
+    fixtures::store(&mut app).open().await;
     let mut buyer = app.second_node().await;
     buyer
         .post_form(

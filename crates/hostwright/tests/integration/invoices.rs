@@ -8,69 +8,12 @@ use hostwright::ids::{ClientId, StaffId};
 use hostwright::invoices::service::{self, DraftInput, LineInput};
 
 use crate::on_both_backends;
-use crate::support::TestApp;
-
-pub(crate) async fn set_up_billing(app: &mut TestApp, proforma: bool) {
-    let mut form = vec![
-        ("company_name", "Acme Hosting GmbH"),
-        ("address", "Hauptstraße 1\n10115 Berlin"),
-        ("country", "DE"),
-        ("tax_id", "DE123456789"),
-        ("registration", "HRB 12345"),
-        ("email", "billing@acme.test"),
-        ("invoice_pattern", "{YYYY}-{SEQ:5}"),
-        ("invoice_yearly_reset", "on"),
-        ("credit_note_pattern", "CN-{YYYY}-{SEQ:5}"),
-        ("proforma_pattern", "PF-{SEQ:6}"),
-        ("default_due_days", "14"),
-    ];
-    if proforma {
-        form.push(("proforma_mode", "on"));
-    }
-    app.post_form("/admin/settings/billing", &form).await.assert_redirect_to("/admin/settings/billing");
-    app.post_form("/admin/tax-rules", &[("name", "VAT"), ("country", "DE"), ("rate", "19"), ("level", "1")]).await;
-    app.post_form("/admin/currencies", &[("code", "EUR"), ("rate", "0.92")]).await;
-}
-
-pub(crate) async fn client_in(app: &mut TestApp, email: &str, country: &str, tax_id: &str) -> ClientId {
-    let form = [
-        ("first_name", "Zoë"),
-        ("last_name", "Ørsted"),
-        ("email", email),
-        ("country", country),
-        ("tax_id", tax_id),
-        ("status", "active"),
-    ];
-    let created = app.post_form("/admin/clients", &form).await;
-    let id = created.location().trim_start_matches("/admin/clients/").parse::<i64>().unwrap();
-    ClientId(id)
-}
-
-pub(crate) async fn draft(app: &mut TestApp, client: ClientId, lines: &[(&str, &str, &str, bool)]) -> String {
-    let mut form: Vec<(String, String)> =
-        vec![("client_id".into(), client.to_string()), ("currency_code".into(), "EUR".into())];
-    for (i, (description, quantity, price, taxed)) in lines.iter().enumerate() {
-        form.push((format!("line.{i}.description"), (*description).into()));
-        form.push((format!("line.{i}.quantity"), (*quantity).into()));
-        form.push((format!("line.{i}.unit_price"), (*price).into()));
-        if *taxed {
-            form.push((format!("line.{i}.taxed"), "on".into()));
-        }
-    }
-    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let response = app.post_form("/admin/invoices", &fields).await;
-    assert!(response.location().starts_with("/admin/invoices/"), "{}", response.body);
-    response.location().to_owned()
-}
-
-pub(crate) fn year() -> String {
-    chrono::Utc::now().format("%Y").to_string()
-}
+use crate::support::{TestApp, fixtures, snapshot};
 
 async fn an_invoice_is_drafted_issued_numbered_and_paid_once(mut app: TestApp) {
     app.signed_in_admin().await;
-    set_up_billing(&mut app, false).await;
-    let client = client_in(&mut app, "zoe@example.de", "DE", "").await;
+    fixtures::billing(&mut app).set_up().await;
+    let client = fixtures::client(&mut app, "zoe@example.de").create().await;
     let bad = app
         .post_form(
             "/admin/invoices",
@@ -88,27 +31,34 @@ async fn an_invoice_is_drafted_issued_numbered_and_paid_once(mut app: TestApp) {
     bad.assert_contains("EUR has 2 decimals.");
     assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices").await, 0);
 
-    let path =
-        draft(&mut app, client, &[("Web hosting, December", "2", "9.99", true), ("Setup", "1", "5.00", false)]).await;
+    let path = fixtures::invoice(&mut app, client)
+        .taxed("Web hosting, December", "2", "9.99")
+        .untaxed("Setup", "1", "5.00")
+        .draft()
+        .await
+        .path;
     let page = app.get(&path).await;
     page.assert_contains("Draft");
     // 2 × 9.99 = 19.98 taxed at 19 % = 3.80; plus 5.00 untaxed.
     page.assert_contains("28.78 EUR");
     page.assert_contains("3.80 EUR");
     app.post_form(&format!("{path}/issue"), &[]).await.assert_redirect_to(&path);
-    let number = format!("{}-00001", year());
-    app.get(&path).await.assert_contains(&number);
+    let number = format!("{}-00001", fixtures::year());
+    let issued = app.get(&path).await;
+    issued.assert_contains(&number);
+    crate::assert_redacted_snapshot!("admin_invoice_page_issued", snapshot::page(&issued));
     assert!(app.post_form(&format!("{path}/issue"), &[]).await.status.is_redirection());
     assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices WHERE number IS NOT NULL").await, 1);
     app.deliver_email().await;
     let email = app.smtp.wait_for("zoe@example.de").await;
     assert!(email.subject().contains(&number), "{}", email.subject());
+    crate::assert_redacted_snapshot!("invoice_issued_email", snapshot::email(&email));
 
     app.post_form(&format!("{path}/resend"), &[]).await.assert_redirect_to(&path);
     app.deliver_email().await;
     assert_eq!(app.smtp.to("zoe@example.de").len(), 2, "sent again on request");
 
-    let second = draft(&mut app, client, &[("Domain", "1", "12.00", true)]).await;
+    let second = fixtures::invoice(&mut app, client).taxed("Domain", "1", "12.00").draft().await.path;
     app.post_form(&format!("{second}/resend"), &[]).await;
     assert_eq!(
         app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.resent'").await,
@@ -116,7 +66,7 @@ async fn an_invoice_is_drafted_issued_numbered_and_paid_once(mut app: TestApp) {
         "drafts are not sent"
     );
     app.post_form(&format!("{second}/issue"), &[]).await;
-    app.get(&second).await.assert_contains(&format!("{}-00002", year()));
+    app.get(&second).await.assert_contains(&format!("{}-00002", fixtures::year()));
 
     // A partial payment, the same submission again, then the rest.
     let key = "k".repeat(24);
@@ -149,9 +99,9 @@ async fn an_invoice_is_drafted_issued_numbered_and_paid_once(mut app: TestApp) {
 
 async fn a_business_in_another_member_state_is_reverse_charged(mut app: TestApp) {
     app.signed_in_admin().await;
-    set_up_billing(&mut app, false).await;
-    let client = client_in(&mut app, "compta@example.fr", "FR", "FR40303265045").await;
-    let path = draft(&mut app, client, &[("VPS, December", "1", "20.00", true)]).await;
+    fixtures::billing(&mut app).set_up().await;
+    let client = fixtures::client(&mut app, "compta@example.fr").country("FR").tax_id("FR40303265045").create().await;
+    let path = fixtures::invoice(&mut app, client).taxed("VPS, December", "1", "20.00").draft().await.path;
     app.post_form(&format!("{path}/issue"), &[]).await;
     let page = app.get(&path).await;
     page.assert_contains("20.00 EUR");
@@ -161,8 +111,8 @@ async fn a_business_in_another_member_state_is_reverse_charged(mut app: TestApp)
 
 async fn a_tax_exempt_client_pays_no_tax(mut app: TestApp) {
     app.signed_in_admin().await;
-    set_up_billing(&mut app, false).await;
-    let client = client_in(&mut app, "charity@example.de", "DE", "").await;
+    fixtures::billing(&mut app).set_up().await;
+    let client = fixtures::client(&mut app, "charity@example.de").create().await;
     let form = [
         ("first_name", "Zoë"),
         ("last_name", "Ørsted"),
@@ -172,7 +122,7 @@ async fn a_tax_exempt_client_pays_no_tax(mut app: TestApp) {
         ("tax_exempt", "on"),
     ];
     app.post_form(&format!("/admin/clients/{client}"), &form).await;
-    let path = draft(&mut app, client, &[("Hosting", "1", "10.00", true)]).await;
+    let path = fixtures::invoice(&mut app, client).taxed("Hosting", "1", "10.00").draft().await.path;
     app.get(&path).await.assert_contains("10.00 EUR");
     assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices WHERE tax_minor = 0 AND total_minor = 1000").await, 1);
     app.get(&format!("/admin/clients/{client}?tab=activity")).await.assert_contains("tax exemption");
@@ -180,9 +130,9 @@ async fn a_tax_exempt_client_pays_no_tax(mut app: TestApp) {
 
 async fn in_proforma_mode_the_legal_number_comes_with_payment(mut app: TestApp) {
     app.signed_in_admin().await;
-    set_up_billing(&mut app, true).await;
-    let client = client_in(&mut app, "zoe@example.de", "DE", "").await;
-    let path = draft(&mut app, client, &[("Hosting", "1", "10.00", true)]).await;
+    fixtures::billing(&mut app).proforma().set_up().await;
+    let client = fixtures::client(&mut app, "zoe@example.de").create().await;
+    let path = fixtures::invoice(&mut app, client).taxed("Hosting", "1", "10.00").draft().await.path;
     app.post_form(&format!("{path}/issue"), &[]).await;
     app.get(&path).await.assert_contains("PF-000001");
     assert_eq!(
@@ -195,8 +145,11 @@ async fn in_proforma_mode_the_legal_number_comes_with_payment(mut app: TestApp) 
     )
     .await;
     assert_eq!(
-        app.scalar(&format!("SELECT COUNT(*) FROM invoices WHERE status = 'paid' AND number = '{}-00001'", year()))
-            .await,
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM invoices WHERE status = 'paid' AND number = '{}-00001'",
+            fixtures::year()
+        ))
+        .await,
         1
     );
 }
@@ -205,10 +158,10 @@ async fn clients_see_their_own_issued_invoices_only(mut app: TestApp) {
     app.register_client("grace@example.com", "compass meadow 31").await;
     let mut staff = app.second_node().await;
     staff.signed_in_admin().await;
-    set_up_billing(&mut staff, false).await;
-    let other = client_in(&mut staff, "other@example.com", "DE", "").await;
-    let mine = draft(&mut staff, ClientId(1), &[("Hosting", "1", "10.00", true)]).await;
-    let not_mine = draft(&mut staff, other, &[("Hosting", "1", "10.00", true)]).await;
+    fixtures::billing(&mut staff).set_up().await;
+    let other = fixtures::client(&mut staff, "other@example.com").create().await;
+    let mine = fixtures::invoice(&mut staff, ClientId(1)).taxed("Hosting", "1", "10.00").draft().await.path;
+    let not_mine = fixtures::invoice(&mut staff, other).taxed("Hosting", "1", "10.00").draft().await.path;
     staff.post_form(&format!("{not_mine}/issue"), &[]).await;
     let id = mine.trim_start_matches("/admin/invoices/");
     assert_eq!(app.get(&format!("/account/invoices/{id}")).await.status, 404, "drafts are not shown");
@@ -219,19 +172,19 @@ async fn clients_see_their_own_issued_invoices_only(mut app: TestApp) {
     let pdf = app.get(&format!("/account/invoices/{id}/pdf")).await;
     assert_eq!(pdf.headers.get("content-type").unwrap(), "application/pdf");
     // Stored once through the file store, then served from it.
-    let key: String = format!("invoices/{id}/{}-00002.pdf", year());
+    let key: String = format!("invoices/{id}/{}-00002.pdf", fixtures::year());
     assert!(app.state.files.get(&key).await.unwrap().is_some(), "{key} stored");
     let other_pdf = not_mine.trim_start_matches("/admin/invoices/");
     assert_eq!(app.get(&format!("/account/invoices/{other_pdf}/pdf")).await.status, 404);
-    app.get("/account/invoices").await.assert_contains(&format!("{}-0000", year()));
+    app.get("/account/invoices").await.assert_contains(&format!("{}-0000", fixtures::year()));
     let other_id = not_mine.trim_start_matches("/admin/invoices/");
     assert_eq!(app.get(&format!("/account/invoices/{other_id}")).await.status, 404);
 }
 
 async fn fifty_concurrent_issuers_get_fifty_consecutive_numbers(mut app: TestApp) {
     app.signed_in_admin().await;
-    set_up_billing(&mut app, false).await;
-    let client = client_in(&mut app, "zoe@example.de", "DE", "").await;
+    fixtures::billing(&mut app).set_up().await;
+    let client = fixtures::client(&mut app, "zoe@example.de").create().await;
     let actor = Actor::staff(StaffId(1), "ada@hostwright.test", "");
     let mut drafts = Vec::new();
     for i in 0..50 {
@@ -260,7 +213,7 @@ async fn fifty_concurrent_issuers_get_fifty_consecutive_numbers(mut app: TestApp
         let number = task.await.unwrap().unwrap().unwrap();
         assert!(numbers.insert(number.clone()), "duplicate {number}");
     }
-    let expected: BTreeSet<String> = (1..=50).map(|n| format!("{}-{n:05}", year())).collect();
+    let expected: BTreeSet<String> = (1..=50).map(|n| format!("{}-{n:05}", fixtures::year())).collect();
     assert_eq!(numbers, expected, "no gaps, no duplicates");
     // Numbers rise with the time of issue.
     assert_eq!(
@@ -274,7 +227,7 @@ async fn fifty_concurrent_issuers_get_fifty_consecutive_numbers(mut app: TestApp
 
 async fn invoices_are_dated_in_the_business_time_zone(mut app: TestApp) {
     app.signed_in_admin().await;
-    set_up_billing(&mut app, false).await;
+    fixtures::billing(&mut app).set_up().await;
     let form = |zone: &'static str| {
         vec![
             ("company_name", "Acme Hosting GmbH"),
@@ -292,8 +245,8 @@ async fn invoices_are_dated_in_the_business_time_zone(mut app: TestApp) {
     // UTC+14 and UTC−11: at any instant at least one of them is on another date than UTC.
     for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
         app.post_form("/admin/settings/billing", &form(zone)).await.assert_redirect_to("/admin/settings/billing");
-        let client = client_in(&mut app, &format!("{}@example.de", zone.len()), "DE", "").await;
-        let path = draft(&mut app, client, &[("Hosting", "1", "10.00", true)]).await;
+        let client = fixtures::client(&mut app, &format!("{}@example.de", zone.len())).create().await;
+        let path = fixtures::invoice(&mut app, client).taxed("Hosting", "1", "10.00").draft().await.path;
         app.post_form(&format!("{path}/issue"), &[]).await;
         let tz: chrono_tz::Tz = zone.parse().unwrap();
         let expected = chrono::Utc::now().with_timezone(&tz).date_naive();
@@ -308,8 +261,8 @@ async fn invoices_are_dated_in_the_business_time_zone(mut app: TestApp) {
 
 async fn overdue_invoices_are_listed_oldest_debt_first(mut app: TestApp) {
     app.signed_in_admin().await;
-    set_up_billing(&mut app, false).await;
-    let client = client_in(&mut app, "late@example.de", "DE", "").await;
+    fixtures::billing(&mut app).set_up().await;
+    let client = fixtures::client(&mut app, "late@example.de").create().await;
     for due in ["2025-03-01", "2024-01-15", "2025-01-31"] {
         let form = [
             ("client_id", client.to_string()),
@@ -327,7 +280,7 @@ async fn overdue_invoices_are_listed_oldest_debt_first(mut app: TestApp) {
     assert!(at("2024-01-15") < at("2025-01-31") && at("2025-01-31") < at("2025-03-01"), "oldest debt first");
     // Every other list shows the newest invoice first.
     let all = app.get("/admin/invoices").await;
-    let number = |n: u32| all.body.find(&format!("{}-{n:05}", year())).unwrap_or(usize::MAX);
+    let number = |n: u32| all.body.find(&format!("{}-{n:05}", fixtures::year())).unwrap_or(usize::MAX);
     assert!(number(3) < number(1));
 }
 

@@ -13,7 +13,7 @@ use base64::Engine;
 use hostwright::auth::totp;
 use serde_json::{Value, json};
 
-use crate::support::{Backend, TestApp, TestDb, settings_for, smtp::TestSmtp};
+use crate::support::{Backend, TestApp, TestDb, fixtures, settings_for, smtp::TestSmtp};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -281,7 +281,7 @@ async fn an_administrator_and_a_client_get_started_in_a_real_browser() {
 /// the order; the order, its service and its invoice are in the database, stock taken.
 async fn a_visitor_orders_hosting_in_a_real_browser(backend: Backend, shots: &str) {
     let (mut app, site) = serve(backend).await;
-    crate::orders::shop(&mut app, Some(3)).await;
+    fixtures::store(&mut app).stock(3).open().await;
     let browser = Browser::start().await;
 
     browser.open(&format!("{site}/store")).await;

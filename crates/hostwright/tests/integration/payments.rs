@@ -3,130 +3,18 @@
 //! client's invoice, applied once however often and in whatever order the events arrive;
 //! refused webhooks that change nothing; money that does not match, flagged.
 
-use std::net::SocketAddr;
-
-use axum::Router;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode, header};
-use hostwright::ids::{ClientId, InvoiceId};
+use axum::http::StatusCode;
 use hostwright_gateways::stripe::signature_header;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use wiremock::matchers::{body_string_contains, header as has_header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::invoices::{draft, set_up_billing};
 use crate::on_both_backends;
-use crate::support::{TestApp, TestResponse};
-
-pub(crate) const SECRET: &str = "whsec_test_endpoint_secret";
-
-/// A client signed in on one node, staff on another, Stripe's double, and an issued
-/// invoice of 11.90 EUR (10.00 and 19 % VAT) for the client.
-pub(crate) struct Shop {
-    pub client: TestApp,
-    pub staff: TestApp,
-    pub stripe: MockServer,
-    pub invoice: InvoiceId,
-}
+use crate::support::stripe::{SECRET, Shop, checkout_completed, deliver, enable_stripe, now, shop_with, signed};
+use crate::support::{TestApp, fixtures, snapshot};
 
 async fn shop(app: TestApp) -> Shop {
     shop_with(app, |_| {}).await
-}
-
-/// [`shop`] with the client's node configured further (the staff node shares its settings).
-pub(crate) async fn shop_with(app: TestApp, change: impl FnOnce(&mut hostwright::config::Settings)) -> Shop {
-    let stripe = MockServer::start().await;
-    let base = url::Url::parse(&format!("{}/", stripe.uri())).unwrap();
-    let mut client = app
-        .reconfigured(|s| {
-            // One double answers for Stripe and for PayPal (their paths differ).
-            s.payments.stripe_api_base = base.clone();
-            s.payments.paypal_api_base = base.clone();
-            s.payments.paypal_sandbox_base = base;
-            change(s);
-        })
-        .await;
-    client.register_client("grace@example.com", "compass meadow 31").await;
-    let mut staff = client.second_node().await;
-    staff.signed_in_admin().await;
-    set_up_billing(&mut staff, false).await;
-    let invoice_path = draft(&mut staff, ClientId(1), &[("Web hosting", "1", "10.00", true)]).await;
-    staff.post_form(&format!("{invoice_path}/issue"), &[]).await.assert_redirect_to(&invoice_path);
-    let invoice = InvoiceId(invoice_path.trim_start_matches("/admin/invoices/").parse().unwrap());
-    enable_stripe(&mut staff).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/customers"))
-        .and(has_header("idempotency-key", "hw-customer-1"))
-        .and(has_header("authorization", "Bearer sk_test_51Hostwright"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "cus_Grace", "object": "customer"})))
-        .mount(&stripe)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions"))
-        .and(has_header("stripe-version", "2024-06-20"))
-        .and(body_string_contains("mode=payment"))
-        .and(body_string_contains("metadata%5Bhostwright_payment%5D=1"))
-        .and(body_string_contains("payment_intent_data%5Bmetadata%5D%5Bhostwright_payment%5D=1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": "cs_test_1", "object": "checkout.session", "status": "open", "payment_status": "unpaid",
-            "url": "https://checkout.stripe.com/c/pay/cs_test_1",
-        })))
-        .mount(&stripe)
-        .await;
-    Shop { client, staff, stripe, invoice }
-}
-
-/// Staff turn Stripe on with its keys.
-pub(crate) async fn enable_stripe(staff: &mut TestApp) {
-    let saved = staff
-        .post_form(
-            "/admin/settings/gateways/stripe",
-            &[
-                ("enabled", "on"),
-                ("display_name", "Card"),
-                ("currencies", "EUR, USD"),
-                ("test_mode", "on"),
-                ("secret_key", "sk_test_51Hostwright"),
-                ("webhook_secrets", &format!("whsec_old_one\n{SECRET}")),
-            ],
-        )
-        .await;
-    saved.assert_redirect_to("/admin/settings/gateways/stripe");
-}
-
-impl Shop {
-    /// The client presses "Pay" on the invoice and is sent to Stripe's page.
-    pub(crate) async fn start_card_payment(&mut self) {
-        let paid = self
-            .client
-            .post_form(
-                &format!("/account/invoices/{}/pay", self.invoice),
-                &[("gateway", "stripe"), ("key", "pay-form-key-0000000001")],
-            )
-            .await;
-        assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
-        assert_eq!(paid.location(), "https://checkout.stripe.com/c/pay/cs_test_1");
-    }
-
-    pub(crate) async fn scalar(&self, sql: &str) -> i64 {
-        self.client.scalar(sql).await
-    }
-}
-
-pub(crate) fn checkout_completed(event_id: &str, amount: i64, currency: &str) -> String {
-    json!({
-        "id": event_id, "object": "event", "type": "checkout.session.completed", "created": 1_764_800_000,
-        "livemode": false, "api_version": "2024-06-20",
-        "data": {"object": {
-            "id": "cs_test_1", "object": "checkout.session", "mode": "payment", "status": "complete",
-            "payment_status": "paid", "amount_total": amount, "currency": currency, "customer": "cus_Grace",
-            "payment_intent": "pi_test_1", "client_reference_id": "1",
-            "metadata": {"hostwright_payment": "1", "hostwright_invoice": "1"},
-        }},
-    })
-    .to_string()
 }
 
 fn intent_succeeded(event_id: &str, amount: i64) -> String {
@@ -158,33 +46,10 @@ fn charge_refunded(event_id: &str, refunded: i64) -> String {
     .to_string()
 }
 
-pub(crate) fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-/// Posts a webhook as Stripe does: the JSON body and its `Stripe-Signature` header.
-pub(crate) async fn deliver(router: Router, body: String, signature: Option<String>) -> TestResponse {
-    let mut request = Request::post("/webhooks/stripe").header(header::CONTENT_TYPE, "application/json");
-    if let Some(signature) = signature {
-        request = request.header("stripe-signature", signature);
-    }
-    let mut request = request.body(Body::from(body)).unwrap();
-    request.extensions_mut().insert(ConnectInfo("54.187.174.169:443".parse::<SocketAddr>().unwrap()));
-    let response = router.oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
-}
-
-pub(crate) async fn signed(app: &TestApp, body: String) -> TestResponse {
-    let signature = signature_header(SECRET, now(), body.as_bytes());
-    deliver(app.router.clone(), body, Some(signature)).await
-}
-
 async fn a_card_payment_is_applied_once_however_often_the_webhooks_come(app: TestApp) {
     let mut shop = shop(app).await;
-    shop.client.get(&format!("/account/invoices/{}", shop.invoice)).await.assert_contains("Pay 11.90 EUR by Card");
+    let unpaid = shop.client.get(&format!("/account/invoices/{}", shop.invoice)).await;
+    crate::assert_redacted_snapshot!("client_invoice_page_unpaid", snapshot::page(&unpaid));
     shop.start_card_payment().await;
     // The same press of the button again leads to the same page and the same payment.
     shop.start_card_payment().await;
@@ -315,14 +180,11 @@ async fn paying_more_than_is_owed_puts_the_rest_on_account_credit(app: TestApp) 
         )
         .await;
     assert!(recorded.status.is_redirection(), "{}", recorded.body);
-    assert_eq!(
-        shop.scalar(
-            "SELECT COUNT(*) FROM email_outbox WHERE template = 'payment_received' \
-             AND body_text LIKE '%received 5.00 EUR by Bank transfer (reference SEPA)%'"
-        )
-        .await,
-        1
-    );
+    shop.staff.deliver_email().await;
+    let receipts: Vec<_> =
+        shop.staff.smtp.to("grace@example.com").into_iter().filter(|m| m.subject().starts_with("Payment")).collect();
+    assert_eq!(receipts.len(), 1, "one receipt for the part paid");
+    crate::assert_redacted_snapshot!("payment_received_in_part_email", snapshot::email(&receipts[0]));
     signed(&shop.client, checkout_completed("evt_full", 1190, "eur")).await;
     shop.client.run_jobs().await;
     assert_eq!(shop.scalar("SELECT COUNT(*) FROM invoices WHERE status = 'paid'").await, 1);
@@ -440,9 +302,9 @@ async fn a_client_chooses_the_card_at_checkout_and_goes_straight_to_stripe(app: 
     let stripe = MockServer::start().await;
     let base = url::Url::parse(&format!("{}/", stripe.uri())).unwrap();
     let mut staff = app.reconfigured(|s| s.payments.stripe_api_base = base).await;
-    crate::orders::shop(&mut staff, None).await;
+    fixtures::store(&mut staff).open().await;
     let mut buyer = staff.second_node().await;
-    crate::orders::shopper(&mut buyer, "dora@example.de").await;
+    fixtures::shopper(&mut buyer, "dora@example.de").await;
     buyer
         .post_form(
             "/cart/items",

@@ -11,11 +11,13 @@ use wiremock::matchers::{body_string_contains, header as has_header, method, pat
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::on_both_backends;
-use crate::payments::{Shop, shop_with};
 use crate::support::TestApp;
+use crate::support::stripe::{Shop, daily_run, intent, save_card, shop_with};
 
 const ORDER: &str = "5O190127TN364715T";
 const CAPTURE: &str = "3C679366HH908993F";
+/// The day the invoice is due, and the card charged.
+const DUE: &str = "2027-03-10";
 
 /// Staff turn PayPal on; the double answers the token, order, capture, refund and
 /// verification requests.
@@ -295,7 +297,6 @@ async fn an_approval_for_an_invoice_paid_meanwhile_is_not_captured(app: TestApp)
 }
 
 async fn a_paypal_capture_waits_for_an_automatic_charge_under_way(app: TestApp) {
-    use crate::autopay::{DUE, daily_run, intent, save_card};
     let mut shop = with_paypal(app).await;
     save_card(&mut shop, "pm_card_visa", "visa", "4242").await;
     shop.client.post_form("/account/auto-pay", &[("auto_pay", "on")]).await;

@@ -4,14 +4,15 @@
 //! sign-on, password and usage; against a WHM double built from WHM API 1's documented
 //! answers, and a real PostgreSQL server for the database module.
 
+use hostwright::ids::ClientId;
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::on_both_backends;
-use crate::services::{catalog, eur_client, key, signed_in_client};
 use crate::support::TestApp;
+use crate::support::fixtures::{self, key};
 
 const TOKEN: &str = "WHMTOKEN0123456789ABCDEF";
 
@@ -85,7 +86,7 @@ async fn module_product(app: &mut TestApp, module: &str, settings: &[(&str, &str
 }
 
 /// Staff add product 4 for `client` on `domain` and ask for its create; returns the service.
-async fn add_service(app: &mut TestApp, client: i64, domain: &str, k: char) -> i64 {
+async fn add_service(app: &mut TestApp, client: ClientId, domain: &str, k: char) -> i64 {
     let added = app
         .post_form(
             &format!("/admin/clients/{client}/services/new"),
@@ -131,7 +132,7 @@ async fn rows_holding(app: &TestApp, secret: &str) -> i64 {
 
 async fn a_cpanel_account_is_created_by_a_job_on_the_emptiest_server_and_no_secret_is_kept_in_clear(mut app: TestApp) {
     app.signed_in_admin().await;
-    catalog(&mut app).await;
+    fixtures::vps_catalog(&mut app).await;
     let panel = MockServer::start().await;
     let full = MockServer::start().await;
     let first = cpanel_server(&mut app, "web01", &panel.uri(), "100").await;
@@ -166,7 +167,7 @@ async fn a_cpanel_account_is_created_by_a_job_on_the_emptiest_server_and_no_secr
     settings.assert_contains("<option value=\"silver\">");
 
     // web02 holds one account already (its limit): the new account goes to web01.
-    let client = eur_client(&mut app, "zoe@example.de").await;
+    let client = fixtures::client(&mut app, "zoe@example.de").currency("EUR").create().await;
     app.execute(&format!(
         "INSERT INTO services (client_id, product_id, status, currency_code, billing_cycle, recurring_minor, \
          first_payment_minor, use_current_price, registration_date, domain, hostname, username, server_id, notes, \
@@ -221,11 +222,11 @@ async fn a_cpanel_account_is_created_by_a_job_on_the_emptiest_server_and_no_secr
 
 async fn a_panel_refusal_fails_the_job_with_its_words_and_staff_retry_it(mut app: TestApp) {
     app.signed_in_admin().await;
-    catalog(&mut app).await;
+    fixtures::vps_catalog(&mut app).await;
     let panel = MockServer::start().await;
     cpanel_server(&mut app, "web01", &panel.uri(), "").await;
     module_product(&mut app, "cpanel", &[("setting.package", "gold")]).await;
-    let (mut grace, grace_id) = signed_in_client(&app, "grace@example.com", "compass meadow 31").await;
+    let (mut grace, grace_id) = fixtures::signed_in_client(&app, "grace@example.com", "compass meadow 31").await;
     Mock::given(path("/json-api/createacct"))
         .respond_with(whm("createacct", 0, "Sorry, a group for that username already exists.", json!(null)))
         .up_to_n_times(1)
@@ -381,7 +382,7 @@ fn assert_may_not_log_in(outcome: Result<(), String>) {
 
 async fn the_postgres_module_makes_a_real_role_and_database_and_takes_them_away(mut app: TestApp) {
     app.signed_in_admin().await;
-    catalog(&mut app).await;
+    fixtures::vps_catalog(&mut app).await;
     let server = postgres_server_url().await;
     app.post_form("/admin/server-groups/new", &[("name", "Databases"), ("fill_strategy", "fill")]).await;
     let saved = app
@@ -400,7 +401,7 @@ async fn the_postgres_module_makes_a_real_role_and_database_and_takes_them_away(
         .await;
     assert!(saved.location().starts_with("/admin/servers/"), "{}", saved.body);
     module_product(&mut app, "postgres", &[("setting.connection_limit", "5"), ("setting.quota_mb", "100")]).await;
-    let (mut grace, grace_id) = signed_in_client(&app, "grace@example.com", "compass meadow 31").await;
+    let (mut grace, grace_id) = fixtures::signed_in_client(&app, "grace@example.com", "compass meadow 31").await;
     let label = unique_label();
     let id = add_service(&mut app, grace_id, &format!("{label}.example"), 'a').await;
     app.run_jobs().await;

@@ -8,8 +8,8 @@ use wiremock::matchers::{body_string_contains, header as has_header, method, pat
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::on_both_backends;
-use crate::payments::{Shop, checkout_completed, shop_with, signed};
 use crate::support::TestApp;
+use crate::support::stripe::{Shop, checkout_completed, shop_with, signed};
 
 /// A shop whose client paid the invoice (11.90 EUR) by card.
 async fn paid_by_card(app: TestApp) -> Shop {

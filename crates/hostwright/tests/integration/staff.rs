@@ -3,7 +3,7 @@
 use hostwright::auth::totp;
 
 use crate::on_both_backends;
-use crate::support::TestApp;
+use crate::support::{TestApp, extract_between, snapshot};
 
 async fn the_setup_link_creates_the_first_administrator_only_once(mut app: TestApp) {
     let link = hostwright::staff::service::setup_link_if_needed(&app.state).await.unwrap().unwrap();
@@ -112,12 +112,6 @@ async fn two_factor_sign_in_needs_a_fresh_code_that_cannot_be_replayed(mut app: 
     assert!(app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'staff.2fa_enabled'").await == 1);
 }
 
-pub fn extract_between(text: &str, start: &str, end: &str) -> String {
-    let from = text.find(start).unwrap_or_else(|| panic!("{start:?} not in page")) + start.len();
-    let rest = &text[from..];
-    rest[..rest.find(end).unwrap()].trim().to_owned()
-}
-
 async fn every_admin_page_requires_sign_in(mut app: TestApp) {
     for path in [
         "/admin",
@@ -190,6 +184,7 @@ async fn an_administrator_invites_staff_who_choose_their_password(mut app: TestA
     assert!(response.location().starts_with("/admin/staff/"), "{}", response.body);
     app.deliver_email().await;
     let invite = app.smtp.wait_for("bea@hostwright.test").await;
+    crate::assert_redacted_snapshot!("staff_invite_email", snapshot::email(&invite));
     let link = invite.link("http://hostwright.test/admin/invite/").expect("invitation link");
     let path = link.trim_start_matches("http://hostwright.test").to_owned();
     let mut bea = app.second_node().await;

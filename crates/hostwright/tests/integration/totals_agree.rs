@@ -15,9 +15,8 @@ use hostwright_core::{
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
-use crate::invoices::{client_in, set_up_billing};
 use crate::on_both_backends;
-use crate::support::TestApp;
+use crate::support::{TestApp, fixtures};
 
 /// The buyers the carts are sold to: (email, country, tax id, exempt).
 const BUYERS: [(&str, &str, &str, bool); 4] = [
@@ -65,13 +64,13 @@ async fn currency_like(app: &mut TestApp, currency: Currency) {
 
 async fn random_carts_are_invoiced_exactly_as_the_core_computes_them(mut app: TestApp) {
     app.signed_in_admin().await;
-    set_up_billing(&mut app, false).await;
+    fixtures::billing(&mut app).set_up().await;
     for code in ["USD", "JPY", "KWD", "CHF", "GBP"] {
         app.post_form("/admin/currencies", &[("code", code), ("rate", "1")]).await;
     }
     let mut clients = Vec::new();
     for buyer in BUYERS {
-        let id: ClientId = client_in(&mut app, buyer.0, buyer.1, buyer.2).await;
+        let id: ClientId = fixtures::client(&mut app, buyer.0).country(buyer.1).tax_id(buyer.2).create().await;
         if buyer.3 {
             let form = [
                 ("first_name", "Zoë"),

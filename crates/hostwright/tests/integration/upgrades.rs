@@ -2,11 +2,12 @@
 //! paid period, invoiced, applied when paid; downgrades credit the account; a cycle change
 //! starts a new cycle today.
 
-use crate::on_both_backends;
-use crate::orders::{order_path, shop, shopper};
-use crate::support::TestApp;
+use hostwright::ids::{ProductId, ServiceId};
 
-/// The shop of `orders::shop` plus "Web Pro" (2): 30.00 EUR a month, 300.00 a year, and
+use crate::on_both_backends;
+use crate::support::{TestApp, fixtures};
+
+/// The store of `fixtures::store` plus "Web Pro" (2): 30.00 EUR a month, 300.00 a year, and
 /// "Other" (3) that nothing upgrades to; Starter ↔ Pro allowed. Returns the buyer, signed in,
 /// with one active Starter service (#1) paid monthly.
 async fn active_starter(app: &mut TestApp) -> TestApp {
@@ -14,36 +15,18 @@ async fn active_starter(app: &mut TestApp) -> TestApp {
 }
 
 async fn active_starter_with(app: &mut TestApp, coupon: Option<&str>) -> TestApp {
-    shop(app, None).await;
-    for name in ["Web Pro", "Other"] {
-        app.post_form(
-            "/admin/catalog/products",
-            &[
-                ("group_id", "1"),
-                ("name", name),
-                ("product_type", "shared_hosting"),
-                ("payment_type", "recurring"),
-                ("taxable", "on"),
-            ],
-        )
-        .await;
-    }
-    app.post_form("/admin/catalog/products/2/prices", &[("price.EUR.monthly", "30.00"), ("price.EUR.annually", "300")])
-        .await
-        .assert_redirect_to("/admin/catalog/products/2");
-    app.post_form("/admin/catalog/products/3/prices", &[("price.EUR.monthly", "1.00")]).await;
+    fixtures::store(app).open().await;
+    let pro =
+        fixtures::product(app, "Web Pro").taxable().price("EUR", "monthly", "30.00").price("EUR", "annually", "300");
+    assert_eq!(pro.create().await, ProductId(2));
+    let other = fixtures::product(app, "Other").taxable().price("EUR", "monthly", "1.00");
+    assert_eq!(other.create().await, ProductId(3));
     app.post_form("/admin/catalog/products/1/upgrades", &[("upgrade", "2")]).await;
     app.post_form("/admin/catalog/products/2/upgrades", &[("upgrade", "1")]).await;
 
     let mut buyer = app.second_node().await;
-    shopper(&mut buyer, "uma@example.de").await;
-    buyer
-        .post_form(
-            "/cart/items",
-            &[("product_id", "1"), ("cycle", "monthly"), ("quantity", "1"), ("domain", "uma.example")],
-        )
-        .await
-        .assert_redirect_to("/cart");
+    fixtures::shopper(&mut buyer, "uma@example.de").await;
+    let mut order = fixtures::order(&mut buyer, "uma.example");
     if let Some(code) = coupon {
         app.post_form(
             "/admin/promotions",
@@ -58,22 +41,9 @@ async fn active_starter_with(app: &mut TestApp, coupon: Option<&str>) -> TestApp
         )
         .await
         .assert_redirect_to("/admin/promotions");
-        buyer.post_form("/cart/coupon", &[("code", code)]).await.assert_redirect_to("/cart");
+        order = order.coupon(code);
     }
-    let placed = buyer.post_form("/checkout", &[("payment_method", "bank_transfer"), ("key", &"o".repeat(20))]).await;
-    order_path(&placed);
-    let invoice = app.scalar("SELECT invoice_id FROM orders").await;
-    let total = app.scalar(&format!("SELECT total_minor FROM invoices WHERE id = {invoice}")).await;
-    app.post_form(
-        &format!("/admin/invoices/{invoice}/payments"),
-        &[
-            ("amount", &format!("{}.{:02}", total / 100, total % 100)),
-            ("method", "bank_transfer"),
-            ("key", &"q".repeat(24)),
-        ],
-    )
-    .await;
-    app.run_jobs().await;
+    assert_eq!(order.paid(app, &"q".repeat(24)).await, ServiceId(1));
     assert_eq!(app.scalar("SELECT COUNT(*) FROM services WHERE id = 1 AND status = 'active'").await, 1);
     buyer
 }
@@ -189,7 +159,7 @@ async fn changes_outside_the_upgrade_paths_are_refused(mut app: TestApp) {
     assert_eq!(app.scalar("SELECT COUNT(*) FROM invoices").await, 1);
     // Someone else's service does not exist for them.
     let mut stranger = app.second_node().await;
-    shopper(&mut stranger, "eve@example.com").await;
+    fixtures::shopper(&mut stranger, "eve@example.com").await;
     assert_eq!(stranger.get("/account/services/1/upgrade").await.status, 404);
     // Staff may change it for the client from the admin side.
     let staff = app.get("/admin/services/1/upgrade?product=2&cycle=monthly").await;

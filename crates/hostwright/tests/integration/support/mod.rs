@@ -1,8 +1,11 @@
 //! The test harness: a fresh database per test (SQLite file or a new PostgreSQL database),
 //! a real SMTP server, the router driven in-process, and a cookie jar.
 
+pub mod fixtures;
 pub mod s3;
 pub mod smtp;
+pub mod snapshot;
+pub mod stripe;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -403,6 +406,20 @@ impl TestApp {
         link.trim_start_matches("http://hostwright.test").to_owned()
     }
 
+    /// Delivers the outbox, then returns the link in the newest email to `to` that starts with
+    /// `prefix`, as a path (the link as the recipient receives it).
+    pub async fn emailed_path(&self, to: &str, prefix: &str) -> String {
+        self.deliver_email().await;
+        let link = self
+            .smtp
+            .to(to)
+            .into_iter()
+            .rev()
+            .find_map(|m| m.link(&format!("http://hostwright.test{prefix}")))
+            .unwrap_or_else(|| panic!("an email to {to} with a {prefix} link"));
+        link.trim_start_matches("http://hostwright.test").to_owned()
+    }
+
     /// Creates a staff member directly through the service (as an administrator would).
     pub async fn create_staff(&self, email: &str, role: &str, password: &str) -> hostwright::ids::StaffId {
         let roles = hostwright::staff::store::roles(&self.state.db).await.expect("roles");
@@ -415,6 +432,13 @@ impl TestApp {
         };
         hostwright::staff::service::create_from_cli(&self.state, new).await.expect("staff").id
     }
+}
+
+/// The text between the first `start` in `text` and the `end` after it, trimmed.
+pub fn extract_between(text: &str, start: &str, end: &str) -> String {
+    let from = text.find(start).unwrap_or_else(|| panic!("{start:?} not in page")) + start.len();
+    let rest = &text[from..];
+    rest[..rest.find(end).unwrap()].trim().to_owned()
 }
 
 /// Runs each listed test on SQLite and on PostgreSQL.
