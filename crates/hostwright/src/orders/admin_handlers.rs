@@ -8,8 +8,8 @@ use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
+use super::client_handlers::{order_row, order_services};
 use super::manage::{self, OrderError, OrderQuery, STATUSES};
-use super::store_handlers::{order_row, order_services};
 use crate::audit::{self, Actor};
 use crate::ids::{ClientId, OrderId};
 use crate::permissions::{Permission, perm};

@@ -9,12 +9,13 @@ use axum::{Form, Router};
 use hostwright_core::BillingCycle;
 use minijinja::{Value, context};
 
-use super::coupons::{self, CouponAdminError, CouponInput, CouponKind, Recurrence};
-use super::model::coupon;
+use super::admin::{self, CouponAdminError, CouponInput};
+use super::{CouponKind, Recurrence};
 use crate::audit::Actor;
 use crate::catalog::model::currency;
 use crate::catalog::{addons, service as catalog};
 use crate::ids::{AddonId, CouponId, ProductId};
+use crate::orders::model::coupon;
 use crate::permissions::perm;
 use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
@@ -82,10 +83,10 @@ impl CouponForm {
     }
 
     fn from_coupon(c: &coupon::Model, currencies: &[currency::Model]) -> Self {
-        let (products, cycles, addon_ids) = coupons::stored_targets(c);
+        let (products, cycles, addon_ids) = admin::stored_targets(c);
         let number = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or_default();
         let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
-        let fixed = coupons::fixed_amount(c, currencies);
+        let fixed = admin::fixed_amount(c, currencies);
         CouponForm(CouponInput {
             code: c.code.clone(),
             kind: c.kind.clone(),
@@ -166,7 +167,7 @@ fn applies_summary(
     product_names: &[(ProductId, String)],
     addon_names: &[(AddonId, String)],
 ) -> String {
-    let (products, cycles, addon_ids) = coupons::stored_targets(c);
+    let (products, cycles, addon_ids) = admin::stored_targets(c);
     let mut parts = Vec::new();
     if products.is_empty() {
         parts.push("All products".to_owned());
@@ -192,7 +193,7 @@ fn applies_summary(
 }
 
 fn recurrence_label(c: &coupon::Model) -> String {
-    match coupons::renewals(c) {
+    match super::renewals(c) {
         None => "First invoice only".to_owned(),
         Some(None) => "Every invoice".to_owned(),
         Some(Some(1)) => "First invoice and 1 renewal".to_owned(),
@@ -214,13 +215,13 @@ pub async fn list_promotions(
         catalog::products(&state.db).await?.into_iter().map(|p| (p.id, p.name)).collect();
     let addon_names: Vec<(AddonId, String)> =
         addons::addons(&state.db).await?.into_iter().map(|a| (a.id, a.name)).collect();
-    let rows: Vec<Value> = coupons::coupons(&state.db)
+    let rows: Vec<Value> = admin::coupons(&state.db)
         .await?
         .iter()
         .map(|c| {
             context! {
                 id => c.id, code => c.code.clone(),
-                discount => coupons::discount_label(c, &currencies),
+                discount => admin::discount_label(c, &currencies),
                 applies_to => applies_summary(c, &product_names, &addon_names),
                 recurrence => recurrence_label(c),
                 uses => c.uses, max_uses => c.max_uses,
@@ -279,12 +280,12 @@ pub async fn create_promotion(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let form = CouponForm::from_fields(&fields);
-    match coupons::save_coupon(&state, &actor(&current, &page), None, &form.0).await {
+    match admin::save_coupon(&state, &actor(&current, &page), None, &form.0).await {
         Ok(_) => Ok(flash::redirect(
             &state,
             "/admin/promotions",
             "success",
-            format!("Promotion code {} created.", coupons::normalize_code(&form.0.code)),
+            format!("Promotion code {} created.", super::normalize_code(&form.0.code)),
         )),
         Err(CouponAdminError::Invalid(errors)) => {
             render_form(&state, &page, &current, None, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -294,7 +295,7 @@ pub async fn create_promotion(
 }
 
 async fn load(state: &AppState, id: CouponId) -> AppResult<coupon::Model> {
-    coupons::find_coupon(&state.db, id).await?.ok_or(AppError::NotFound)
+    admin::find_coupon(&state.db, id).await?.ok_or(AppError::NotFound)
 }
 
 pub async fn edit_promotion_form(
@@ -318,12 +319,12 @@ pub async fn update_promotion(
 ) -> AppResult<Response> {
     let saved = load(&state, id).await?;
     let form = CouponForm::from_fields(&fields);
-    match coupons::save_coupon(&state, &actor(&current, &page), Some(id), &form.0).await {
+    match admin::save_coupon(&state, &actor(&current, &page), Some(id), &form.0).await {
         Ok(_) => Ok(flash::redirect(
             &state,
             "/admin/promotions",
             "success",
-            format!("Promotion code {} saved.", coupons::normalize_code(&form.0.code)),
+            format!("Promotion code {} saved.", super::normalize_code(&form.0.code)),
         )),
         Err(CouponAdminError::Invalid(errors)) => {
             render_form(&state, &page, &current, Some(&saved), &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -338,7 +339,7 @@ pub async fn delete_promotion(
     current: Authorized<perm::PromotionsManage>,
     Path(id): Path<CouponId>,
 ) -> AppResult<Response> {
-    match coupons::delete_coupon(&state, &actor(&current, &page), id).await {
+    match admin::delete_coupon(&state, &actor(&current, &page), id).await {
         Ok(code) => {
             Ok(flash::redirect(&state, "/admin/promotions", "success", format!("Promotion code {code} was deleted.")))
         }
