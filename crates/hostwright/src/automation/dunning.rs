@@ -455,20 +455,25 @@ async fn charge_late_fee(
     fee: hostwright_core::Money,
     date: NaiveDate,
 ) -> Result<bool, TaskError> {
-    use crate::invoices::service::{self as invoices, BilledLine, TaxBuyer};
+    use crate::invoices::drafts::{BilledLine, TaxBuyer};
     let failed = |e: crate::invoices::service::InvoiceError| TaskError::Failed(format!("invoice {}: {e}", i.id));
     let Some(c) = crate::clients::store::find(&state.db, i.client_id).await.map_err(db)? else { return Ok(false) };
     // Damages for late payment, not a supply: no tax.
     let line =
         hostwright_core::Line::new(format!("Late fee for invoice {} (due {})", i.display_number(), i.due_date), fee, 1)
             .untaxed();
-    let totals =
-        invoices::totals_for(&state.db, billing, TaxBuyer::client(&c), fee.currency(), std::slice::from_ref(&line))
-            .await
-            .map_err(failed)?;
+    let totals = crate::invoices::drafts::totals_for(
+        &state.db,
+        billing,
+        TaxBuyer::client(&c),
+        fee.currency(),
+        std::slice::from_ref(&line),
+    )
+    .await
+    .map_err(failed)?;
     let txn = state.db.begin().await.map_err(db)?;
     let billed = [BilledLine { line, kind: "late_fee", service_id: None, service_addon_id: None, period: None }];
-    let draft = invoices::insert_draft(&txn, &c, date, "", &billed, &totals).await.map_err(failed)?;
+    let draft = crate::invoices::drafts::insert_draft(&txn, &c, date, "", &billed, &totals).await.map_err(failed)?;
     let claimed = txn
         .execute_raw(clock_statement(
             txn.get_database_backend(),
@@ -484,7 +489,9 @@ async fn charge_late_fee(
         return Ok(false);
     }
     let actor = crate::audit::Actor::system("automation");
-    let issued = invoices::issue_on(state, &txn, &actor, billing, &c, draft.id, Some(date)).await.map_err(failed)?;
+    let issued = crate::invoices::issuing::issue_on(state, &txn, &actor, billing, &c, draft.id, Some(date))
+        .await
+        .map_err(failed)?;
     crate::audit::record(
         &txn,
         &actor,

@@ -9,10 +9,12 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
 use super::account_credit::{self, MoveError, Movement};
+use super::drafts::{BilledLine, TaxBuyer};
 use super::model::{invoice, line};
 use super::payments_port::PaymentsPort;
-use super::service::{self, BilledLine, InvoiceError, TaxBuyer};
+use super::service::{self, InvoiceError};
 use super::settings;
+use super::{drafts, issuing};
 use crate::audit::{self, Actor};
 use crate::clients::model::client;
 use crate::ids::InvoiceId;
@@ -87,12 +89,11 @@ pub async fn request<P: PaymentsPort>(
     let billing = settings::load(&state.db).await?;
     let line = Line::new("Funds added to account credit".to_owned(), amount, hostwright_core::Decimal::ONE).untaxed();
     let totals =
-        service::totals_for(&state.db, &billing, TaxBuyer::client(owner), currency, std::slice::from_ref(&line))
-            .await?;
+        drafts::totals_for(&state.db, &billing, TaxBuyer::client(owner), currency, std::slice::from_ref(&line)).await?;
     let billed = [BilledLine { kind: FUNDS, ..BilledLine::manual(line) }];
     let due = billing.today();
     let txn = state.db.begin().await?;
-    let draft = service::insert_draft(&txn, owner, due, "", &billed, &totals).await?;
+    let draft = drafts::insert_draft(&txn, owner, due, "", &billed, &totals).await?;
     let claim = Query::update()
         .table(invoice::Entity)
         .value(invoice::Column::RequestKey, key)
@@ -106,7 +107,7 @@ pub async fn request<P: PaymentsPort>(
         }
         return Err(err.into());
     }
-    let issued = service::issue_in(state, &txn, actor, &billing, owner, draft.id).await?;
+    let issued = issuing::issue_in(state, &txn, actor, &billing, owner, draft.id).await?;
     let summary = format!("Asked to add {amount} to the account credit: invoice {}", issued.display_number());
     audit::record(&txn, actor, "invoice.add_funds", Some(("invoice", issued.id.0)), summary).await?;
     txn.commit().await?;

@@ -16,12 +16,11 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, DbErr, QueryOrder, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
+use super::drafts::{BilledLine, buyer_snapshot, seller_snapshot, treatment_key};
+use super::issuing::{invoice_email, issuing_series};
 use super::model::invoice;
 use super::numbering;
-use super::service::{
-    BilledLine, CANCELLED, InvoiceError, UNPAID, buyer_snapshot, invoice_email, issuing_series, seller_snapshot,
-    treatment_key,
-};
+use super::service::{CANCELLED, InvoiceError, UNPAID};
 use super::settings::BillingSettings;
 use crate::audit::{self, Actor};
 use crate::clients::model::{client, contact};

@@ -13,6 +13,7 @@ use minijinja::{Value, context};
 use super::account_credit::{self, AdjustInput, Outcome};
 use super::add_funds;
 use super::credit_notes::{self, CreditNoteInput, IssueOutcome};
+use super::drafts;
 use super::model::{credit_entry, credit_note};
 use super::payments_port::PaymentsPort;
 use super::service::{self, InvoiceError};
@@ -201,7 +202,7 @@ async fn note_detail(state: &AppState, note: &credit_note::Model) -> AppResult<V
         .map(|t| context! { name => t.name, rate => t.rate, base => money(t.base_minor, currency), amount => money(t.amount_minor, currency) })
         .collect();
     let invoice_number = service::find(&state.db, note.invoice_id).await?.map(|i| i.display_number());
-    let buyer = service::PartySnapshot::parse(&note.buyer, &format!("buyer of credit note {}", note.number))?;
+    let buyer = drafts::PartySnapshot::parse(&note.buyer, &format!("buyer of credit note {}", note.number))?;
     Ok(context! {
         note => note_row(note, currency),
         invoice_number => invoice_number,

@@ -13,6 +13,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, QueryOrder, TransactionTrait};
 
 use super::account_credit::{self, MoveError, Movement};
+use super::drafts;
 use super::model::{credit_note, credit_note_line, credit_note_tax_line, invoice};
 use super::numbering::{self, Pattern};
 use super::payments_port::PaymentsPort;
@@ -301,7 +302,7 @@ pub async fn issue<P: PaymentsPort>(
         refund_method: Set(refund_method.to_owned()),
         reverse_charge: Set(current.reverse_charge),
         buyer: Set(current.buyer.clone()),
-        seller: Set(serde_json::to_string(&service::seller_snapshot(&billing)).unwrap_or_default()),
+        seller: Set(serde_json::to_string(&drafts::seller_snapshot(&billing)).unwrap_or_default()),
         pdf_key: Set(None),
         staff_id: Set(actor.id),
         idempotency_key: Set(key.to_owned()),

@@ -14,13 +14,15 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder, TransactionTrait};
 use serde::Deserialize;
 
+use super::drafts::{DraftInput, LineInput};
 use super::model::{invoice, tax_rule};
 use super::numbering::Pattern;
 use super::payments_port::PaymentsPort;
 use super::receipts::{self, MANUAL_METHODS, PaymentInput, PaymentOutcome};
-use super::service::{self, DraftInput, InvoiceError, InvoiceQuery, LineInput};
+use super::service::{self, InvoiceError, InvoiceQuery};
 use super::settings::{self, BillingSettings};
 use super::views::{actor, currency_of, currency_table, money, note_row, pdf_response};
+use super::{drafts, issuing};
 use crate::audit;
 use crate::clients::countries;
 use crate::clients::current::{ClientAllowed, client_perm};
@@ -53,15 +55,15 @@ fn rows_in(
 /// An invoice for lists and pages; `today` (the business's date) decides whether it is overdue.
 /// A stored buyer or seller that does not parse is an error page, never an empty party.
 fn row_in(i: &invoice::Model, currency: Currency, today: NaiveDate) -> AppResult<Value> {
-    let with_country_name = |mut party: service::PartySnapshot| {
+    let with_country_name = |mut party: drafts::PartySnapshot| {
         if let Some(name) = countries::name(&party.country) {
             party.country = name.to_owned();
         }
         party
     };
     let what = |party: &str| format!("{party} of invoice #{}", i.id);
-    let buyer = with_country_name(service::PartySnapshot::parse(&i.buyer, &what("buyer"))?);
-    let seller = with_country_name(service::PartySnapshot::parse(&i.seller, &what("seller"))?);
+    let buyer = with_country_name(drafts::PartySnapshot::parse(&i.buyer, &what("buyer"))?);
+    let seller = with_country_name(drafts::PartySnapshot::parse(&i.seller, &what("seller"))?);
     let overdue = (i.status == service::UNPAID || i.status == service::COLLECTIONS) && i.due_date < today;
     Ok(context! {
         id => i.id,
@@ -255,7 +257,7 @@ pub async fn create_invoice(
         notes: fields.get("notes").cloned().unwrap_or_default(),
         lines: typed_lines(&fields),
     };
-    match service::create_draft(&state, &actor(&current, &page), &input).await {
+    match drafts::create_draft(&state, &actor(&current, &page), &input).await {
         Ok(id) => Ok(flash::redirect(
             &state,
             &format!("/admin/invoices/{id}"),
@@ -368,7 +370,7 @@ pub async fn issue_invoice(
     Path(id): Path<InvoiceId>,
 ) -> AppResult<Response> {
     let to = format!("/admin/invoices/{id}");
-    match service::issue(&state, &actor(&current, &page), id).await {
+    match issuing::issue(&state, &actor(&current, &page), id).await {
         Ok(issued) => Ok(flash::redirect(
             &state,
             &to,
@@ -387,7 +389,7 @@ pub async fn resend_invoice(
     Path(id): Path<InvoiceId>,
 ) -> AppResult<Response> {
     let to = format!("/admin/invoices/{id}");
-    match service::resend(&state, &actor(&current, &page), id).await {
+    match issuing::resend(&state, &actor(&current, &page), id).await {
         Ok(()) => Ok(flash::redirect(&state, &to, "success", "The invoice email is on its way to the client.")),
         Err(InvoiceError::NotAllowed(message)) => Ok(flash::redirect(&state, &to, "error", message)),
         Err(err) => Err(AppError::from(err)),

@@ -8,8 +8,9 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
 use super::credit_notes;
+use super::drafts::PartySnapshot;
 use super::model::{credit_note, invoice};
-use super::service::{self, PartySnapshot};
+use super::service::{self};
 use crate::clients::countries;
 use crate::documents::{DocLine, DocTaxLine, Document, DocumentKind, Party};
 use crate::state::AppState;

@@ -23,7 +23,8 @@ use crate::catalog::service::{PaymentType, ProductType};
 use crate::clients::model::client;
 use crate::crypto::{SecretKey, random_token, token_hash};
 use crate::ids::{AddonId, CartId, CartItemId, ClientId, ConfigOptionId, ProductId};
-use crate::invoices::service::{self as invoices, InvoiceError, TaxBuyer};
+use crate::invoices::drafts::TaxBuyer;
+use crate::invoices::service::{self as invoices, InvoiceError};
 use crate::invoices::settings::BillingSettings;
 use crate::web::AppError;
 
@@ -497,7 +498,7 @@ pub async fn quote(
             Some(c) => TaxBuyer::client(c),
             None => TaxBuyer::visitor(&cart.country),
         };
-        Some(invoices::totals_for(db, billing, buyer, currency, &lines).await?)
+        Some(crate::invoices::drafts::totals_for(db, billing, buyer, currency, &lines).await?)
     };
     Ok(Quote { currency, items: quoted, problems, coupon, coupon_error, lines, totals })
 }

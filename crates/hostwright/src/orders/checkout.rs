@@ -25,7 +25,8 @@ use crate::catalog::service as catalog;
 use crate::clients::contacts::send_billing_email;
 use crate::clients::model::client;
 use crate::invoices::account_credit::{self, MoveError, Movement};
-use crate::invoices::service::{self as invoices, BilledLine, InvoiceError, Received};
+use crate::invoices::drafts::BilledLine;
+use crate::invoices::service::{self as invoices, InvoiceError, Received};
 use crate::invoices::settings as billing_settings;
 use crate::services::status::Status;
 use crate::services::store::{self as services, NewAddon, NewService};
@@ -310,9 +311,16 @@ pub async fn place(
     let mut invoice = None;
     if totals.grand_total.is_positive() {
         let due = today.checked_add_days(Days::new(u64::from(settings.first_invoice_due_days))).unwrap_or(today);
-        let draft =
-            invoices::insert_draft(&txn, client, due, &format!("Order {}", created.number), &billed, &totals).await?;
-        let issued = invoices::issue_in(state, &txn, actor, &billing, client, draft.id).await?;
+        let draft = crate::invoices::drafts::insert_draft(
+            &txn,
+            client,
+            due,
+            &format!("Order {}", created.number),
+            &billed,
+            &totals,
+        )
+        .await?;
+        let issued = crate::invoices::issuing::issue_in(state, &txn, actor, &billing, client, draft.id).await?;
         let link = Query::update()
             .table(order::Entity)
             .value(order::Column::InvoiceId, issued.id)

@@ -23,7 +23,8 @@ use crate::catalog::options::{self, OptionKind};
 use crate::catalog::pricing::{PricingError, Sale, price_selection};
 use crate::clients::model::client;
 use crate::ids::{ClientId, InvoiceId, ProductId, ServiceId};
-use crate::invoices::service::{self as invoices, BilledLine, TaxBuyer};
+use crate::invoices::drafts::{BilledLine, TaxBuyer};
+use crate::invoices::service::{self as invoices};
 use crate::invoices::settings;
 use crate::provisioning::Command;
 use crate::state::AppState;
@@ -250,7 +251,7 @@ pub async fn add(
             return Err(ServiceError::Invalid(errors));
         }
         let lines: Vec<Line> = billed.iter().map(|b| b.line.clone()).collect();
-        Some(invoices::totals_for(&state.db, &billing, TaxBuyer::client(&c), currency, &lines).await?)
+        Some(crate::invoices::drafts::totals_for(&state.db, &billing, TaxBuyer::client(&c), currency, &lines).await?)
     } else {
         None
     };
@@ -305,8 +306,8 @@ pub async fn add(
             let lines: Vec<BilledLine> =
                 billed.into_iter().map(|b| BilledLine { service_id: Some(created.id), ..b }).collect();
             let due = today.checked_add_days(Days::new(u64::from(billing.default_due_days))).unwrap_or(today);
-            let draft = invoices::insert_draft(&txn, &c, due, "", &lines, totals).await?;
-            let issued = invoices::issue_in(state, &txn, actor, &billing, &c, draft.id).await?;
+            let draft = crate::invoices::drafts::insert_draft(&txn, &c, due, "", &lines, totals).await?;
+            let issued = crate::invoices::issuing::issue_in(state, &txn, actor, &billing, &c, draft.id).await?;
             if let Some(p) = period {
                 store::set_paid_period(&txn, created.id, p.start, recurring).await?;
             }

@@ -27,7 +27,8 @@ use crate::catalog::pricing::{self, Choice, PricingError, Sale};
 use crate::catalog::service::{find_product, upgrade_targets};
 use crate::ids::{ConfigOptionId, InvoiceId, ProductId, ServiceId, ServiceUpgradeId};
 use crate::invoices::account_credit::{self, MoveError, Movement};
-use crate::invoices::service::{self as invoices, BilledLine, InvoiceError, TaxBuyer};
+use crate::invoices::drafts::{BilledLine, TaxBuyer};
+use crate::invoices::service::{self as invoices, InvoiceError};
 use crate::invoices::settings as billing_settings;
 use crate::provisioning::Command;
 use crate::site_settings::ordering as order_settings;
@@ -332,9 +333,11 @@ pub async fn request(
             service_addon_id: None,
             period: Some(Period { start: priced.on, end: q.next_due }),
         }];
-        let totals = invoices::totals_for(&txn, &billing, TaxBuyer::client(&client), priced.currency, &[line]).await?;
-        let draft = invoices::insert_draft(&txn, &client, priced.on, "", &billed, &totals).await?;
-        let issued = invoices::issue_in(state, &txn, actor, &billing, &client, draft.id).await?;
+        let totals =
+            crate::invoices::drafts::totals_for(&txn, &billing, TaxBuyer::client(&client), priced.currency, &[line])
+                .await?;
+        let draft = crate::invoices::drafts::insert_draft(&txn, &client, priced.on, "", &billed, &totals).await?;
+        let issued = crate::invoices::issuing::issue_in(state, &txn, actor, &billing, &client, draft.id).await?;
         let link = Query::update()
             .table(upgrade::Entity)
             .value(upgrade::Column::InvoiceId, issued.id)

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use hostwright::audit::Actor;
 use hostwright::ids::{ClientId, StaffId};
-use hostwright::invoices::service::{self, DraftInput, LineInput};
+use hostwright::invoices::drafts::{self, DraftInput, LineInput};
+use hostwright::invoices::issuing;
 
 use crate::on_both_backends;
 use crate::support::{TestApp, fixtures, snapshot};
@@ -200,13 +201,13 @@ async fn fifty_concurrent_issuers_get_fifty_consecutive_numbers(mut app: TestApp
                 taxed: true,
             }],
         };
-        drafts.push(service::create_draft(&app.state, &actor, &input).await.unwrap());
+        drafts.push(drafts::create_draft(&app.state, &actor, &input).await.unwrap());
     }
     let mut tasks = Vec::new();
     for id in drafts {
         let state = app.state.clone();
         let actor = actor.clone();
-        tasks.push(tokio::spawn(async move { service::issue(&state, &actor, id).await.map(|i| i.number) }));
+        tasks.push(tokio::spawn(async move { issuing::issue(&state, &actor, id).await.map(|i| i.number) }));
     }
     let mut numbers = BTreeSet::new();
     for task in tasks {

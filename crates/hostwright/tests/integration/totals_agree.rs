@@ -6,7 +6,8 @@
 
 use hostwright::audit::Actor;
 use hostwright::ids::{ClientId, StaffId};
-use hostwright::invoices::service::{self, DraftInput, LineInput};
+use hostwright::invoices::drafts::{self, DraftInput, LineInput};
+use hostwright::invoices::service;
 use hostwright_core::strategies::cart;
 use hostwright_core::{
     Buyer, CountryCode, Currency, Decimal, Line, PriceMode, TaxContext, TaxRule, TaxRules, TaxSettings, VatId,
@@ -121,7 +122,7 @@ async fn random_carts_are_invoiced_exactly_as_the_core_computes_them(mut app: Te
                 })
                 .collect(),
         };
-        let id = service::create_draft(&app.state, &actor, &input).await.unwrap();
+        let id = drafts::create_draft(&app.state, &actor, &input).await.unwrap();
         let (ctx, rules) = expected_context(BUYERS[which], inclusive);
         let expected = compute_totals(currency, &lines, &ctx, &rules).unwrap();
 
