@@ -3,9 +3,7 @@
 //! comes in through `payments_port`.
 
 pub mod account_credit;
-pub mod add_funds;
 pub mod batch;
-pub mod credit_handlers;
 pub mod credit_notes;
 pub mod drafts;
 pub mod export;
@@ -19,6 +17,7 @@ pub mod pdf;
 pub mod receipts;
 pub mod service;
 pub mod settings;
+pub mod settings_handlers;
 mod views;
 
 use axum::Router;
@@ -39,19 +38,22 @@ pub fn router<P: PaymentsPort>() -> Router<AppState> {
         .route("/admin/invoices/{id}/resend", post(handlers::resend_invoice))
         .route("/admin/invoices/{id}/payments", keyed(post(handlers::record_payment)))
         .route("/admin/invoices/{id}/pdf", get(handlers::invoice_pdf))
-        .route("/admin/invoices/{id}/credit-notes/new", get(credit_handlers::new_credit_note_form::<P>))
-        .route("/admin/invoices/{id}/credit-notes", keyed(post(credit_handlers::create_credit_note::<P>)))
-        .route("/admin/invoices/{id}/apply-credit", post(credit_handlers::apply_credit))
-        .route("/admin/credit-notes/{id}", get(credit_handlers::show_credit_note::<P>))
-        .route("/admin/credit-notes/{id}/pdf", get(credit_handlers::credit_note_pdf))
-        .route("/admin/clients/{id}/credit", keyed(post(credit_handlers::adjust_credit)))
-        .route("/account/credit", get(credit_handlers::client_credit::<P>))
-        .route("/account/credit/add-funds", keyed(post(credit_handlers::add_funds_invoice::<P>)))
-        .route("/account/credit-notes/{id}/pdf", get(credit_handlers::client_credit_note_pdf))
+        .route("/admin/invoices/{id}/credit-notes/new", get(credit_notes::handlers::new_credit_note_form::<P>))
+        .route("/admin/invoices/{id}/credit-notes", keyed(post(credit_notes::handlers::create_credit_note::<P>)))
+        .route("/admin/invoices/{id}/apply-credit", post(account_credit::handlers::apply_credit))
+        .route("/admin/credit-notes/{id}", get(credit_notes::handlers::show_credit_note::<P>))
+        .route("/admin/credit-notes/{id}/pdf", get(credit_notes::handlers::credit_note_pdf))
+        .route("/admin/clients/{id}/credit", keyed(post(account_credit::handlers::adjust_credit)))
+        .route("/account/credit", get(account_credit::handlers::client_credit::<P>))
+        .route("/account/credit/add-funds", keyed(post(account_credit::handlers::add_funds_invoice::<P>)))
+        .route("/account/credit-notes/{id}/pdf", get(credit_notes::handlers::client_credit_note_pdf))
         .route("/account/invoices/{id}/pdf", get(handlers::client_invoice_pdf))
-        .route("/admin/settings/billing", get(handlers::billing_settings).post(handlers::save_billing_settings))
-        .route("/admin/tax-rules", post(handlers::add_tax_rule))
-        .route("/admin/tax-rules/{id}/delete", post(handlers::delete_tax_rule))
+        .route(
+            "/admin/settings/billing",
+            get(settings_handlers::billing_settings).post(settings_handlers::save_billing_settings),
+        )
+        .route("/admin/tax-rules", post(settings_handlers::add_tax_rule))
+        .route("/admin/tax-rules/{id}/delete", post(settings_handlers::delete_tax_rule))
         .route("/account/invoices", get(handlers::client_invoices))
         .route("/account/invoices/{id}", get(handlers::client_invoice::<P>))
 }

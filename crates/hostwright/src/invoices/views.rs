@@ -67,3 +67,7 @@ pub(super) fn note_row(note: &credit_note::Model, currency: Currency) -> Value {
         currency => note.currency_code.clone(),
     }
 }
+
+pub(super) fn minor_text(minor: i64, currency: Currency) -> String {
+    Money::from_minor(minor, currency).to_decimal_string()
+}

@@ -79,7 +79,7 @@ async fn render_client(
         Value::from(())
     };
     let credit = if tab == "credit" && can_view_invoices {
-        crate::invoices::credit_handlers::credit_overview(state, c.id).await?
+        crate::invoices::account_credit::handlers::credit_overview(state, c.id).await?
     } else {
         Value::from(())
     };

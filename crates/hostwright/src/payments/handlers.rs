@@ -193,7 +193,7 @@ pub async fn pay_options(state: &AppState, invoice: &crate::invoices::model::inv
         .filter(|g| gateways::is_online(&g.key))
         .map(|g| context! { key => g.key, name => g.display_name, amount => "" })
         .collect();
-    let adds_funds = crate::invoices::add_funds::is_funds_invoice(&state.db, invoice.id).await?;
+    let adds_funds = crate::invoices::account_credit::add_funds::is_funds_invoice(&state.db, invoice.id).await?;
     if let Some(credit) = offered.iter().find(|g| g.key == gateways::ACCOUNT_CREDIT).filter(|_| !adds_funds) {
         let held = account_credit::balance(&state.db, invoice.client_id, &invoice.currency_code).await?;
         let covered = std::cmp::min(held, invoice.balance_minor());

@@ -622,7 +622,7 @@ fn credit_entry_row(
     }
 }
 
-/// `invoices::credit_handlers::credit_overview` (empty lists when not `filled`).
+/// `invoices::account_credit::handlers::credit_overview` (empty lists when not `filled`).
 fn credit_overview(filled: bool) -> Value {
     use crate::invoices::account_credit::{ADDED, APPLIED, CREDIT_NOTE, REMOVED};
     if !filled {

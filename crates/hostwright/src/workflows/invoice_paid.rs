@@ -30,7 +30,7 @@ impl Job for InvoicePaid {
         crate::automation::renewals::after_invoice_paid(state, id)
             .await
             .map_err(|e| JobError::Retry(anyhow::anyhow!("renewing the services of invoice {id}: {e:#}")))?;
-        crate::invoices::add_funds::after_invoice_paid(state, id)
+        crate::invoices::account_credit::add_funds::after_invoice_paid(state, id)
             .await
             .map_err(|e| JobError::Retry(e.context(format!("adding the funds of invoice {id}"))))?;
         Ok(())

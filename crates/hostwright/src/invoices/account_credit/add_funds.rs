@@ -8,16 +8,16 @@ use sea_orm::TransactionTrait;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
-use super::account_credit::{self, MoveError, Movement};
-use super::drafts::{BilledLine, TaxBuyer};
-use super::model::{invoice, line};
-use super::payments_port::PaymentsPort;
-use super::service::{self, InvoiceError};
-use super::settings;
-use super::{drafts, issuing};
 use crate::audit::{self, Actor};
 use crate::clients::model::client;
 use crate::ids::InvoiceId;
+use crate::invoices::account_credit::{self, MoveError, Movement};
+use crate::invoices::drafts::{BilledLine, TaxBuyer};
+use crate::invoices::model::{invoice, line};
+use crate::invoices::payments_port::PaymentsPort;
+use crate::invoices::service::{self, InvoiceError};
+use crate::invoices::settings;
+use crate::invoices::{drafts, issuing};
 use crate::state::AppState;
 use crate::web::FormErrors;
 

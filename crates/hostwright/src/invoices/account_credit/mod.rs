@@ -5,16 +5,19 @@
 //! so two requests spending the same credit cannot both succeed: on PostgreSQL the second
 //! waits for the first's row lock and then finds too little; SQLite serialises writers.
 
+pub mod add_funds;
+pub mod handlers;
+
 use chrono::Utc;
 use hostwright_core::{Currency, Money};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect, TransactionTrait};
 
-use super::model::{credit_balance, credit_entry};
-use super::service::{self, InvoiceError};
 use crate::audit::{self, Actor};
 use crate::ids::{ClientId, CreditNoteId, InvoiceId};
+use crate::invoices::model::{credit_balance, credit_entry};
+use crate::invoices::service::{self, InvoiceError};
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -264,7 +267,7 @@ pub async fn apply_to_invoice(
     if current.status != service::UNPAID && current.status != service::COLLECTIONS {
         return Err(InvoiceError::NotAllowed("Credit can be applied to unpaid invoices only."));
     }
-    if super::add_funds::is_funds_invoice(&state.db, invoice_id).await? {
+    if crate::invoices::account_credit::add_funds::is_funds_invoice(&state.db, invoice_id).await? {
         return Err(InvoiceError::NotAllowed("Funds are added with a payment, not with account credit."));
     }
     let currency = service::stored_currency(&state.db, &current.currency_code).await?;

@@ -4,6 +4,8 @@
 //! reduces what the invoice still owes and gives any money already received back, to the
 //! client's account credit or as a refund made outside Hostwright.
 
+pub mod handlers;
+
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -12,16 +14,16 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, QueryOrder, TransactionTrait};
 
-use super::account_credit::{self, MoveError, Movement};
-use super::drafts;
-use super::model::{credit_note, credit_note_line, credit_note_tax_line, invoice};
-use super::numbering::{self, Pattern};
-use super::payments_port::PaymentsPort;
-use super::service::{self, InvoiceError};
-use super::settings;
 use crate::audit::{self, Actor};
 use crate::clients::contacts::send_billing_email;
 use crate::ids::{CreditNoteId, InvoiceId, InvoiceLineId};
+use crate::invoices::account_credit::{self, MoveError, Movement};
+use crate::invoices::drafts;
+use crate::invoices::model::{credit_note, credit_note_line, credit_note_tax_line, invoice};
+use crate::invoices::numbering::{self, Pattern};
+use crate::invoices::payments_port::PaymentsPort;
+use crate::invoices::service::{self, InvoiceError};
+use crate::invoices::settings;
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -161,7 +163,9 @@ pub async fn issue<P: PaymentsPort>(
     if let Some(message) = refusal(&current) {
         return Err(InvoiceError::NotAllowed(message));
     }
-    if current.received_minor() > 0 && super::add_funds::is_funds_invoice(&state.db, invoice_id).await? {
+    if current.received_minor() > 0
+        && crate::invoices::account_credit::add_funds::is_funds_invoice(&state.db, invoice_id).await?
+    {
         return Err(InvoiceError::NotAllowed(
             "These funds are on the client's account credit: take them back from there, then refund them.",
         ));
