@@ -2,14 +2,12 @@
 //! configurable options, add-ons and upgrade paths of products, and `pricing`, which turns
 //! a client's choices into invoice lines.
 
-pub mod addon_handlers;
 pub mod addons;
 pub mod choice_forms;
 pub mod handlers;
 pub mod model;
 pub mod module_handlers;
 pub mod module_settings;
-pub mod option_handlers;
 pub mod options;
 pub mod pricing;
 pub mod service;
@@ -37,29 +35,32 @@ pub fn router() -> Router<AppState> {
         .route("/admin/catalog/products/{id}/option-groups", post(handlers::update_product_option_groups))
         .route(
             "/admin/catalog/option-groups",
-            get(option_handlers::list_option_groups).post(option_handlers::create_option_group),
+            get(options::handlers::list_option_groups).post(options::handlers::create_option_group),
         )
         .route(
             "/admin/catalog/option-groups/{id}",
-            get(option_handlers::show_option_group).post(option_handlers::update_option_group),
+            get(options::handlers::show_option_group).post(options::handlers::update_option_group),
         )
-        .route("/admin/catalog/option-groups/{id}/delete", post(option_handlers::delete_option_group))
-        .route("/admin/catalog/option-groups/{id}/products", post(option_handlers::update_option_group_products))
-        .route("/admin/catalog/option-groups/{id}/options", post(option_handlers::create_option))
-        .route("/admin/catalog/options/{id}", get(option_handlers::show_option).post(option_handlers::update_option))
-        .route("/admin/catalog/options/{id}/delete", post(option_handlers::delete_option))
-        .route("/admin/catalog/options/{id}/values", post(option_handlers::create_option_value))
+        .route("/admin/catalog/option-groups/{id}/delete", post(options::handlers::delete_option_group))
+        .route("/admin/catalog/option-groups/{id}/products", post(options::handlers::update_option_group_products))
+        .route("/admin/catalog/option-groups/{id}/options", post(options::handlers::create_option))
+        .route(
+            "/admin/catalog/options/{id}",
+            get(options::handlers::show_option).post(options::handlers::update_option),
+        )
+        .route("/admin/catalog/options/{id}/delete", post(options::handlers::delete_option))
+        .route("/admin/catalog/options/{id}/values", post(options::handlers::create_option_value))
         .route(
             "/admin/catalog/option-values/{id}",
-            get(option_handlers::show_option_value).post(option_handlers::update_option_value),
+            get(options::handlers::show_option_value).post(options::handlers::update_option_value),
         )
-        .route("/admin/catalog/option-values/{id}/prices", post(option_handlers::update_option_value_prices))
-        .route("/admin/catalog/option-values/{id}/delete", post(option_handlers::delete_option_value))
-        .route("/admin/catalog/addons", get(addon_handlers::list_addons).post(addon_handlers::create_addon))
-        .route("/admin/catalog/addons/{id}", get(addon_handlers::show_addon).post(addon_handlers::update_addon))
-        .route("/admin/catalog/addons/{id}/prices", post(addon_handlers::update_addon_prices))
-        .route("/admin/catalog/addons/{id}/products", post(addon_handlers::update_addon_products))
-        .route("/admin/catalog/addons/{id}/delete", post(addon_handlers::delete_addon))
+        .route("/admin/catalog/option-values/{id}/prices", post(options::handlers::update_option_value_prices))
+        .route("/admin/catalog/option-values/{id}/delete", post(options::handlers::delete_option_value))
+        .route("/admin/catalog/addons", get(addons::handlers::list_addons).post(addons::handlers::create_addon))
+        .route("/admin/catalog/addons/{id}", get(addons::handlers::show_addon).post(addons::handlers::update_addon))
+        .route("/admin/catalog/addons/{id}/prices", post(addons::handlers::update_addon_prices))
+        .route("/admin/catalog/addons/{id}/products", post(addons::handlers::update_addon_products))
+        .route("/admin/catalog/addons/{id}/delete", post(addons::handlers::delete_addon))
         .route("/admin/currencies", get(handlers::list_currencies).post(handlers::add_currency))
         .route("/admin/currencies/{code}", post(handlers::update_currency))
         .route("/admin/currencies/{code}/default", post(handlers::make_default_currency))

@@ -8,7 +8,6 @@ pub mod for_invoices;
 pub mod gateways;
 pub mod handlers;
 pub mod jobs;
-pub mod method_handlers;
 pub mod methods;
 pub mod model;
 pub mod notices;
@@ -34,10 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/paypal", keyed(post(webhooks::paypal_webhook)))
         .route("/account/invoices/{id}/paypal-return", get(handlers::paypal_return))
         .route("/account/invoices/{id}/pay", keyed(post(handlers::pay_invoice)))
-        .route("/account/payment-methods", get(method_handlers::list_methods).post(method_handlers::add_method))
-        .route("/account/payment-methods/{id}/default", post(method_handlers::make_default))
-        .route("/account/payment-methods/{id}/remove", post(method_handlers::remove_method))
-        .route("/account/auto-pay", post(method_handlers::set_auto_pay))
+        .route("/account/payment-methods", get(methods::handlers::list_methods).post(methods::handlers::add_method))
+        .route("/account/payment-methods/{id}/default", post(methods::handlers::make_default))
+        .route("/account/payment-methods/{id}/remove", post(methods::handlers::remove_method))
+        .route("/account/auto-pay", post(methods::handlers::set_auto_pay))
         .route("/admin/payments", get(handlers::list_payments))
         .route("/admin/payments/{id}", get(handlers::show_payment))
         .route("/admin/payments/{id}/refund", post(handlers::settle_held_payment))

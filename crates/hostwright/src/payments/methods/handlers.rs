@@ -7,11 +7,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
 
-use super::PaymentError;
-use super::gateways::{self, STRIPE};
-use super::methods;
 use crate::clients::current::{ClientAllowed, client_perm};
 use crate::ids::PaymentMethodId;
+use crate::payments::gateways::{self, STRIPE};
+use crate::payments::{PaymentError, methods};
 use crate::state::AppState;
 use crate::web::{AppError, AppResult, Page, flash};
 

@@ -10,12 +10,12 @@ use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::handlers::{
+use crate::catalog::handlers::{
     StoredPrice, actor, after_checkboxes, price_cells, price_grid, product_choices, ticked, typed_fields,
 };
-use super::model::{option, option_group, option_value};
-use super::options::{self, GroupInput, OptionInput, OptionKind, PRICED_CYCLES, ValueInput};
-use super::service::{self, CatalogError};
+use crate::catalog::model::{option, option_group, option_value};
+use crate::catalog::options::{self, GroupInput, OptionInput, OptionKind, PRICED_CYCLES, ValueInput};
+use crate::catalog::service::{self, CatalogError};
 use crate::ids::{ConfigOptionGroupId, ConfigOptionId, ConfigOptionValueId};
 use crate::permissions::perm;
 use crate::staff::current::{Authorized, CurrentStaff};

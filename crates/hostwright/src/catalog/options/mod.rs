@@ -3,14 +3,16 @@
 //! option or a value are audited against their group, so the group's history tells the
 //! whole story.
 
+pub mod handlers;
+
 use chrono::Utc;
 use hostwright_core::BillingCycle;
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, DbErr, QueryOrder, TransactionTrait};
 
-use super::model::{option, option_group, option_group_product, option_price, option_value};
-use super::service::{self, CatalogError, PriceInput, chosen_ids, parse_order};
 use crate::audit::{self, Actor};
+use crate::catalog::model::{option, option_group, option_group_product, option_price, option_value};
+use crate::catalog::service::{self, CatalogError, PriceInput, chosen_ids, parse_order};
 use crate::ids::{ConfigOptionGroupId, ConfigOptionId, ConfigOptionValueId, ProductId};
 use crate::state::AppState;
 use crate::web::FormErrors;

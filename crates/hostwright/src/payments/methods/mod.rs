@@ -5,21 +5,23 @@
 //! Only the gateway's ids and what the client needs to recognise a card (brand, last four
 //! digits, expiry) are stored; the card itself stays with the gateway.
 
+pub mod handlers;
+
 use chrono::Utc;
 use hostwright_gateways::{PaymentGateway, SetupRequest};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{QueryOrder, TransactionTrait};
 
-use super::PaymentError;
-use super::checkout::customer_ref;
-use super::gateways::{self, STRIPE};
-use super::model::{customer, method};
-use super::notices::Applied;
 use crate::audit::{self, Actor};
 use crate::clients::model::client;
 use crate::ids::{ClientId, PaymentMethodId};
 use crate::jobs::JobContext;
+use crate::payments::PaymentError;
+use crate::payments::checkout::customer_ref;
+use crate::payments::gateways::{self, STRIPE};
+use crate::payments::model::{customer, method};
+use crate::payments::notices::Applied;
 use crate::state::AppState;
 
 /// A client's saved methods, the default first, then newest first.

@@ -1,13 +1,15 @@
 //! Product add-ons (extra backups, a dedicated IP ...): sold with the products they apply
 //! to, with their own payment type, price grid and billing cycles (decision 0009).
 
+pub mod handlers;
+
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, DbErr, QueryOrder, TransactionTrait};
 
-use super::model::{addon, addon_price, addon_product};
-use super::service::{self, CatalogError, PaymentType, PriceInput, chosen_ids};
 use crate::audit::{self, Actor};
+use crate::catalog::model::{addon, addon_price, addon_product};
+use crate::catalog::service::{self, CatalogError, PaymentType, PriceInput, chosen_ids};
 use crate::ids::{AddonId, ProductId};
 use crate::state::AppState;
 use crate::web::FormErrors;

@@ -10,12 +10,12 @@ use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::addons::{self, AddonInput, AddonWelcome};
-use super::handlers::{
+use crate::catalog::addons::{self, AddonInput, AddonWelcome};
+use crate::catalog::handlers::{
     StoredPrice, actor, after_checkboxes, price_cells, price_matrix, product_choices, ticked, typed_fields,
 };
-use super::model::addon;
-use super::service::{self, CatalogError, PaymentType};
+use crate::catalog::model::addon;
+use crate::catalog::service::{self, CatalogError, PaymentType};
 use crate::ids::AddonId;
 use crate::permissions::perm;
 use crate::staff::current::{Authorized, CurrentStaff};
