@@ -17,7 +17,7 @@ use super::{TaskError, TaskReport};
 use crate::catalog::model::product;
 use crate::db::clock_statement;
 use crate::ids::{InvoiceId, ServiceId};
-use crate::invoices::service::UNPAID;
+use crate::invoices::status::InvoiceStatus;
 use crate::jobs::{self, Enqueue, Job};
 use crate::orders::manage::CancelUnpaidOrder;
 use crate::services::cancellations;
@@ -93,12 +93,13 @@ async fn overdue_services(
 ) -> Result<Vec<(ServiceId, i64, NaiveDate)>, DbErr> {
     let backend = state.db.get_database_backend();
     let marks = vec!["?"; statuses.len()].join(", ");
+    let unpaid = InvoiceStatus::Unpaid.key();
     let sql = format!(
         "SELECT s.id, s.product_id, s.next_due_date FROM services s JOIN clients c ON c.id = s.client_id \
          WHERE s.status IN ({marks}) AND s.next_due_date <= ? AND c.automation_exempt = ? \
          AND EXISTS (SELECT 1 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id \
            WHERE l.service_id = s.id AND l.kind = 'renewal' AND l.period_start = s.next_due_date \
-           AND i.status = '{UNPAID}') \
+           AND i.status = '{unpaid}') \
          ORDER BY s.id"
     );
     let mut values: Vec<sea_orm::Value> = statuses.iter().map(|s| (*s).into()).collect();
@@ -244,7 +245,7 @@ pub(super) async fn order_cleanup(
     for o in orders {
         if let Some(invoice_id) = o.invoice_id {
             match crate::invoices::service::find(&state.db, invoice_id).await.map_err(db)? {
-                Some(i) if i.status == UNPAID && i.received_minor() == 0 => {}
+                Some(i) if i.status == InvoiceStatus::Unpaid && i.received_minor() == 0 => {}
                 _ => continue,
             }
         }
@@ -285,7 +286,7 @@ pub(super) async fn reminders(
     };
     // Due dates for which some step falls on or before today and the last one is not past.
     let invoices = invoice::Entity::find()
-        .filter(invoice::Column::Status.eq(UNPAID))
+        .filter(invoice::Column::Status.eq(InvoiceStatus::Unpaid))
         .filter(invoice::Column::DueDate.gte(shift(date, last)))
         .filter(invoice::Column::DueDate.lte(shift(date, first)))
         .order_by_asc(invoice::Column::Id)
@@ -416,7 +417,7 @@ pub(super) async fn late_fees(
             "SELECT i.* FROM invoices i WHERE i.status = ? AND i.due_date <= ? \
              AND NOT EXISTS (SELECT 1 FROM late_fees f WHERE f.invoice_id = i.id OR f.fee_invoice_id = i.id) \
              ORDER BY i.id",
-            vec![UNPAID.into(), days_before(date, days).into()],
+            vec![InvoiceStatus::Unpaid.into(), days_before(date, days).into()],
         ))
         .all(&state.db)
         .await

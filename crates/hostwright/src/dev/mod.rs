@@ -92,6 +92,7 @@ pub async fn seed_clients(state: &AppState, count: u64) -> anyhow::Result<Durati
 /// most paid, some unpaid and overdue, a few cancelled), for list timings.
 pub async fn seed_invoices(state: &AppState, count: u64) -> anyhow::Result<Duration> {
     use crate::invoices::model::invoice;
+    use crate::invoices::status::InvoiceStatus;
     let started = Instant::now();
     let clients = client::Entity::find().count(&state.db).await?;
     anyhow::ensure!(clients > 0, "seed clients first (hostwright dev seed --clients N)");
@@ -126,9 +127,9 @@ pub async fn seed_invoices(state: &AppState, count: u64) -> anyhow::Result<Durat
             let issued = today - chrono::Days::new(days_ago);
             let due = issued + chrono::Days::new(14);
             let status = match n % 20 {
-                0 => "cancelled",
-                1..=3 => "unpaid",
-                _ => "paid",
+                0 => InvoiceStatus::Cancelled,
+                1..=3 => InvoiceStatus::Unpaid,
+                _ => InvoiceStatus::Paid,
             };
             let total = 999 + (n % 50) as i64 * 100;
             let buyer = format!(
@@ -142,11 +143,11 @@ pub async fn seed_invoices(state: &AppState, count: u64) -> anyhow::Result<Durat
                 "USD".into(),
                 issued.into(),
                 due.into(),
-                (status == "paid").then_some(issued).into(),
+                (status == InvoiceStatus::Paid).then_some(issued).into(),
                 (total * 100 / 119).into(),
                 (total - total * 100 / 119).into(),
                 total.into(),
-                if status == "paid" { total } else { 0 }.into(),
+                if status == InvoiceStatus::Paid { total } else { 0 }.into(),
                 buyer.into(),
                 now.into(),
                 now.into(),

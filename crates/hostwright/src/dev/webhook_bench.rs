@@ -23,6 +23,7 @@ use crate::audit::Actor;
 use crate::config::Settings;
 use crate::ids::GatewayPaymentId;
 use crate::invoices::model::invoice;
+use crate::invoices::status::InvoiceStatus;
 use crate::payments::gateways::{self, GatewayInput, STRIPE};
 use crate::payments::model::payment;
 use crate::payments::store::{CHECKOUT, PENDING};
@@ -238,7 +239,7 @@ async fn seed(state: &AppState, events: usize) -> anyhow::Result<(String, Vec<(G
         let issued = invoice::ActiveModel {
             client_id: Set(client.id),
             number: Set(Some(format!("BENCH-{i:07}"))),
-            status: Set(crate::invoices::service::UNPAID.into()),
+            status: Set(InvoiceStatus::Unpaid),
             currency_code: Set(currency.clone()),
             issue_date: Set(Some(today)),
             due_date: Set(today),

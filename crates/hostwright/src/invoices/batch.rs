@@ -20,12 +20,13 @@ use super::drafts::{BilledLine, buyer_snapshot, seller_snapshot, treatment_key};
 use super::issuing::{invoice_email, issuing_series};
 use super::model::invoice;
 use super::numbering;
-use super::service::{CANCELLED, InvoiceError, UNPAID};
+use super::service::InvoiceError;
 use super::settings::BillingSettings;
 use crate::audit::{self, Actor};
 use crate::clients::model::{client, contact};
 use crate::db::insert_many;
 use crate::ids::{ClientId, InvoiceId};
+use crate::invoices::status::InvoiceStatus;
 use crate::jobs::{Job, JobContext, JobError};
 use crate::mail::Email;
 
@@ -124,7 +125,7 @@ pub async fn issue_many(
                 new.client.id.0.into(),
                 legal.into(),
                 proforma.into(),
-                UNPAID.into(),
+                InvoiceStatus::Unpaid.into(),
                 t.currency.code().into(),
                 Some(date).into(),
                 new.due_date.into(),
@@ -251,7 +252,7 @@ impl Job for IssuedEmails {
             invoices.extend(
                 invoice::Entity::find()
                     .filter(invoice::Column::Id.is_in(chunk.iter().copied()))
-                    .filter(invoice::Column::Status.ne(CANCELLED))
+                    .filter(invoice::Column::Status.ne(InvoiceStatus::Cancelled))
                     .order_by_asc(invoice::Column::Id)
                     .all(db)
                     .await?,

@@ -13,11 +13,12 @@ use sea_orm::{ActiveValue::Set, QueryOrder, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 use super::model::{invoice, line, tax_line, tax_rule};
-use super::service::{DRAFT, InvoiceError, find_currency};
+use super::service::{InvoiceError, find_currency};
 use super::settings::{self, BillingSettings};
 use crate::audit::{self, Actor};
 use crate::clients::model::client;
 use crate::ids::{ClientId, InvoiceId, ServiceAddonId, ServiceId};
+use crate::invoices::status::InvoiceStatus;
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -306,7 +307,7 @@ pub(crate) async fn insert_draft(
         client_id: Set(c.id),
         number: Set(None),
         proforma_number: Set(None),
-        status: Set(DRAFT.into()),
+        status: Set(InvoiceStatus::Draft),
         currency_code: Set(totals.currency.code().to_owned()),
         issue_date: Set(None),
         due_date: Set(due_date),

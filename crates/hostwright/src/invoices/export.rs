@@ -5,13 +5,14 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 use serde_json::{Map, Value, json};
 
 use super::model::invoice;
+use super::status::InvoiceStatus;
 use crate::ids::ClientId;
 
 /// The client's invoices (drafts are not documents yet), credit notes and account credit.
 pub async fn for_client(db: &impl ConnectionTrait, id: ClientId) -> Result<Map<String, Value>, DbErr> {
     let invoices = invoice::Entity::find()
         .filter(invoice::Column::ClientId.eq(id))
-        .filter(invoice::Column::Status.ne("draft"))
+        .filter(invoice::Column::Status.ne(InvoiceStatus::Draft))
         .order_by_asc(invoice::Column::Id)
         .all(db)
         .await?;

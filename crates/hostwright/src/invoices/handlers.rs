@@ -24,6 +24,7 @@ use super::{drafts, issuing};
 use crate::clients::countries;
 use crate::clients::current::{ClientAllowed, client_perm};
 use crate::ids::{ClientId, InvoiceId};
+use crate::invoices::status::InvoiceStatus;
 use crate::permissions::{Permission, perm};
 use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
@@ -60,7 +61,7 @@ fn row_in(i: &invoice::Model, currency: Currency, today: NaiveDate) -> AppResult
     let what = |party: &str| format!("{party} of invoice #{}", i.id);
     let buyer = with_country_name(drafts::PartySnapshot::parse(&i.buyer, &what("buyer"))?);
     let seller = with_country_name(drafts::PartySnapshot::parse(&i.seller, &what("seller"))?);
-    let overdue = (i.status == service::UNPAID || i.status == service::COLLECTIONS) && i.due_date < today;
+    let overdue = (i.status == InvoiceStatus::Unpaid || i.status == InvoiceStatus::Collections) && i.due_date < today;
     Ok(context! {
         id => i.id,
         number => i.display_number(),
@@ -115,7 +116,7 @@ pub async fn list_invoices(
 ) -> AppResult<Response> {
     let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
     let query = InvoiceQuery {
-        status: service::STATUSES.iter().find(|s| **s == q.status).map(|s| (*s).to_owned()),
+        status: InvoiceStatus::parse(&q.status),
         client_id: q.client.trim().parse::<ClientId>().ok(),
         overdue: !q.overdue.is_empty(),
         from: date(&q.from),
@@ -137,7 +138,7 @@ pub async fn list_invoices(
         current_staff => current.template_value(),
         nav => "invoices",
         invoices => invoices,
-        statuses => service::STATUSES,
+        statuses => InvoiceStatus::ALL.map(InvoiceStatus::key),
         filters => context! { status => q.status, client => q.client, overdue => !q.overdue.is_empty(), from => q.from, to => q.to },
         pagination => context! {
             page => query.page,
@@ -479,7 +480,7 @@ pub async fn client_invoices(
 ) -> AppResult<Response> {
     let rows = invoice::Entity::find()
         .filter(invoice::Column::ClientId.eq(current.client.id))
-        .filter(invoice::Column::Status.ne(service::DRAFT))
+        .filter(invoice::Column::Status.ne(InvoiceStatus::Draft))
         .order_by_desc(invoice::Column::Id)
         .all(&state.db)
         .await?;
@@ -506,7 +507,7 @@ pub async fn client_invoice<P: PaymentsPort>(
 ) -> AppResult<Response> {
     let i = service::find(&state.db, id)
         .await?
-        .filter(|i| i.client_id == current.client.id && i.status != service::DRAFT)
+        .filter(|i| i.client_id == current.client.id && i.status != InvoiceStatus::Draft)
         .ok_or(AppError::NotFound)?;
     let ctx = context! {
         current_client => current.template_value(),
@@ -537,7 +538,7 @@ pub async fn client_invoice_pdf(
 ) -> AppResult<Response> {
     let i = service::find(&state.db, id)
         .await?
-        .filter(|i| i.client_id == current.client.id && i.status != service::DRAFT)
+        .filter(|i| i.client_id == current.client.id && i.status != InvoiceStatus::Draft)
         .ok_or(AppError::NotFound)?;
     let (bytes, name) = super::pdf::pdf(&state, &i).await?;
     Ok(pdf_response(bytes, &name))

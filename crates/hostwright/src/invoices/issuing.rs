@@ -11,19 +11,20 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use super::drafts::{buyer_snapshot, seller_snapshot};
 use super::model::invoice;
 use super::numbering::{self, Pattern};
-use super::service::{CANCELLED, DRAFT, InvoiceError, UNPAID, find, stored_currency};
+use super::service::{InvoiceError, find, stored_currency};
 use super::settings::{self, BillingSettings};
 use crate::audit::{self, Actor};
 use crate::clients::contacts::send_billing_email;
 use crate::clients::model::client;
 use crate::ids::InvoiceId;
+use crate::invoices::status::InvoiceStatus;
 use crate::state::AppState;
 
 /// Issues a draft: it gets its number (legal, or proforma in proforma mode), its date, and
 /// frozen copies of the buyer's and seller's details; the client is emailed.
 pub async fn issue(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<invoice::Model, InvoiceError> {
     let draft = find(&state.db, id).await?.ok_or(InvoiceError::NotFound)?;
-    if draft.status != DRAFT {
+    if draft.status != InvoiceStatus::Draft {
         return Err(InvoiceError::NotAllowed("Only a draft can be issued."));
     }
     let billing = settings::load(&state.db).await?;
@@ -84,14 +85,14 @@ pub(crate) async fn issue_on(
     let mut update = Query::update();
     update
         .table(invoice::Entity)
-        .value(invoice::Column::Status, UNPAID)
+        .value(invoice::Column::Status, InvoiceStatus::Unpaid)
         .value(invoice::Column::IssueDate, date)
         .value(invoice::Column::IssuedAt, now)
         .value(invoice::Column::UpdatedAt, now)
         .value(invoice::Column::Buyer, serde_json::to_string(&buyer_snapshot(c)).unwrap_or_default())
         .value(invoice::Column::Seller, serde_json::to_string(&seller_snapshot(billing)).unwrap_or_default())
         .and_where(Expr::col(invoice::Column::Id).eq(id))
-        .and_where(Expr::col(invoice::Column::Status).eq(DRAFT));
+        .and_where(Expr::col(invoice::Column::Status).eq(InvoiceStatus::Draft));
     if billing.proforma_mode {
         update.value(invoice::Column::ProformaNumber, number.clone());
     } else {
@@ -145,7 +146,7 @@ pub(crate) fn invoice_email(
 /// Sends the invoice email again (the client lost it, or their address changed).
 pub async fn resend(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<(), InvoiceError> {
     let i = find(&state.db, id).await?.ok_or(InvoiceError::NotFound)?;
-    if i.status == DRAFT || i.status == CANCELLED {
+    if i.status == InvoiceStatus::Draft || i.status == InvoiceStatus::Cancelled {
         return Err(InvoiceError::NotAllowed("Only issued invoices can be sent."));
     }
     let c = crate::clients::store::find(&state.db, i.client_id).await?.ok_or(InvoiceError::NotFound)?;

@@ -18,6 +18,7 @@ pub mod receipts;
 pub mod service;
 pub mod settings;
 pub mod settings_handlers;
+pub mod status;
 mod views;
 
 use axum::Router;

@@ -4,6 +4,7 @@ pub mod invoice {
     use sea_orm::entity::prelude::*;
 
     use crate::ids::{ClientId, InvoiceId};
+    use crate::invoices::status::InvoiceStatus;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "invoices")]
@@ -14,7 +15,7 @@ pub mod invoice {
         /// The legal number, given when the invoice is issued (or paid, in proforma mode).
         pub number: Option<String>,
         pub proforma_number: Option<String>,
-        pub status: String,
+        pub status: InvoiceStatus,
         pub currency_code: String,
         pub issue_date: Option<Date>,
         pub due_date: Date,

@@ -13,6 +13,7 @@ use super::model::{credit_note, invoice};
 use super::service::{self};
 use crate::clients::countries;
 use crate::documents::{DocLine, DocTaxLine, Document, DocumentKind, Party};
+use crate::invoices::status::InvoiceStatus;
 use crate::state::AppState;
 
 fn party(p: &PartySnapshot) -> Party {
@@ -84,7 +85,7 @@ pub async fn document(state: &AppState, i: &invoice::Model) -> anyhow::Result<Do
         number: i.display_number(),
         issue_date: i.issue_date.map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or_default(),
         due_date: Some(i.due_date.format("%d.%m.%Y").to_string()),
-        status_label: if i.status == service::DRAFT { "Draft".into() } else { String::new() },
+        status_label: if i.status == InvoiceStatus::Draft { "Draft".into() } else { String::new() },
         seller: party(&seller),
         buyer: party(&buyer),
         currency: i.currency_code.clone(),
@@ -125,7 +126,7 @@ async fn stored(state: &AppState, key: &str, stored_key: Option<&str>) -> anyhow
 pub async fn pdf(state: &AppState, i: &invoice::Model) -> anyhow::Result<(Vec<u8>, String)> {
     let name = format!("{}.pdf", safe_file_name(&i.display_number()));
     let key = format!("invoices/{}/{name}", i.id);
-    let final_document = i.status != service::DRAFT;
+    let final_document = i.status != InvoiceStatus::Draft;
     if final_document && let Some(bytes) = stored(state, &key, i.pdf_key.as_deref()).await? {
         return Ok((bytes, name));
     }

@@ -9,11 +9,10 @@ use sea_orm::{ActiveValue::Set, DatabaseTransaction, TransactionTrait};
 
 use super::account_credit::{self, MoveError, Movement};
 use super::model::{invoice, payment};
-use super::service::{
-    COLLECTIONS, InvoiceError, PAID, Received, Settled, UNPAID, find, receive, stored_currency, today,
-};
+use super::service::{InvoiceError, Received, Settled, find, receive, stored_currency, today};
 use crate::audit::{self, Actor};
 use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
+use crate::invoices::status::InvoiceStatus;
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -62,7 +61,7 @@ pub async fn record_payment(
     {
         return Ok(PaymentOutcome::AlreadyRecorded);
     }
-    if current.status != UNPAID && current.status != COLLECTIONS {
+    if current.status != InvoiceStatus::Unpaid && current.status != InvoiceStatus::Collections {
         return Err(InvoiceError::NotAllowed("Payments can be recorded on unpaid invoices only."));
     }
     let currency = stored_currency(&state.db, &current.currency_code).await?;
@@ -189,7 +188,7 @@ pub async fn receive_payment(
     incoming: &Incoming<'_>,
 ) -> Result<Option<Booked>, InvoiceError> {
     let currency = incoming.amount.currency();
-    let payable = current.status == UNPAID || current.status == COLLECTIONS;
+    let payable = current.status == InvoiceStatus::Unpaid || current.status == InvoiceStatus::Collections;
     let to_invoice = if payable { std::cmp::min(incoming.amount.minor(), current.balance_minor()) } else { 0 };
     let excess = incoming.amount.minor() - to_invoice;
     let mut settled = None;
@@ -283,7 +282,7 @@ pub async fn send_receipt(
         method => method,
         reference => reference,
         number => invoice.as_ref().map(invoice::Model::display_number),
-        paid_in_full => invoice.as_ref().is_some_and(|i| i.status == PAID),
+        paid_in_full => invoice.as_ref().is_some_and(|i| i.status == InvoiceStatus::Paid),
         balance => invoice.as_ref().map(|i| Money::from_minor(std::cmp::max(i.balance_minor(), 0), received.currency()).to_string()),
         link => invoice_id.map(|id| state.settings.url(&format!("/account/invoices/{id}"))),
     };

@@ -14,16 +14,9 @@ use super::settings::{self};
 use crate::audit::{self, Actor};
 use crate::catalog::model::currency;
 use crate::ids::{ClientId, InvoiceId};
+use crate::invoices::status::InvoiceStatus;
 use crate::state::AppState;
 use crate::web::{AppError, FormErrors};
-
-pub const DRAFT: &str = "draft";
-pub const UNPAID: &str = "unpaid";
-pub const PAID: &str = "paid";
-pub const CANCELLED: &str = "cancelled";
-pub const REFUNDED: &str = "refunded";
-pub const COLLECTIONS: &str = "collections";
-pub const STATUSES: [&str; 6] = [DRAFT, UNPAID, PAID, CANCELLED, REFUNDED, COLLECTIONS];
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvoiceError {
@@ -124,12 +117,12 @@ pub async fn receive(
         .value(column, Expr::col(column).add(amount))
         .value(invoice::Column::UpdatedAt, Utc::now())
         .and_where(Expr::col(invoice::Column::Id).eq(current.id))
-        .and_where(Expr::col(invoice::Column::Status).is_in([UNPAID, COLLECTIONS]))
+        .and_where(Expr::col(invoice::Column::Status).is_in([InvoiceStatus::Unpaid, InvoiceStatus::Collections]))
         .and_where(Expr::col(invoice::Column::AmountPaidMinor).eq(current.amount_paid_minor))
         .and_where(Expr::col(invoice::Column::CreditAppliedMinor).eq(current.credit_applied_minor))
         .and_where(Expr::col(invoice::Column::CreditedMinor).eq(current.credited_minor));
     if paid_in_full {
-        update.value(invoice::Column::Status, PAID).value(invoice::Column::PaidDate, paid_on);
+        update.value(invoice::Column::Status, InvoiceStatus::Paid).value(invoice::Column::PaidDate, paid_on);
     }
     if let Some((number, date)) = &legal_number {
         // The legal invoice is a new document: its PDF is made afresh under the new number.
@@ -164,10 +157,10 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: InvoiceId) -> Result<()
 pub async fn cancel_untouched(txn: &impl ConnectionTrait, id: InvoiceId) -> Result<bool, DbErr> {
     let update = Query::update()
         .table(invoice::Entity)
-        .value(invoice::Column::Status, CANCELLED)
+        .value(invoice::Column::Status, InvoiceStatus::Cancelled)
         .value(invoice::Column::UpdatedAt, Utc::now())
         .and_where(Expr::col(invoice::Column::Id).eq(id))
-        .and_where(Expr::col(invoice::Column::Status).is_in([DRAFT, UNPAID]))
+        .and_where(Expr::col(invoice::Column::Status).is_in([InvoiceStatus::Draft, InvoiceStatus::Unpaid]))
         .and_where(Expr::col(invoice::Column::AmountPaidMinor).eq(0))
         .and_where(Expr::col(invoice::Column::CreditAppliedMinor).eq(0))
         .and_where(Expr::col(invoice::Column::CreditedMinor).eq(0))
@@ -178,7 +171,7 @@ pub async fn cancel_untouched(txn: &impl ConnectionTrait, id: InvoiceId) -> Resu
 /// The admin list's filters.
 #[derive(Debug, Clone, Default)]
 pub struct InvoiceQuery {
-    pub status: Option<String>,
+    pub status: Option<InvoiceStatus>,
     pub client_id: Option<ClientId>,
     pub overdue: bool,
     pub from: Option<NaiveDate>,
@@ -193,15 +186,15 @@ pub const COUNT_CAP: u64 = 10_000;
 
 pub async fn search(db: &impl ConnectionTrait, q: &InvoiceQuery) -> Result<(Vec<invoice::Model>, u64), DbErr> {
     let mut condition = Condition::all();
-    if let Some(status) = &q.status {
-        condition = condition.add(invoice::Column::Status.eq(status.as_str()));
+    if let Some(status) = q.status {
+        condition = condition.add(invoice::Column::Status.eq(status));
     }
     if let Some(client_id) = q.client_id {
         condition = condition.add(invoice::Column::ClientId.eq(client_id));
     }
     if q.overdue {
         condition = condition
-            .add(invoice::Column::Status.is_in([UNPAID, COLLECTIONS]))
+            .add(invoice::Column::Status.is_in([InvoiceStatus::Unpaid, InvoiceStatus::Collections]))
             .add(invoice::Column::DueDate.lt(today(db).await?));
     }
     if let Some(from) = q.from {

@@ -17,6 +17,7 @@ use crate::audit::{self, Actor};
 use crate::catalog::model::product;
 use crate::ids::{ClientId, InvoiceId, OrderId};
 use crate::invoices::service as invoices;
+use crate::invoices::status::InvoiceStatus;
 use crate::jobs::{self, Enqueue, Job, JobContext, JobError};
 use crate::provisioning::Command;
 use crate::services::lifecycle::{self, LifecycleError};
@@ -447,7 +448,7 @@ impl Job for CancelUnpaidOrder {
         }
         if let Some(invoice_id) = order.invoice_id {
             match invoices::find(&state.db, invoice_id).await? {
-                Some(i) if i.status == invoices::UNPAID && i.received_minor() == 0 => {}
+                Some(i) if i.status == InvoiceStatus::Unpaid && i.received_minor() == 0 => {}
                 _ => return Ok(()),
             }
         }

@@ -23,7 +23,8 @@ use super::store::{self, AUTOMATIC, CHECKOUT, EXPIRED, PENDING, UNKNOWN};
 use super::{checkout, notices};
 use crate::ids::{GatewayPaymentId, InvoiceId};
 use crate::invoices::model::invoice;
-use crate::invoices::service::{self as invoices, COLLECTIONS, UNPAID};
+use crate::invoices::service as invoices;
+use crate::invoices::status::InvoiceStatus;
 use crate::jobs::{self, Enqueue, Job, JobContext, JobError};
 use crate::site_settings::automation::AutomationSettings;
 use crate::state::AppState;
@@ -72,9 +73,10 @@ pub async fn due(state: &AppState, settings: &AutomationSettings, date: NaiveDat
     }
     let latest_due = date.checked_add_days(Days::new(u64::from(settings.auto_charge_days_before))).unwrap_or(date);
     let backend = state.db.get_database_backend();
+    let (unpaid, collections) = (InvoiceStatus::Unpaid.key(), InvoiceStatus::Collections.key());
     let sql = format!(
         "SELECT i.id FROM invoices i JOIN clients c ON c.id = i.client_id \
-         WHERE i.status IN ('{UNPAID}', '{COLLECTIONS}') AND i.due_date <= ? AND c.auto_pay = ? \
+         WHERE i.status IN ('{unpaid}', '{collections}') AND i.due_date <= ? AND c.auto_pay = ? \
          AND EXISTS (SELECT 1 FROM payment_methods m WHERE m.client_id = i.client_id AND m.gateway = ? \
            AND m.is_default = ?) \
          AND NOT EXISTS (SELECT 1 FROM invoice_lines l WHERE l.invoice_id = i.id AND l.kind = 'funds') \
@@ -210,7 +212,7 @@ impl Job for ResolvePayment {
 }
 
 fn payable(i: &invoice::Model) -> bool {
-    (i.status == UNPAID || i.status == COLLECTIONS) && i.balance_minor() > 0
+    (i.status == InvoiceStatus::Unpaid || i.status == InvoiceStatus::Collections) && i.balance_minor() > 0
 }
 
 /// What claiming the slot found.

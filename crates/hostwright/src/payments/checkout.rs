@@ -17,7 +17,8 @@ use super::notices;
 use super::store::{CHECKOUT, PENDING, insert_pending, set_failed};
 use crate::clients::model::client;
 use crate::ids::{ClientId, InvoiceId};
-use crate::invoices::service::{self as invoices, COLLECTIONS, UNPAID};
+use crate::invoices::service as invoices;
+use crate::invoices::status::InvoiceStatus;
 use crate::state::AppState;
 
 /// The gateway's customer for `client`, created at the gateway the first time.
@@ -70,7 +71,9 @@ pub async fn start_checkout(
         .await?
         .filter(|i| i.client_id == owner.id)
         .ok_or(PaymentError::NotFound)?;
-    if invoice.status != UNPAID && invoice.status != COLLECTIONS || invoice.balance_minor() <= 0 {
+    if invoice.status != InvoiceStatus::Unpaid && invoice.status != InvoiceStatus::Collections
+        || invoice.balance_minor() <= 0
+    {
         return Err(PaymentError::NotAllowed("This invoice has nothing left to pay."));
     }
     let settings = gateways::load(&state.db, gateway_key).await?;

@@ -25,6 +25,7 @@ use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
 use crate::invoices::account_credit;
 use crate::invoices::model::invoice;
 use crate::invoices::service::{self as invoices, InvoiceError};
+use crate::invoices::status::InvoiceStatus;
 use crate::permissions::perm;
 use crate::staff::current::Authorized;
 use crate::state::AppState;
@@ -132,7 +133,7 @@ async fn pay_from_credit(
 ) -> AppResult<Response> {
     let invoice = invoices::find(&state.db, id)
         .await?
-        .filter(|i| i.client_id == current.client.id && i.status != invoices::DRAFT)
+        .filter(|i| i.client_id == current.client.id && i.status != InvoiceStatus::Draft)
         .ok_or(AppError::NotFound)?;
     if !gateways::load(&state.db, gateways::ACCOUNT_CREDIT).await?.takes(&invoice.currency_code) {
         return Ok(flash::redirect(state, back, "error", "Paying from account credit is not available."));
@@ -175,8 +176,8 @@ pub async fn paypal_return(
 
 /// What the client's invoice page offers to pay with.
 pub async fn pay_options(state: &AppState, invoice: &crate::invoices::model::invoice::Model) -> Result<Value, DbErr> {
-    let payable =
-        (invoice.status == invoices::UNPAID || invoice.status == invoices::COLLECTIONS) && invoice.balance_minor() > 0;
+    let payable = (invoice.status == InvoiceStatus::Unpaid || invoice.status == InvoiceStatus::Collections)
+        && invoice.balance_minor() > 0;
     if !payable {
         return Ok(context! {
             gateways => Vec::<Value>::new(), instructions => "", in_flight => false, auto_charge => None::<Value>,

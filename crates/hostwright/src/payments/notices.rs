@@ -20,7 +20,8 @@ use super::store::{
 use crate::audit::{self, Actor};
 use crate::ids::GatewayPaymentId;
 use crate::invoices::receipts::{self, Incoming};
-use crate::invoices::service::{self as invoices, COLLECTIONS, InvoiceError, PAID, UNPAID};
+use crate::invoices::service::{self as invoices, InvoiceError};
+use crate::invoices::status::InvoiceStatus;
 use crate::jobs::JobContext;
 use crate::state::AppState;
 
@@ -43,9 +44,10 @@ pub async fn capture(ctx: &JobContext, id: GatewayPaymentId) -> Result<String, P
         Some(invoice_id) => lock_invoice(&txn, invoice_id).await?,
         None => None,
     };
-    let owed = current
-        .as_ref()
-        .is_some_and(|i| (i.status == UNPAID || i.status == COLLECTIONS) && i.balance_minor() == record.amount_minor);
+    let owed = current.as_ref().is_some_and(|i| {
+        (i.status == InvoiceStatus::Unpaid || i.status == InvoiceStatus::Collections)
+            && i.balance_minor() == record.amount_minor
+    });
     if !owed {
         payment::Entity::update_many()
             .col_expr(payment::Column::Status, Expr::value(EXPIRED))
@@ -446,8 +448,8 @@ async fn book(
         return Ok(Booking::held("A payment without an invoice: not applied.".into()));
     };
     let current = invoices::find(txn, invoice_id).await?.ok_or(PaymentError::NotFound)?;
-    let payable = current.status == UNPAID || current.status == COLLECTIONS;
-    if !payable && current.status != PAID {
+    let payable = current.status == InvoiceStatus::Unpaid || current.status == InvoiceStatus::Collections;
+    if !payable && current.status != InvoiceStatus::Paid {
         return Ok(Booking::held(format!("Invoice {} is {}: not applied.", current.display_number(), current.status)));
     }
     let gateway = gateways::load(txn, &record.gateway).await?;

@@ -11,7 +11,8 @@ use super::PaymentError;
 use super::model::payment;
 use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
 use crate::invoices::model::invoice;
-use crate::invoices::service::{self as invoices, COLLECTIONS, InvoiceError, UNPAID};
+use crate::invoices::service::{self as invoices, InvoiceError};
+use crate::invoices::status::InvoiceStatus;
 use crate::state::AppState;
 
 pub const PENDING: &str = "pending";
@@ -106,7 +107,9 @@ pub(super) async fn insert_pending(
             Err(PaymentError::NotAllowed("This payment was already started; reload the invoice."))
         };
     }
-    if invoice.status != UNPAID && invoice.status != COLLECTIONS || invoice.balance_minor() <= 0 {
+    if invoice.status != InvoiceStatus::Unpaid && invoice.status != InvoiceStatus::Collections
+        || invoice.balance_minor() <= 0
+    {
         return Err(PaymentError::NotAllowed("This invoice has nothing left to pay."));
     }
     if automatic_in_flight(&txn, invoice_id).await? {

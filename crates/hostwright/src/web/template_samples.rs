@@ -2086,7 +2086,7 @@ fn samples() -> Vec<(String, Value)> {
         invoice_row(6, "collections", true, false, false),
         invoice_row(7, "odd", false, false, false),
     ];
-    let invoice_statuses = crate::invoices::service::STATUSES;
+    let invoice_statuses = crate::invoices::status::InvoiceStatus::ALL.map(crate::invoices::status::InvoiceStatus::key);
     let no_invoice_filters = context! { status => "", client => "", overdue => false, from => "", to => "" };
     let some_invoice_filters =
         context! { status => "unpaid", client => SCRIPT, overdue => true, from => "2026-01-01", to => SCRIPT };

@@ -7,7 +7,8 @@
 //! swallows its error. Each follow-up is guarded by status, so a repeat does nothing.
 
 use crate::invoices::paid::InvoicePaid;
-use crate::invoices::service::{self, PAID};
+use crate::invoices::service;
+use crate::invoices::status::InvoiceStatus;
 use crate::jobs::{Job, JobContext, JobError};
 
 impl Job for InvoicePaid {
@@ -17,7 +18,7 @@ impl Job for InvoicePaid {
         let state = &ctx.state;
         let id = self.invoice_id;
         match service::find(&state.db, id).await? {
-            Some(invoice) if invoice.status == PAID => {}
+            Some(invoice) if invoice.status == InvoiceStatus::Paid => {}
             // Refunded or cancelled since: nothing follows any more.
             _ => return Ok(()),
         }

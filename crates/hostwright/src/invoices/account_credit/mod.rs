@@ -18,6 +18,7 @@ use crate::audit::{self, Actor};
 use crate::ids::{ClientId, CreditNoteId, InvoiceId};
 use crate::invoices::model::{credit_balance, credit_entry};
 use crate::invoices::service::{self, InvoiceError};
+use crate::invoices::status::InvoiceStatus;
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -264,7 +265,7 @@ pub async fn apply_to_invoice(
     idempotency_key: &str,
 ) -> Result<Outcome, InvoiceError> {
     let current = service::find(&state.db, invoice_id).await?.ok_or(InvoiceError::NotFound)?;
-    if current.status != service::UNPAID && current.status != service::COLLECTIONS {
+    if current.status != InvoiceStatus::Unpaid && current.status != InvoiceStatus::Collections {
         return Err(InvoiceError::NotAllowed("Credit can be applied to unpaid invoices only."));
     }
     if crate::invoices::account_credit::add_funds::is_funds_invoice(&state.db, invoice_id).await? {

@@ -24,6 +24,7 @@ use crate::invoices::numbering::{self, Pattern};
 use crate::invoices::payments_port::PaymentsPort;
 use crate::invoices::service::{self, InvoiceError};
 use crate::invoices::settings;
+use crate::invoices::status::InvoiceStatus;
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -133,9 +134,9 @@ pub async fn tax_lines(db: &impl ConnectionTrait, id: CreditNoteId) -> Result<Ve
 
 /// Why an invoice cannot be credited at all, if it cannot.
 pub fn refusal(i: &invoice::Model) -> Option<&'static str> {
-    if i.status == service::DRAFT {
+    if i.status == InvoiceStatus::Draft {
         Some("A draft can still be edited or cancelled; credit notes correct issued invoices.")
-    } else if i.status == service::CANCELLED {
+    } else if i.status == InvoiceStatus::Cancelled {
         Some("A cancelled invoice owes nothing; there is nothing to credit.")
     } else if i.number.is_none() {
         Some("A proforma is not a tax document: cancel it, or record its payment first.")
@@ -365,11 +366,11 @@ pub async fn issue<P: PaymentsPort>(
     let credited_after = current.credited_minor + totals.total.minor();
     let received_before = current.credit_applied_minor + current.amount_paid_minor;
     let status = if credited_after >= current.total_minor {
-        if received_before > 0 { service::REFUNDED } else { service::CANCELLED }
-    } else if current.balance_minor() - settled == 0 && current.status != service::PAID {
-        service::PAID
+        if received_before > 0 { InvoiceStatus::Refunded } else { InvoiceStatus::Cancelled }
+    } else if current.balance_minor() - settled == 0 && current.status != InvoiceStatus::Paid {
+        InvoiceStatus::Paid
     } else {
-        current.status.as_str()
+        current.status
     };
     let mut update = Query::update();
     update
@@ -379,18 +380,18 @@ pub async fn issue<P: PaymentsPort>(
         .value(invoice::Column::Status, status)
         .value(invoice::Column::UpdatedAt, now)
         .and_where(Expr::col(invoice::Column::Id).eq(invoice_id))
-        .and_where(Expr::col(invoice::Column::Status).eq(current.status.clone()))
+        .and_where(Expr::col(invoice::Column::Status).eq(current.status))
         .and_where(Expr::col(invoice::Column::CreditedMinor).eq(current.credited_minor))
         .and_where(Expr::col(invoice::Column::AmountPaidMinor).eq(current.amount_paid_minor))
         .and_where(Expr::col(invoice::Column::CreditAppliedMinor).eq(current.credit_applied_minor));
-    if status == service::PAID && current.status != service::PAID {
+    if status == InvoiceStatus::Paid && current.status != InvoiceStatus::Paid {
         update.value(invoice::Column::PaidDate, date);
     }
     if txn.execute(&update).await?.rows_affected() != 1 {
         txn.rollback().await?;
         return Err(InvoiceError::NotAllowed("The invoice changed meanwhile; reload it and try again."));
     }
-    if status == service::PAID && current.status != service::PAID {
+    if status == InvoiceStatus::Paid && current.status != InvoiceStatus::Paid {
         super::paid::enqueue(&txn, invoice_id).await?;
     }
     if refund_method == "account_credit" {
