@@ -20,6 +20,7 @@ use crate::ids::{InvoiceId, ServiceId};
 use crate::invoices::status::InvoiceStatus;
 use crate::jobs::{self, Enqueue, Job};
 use crate::orders::manage::CancelUnpaidOrder;
+use crate::orders::status::OrderStatus;
 use crate::services::cancellations;
 use crate::services::jobs::{CancelAtPeriodEnd, Overdue};
 use crate::services::model::cancellation;
@@ -235,7 +236,7 @@ pub(super) async fn order_cleanup(
     };
     let cutoff = days_before(date, days).and_time(NaiveTime::MIN).and_utc();
     let orders = order::Entity::find()
-        .filter(order::Column::Status.eq(crate::orders::manage::PENDING))
+        .filter(order::Column::Status.eq(OrderStatus::Pending))
         .filter(order::Column::CreatedAt.lt(cutoff))
         .order_by_asc(order::Column::Id)
         .all(&state.db)

@@ -9,7 +9,8 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::client_handlers::{order_row, order_services};
-use super::manage::{self, OrderError, OrderQuery, STATUSES};
+use super::manage::{self, OrderError, OrderQuery};
+use super::status::OrderStatus;
 use crate::audit::{self, Actor};
 use crate::ids::{ClientId, OrderId};
 use crate::permissions::{Permission, perm};
@@ -41,7 +42,7 @@ pub async fn list_orders(
 ) -> AppResult<Response> {
     let number = q.number.trim();
     let query = OrderQuery {
-        status: STATUSES.iter().find(|s| **s == q.status).map(|s| (*s).to_owned()),
+        status: OrderStatus::parse(&q.status),
         client_id: q.client.trim().parse::<ClientId>().ok(),
         number: (!number.is_empty()).then(|| number.to_owned()),
         page: q.page.unwrap_or(1).max(1),
@@ -61,7 +62,7 @@ pub async fn list_orders(
         current_staff => current.template_value(),
         nav => "orders",
         orders => orders,
-        statuses => STATUSES,
+        statuses => OrderStatus::ALL.map(OrderStatus::key),
         filters => context! { status => q.status, client => q.client, number => q.number },
         pagination => context! {
             page => query.page,

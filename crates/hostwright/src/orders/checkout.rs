@@ -18,7 +18,7 @@ use sea_orm::{ActiveValue::Set, TransactionTrait};
 
 use super::cart::{self, CartError, Quote};
 use super::coupons;
-use super::manage::{AcceptOrder, PENDING, accept_automatically};
+use super::manage::{AcceptOrder, accept_automatically};
 use super::model::{cart as cart_model, order};
 use crate::audit::{self, Actor};
 use crate::catalog::service as catalog;
@@ -28,6 +28,7 @@ use crate::invoices::account_credit::{self, MoveError, Movement};
 use crate::invoices::drafts::BilledLine;
 use crate::invoices::service::{self as invoices, InvoiceError, Received};
 use crate::invoices::settings as billing_settings;
+use crate::orders::status::OrderStatus;
 use crate::services::status::Status;
 use crate::services::store::{self as services, NewAddon, NewService};
 use crate::site_settings::ordering as order_settings;
@@ -170,7 +171,7 @@ pub async fn place(
     let created = order::ActiveModel {
         number: Set(number),
         client_id: Set(client.id),
-        status: Set(PENDING.into()),
+        status: Set(OrderStatus::Pending),
         currency_code: Set(quote.currency.code().to_owned()),
         invoice_id: Set(None),
         coupon_id: Set(quote.coupon.as_ref().map(|c| c.id)),

@@ -19,6 +19,7 @@ use crate::ids::{ClientId, InvoiceId, OrderId};
 use crate::invoices::service as invoices;
 use crate::invoices::status::InvoiceStatus;
 use crate::jobs::{self, Enqueue, Job, JobContext, JobError};
+use crate::orders::status::OrderStatus;
 use crate::provisioning::Command;
 use crate::services::lifecycle::{self, LifecycleError};
 use crate::services::model::{service, service_addon};
@@ -27,13 +28,6 @@ use crate::services::store as services;
 use crate::state::AppState;
 use crate::web::AppError;
 use serde::{Deserialize, Serialize};
-
-/// Order statuses.
-pub const PENDING: &str = "pending";
-pub const ACTIVE: &str = "active";
-pub const CANCELLED: &str = "cancelled";
-pub const FRAUD: &str = "fraud";
-pub const STATUSES: [&str; 4] = [PENDING, ACTIVE, CANCELLED, FRAUD];
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -68,7 +62,12 @@ pub async fn find(db: &impl ConnectionTrait, id: OrderId) -> Result<Option<order
 }
 
 /// Moves the order from one of `from` to `to`; false when it was not in one of them.
-async fn move_status(txn: &impl ConnectionTrait, id: OrderId, from: &[&str], to: &str) -> Result<bool, DbErr> {
+async fn move_status(
+    txn: &impl ConnectionTrait,
+    id: OrderId,
+    from: &[OrderStatus],
+    to: OrderStatus,
+) -> Result<bool, DbErr> {
     let now = Utc::now();
     let mut update = Query::update();
     update
@@ -78,10 +77,10 @@ async fn move_status(txn: &impl ConnectionTrait, id: OrderId, from: &[&str], to:
         .and_where(Expr::col(order::Column::Id).eq(id))
         .and_where(Expr::col(order::Column::Status).is_in(from.iter().copied()));
     match to {
-        ACTIVE => {
+        OrderStatus::Active => {
             update.value(order::Column::AcceptedAt, now);
         }
-        CANCELLED | FRAUD => {
+        OrderStatus::Cancelled | OrderStatus::Fraud => {
             update.value(order::Column::CancelledAt, now);
         }
         _ => {}
@@ -101,7 +100,7 @@ pub struct Accepted {
 pub async fn accept(state: &AppState, actor: &Actor, id: OrderId) -> Result<Accepted, OrderError> {
     let current = find(&state.db, id).await?.ok_or(OrderError::NotFound)?;
     let txn = state.db.begin().await?;
-    if !move_status(&txn, id, &[PENDING], ACTIVE).await? {
+    if !move_status(&txn, id, &[OrderStatus::Pending], OrderStatus::Active).await? {
         return Err(OrderError::NotAllowed(format!("Order {} is not pending.", current.number)));
     }
     let addons = Query::update()
@@ -141,25 +140,29 @@ pub enum Closing {
 /// Cancels a pending or active order: live services are terminated and closed, stock and the
 /// coupon's use are given back, and an invoice nobody paid is cancelled.
 pub async fn cancel(state: &AppState, actor: &Actor, id: OrderId) -> Result<Closing, OrderError> {
-    request_close(state, actor, id, CANCELLED).await
+    request_close(state, actor, id, OrderStatus::Cancelled).await
 }
 
 /// Marks a pending order as fraud: nothing was set up, nothing will be.
 pub async fn mark_fraud(state: &AppState, actor: &Actor, id: OrderId) -> Result<Closing, OrderError> {
-    request_close(state, actor, id, FRAUD).await
+    request_close(state, actor, id, OrderStatus::Fraud).await
 }
 
 /// The statuses an order may be closed from, and what its services become.
-fn closing(to: &str) -> (&'static [&'static str], Status) {
-    if to == FRAUD { (&[PENDING], Status::Fraud) } else { (&[PENDING, ACTIVE], Status::Cancelled) }
+fn closing(to: OrderStatus) -> (&'static [OrderStatus], Status) {
+    if to == OrderStatus::Fraud {
+        (&[OrderStatus::Pending], Status::Fraud)
+    } else {
+        (&[OrderStatus::Pending, OrderStatus::Active], Status::Cancelled)
+    }
 }
 
 /// Closes the order now when none of its services is on a server; otherwise queues
 /// [`CloseOrder`], which terminates them first.
-async fn request_close(state: &AppState, actor: &Actor, id: OrderId, to: &str) -> Result<Closing, OrderError> {
+async fn request_close(state: &AppState, actor: &Actor, id: OrderId, to: OrderStatus) -> Result<Closing, OrderError> {
     let current = find(&state.db, id).await?.ok_or(OrderError::NotFound)?;
     let (from, _) = closing(to);
-    if !from.contains(&current.status.as_str()) {
+    if !from.contains(&current.status) {
         return Err(OrderError::NotAllowed(format!(
             "Order {} is {}; it cannot be changed so.",
             current.number, current.status
@@ -173,7 +176,7 @@ async fn request_close(state: &AppState, actor: &Actor, id: OrderId, to: &str) -
         close_now(state, None, actor, id, to).await?;
         return Ok(Closing::Done);
     }
-    let job = CloseOrder { order_id: id, to: to.to_owned(), actor: actor.into() };
+    let job = CloseOrder { order_id: id, to, actor: actor.into() };
     jobs::enqueue(&state.db, &job, Enqueue::default().about(format!("order:{id}"))).await?;
     state.jobs_wakeup.notify_one();
     Ok(Closing::Queued)
@@ -183,8 +186,8 @@ async fn request_close(state: &AppState, actor: &Actor, id: OrderId, to: &str) -
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CloseOrder {
     pub order_id: OrderId,
-    /// `cancelled` or `fraud`.
-    pub to: String,
+    /// `Cancelled` or `Fraud`.
+    pub to: OrderStatus,
     pub actor: ActorRecord,
 }
 
@@ -193,7 +196,7 @@ impl Job for CloseOrder {
     const TIMEOUT: std::time::Duration = crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        match close_now(&ctx.state, Some(ctx), &self.actor.actor(), self.order_id, &self.to).await {
+        match close_now(&ctx.state, Some(ctx), &self.actor.actor(), self.order_id, self.to).await {
             Ok(()) | Err(OrderError::NotFound) => Ok(()),
             Err(OrderError::NotAllowed(message)) => Err(JobError::Permanent(message)),
             Err(OrderError::Internal(err)) => Err(JobError::Retry(err)),
@@ -208,11 +211,11 @@ pub async fn close_now(
     ctx: Option<&JobContext>,
     actor: &Actor,
     id: OrderId,
-    to: &str,
+    to: OrderStatus,
 ) -> Result<(), OrderError> {
     let (from, service_status) = closing(to);
     let current = find(&state.db, id).await?.ok_or(OrderError::NotFound)?;
-    if !from.contains(&current.status.as_str()) {
+    if !from.contains(&current.status) {
         return Err(OrderError::NotAllowed(format!(
             "Order {} is {}; it cannot be changed so.",
             current.number, current.status
@@ -276,7 +279,7 @@ async fn cancel_unpaid_invoice(txn: &impl ConnectionTrait, invoice_id: Option<In
 /// given back and its invoice, which keeps its number, is cancelled.
 pub async fn delete(state: &AppState, actor: &Actor, id: OrderId) -> Result<String, OrderError> {
     let current = find(&state.db, id).await?.ok_or(OrderError::NotFound)?;
-    if current.status != PENDING {
+    if current.status != OrderStatus::Pending {
         return Err(OrderError::NotAllowed("Only pending orders can be deleted; cancel this one instead.".into()));
     }
     let ordered = services::for_order(&state.db, id).await?;
@@ -285,7 +288,7 @@ pub async fn delete(state: &AppState, actor: &Actor, id: OrderId) -> Result<Stri
     }
     let txn = state.db.begin().await?;
     // Claim the order first (the first statement writes, see `checkout`).
-    if !move_status(&txn, id, &[PENDING], PENDING).await? {
+    if !move_status(&txn, id, &[OrderStatus::Pending], OrderStatus::Pending).await? {
         return Err(OrderError::NotAllowed("The order changed meanwhile; reload it.".into()));
     }
     restore_stock(&txn, id).await?;
@@ -293,7 +296,7 @@ pub async fn delete(state: &AppState, actor: &Actor, id: OrderId) -> Result<Stri
     let invoice_note = cancel_unpaid_invoice(&txn, current.invoice_id).await?;
     let deleted = order::Entity::delete_many()
         .filter(order::Column::Id.eq(id))
-        .filter(order::Column::Status.eq(PENDING))
+        .filter(order::Column::Status.eq(OrderStatus::Pending))
         .exec(&txn)
         .await?;
     if deleted.rows_affected != 1 {
@@ -319,7 +322,7 @@ pub async fn after_invoice_paid(state: &AppState, invoice_id: InvoiceId) -> Resu
     }
     let pending = order::Entity::find()
         .filter(order::Column::InvoiceId.eq(invoice_id))
-        .filter(order::Column::Status.eq(PENDING))
+        .filter(order::Column::Status.eq(OrderStatus::Pending))
         .all(&state.db)
         .await?;
     for o in pending {
@@ -331,7 +334,7 @@ pub async fn after_invoice_paid(state: &AppState, invoice_id: InvoiceId) -> Resu
 /// The admin list's filters.
 #[derive(Debug, Clone, Default)]
 pub struct OrderQuery {
-    pub status: Option<String>,
+    pub status: Option<OrderStatus>,
     pub client_id: Option<ClientId>,
     /// An order number (exact).
     pub number: Option<String>,
@@ -342,8 +345,8 @@ pub const PER_PAGE: u64 = 50;
 
 pub async fn search(db: &impl ConnectionTrait, q: &OrderQuery) -> Result<(Vec<order::Model>, u64), DbErr> {
     let mut condition = Condition::all();
-    if let Some(status) = &q.status {
-        condition = condition.add(order::Column::Status.eq(status.as_str()));
+    if let Some(status) = q.status {
+        condition = condition.add(order::Column::Status.eq(status));
     }
     if let Some(client_id) = q.client_id {
         condition = condition.add(order::Column::ClientId.eq(client_id));
@@ -443,7 +446,7 @@ impl Job for CancelUnpaidOrder {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
         let state = &ctx.state;
         let Some(order) = find(&state.db, self.order_id).await? else { return Ok(()) };
-        if order.status != PENDING {
+        if order.status != OrderStatus::Pending {
             return Ok(());
         }
         if let Some(invoice_id) = order.invoice_id {
@@ -453,7 +456,7 @@ impl Job for CancelUnpaidOrder {
             }
         }
         let actor = Actor::system("automation");
-        match close_now(state, Some(ctx), &actor, self.order_id, CANCELLED).await {
+        match close_now(state, Some(ctx), &actor, self.order_id, OrderStatus::Cancelled).await {
             Ok(()) | Err(OrderError::NotFound | OrderError::NotAllowed(_)) => Ok(()),
             Err(OrderError::Internal(err)) => Err(JobError::Retry(err)),
         }

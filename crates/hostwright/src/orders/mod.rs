@@ -8,6 +8,7 @@ pub mod client_handlers;
 pub mod coupons;
 pub mod manage;
 pub mod model;
+pub mod status;
 pub mod storefront;
 
 use axum::Router;

@@ -131,6 +131,7 @@ pub mod order {
     use sea_orm::entity::prelude::*;
 
     use crate::ids::{ClientId, CouponId, InvoiceId, OrderId};
+    use crate::orders::status::OrderStatus;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "orders")]
@@ -139,8 +140,7 @@ pub mod order {
         pub id: OrderId,
         pub number: String,
         pub client_id: ClientId,
-        /// `pending`, `active`, `cancelled` or `fraud`.
-        pub status: String,
+        pub status: OrderStatus,
         pub currency_code: String,
         pub invoice_id: Option<InvoiceId>,
         pub coupon_id: Option<CouponId>,

@@ -6,6 +6,7 @@ use chrono::{NaiveDate, Utc};
 use hostwright::ids::{AddonId, ClientId, CouponId, OrderId, ProductId};
 use hostwright::orders::coupons::{self, CouponError, LineTarget};
 use hostwright::orders::model::{coupon, order};
+use hostwright::orders::status::OrderStatus;
 use hostwright_core::{BillingCycle, Currency, Discount, Line, Money};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, TransactionTrait};
 
@@ -312,7 +313,7 @@ async fn order_in(db: &impl ConnectionTrait, client_id: ClientId, status: &str) 
     order::ActiveModel {
         number: Set(number[..10].to_owned()),
         client_id: Set(client_id),
-        status: Set(status.to_owned()),
+        status: Set(OrderStatus::parse(status).expect("an order status")),
         currency_code: Set("USD".into()),
         invoice_id: Set(None),
         coupon_id: Set(None),

@@ -20,6 +20,7 @@ use sea_orm::{ActiveValue::Set, DbErr, PaginatorTrait};
 
 use crate::ids::{AddonId, ClientId, CouponId, OrderId, ProductId};
 use crate::orders::model::{coupon, coupon_use, order};
+use crate::orders::status::OrderStatus;
 
 /// Why a client cannot use a code. The messages are written for the client.
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +161,7 @@ pub async fn find_usable(
     if coupon.new_clients_only {
         let orders = order::Entity::find()
             .filter(order::Column::ClientId.eq(client_id))
-            .filter(order::Column::Status.is_in(["pending", "active"]))
+            .filter(order::Column::Status.is_in([OrderStatus::Pending, OrderStatus::Active]))
             .count(db)
             .await?;
         if orders > 0 {
@@ -295,7 +296,7 @@ pub async fn record_use(
         let others = order::Entity::find()
             .filter(order::Column::ClientId.eq(client_id))
             .filter(order::Column::Id.ne(order_id))
-            .filter(order::Column::Status.is_in(["pending", "active"]))
+            .filter(order::Column::Status.is_in([OrderStatus::Pending, OrderStatus::Active]))
             .count(txn)
             .await?;
         if others > 0 {
