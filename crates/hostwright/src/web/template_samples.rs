@@ -18,7 +18,6 @@ use crate::clients::fields::{FieldType, Visibility};
 use crate::orders::coupons::{CouponKind, Recurrence};
 use crate::permissions::Permission;
 use crate::signin::handlers::{Admin, Area, ClientArea};
-use crate::site_settings::SiteSettings;
 
 /// What `AppState::render_status` adds to every page (`extra` wins, as there).
 fn page(registration_open: bool, extra: Value) -> Value {
@@ -143,10 +142,6 @@ fn audit_rows() -> Vec<Value> {
         audit_row(Some("settings"), None, "192.0.2.1"),
         audit_row(None, None, ""),
     ]
-}
-
-fn role_options() -> Vec<(String, String)> {
-    vec![("1".into(), "Administrator".into()), ("2".into(), SCRIPT.into())]
 }
 
 /// `clients::admin_handlers::group_options`.
@@ -729,11 +724,6 @@ fn contexts() -> Vec<(String, Value)> {
 
     // Emails (mail/mod.rs composes .subject.txt, .txt and .html from the same context).
     let reset = email(context! { link => "https://hosting.example.com/password/reset/abc", minutes => 60 });
-    let invite = email(context! {
-        link => "https://hosting.example.com/admin/invite/abc",
-        role => SCRIPT,
-        inviter => SCRIPT,
-    });
     let verify = email(context! {
         link => "https://hosting.example.com/verify-email/abc",
         hours => 48,
@@ -830,7 +820,6 @@ fn contexts() -> Vec<(String, Value)> {
         ("invoice_reminder", reminder(1, true, false)),
         ("invoice_reminder", reminder(3, true, false)),
         ("password_reset", reset),
-        ("staff_invite", invite),
         ("verify_email", verify),
         (
             "registration_attempt",
@@ -965,162 +954,6 @@ fn contexts() -> Vec<(String, Value)> {
         ),
     );
 
-    add(
-        "admin/setup.html",
-        page(true, context! { open => true, name => "", email => "", errors => FormErrors::new() }),
-    );
-    add(
-        "admin/setup.html",
-        page(true, context! { open => true, name => SCRIPT, email => SCRIPT, errors => errors("email") }),
-    );
-    add(
-        "admin/setup.html",
-        page(true, context! { open => false, name => "", email => "", errors => FormErrors::new() }),
-    );
-
-    add("admin/invite.html", page(true, context! { valid => true, errors => FormErrors::new() }));
-    add("admin/invite.html", page(true, context! { valid => true, errors => errors("password") }));
-    add("admin/invite.html", page(true, context! { valid => false, errors => FormErrors::new() }));
-
-    let members = vec![
-        context! {
-            id => 1,
-            name => SCRIPT,
-            email => SCRIPT,
-            role => "Administrator",
-            status => "active",
-            invited => false,
-            twofa => true,
-            last_login_at => Some(TIME),
-        },
-        context! {
-            id => 2,
-            name => "Sam",
-            email => "sam@example.com",
-            role => "",
-            status => "disabled",
-            invited => true,
-            twofa => false,
-            last_login_at => None::<String>,
-        },
-        context! {
-            id => 3,
-            name => "Kim",
-            email => "kim@example.com",
-            role => "Support",
-            status => "odd",
-            invited => false,
-            twofa => false,
-            last_login_at => None::<String>,
-        },
-    ];
-    for (rows, can_manage) in [(members, true), (Vec::new(), false)] {
-        add(
-            "admin/staff/list.html",
-            page(
-                true,
-                context! { current_staff => staff(&all), nav => "staff", members => rows, can_manage => can_manage },
-            ),
-        );
-    }
-
-    let empty_form = context! { name => "", email => "", role_id => "", mode => "invite" };
-    let filled_form = context! { name => SCRIPT, email => SCRIPT, role_id => "2", mode => "password" };
-    let mut mode_errors = errors("email");
-    mode_errors.add("mode", SCRIPT);
-    mode_errors.add("role_id", SCRIPT);
-    for (form, errors) in [(empty_form, FormErrors::new()), (filled_form, mode_errors)] {
-        add(
-            "admin/staff/new.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all),
-                    nav => "staff",
-                    roles => role_options(),
-                    form => form,
-                    errors => errors,
-                },
-            ),
-        );
-    }
-
-    // (status, invited, 2FA, last sign-in, is me, can manage, viewer's permissions, history)
-    let shown = [
-        ("active", false, true, Some(TIME), false, true, all.clone(), audit_rows()),
-        ("disabled", true, false, None, false, true, all.clone(), Vec::new()),
-        ("active", false, false, Some(TIME), true, true, all.clone(), audit_rows()),
-        ("active", false, false, None, false, false, vec!["staff.view"], audit_rows()),
-    ];
-    for (status, invited, twofa, last_login_at, is_me, can_manage, perms, history) in shown {
-        add(
-            "admin/staff/show.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&perms),
-                    nav => "staff",
-                    member => context! {
-                        id => 2,
-                        name => SCRIPT,
-                        email => SCRIPT,
-                        role_id => if is_me { "9" } else { "2" },
-                        status => status,
-                        invited => invited,
-                        twofa => twofa,
-                        created_at => TIME,
-                        last_login_at => last_login_at,
-                        sessions => 2,
-                        is_me => is_me,
-                    },
-                    roles => role_options(),
-                    can_manage => can_manage,
-                    history => history,
-                },
-            ),
-        );
-    }
-
-    let roles = vec![
-        context! { id => 1, name => "Administrator", description => SCRIPT, all => true, permissions => Vec::<&str>::new() },
-        context! {
-            id => 2,
-            name => SCRIPT,
-            description => "",
-            all => false,
-            permissions => Permission::ALL.iter().map(|p| p.label()).collect::<Vec<_>>(),
-        },
-        context! { id => 3, name => "Nobody", description => "", all => false, permissions => Vec::<&str>::new() },
-    ];
-    for (roles, can_manage) in [(roles, true), (Vec::new(), false)] {
-        add(
-            "admin/roles/list.html",
-            page(
-                true,
-                context! { current_staff => staff(&all), nav => "roles", roles => roles, can_manage => can_manage },
-            ),
-        );
-    }
-    let permissions: Vec<Value> = Permission::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, p)| context! { key => p.key(), label => p.label(), granted => i % 2 == 0 })
-        .collect();
-    for (all_permissions, description) in [(false, SCRIPT), (true, "")] {
-        add(
-            "admin/roles/edit.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all),
-                    nav => "roles",
-                    role => context! { id => 2, name => SCRIPT, description => description, all => all_permissions },
-                    permissions => &permissions,
-                },
-            ),
-        );
-    }
-
     let automation_form = |filled: bool| {
         context! {
             run_hour => if filled { "3" } else { SCRIPT },
@@ -1189,16 +1022,6 @@ fn contexts() -> Vec<(String, Value)> {
                     errors => errors,
                 },
             ),
-        );
-    }
-
-    for settings in [
-        SiteSettings { registration_open: true, require_staff_2fa: false },
-        SiteSettings { registration_open: false, require_staff_2fa: true },
-    ] {
-        add(
-            "admin/settings.html",
-            page(true, context! { current_staff => staff(&all), nav => "settings", settings => settings }),
         );
     }
 
