@@ -16,7 +16,8 @@ fn is_partial(name: &str) -> bool {
 
 /// Every module's samples.
 fn samples() -> Vec<Sample> {
-    [crate::web::template_samples::samples(), crate::staff::samples(), crate::ops::samples()].concat()
+    [crate::web::template_samples::samples(), crate::staff::samples(), crate::signin::samples(), crate::ops::samples()]
+        .concat()
 }
 
 #[test]

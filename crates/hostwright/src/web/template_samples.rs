@@ -17,7 +17,6 @@ use crate::clients::contacts::PERMISSIONS as CONTACT_PERMISSIONS;
 use crate::clients::fields::{FieldType, Visibility};
 use crate::orders::coupons::{CouponKind, Recurrence};
 use crate::permissions::Permission;
-use crate::signin::handlers::{Admin, Area, ClientArea};
 
 /// What `AppState::render_status` adds to every page (`extra` wins, as there).
 fn page(registration_open: bool, extra: Value) -> Value {
@@ -692,8 +691,6 @@ pub fn samples() -> Vec<Sample> {
 }
 
 fn contexts() -> Vec<(String, Value)> {
-    let admin_area = <Admin as Area>::context();
-    let client_area = <ClientArea as Area>::context();
     let all = all_permissions();
     let mut out = Vec::new();
     let mut add = |name: &str, ctx: Value| out.push((name.to_owned(), ctx));
@@ -723,7 +720,6 @@ fn contexts() -> Vec<(String, Value)> {
     );
 
     // Emails (mail/mod.rs composes .subject.txt, .txt and .html from the same context).
-    let reset = email(context! { link => "https://hosting.example.com/password/reset/abc", minutes => 60 });
     let verify = email(context! {
         link => "https://hosting.example.com/verify-email/abc",
         hours => 48,
@@ -819,7 +815,6 @@ fn contexts() -> Vec<(String, Value)> {
         ("invoice_reminder", reminder(0, false, true)),
         ("invoice_reminder", reminder(1, true, false)),
         ("invoice_reminder", reminder(3, true, false)),
-        ("password_reset", reset),
         ("verify_email", verify),
         (
             "registration_attempt",
@@ -839,89 +834,6 @@ fn contexts() -> Vec<(String, Value)> {
         for suffix in ["subject.txt", "txt", "html"] {
             add(&format!("emails/{template}.{suffix}"), ctx.clone());
         }
-    }
-
-    // Sign-in and account security, in both areas (auth/handlers.rs).
-    for (area, open) in [(&admin_area, true), (&client_area, true), (&client_area, false)] {
-        add(
-            "auth/login.html",
-            page(open, context! { area => area, email => "", next => "", errors => FormErrors::new() }),
-        );
-        add(
-            "auth/login.html",
-            page(open, context! { area => area, email => SCRIPT, next => SCRIPT, errors => errors("email") }),
-        );
-    }
-    for area in [&admin_area, &client_area] {
-        add("auth/login_2fa.html", page(true, context! { area => area, next => "", errors => FormErrors::new() }));
-        add("auth/login_2fa.html", page(true, context! { area => area, next => SCRIPT, errors => errors("code") }));
-        add(
-            "auth/forgot.html",
-            page(true, context! { area => area, email => "", sent => false, errors => FormErrors::new() }),
-        );
-        add(
-            "auth/forgot.html",
-            page(true, context! { area => area, email => SCRIPT, sent => false, errors => errors("email") }),
-        );
-        add(
-            "auth/forgot.html",
-            page(true, context! { area => area, email => SCRIPT, sent => true, errors => FormErrors::new() }),
-        );
-        add("auth/reset.html", page(true, context! { area => area, valid => false, errors => FormErrors::new() }));
-        add("auth/reset.html", page(true, context! { area => area, valid => true, errors => errors("password") }));
-    }
-
-    let sessions = vec![
-        context! {
-            ip => "192.0.2.1",
-            user_agent => SCRIPT,
-            created_at => TIME,
-            last_seen_at => TIME,
-            current => true,
-        },
-        context! { ip => "", user_agent => "", created_at => TIME, last_seen_at => TIME, current => false },
-    ];
-    // (area, who is signed in, nav, 2FA path, whether staff must use 2FA)
-    let signed_in = [
-        (&admin_area, context! { current_staff => staff(&all) }, "account", "/admin/account/2fa", true),
-        (&admin_area, context! { current_staff => staff(&[]) }, "account", "/admin/account/2fa", false),
-        (&client_area, context! { current_client => client(true) }, "security", "/account/2fa", false),
-    ];
-    for (area, who, nav, twofa_path, twofa_required) in signed_in {
-        for (twofa_enabled, recovery_remaining, errors) in
-            [(true, 1, FormErrors::new()), (false, 0, errors("current_password"))]
-        {
-            let ctx = context! {
-                area => area,
-                nav => nav,
-                twofa_enabled => twofa_enabled,
-                twofa_required => twofa_required,
-                twofa_path => twofa_path,
-                recovery_remaining => recovery_remaining,
-                sessions => &sessions,
-                errors => errors,
-            };
-            add("auth/security.html", page(true, context! { ..who.clone(), ..ctx }));
-        }
-        for (enabled, errors) in [(true, errors("current_password")), (false, errors("code"))] {
-            let ctx = context! {
-                area => area,
-                nav => nav,
-                enabled => enabled,
-                required => twofa_required,
-                qr_svg => Value::from_safe_string(if enabled { String::new() } else { "<svg></svg>".into() }),
-                secret => if enabled { "" } else { "JBSWY3DPEHPK3PXP" },
-                twofa_path => twofa_path,
-                recovery_remaining => 3,
-                errors => errors,
-            };
-            add("auth/twofa.html", page(true, context! { ..who.clone(), ..ctx }));
-        }
-        let codes = vec!["abcd-efgh", "ijkl-mnop"];
-        add(
-            "auth/recovery_codes.html",
-            page(true, context! { ..who.clone(), ..context! { area => area, nav => nav, codes => codes } }),
-        );
     }
 
     // Staff area (staff/handlers.rs, audit/handlers.rs, mail/handlers.rs, site_settings/handlers.rs).
