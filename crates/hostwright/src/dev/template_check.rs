@@ -16,8 +16,15 @@ fn is_partial(name: &str) -> bool {
 
 /// Every module's samples.
 fn samples() -> Vec<Sample> {
-    [crate::web::template_samples::samples(), crate::staff::samples(), crate::signin::samples(), crate::ops::samples()]
-        .concat()
+    [
+        crate::web::template_samples::samples(),
+        crate::staff::samples(),
+        crate::clients::samples(),
+        crate::signin::samples(),
+        crate::overviews::samples(),
+        crate::ops::samples(),
+    ]
+    .concat()
 }
 
 #[test]

@@ -14,7 +14,6 @@ use crate::catalog::addons::AddonWelcome;
 use crate::catalog::options::{OptionKind, PRICED_CYCLES};
 use crate::catalog::service::{PaymentType, ProductType};
 use crate::clients::contacts::PERMISSIONS as CONTACT_PERMISSIONS;
-use crate::clients::fields::{FieldType, Visibility};
 use crate::orders::coupons::{CouponKind, Recurrence};
 use crate::permissions::Permission;
 
@@ -70,54 +69,6 @@ fn sub_user(permissions: &[&str]) -> Value {
     }
 }
 
-/// A row of `clients::contact_handlers::contact_row`.
-fn contact_row(id: i64, login_enabled: bool, invited: bool, filled: bool) -> Value {
-    let labels: Vec<&str> =
-        if filled { CONTACT_PERMISSIONS.iter().map(|(_, label)| *label).collect() } else { Vec::new() };
-    context! {
-        id => id,
-        name => SCRIPT,
-        email => SCRIPT,
-        phone => if filled { SCRIPT } else { "" },
-        receives_billing => filled,
-        receives_technical => filled,
-        receives_general => !login_enabled,
-        login_enabled => login_enabled,
-        invited => invited,
-        twofa => filled && !invited,
-        last_login_at => if filled && !invited { Some(TIME) } else { None },
-        permissions => labels,
-    }
-}
-
-fn contact_rows() -> Vec<Value> {
-    vec![
-        contact_row(1, true, false, true),
-        contact_row(2, true, true, true),
-        contact_row(3, false, false, false),
-        contact_row(4, true, false, false),
-    ]
-}
-
-/// `ContactForm::value`: empty (a new contact) or everything typed, with `keys` ticked.
-fn contact_form(filled: bool, keys: &[&str]) -> Value {
-    let text = if filled { SCRIPT } else { "" };
-    context! {
-        first_name => text, last_name => text, email => text, phone => text,
-        receives_billing => filled, receives_technical => filled, receives_general => false,
-        login_enabled => filled,
-        permissions => keys,
-    }
-}
-
-/// `contact_handlers::permissions_for`: the editor may grant the keys in `grantable`.
-fn contact_permissions(grantable: &[&str]) -> Vec<Value> {
-    CONTACT_PERMISSIONS
-        .iter()
-        .map(|(key, label)| context! { key => *key, label => *label, grantable => grantable.contains(key) })
-        .collect()
-}
-
 /// A row of `audit::handlers::row`.
 fn audit_row(entity_type: Option<&str>, entity_id: Option<i64>, ip: &str) -> Value {
     context! {
@@ -151,38 +102,6 @@ fn group_options() -> Vec<(String, String)> {
 /// `clients::admin_handlers::country_options` (the real list is long).
 fn country_options() -> Vec<(&'static str, &'static str)> {
     vec![("DE", "Germany"), ("FR", "France"), ("GB", "United Kingdom")]
-}
-
-/// `clients::admin::STATUSES`.
-const CLIENT_STATUSES: [&str; 3] = ["active", "inactive", "closed"];
-
-/// A row of `clients::admin_handlers::row`.
-fn client_row(id: i64, status: &str, group: Option<&str>, company: &str, country: &str) -> Value {
-    context! {
-        id => id,
-        name => SCRIPT,
-        company => company,
-        email => SCRIPT,
-        status => status,
-        group => group,
-        country => country,
-        created_at => TIME,
-    }
-}
-
-/// `DetailsForm::value` of the client pages.
-fn client_form(filled: bool, invite: bool) -> Value {
-    let text = if filled { SCRIPT } else { "" };
-    context! {
-        first_name => text, last_name => text, company_name => text, email => text, phone => text,
-        address1 => text, address2 => text, city => text, region => text, postcode => text,
-        country => if filled { "FR" } else { "" },
-        tax_id => text, currency_code => text, language => text, tax_exempt => filled,
-        payment_method => if filled { "bank_transfer" } else { "" },
-        group_id => if filled { "2" } else { "" },
-        status => if filled { "inactive" } else { "" },
-        invite => invite,
-    }
 }
 
 /// `clients::field_handlers::inputs`: a text, a dropdown (holding a choice since removed)
@@ -222,15 +141,6 @@ fn custom_field_inputs(staff: bool, filled: bool) -> Vec<Value> {
         inputs.push(input(6, "dropdown", if filled { SCRIPT } else { "" }, false, true));
     }
     inputs
-}
-
-/// `FieldForm::value` of the custom client field pages.
-fn client_field_form(filled: bool, field_type: &str) -> Value {
-    let text = if filled { SCRIPT } else { "" };
-    context! {
-        name => text, field_type => field_type, options => if field_type == "dropdown" { text } else { "" },
-        description => text, visibility => if filled { "registration" } else { "admin" }, required => filled,
-    }
 }
 
 /// A row of `catalog::handlers::product_row` (types as labels).
@@ -470,6 +380,20 @@ fn party(filled: bool) -> Value {
     }
 }
 
+/// What `invoices::handlers::client_invoice_rows` gives the admin client page's invoices tab.
+pub(crate) fn client_invoice_rows(filled: bool) -> Value {
+    if filled {
+        let rows = vec![
+            invoice_row(1, "draft", false, false, true),
+            invoice_row(2, "unpaid", true, false, true),
+            invoice_row(5, "refunded", false, false, false),
+        ];
+        context! { rows => rows, total => 120 }
+    } else {
+        context! { rows => Vec::<Value>::new(), total => 0 }
+    }
+}
+
 /// A row of `invoices::handlers::invoice_row`.
 fn invoice_row(id: i64, status: &str, overdue: bool, reverse_charge: bool, filled: bool) -> Value {
     let draft = status == "draft";
@@ -580,7 +504,7 @@ fn credit_entry_row(
 }
 
 /// `invoices::credit_handlers::credit_overview` (empty lists when not `filled`).
-fn credit_overview(filled: bool) -> Value {
+pub(crate) fn credit_overview(filled: bool) -> Value {
     use crate::invoices::account_credit::{ADDED, APPLIED, CREDIT_NOTE, REMOVED};
     if !filled {
         return context! {
@@ -639,7 +563,7 @@ fn service_row(id: i64, status: crate::services::status::Status, filled: bool) -
     }
 }
 
-fn service_rows() -> Vec<Value> {
+pub(crate) fn service_rows() -> Vec<Value> {
     use crate::services::status::Status;
     Status::ALL
         .iter()
@@ -720,18 +644,6 @@ fn contexts() -> Vec<(String, Value)> {
     );
 
     // Emails (mail/mod.rs composes .subject.txt, .txt and .html from the same context).
-    let verify = email(context! {
-        link => "https://hosting.example.com/verify-email/abc",
-        hours => 48,
-        first_name => SCRIPT,
-    });
-    let welcome = email(context! { link => "https://hosting.example.com/password/reset/abc", first_name => SCRIPT });
-    let contact_invite = email(context! {
-        link => "https://hosting.example.com/password/reset/abc",
-        days => 7,
-        account => SCRIPT,
-        first_name => SCRIPT,
-    });
     let issued = |proforma: bool| {
         email(context! {
             number => if proforma { "PF-000012" } else { "2026-00012" },
@@ -815,15 +727,6 @@ fn contexts() -> Vec<(String, Value)> {
         ("invoice_reminder", reminder(0, false, true)),
         ("invoice_reminder", reminder(1, true, false)),
         ("invoice_reminder", reminder(3, true, false)),
-        ("verify_email", verify),
-        (
-            "registration_attempt",
-            email(context! {
-                sign_in => "https://hosting.example.com/login", reset => "https://hosting.example.com/password/forgot",
-            }),
-        ),
-        ("client_welcome", welcome),
-        ("contact_invite", contact_invite),
         ("invoice_issued", issued(false)),
         ("invoice_issued", issued(true)),
         ("credit_note_issued", credited(None, false)),
@@ -836,36 +739,7 @@ fn contexts() -> Vec<(String, Value)> {
         }
     }
 
-    // Staff area (staff/handlers.rs, audit/handlers.rs, mail/handlers.rs, site_settings/handlers.rs).
-    for (perms, recent, twofa_enabled) in [(all.clone(), audit_rows(), true), (Vec::new(), Vec::new(), false)] {
-        add(
-            "admin/dashboard.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&perms),
-                    nav => "dashboard",
-                    stats => context! { clients => 12, staff => 3, pending_email => 1, failed_email => 0 },
-                    recent => recent,
-                    twofa_enabled => twofa_enabled,
-                },
-            ),
-        );
-    }
-    add(
-        "admin/dashboard.html",
-        page(
-            true,
-            context! {
-                current_staff => staff(&["audit.view"]),
-                nav => "dashboard",
-                stats => context! { clients => 0, staff => 1, pending_email => 0, failed_email => 0 },
-                recent => Vec::<Value>::new(),
-                twofa_enabled => true,
-            },
-        ),
-    );
-
+    // Automation (automation/handlers.rs).
     let automation_form = |filled: bool| {
         context! {
             run_hour => if filled { "3" } else { SCRIPT },
@@ -931,310 +805,6 @@ fn contexts() -> Vec<(String, Value)> {
                     due_now => !filled,
                     preview => preview,
                     form => automation_form(filled),
-                    errors => errors,
-                },
-            ),
-        );
-    }
-
-    // Client records in the staff area (clients/admin_handlers.rs).
-    let client_rows = vec![
-        client_row(1, "active", Some("Resellers"), SCRIPT, "DE"),
-        client_row(2, "inactive", None, "", ""),
-        client_row(3, "closed", Some(SCRIPT), "Acme", "FR"),
-        client_row(4, "odd", None, "", "GB"),
-    ];
-    let no_filters = context! { q => "", status => "", group => "", sort => "" };
-    let some_filters = context! { q => SCRIPT, status => "inactive", group => "2", sort => "name" };
-    for (rows, filters, can_manage, page_number, pages, total) in [
-        (client_rows, some_filters.clone(), true, 2, 3, 101),
-        (Vec::new(), no_filters.clone(), true, 1, 1, 0),
-        (Vec::new(), no_filters, false, 1, 1, 0),
-        (Vec::new(), some_filters, false, 1, 1, 0),
-    ] {
-        add(
-            "admin/clients/list.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all),
-                    nav => "clients",
-                    clients => rows,
-                    groups => group_options(),
-                    statuses => CLIENT_STATUSES,
-                    payment_methods => crate::clients::admin::PAYMENT_METHODS.to_vec(),
-                    filters => filters,
-                    pagination => context! {
-                        page => page_number,
-                        pages => pages,
-                        total => total,
-                        query => "q=%3Cscript%3E&status=inactive&group=2&sort=name",
-                    },
-                    can_manage => can_manage,
-                },
-            ),
-        );
-    }
-
-    let mut details_errors = errors("email");
-    for field in ["first_name", "country", "currency_code", "language", "group_id", "status"] {
-        details_errors.add(field, SCRIPT);
-    }
-    for field in ["cf_1", "cf_2", "cf_6"] {
-        details_errors.add(field, SCRIPT);
-    }
-    for (form, errors, custom) in [
-        (client_form(false, true), FormErrors::new(), Vec::new()),
-        (client_form(false, true), FormErrors::new(), custom_field_inputs(true, false)),
-        (client_form(true, false), details_errors.clone(), custom_field_inputs(true, true)),
-    ] {
-        add(
-            "admin/clients/new.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all),
-                    nav => "clients",
-                    form => form,
-                    custom_fields => custom,
-                    groups => group_options(),
-                    countries => country_options(),
-                    statuses => CLIENT_STATUSES,
-                    payment_methods => crate::clients::admin::PAYMENT_METHODS.to_vec(),
-                    errors => errors,
-                },
-            ),
-        );
-    }
-
-    let notes = vec![
-        context! { by => SCRIPT, at => TIME, body => format!("{SCRIPT}\nsecond line"), pinned => true },
-        context! { by => "Sam", at => TIME, body => "Prefers email.", pinned => false },
-    ];
-    let client_emails = vec![
-        context! { subject => SCRIPT, to => SCRIPT, status => "sent", created_at => TIME, sent_at => Some(TIME) },
-        context! { subject => "Welcome", to => "jo@example.com", status => "pending", created_at => TIME, sent_at => None::<String> },
-        context! { subject => "Welcome", to => "jo@example.com", status => "failed", created_at => TIME, sent_at => None::<String> },
-        context! { subject => "Welcome", to => "jo@example.com", status => "odd", created_at => TIME, sent_at => None::<String> },
-    ];
-    let client_invoices = vec![
-        invoice_row(1, "draft", false, false, true),
-        invoice_row(2, "unpaid", true, false, true),
-        invoice_row(5, "refunded", false, false, false),
-    ];
-    // (anonymised, can manage, viewer's permissions, whether the lists have rows)
-    let viewers = [
-        (false, true, all.clone(), true),
-        (true, true, all.clone(), true),
-        (false, false, vec!["clients.view"], false),
-        (true, false, vec!["clients.view"], false),
-        (false, false, vec!["clients.view", "invoices.view"], true),
-        (false, false, vec!["clients.view", "invoices.view", "invoices.manage"], false),
-    ];
-    for tab in ["summary", "profile", "contacts", "services", "invoices", "credit", "notes", "emails", "activity"] {
-        for (anonymised, can_manage, perms, filled) in &viewers {
-            let (anonymised, can_manage, filled) = (*anonymised, *can_manage, *filled);
-            let can_view_invoices = perms.contains(&"invoices.view");
-            let services = if tab == "services" && perms.contains(&"orders.view") {
-                Value::from(if filled { service_rows() } else { Vec::new() })
-            } else {
-                Value::from(())
-            };
-            let invoices = if tab == "invoices" && can_view_invoices {
-                if filled {
-                    context! { rows => &client_invoices, total => 120 }
-                } else {
-                    context! { rows => Vec::<Value>::new(), total => 0 }
-                }
-            } else {
-                Value::from(())
-            };
-            let credit = if tab == "credit" && can_view_invoices { credit_overview(filled) } else { Value::from(()) };
-            let client = context! {
-                phone => if filled { SCRIPT } else { "" },
-                address1 => if filled { SCRIPT } else { "" },
-                address2 => "",
-                city => if filled { SCRIPT } else { "" },
-                region => "",
-                postcode => if filled { "10115" } else { "" },
-                country_name => if filled { "Germany" } else { "" },
-                tax_id => if filled { SCRIPT } else { "" },
-                currency_code => if filled { "EUR" } else { "" },
-                language => "en",
-                payment_method => if filled { Some(SCRIPT) } else { None },
-                email_verified => filled,
-                twofa => filled,
-                last_login_at => if filled { Some(TIME) } else { None },
-                anonymised => anonymised,
-                ..client_row(7, if anonymised { "closed" } else { "active" }, if filled { Some(SCRIPT) } else { None }, if filled { SCRIPT } else { "" }, "DE")
-            };
-            let errors = if tab == "profile" && filled { details_errors.clone() } else { FormErrors::new() };
-            add(
-                "admin/clients/show.html",
-                page(
-                    true,
-                    context! {
-                        current_staff => staff(perms),
-                        nav => "clients",
-                        tab => tab,
-                        client => client,
-                        contacts => if tab == "contacts" && filled { contact_rows() } else { Vec::new() },
-                        services => services,
-                        can_manage_services => perms.contains(&"services.manage"),
-                        form => client_form(filled, false),
-                        custom_fields => custom_field_inputs(true, filled),
-                        groups => group_options(),
-                        countries => country_options(),
-                        statuses => CLIENT_STATUSES,
-                        payment_methods => crate::clients::admin::PAYMENT_METHODS.to_vec(),
-                    payment_methods => crate::clients::admin::PAYMENT_METHODS.to_vec(),
-                        notes => if filled { notes.clone() } else { Vec::new() },
-                        emails => if tab == "emails" && filled { client_emails.clone() } else { Vec::new() },
-                        activity => if tab == "activity" && filled { audit_rows() } else { Vec::new() },
-                        invoices => invoices,
-                        credit => credit,
-                        currencies => if filled { vec!["EUR", "USD"] } else { Vec::new() },
-                        credit_form => context! { key => "credit-key-sample" },
-                        can_view_invoices => can_view_invoices,
-                        can_manage_invoices => perms.contains(&"invoices.manage"),
-                        errors => errors,
-                        can_manage => can_manage,
-                    },
-                ),
-            );
-        }
-    }
-
-    // Contacts of a client (clients/contact_handlers.rs): a new one, and an existing one
-    // sent back with errors.
-    let mut contact_errors = errors("email");
-    for field in ["first_name", "permissions"] {
-        contact_errors.add(field, SCRIPT);
-    }
-    let all_contact_keys: Vec<&str> = CONTACT_PERMISSIONS.iter().map(|(key, _)| *key).collect();
-    for (form, delete, errors) in [
-        (contact_form(false, &[]), None, FormErrors::new()),
-        (
-            contact_form(true, &["invoices", "contacts"]),
-            Some("/admin/clients/7/contacts/3/delete"),
-            contact_errors.clone(),
-        ),
-    ] {
-        add(
-            "admin/clients/contact_form.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all),
-                    nav => "clients",
-                    client => context! { id => 7, name => SCRIPT },
-                    form => form,
-                    permissions => contact_permissions(&all_contact_keys),
-                    back => "/admin/clients/7?tab=contacts",
-                    action => if delete.is_some() { "/admin/clients/7/contacts/3" } else { "/admin/clients/7/contacts" },
-                    delete => delete,
-                    errors => errors,
-                },
-            ),
-        );
-    }
-
-    let client_groups = vec![
-        context! { id => 1, name => "Resellers", discount_percent => "12.5", exempt_from_fees => true },
-        context! { id => 2, name => SCRIPT, discount_percent => "0", exempt_from_fees => false },
-    ];
-    for (groups, form, errors, can_manage) in [
-        (
-            client_groups,
-            context! { name => SCRIPT, discount_percent => SCRIPT, exempt_from_fees => true },
-            errors("discount_percent"),
-            true,
-        ),
-        (
-            Vec::new(),
-            context! { name => "", discount_percent => "", exempt_from_fees => false },
-            FormErrors::new(),
-            true,
-        ),
-        (
-            Vec::new(),
-            context! { name => "", discount_percent => "", exempt_from_fees => false },
-            FormErrors::new(),
-            false,
-        ),
-    ] {
-        add(
-            "admin/clients/groups.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all),
-                    nav => "clients",
-                    groups => groups,
-                    form => form,
-                    errors => errors,
-                    can_manage => can_manage,
-                },
-            ),
-        );
-    }
-
-    // Custom client fields (clients/field_handlers.rs).
-    let (field_types, field_visibilities) = (FieldType::options(), Visibility::options());
-    let field_rows = vec![
-        context! {
-            id => 1, name => SCRIPT, kind_label => "Text", visibility => "registration",
-            visibility_label => "Registration and client profile", required => true, choices => 0, values => 12,
-            first => true, last => false,
-        },
-        context! {
-            id => 2, name => "Plan size", kind_label => "Dropdown", visibility => "admin",
-            visibility_label => "Staff only", required => false, choices => 1, values => 0,
-            first => false, last => false,
-        },
-        context! {
-            id => 3, name => "Newsletter", kind_label => "Checkbox", visibility => "registration",
-            visibility_label => "Registration and client profile", required => false, choices => 0, values => 1,
-            first => false, last => true,
-        },
-    ];
-    for (rows, form, errors) in [
-        (field_rows, client_field_form(true, "dropdown"), errors("options")),
-        (Vec::new(), client_field_form(false, "text"), FormErrors::new()),
-    ] {
-        add(
-            "admin/clients/fields.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all),
-                    nav => "settings",
-                    fields => rows,
-                    form => form,
-                    types => field_types.clone(),
-                    visibilities => field_visibilities.clone(),
-                    errors => errors,
-                },
-            ),
-        );
-    }
-    for (kind, kind_label, values, filled, errors, history) in [
-        ("dropdown", "Dropdown", 1, true, errors("name"), audit_rows()),
-        ("text", "Text", 0, false, FormErrors::new(), Vec::new()),
-        ("checkbox", "Checkbox", 7, true, FormErrors::new(), audit_rows()),
-    ] {
-        add(
-            "admin/clients/field.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all),
-                    nav => "settings",
-                    field => context! { id => 4, name => SCRIPT, kind => kind, kind_label => kind_label, values => values },
-                    form => client_field_form(filled, kind),
-                    types => field_types.clone(),
-                    visibilities => field_visibilities.clone(),
-                    history => history,
                     errors => errors,
                 },
             ),
@@ -2051,42 +1621,7 @@ fn contexts() -> Vec<(String, Value)> {
         );
     }
 
-    // Client area (clients/handlers.rs).
-    add("client/register_sent.html", page(true, context! { nav => "register" }));
-    for (open, signed_in) in [(true, false), (false, false), (true, true)] {
-        add("client/home.html", page(open, context! { nav => "home", signed_in => signed_in }));
-    }
-    let empty_registration = context! { first_name => "", last_name => "", company_name => "", email => "" };
-    let filled_registration =
-        context! { first_name => SCRIPT, last_name => SCRIPT, company_name => SCRIPT, email => SCRIPT };
-    let mut registration_errors = errors("email");
-    for field in ["cf_1", "cf_2", "cf_3"] {
-        registration_errors.add(field, SCRIPT);
-    }
-    for (open, form, errors, custom) in [
-        (true, empty_registration.clone(), FormErrors::new(), Vec::new()),
-        (true, empty_registration.clone(), FormErrors::new(), custom_field_inputs(false, false)),
-        (true, filled_registration, registration_errors, custom_field_inputs(false, true)),
-        (false, empty_registration, FormErrors::new(), custom_field_inputs(false, false)),
-    ] {
-        add(
-            "client/register.html",
-            page(
-                open,
-                context! { nav => "register", open => open, form => form, custom_fields => custom, errors => errors, next => if open { "/checkout" } else { "" } },
-            ),
-        );
-    }
-    for verified in [true, false] {
-        add("client/dashboard.html", page(true, context! { current_client => client(verified), nav => "dashboard" }));
-    }
-    // Sub-users see only what they may use (layout/client.html, client/dashboard.html).
-    for permissions in [&["invoices", "contacts"][..], &["services"], &["profile", "tickets"]] {
-        add(
-            "client/dashboard.html",
-            page(true, context! { current_client => sub_user(permissions), nav => "dashboard" }),
-        );
-    }
+    // Client area (invoices/handlers.rs).
     add(
         "client/invoices/list.html",
         page(
@@ -2094,71 +1629,6 @@ fn contexts() -> Vec<(String, Value)> {
             context! { current_client => sub_user(&["invoices"]), nav => "invoices", invoices => Vec::<Value>::new() },
         ),
     );
-
-    // Contacts and sub-users (clients/contact_handlers.rs), for the owner and for a sub-user
-    // who may manage contacts but not everything.
-    for (who, rows) in [(client(true), contact_rows()), (sub_user(&["contacts", "invoices"]), Vec::new())] {
-        add(
-            "client/contacts/list.html",
-            page(true, context! { current_client => who, nav => "contacts", contacts => rows }),
-        );
-    }
-    let all_contact_keys: Vec<&str> = CONTACT_PERMISSIONS.iter().map(|(key, _)| *key).collect();
-    for (who, grantable, form, delete, errors) in [
-        (client(true), all_contact_keys.clone(), contact_form(false, &[]), None, FormErrors::new()),
-        (
-            client(true),
-            all_contact_keys,
-            contact_form(true, &["invoices", "profile"]),
-            Some("/account/contacts/3/delete"),
-            contact_errors.clone(),
-        ),
-        (
-            sub_user(&["contacts", "invoices"]),
-            vec!["contacts", "invoices"],
-            contact_form(true, &["invoices", "domains"]),
-            Some("/account/contacts/3/delete"),
-            FormErrors::new(),
-        ),
-    ] {
-        add(
-            "client/contacts/form.html",
-            page(
-                true,
-                context! {
-                    current_client => who,
-                    nav => "contacts",
-                    form => form,
-                    permissions => contact_permissions(&grantable),
-                    back => "/account/contacts",
-                    action => if delete.is_some() { "/account/contacts/3" } else { "/account/contacts" },
-                    delete => delete,
-                    errors => errors,
-                },
-            ),
-        );
-    }
-    let mut profile_errors = errors("first_name");
-    profile_errors.add("cf_1", SCRIPT);
-    for (errors, custom) in [
-        (FormErrors::new(), Vec::new()),
-        (FormErrors::new(), custom_field_inputs(false, true)),
-        (profile_errors, custom_field_inputs(false, false)),
-    ] {
-        add(
-            "client/profile.html",
-            page(
-                true,
-                context! {
-                    current_client => client(true),
-                    nav => "profile",
-                    form => context! { first_name => SCRIPT, last_name => "Doe", company_name => "", email => SCRIPT },
-                    custom_fields => custom,
-                    errors => errors,
-                },
-            ),
-        );
-    }
 
     out.extend(ordering_samples());
     out
