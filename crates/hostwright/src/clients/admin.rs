@@ -13,6 +13,7 @@ use super::fields::{self, Audience};
 use super::model::{client, field, group, note};
 use super::service::search_text;
 use super::store::{self, ACTIVE, CLOSED};
+use super::views::ClientWelcomeEmail;
 use super::{countries, service::ClientError};
 use crate::audit::{self, Actor};
 use crate::auth::tokens::{self, Purpose};
@@ -309,15 +310,9 @@ pub async fn create(
         )
         .await?;
         let link = state.settings.url(&format!("/password/reset/{token}"));
-        let email = Email::compose_with_link(
-            state,
-            "client_welcome",
-            &created.email,
-            &created.full_name(),
-            &link,
-            minijinja::context! { first_name => created.first_name.clone() },
-        )?
-        .for_client(created.id);
+        let welcome = ClientWelcomeEmail { first_name: created.first_name.clone() };
+        let email = Email::from_view_with_link(state, &created.email, &created.full_name(), &link, &welcome)?
+            .for_client(created.id);
         outbox::enqueue(&txn, email).await?;
     }
     audit::record(

@@ -8,7 +8,6 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::admin::{self, ClientQuery, Details, Sort};
@@ -17,16 +16,15 @@ use super::field_handlers::inputs;
 use super::fields::{self, Audience, Values};
 use super::model::client;
 use super::service::ClientError;
-use crate::audit::Actor;
+use super::views::{
+    ClientFilters, ClientRow, ClientsPage, DetailsValues, GroupRow, GroupValues, GroupsPage, NewClientPage, Options,
+};
 use crate::ids::{ClientGroupId, ClientId};
 use crate::permissions::{Permission, perm};
 use crate::staff::current::{Authorized, CurrentStaff};
 use crate::state::AppState;
+use crate::web::view::Pagination;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
-
-pub fn actor(current: &CurrentStaff, page: &Page) -> Actor {
-    Actor::staff(current.staff.id, &current.staff.email, &page.ip)
-}
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
@@ -41,17 +39,18 @@ pub struct ListQuery {
     page: Option<u64>,
 }
 
-pub fn row(c: &client::Model, groups: &[(String, String)]) -> Value {
+/// A client in the lists; `groups` are the (id, name) of every group.
+pub fn row(c: &client::Model, groups: &[(String, String)]) -> ClientRow {
     let group = c.group_id.and_then(|g| groups.iter().find(|(id, _)| *id == g.to_string()).map(|(_, n)| n.clone()));
-    context! {
-        id => c.id,
-        name => c.full_name(),
-        company => c.company_name.clone(),
-        email => c.email.clone(),
-        status => c.status.clone(),
-        group => group,
-        country => c.country.clone(),
-        created_at => c.created_at.to_rfc3339(),
+    ClientRow {
+        id: c.id,
+        name: c.full_name(),
+        company: c.company_name.clone(),
+        email: c.email.clone(),
+        status: c.status.clone(),
+        group,
+        country: c.country.clone(),
+        created_at: c.created_at.to_rfc3339(),
     }
 }
 
@@ -76,29 +75,29 @@ pub async fn list_clients(
     };
     let (rows, total) = admin::search(&state.db, &query).await?;
     let groups = group_options(&state).await?;
-    let clients: Vec<Value> = rows.iter().map(|c| row(c, &groups)).collect();
+    let clients = rows.iter().map(|c| row(c, &groups)).collect();
     let query_string = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("q", &query.search)
         .append_pair("status", query.status.as_deref().unwrap_or(""))
         .append_pair("group", &q.group)
         .append_pair("sort", &q.sort)
         .finish();
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "clients",
-        clients => clients,
-        groups => groups,
-        statuses => admin::STATUSES,
-        filters => context! { q => query.search, status => q.status, group => q.group, sort => q.sort },
-        pagination => context! {
-            page => query.page,
-            pages => total.div_ceil(admin::PER_PAGE).max(1),
-            total => total,
-            query => query_string,
+    let view = ClientsPage {
+        current_staff: current.badge(),
+        nav: "clients",
+        clients,
+        groups,
+        statuses: admin::STATUSES,
+        filters: ClientFilters { q: query.search, status: q.status, group: q.group, sort: q.sort },
+        pagination: Pagination {
+            page: query.page,
+            pages: total.div_ceil(admin::PER_PAGE).max(1),
+            total,
+            query: query_string,
         },
-        can_manage => current.can(Permission::ClientsManage),
+        can_manage: current.can(Permission::ClientsManage),
     };
-    state.render(&page, "admin/clients/list.html", ctx).await
+    state.render_view(&page, &view).await
 }
 
 #[derive(Deserialize, Default)]
@@ -194,21 +193,34 @@ impl DetailsForm {
         }
     }
 
-    pub fn value(&self) -> Value {
-        context! {
-            first_name => self.first_name.trim(), last_name => self.last_name.trim(),
-            company_name => self.company_name.trim(), email => self.email.trim(), phone => self.phone.trim(),
-            address1 => self.address1.trim(), address2 => self.address2.trim(), city => self.city.trim(),
-            region => self.region.trim(), postcode => self.postcode.trim(), country => self.country.trim(),
-            tax_id => self.tax_id.trim(), currency_code => self.currency_code.trim(), language => self.language.trim(),
-            payment_method => self.payment_method.trim(),
-            group_id => self.group_id.trim(), status => self.status.trim(), invite => self.invite.is_some(),
-            tax_exempt => self.tax_exempt.is_some(),
+    /// The form as the pages show it again.
+    pub fn values(&self) -> DetailsValues {
+        let trimmed = |text: &str| text.trim().to_owned();
+        DetailsValues {
+            first_name: trimmed(&self.first_name),
+            last_name: trimmed(&self.last_name),
+            company_name: trimmed(&self.company_name),
+            email: trimmed(&self.email),
+            phone: trimmed(&self.phone),
+            address1: trimmed(&self.address1),
+            address2: trimmed(&self.address2),
+            city: trimmed(&self.city),
+            region: trimmed(&self.region),
+            postcode: trimmed(&self.postcode),
+            country: trimmed(&self.country),
+            tax_id: trimmed(&self.tax_id),
+            currency_code: trimmed(&self.currency_code),
+            language: trimmed(&self.language),
+            payment_method: trimmed(&self.payment_method),
+            group_id: trimmed(&self.group_id),
+            status: trimmed(&self.status),
+            invite: self.invite.is_some(),
+            tax_exempt: self.tax_exempt.is_some(),
         }
     }
 }
 
-pub fn country_options() -> Vec<(&'static str, &'static str)> {
+pub fn country_options() -> Options {
     countries::COUNTRIES.to_vec()
 }
 
@@ -222,18 +234,18 @@ async fn render_new(
 ) -> AppResult<Response> {
     let all = fields::list(&state.db).await?;
     let typed = fields::typed(&all, Audience::Staff, &form.custom);
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "clients",
-        form => form.value(),
-        custom_fields => inputs(&all, Audience::Staff, &typed, &Values::new()),
-        groups => group_options(state).await?,
-        countries => country_options(),
-        payment_methods => admin::PAYMENT_METHODS.to_vec(),
-        statuses => admin::STATUSES,
-        errors => errors,
+    let view = NewClientPage {
+        current_staff: current.badge(),
+        nav: "clients",
+        form: form.values(),
+        custom_fields: inputs(&all, Audience::Staff, &typed, &Values::new()),
+        groups: group_options(state).await?,
+        countries: country_options(),
+        payment_methods: admin::PAYMENT_METHODS.to_vec(),
+        statuses: admin::STATUSES,
+        errors,
     };
-    state.render_status(status, page, "admin/clients/new.html", ctx).await
+    state.render_view_status(status, page, &view).await
 }
 
 pub async fn new_client_form(
@@ -253,7 +265,7 @@ pub async fn create_client(
 ) -> AppResult<Response> {
     let all = fields::list(&state.db).await?;
     let errors = match form.details().validate_with(&all, &Values::new()) {
-        Ok(valid) => match admin::create(&state, &actor(&current, &page), valid, form.invite.is_some()).await {
+        Ok(valid) => match admin::create(&state, &current.actor(&page.ip), valid, form.invite.is_some()).await {
             Ok(created) => {
                 return Ok(flash::redirect(
                     &state,
@@ -293,7 +305,7 @@ pub async fn add_note(
     if body.is_empty() || body.chars().count() > 10_000 {
         return Ok(flash::redirect(&state, &to, "error", "Write a note of up to 10,000 characters."));
     }
-    match admin::add_note(&state, &actor(&current, &page), id, body, form.pinned.is_some()).await {
+    match admin::add_note(&state, &current.actor(&page.ip), id, body, form.pinned.is_some()).await {
         Ok(()) => Ok(flash::redirect(&state, &to, "success", "Note added.")),
         Err(ClientError::Anonymised) => {
             Ok(flash::redirect(&state, &to, "error", "This client's personal data was erased; notes cannot be added."))
@@ -319,7 +331,7 @@ pub async fn anonymise_client(
     if form.confirm.trim() != id.to_string() {
         return Ok(flash::redirect(&state, &to, "error", "Type the client number to confirm; nothing was changed."));
     }
-    match admin::anonymise(&state, &actor(&current, &page), id).await {
+    match admin::anonymise(&state, &current.actor(&page.ip), id).await {
         Ok(()) => Ok(flash::redirect(&state, &to, "success", "The account is closed and its personal data erased.")),
         Err(ClientError::Anonymised) => {
             Ok(flash::redirect(&state, &to, "error", "This client was already anonymised."))
@@ -345,20 +357,29 @@ async fn render_groups(
     errors: FormErrors,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let groups: Vec<Value> = admin::groups(&state.db)
+    let groups = admin::groups(&state.db)
         .await?
         .into_iter()
-        .map(|g| context! { id => g.id, name => g.name, discount_percent => g.discount_percent, exempt_from_fees => g.exempt_from_fees })
+        .map(|g| GroupRow {
+            id: g.id,
+            name: g.name,
+            discount_percent: g.discount_percent,
+            exempt_from_fees: g.exempt_from_fees,
+        })
         .collect();
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "clients",
-        groups => groups,
-        form => context! { name => form.name.trim(), discount_percent => form.discount_percent.trim(), exempt_from_fees => form.exempt_from_fees.is_some() },
-        errors => errors,
-        can_manage => current.can(Permission::ClientsManage),
+    let view = GroupsPage {
+        current_staff: current.badge(),
+        nav: "clients",
+        groups,
+        form: GroupValues {
+            name: form.name.trim().to_owned(),
+            discount_percent: form.discount_percent.trim().to_owned(),
+            exempt_from_fees: form.exempt_from_fees.is_some(),
+        },
+        errors,
+        can_manage: current.can(Permission::ClientsManage),
     };
-    state.render_status(status, page, "admin/clients/groups.html", ctx).await
+    state.render_view_status(status, page, &view).await
 }
 
 pub async fn list_groups(
@@ -377,7 +398,7 @@ pub async fn create_group(
 ) -> AppResult<Response> {
     match admin::create_group(
         &state,
-        &actor(&current, &page),
+        &current.actor(&page.ip),
         &form.name,
         &form.discount_percent,
         form.exempt_from_fees.is_some(),

@@ -10,6 +10,7 @@ use sea_orm::{ActiveValue::Set, QueryOrder, TransactionTrait};
 
 use super::model::{client, contact};
 use super::store;
+use super::views::ContactInviteEmail;
 use crate::audit::{self, Actor};
 use crate::auth::PrincipalKind;
 use crate::auth::session;
@@ -115,15 +116,18 @@ impl ContactForm {
         }
     }
 
-    pub fn value(&self) -> minijinja::Value {
-        minijinja::context! {
-            first_name => self.first_name.clone(), last_name => self.last_name.clone(),
-            email => self.email.clone(), phone => self.phone.clone(),
-            receives_billing => self.receives_billing.is_some(),
-            receives_technical => self.receives_technical.is_some(),
-            receives_general => self.receives_general.is_some(),
-            login_enabled => self.login_enabled.is_some(),
-            permissions => self.permissions.clone(),
+    /// The form as the pages show it again.
+    pub fn values(&self) -> super::views::ContactFormValues {
+        super::views::ContactFormValues {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            receives_billing: self.receives_billing.is_some(),
+            receives_technical: self.receives_technical.is_some(),
+            receives_general: self.receives_general.is_some(),
+            login_enabled: self.login_enabled.is_some(),
+            permissions: self.permissions.clone(),
         }
     }
 }
@@ -480,19 +484,12 @@ async fn invite(
     )
     .await?;
     let link = state.settings.url(&format!("/password/reset/{token}"));
-    let email = Email::compose_with_link(
-        state,
-        "contact_invite",
-        &c.email,
-        &c.full_name(),
-        &link,
-        minijinja::context! {
-            days => INVITE_DAYS,
-            account => if owner.company_name.is_empty() { owner.full_name() } else { owner.company_name.clone() },
-            first_name => c.first_name.clone(),
-        },
-    )?
-    .for_client(owner.id);
+    let invite = ContactInviteEmail {
+        days: INVITE_DAYS,
+        account: if owner.company_name.is_empty() { owner.full_name() } else { owner.company_name.clone() },
+        first_name: c.first_name.clone(),
+    };
+    let email = Email::from_view_with_link(state, &c.email, &c.full_name(), &link, &invite)?.for_client(owner.id);
     outbox::enqueue(txn, email).await?;
     Ok(())
 }

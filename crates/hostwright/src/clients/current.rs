@@ -6,8 +6,9 @@ use std::marker::PhantomData;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::CookieJar;
-use minijinja::{Value, context};
+use minijinja::Value;
 use sea_orm::EntityTrait;
+use serde::Serialize;
 
 use super::model::{client, contact};
 use super::store as client_store;
@@ -44,17 +45,68 @@ impl CurrentClient {
         }
     }
 
-    pub fn template_value(&self) -> Value {
-        let permissions: Vec<&str> =
+    /// What the client layout shows of the person (`current_client`).
+    pub fn badge(&self) -> ClientBadge {
+        let permissions =
             super::contacts::PERMISSIONS.iter().map(|(key, _)| *key).filter(|key| self.may(key)).collect();
-        context! {
-            id => self.client.id,
-            name => self.contact.as_ref().map_or_else(|| self.client.full_name(), |c| c.full_name()),
-            account_name => if self.client.company_name.is_empty() { self.client.full_name() } else { self.client.company_name.clone() },
-            email => self.contact.as_ref().map_or_else(|| self.client.email.clone(), |c| c.email.clone()),
-            email_verified => self.contact.is_some() || self.client.email_verified_at.is_some(),
-            is_owner => self.is_owner(),
-            permissions => permissions,
+        ClientBadge {
+            id: self.client.id,
+            name: self.contact.as_ref().map_or_else(|| self.client.full_name(), |c| c.full_name()),
+            account_name: if self.client.company_name.is_empty() {
+                self.client.full_name()
+            } else {
+                self.client.company_name.clone()
+            },
+            email: self.contact.as_ref().map_or_else(|| self.client.email.clone(), |c| c.email.clone()),
+            email_verified: self.contact.is_some() || self.client.email_verified_at.is_some(),
+            is_owner: self.is_owner(),
+            permissions,
+        }
+    }
+
+    /// [`CurrentClient::badge`] as a template value, for pages still built with `context!`.
+    pub fn template_value(&self) -> Value {
+        Value::from_serialize(self.badge())
+    }
+}
+
+/// The signed-in person as every client-area page shows them (`current_client` in
+/// `layout/client.html`): the account, whether it is theirs, and what they may use.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientBadge {
+    pub id: ClientId,
+    pub name: String,
+    pub account_name: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub is_owner: bool,
+    pub permissions: Vec<&'static str>,
+}
+
+#[cfg(test)]
+impl ClientBadge {
+    /// The account's owner (who may use everything), with names that must come out escaped.
+    pub fn sample_owner(email_verified: bool) -> Self {
+        use crate::web::view::SCRIPT;
+        ClientBadge {
+            id: ClientId(7),
+            name: SCRIPT.into(),
+            account_name: SCRIPT.into(),
+            email: "jo@example.com".into(),
+            email_verified,
+            is_owner: true,
+            permissions: super::contacts::PERMISSIONS.iter().map(|(key, _)| *key).collect(),
+        }
+    }
+
+    /// A sub-user allowed only `permissions`.
+    pub fn sample_sub_user(permissions: &[&'static str]) -> Self {
+        ClientBadge {
+            email: "ana@example.com".into(),
+            email_verified: true,
+            is_owner: false,
+            permissions: permissions.to_vec(),
+            ..Self::sample_owner(true)
         }
     }
 }

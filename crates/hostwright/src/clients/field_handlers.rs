@@ -6,12 +6,11 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::fields::{self, Audience, CHECKED, FieldError, FieldInput, FieldType, TEXT_MAX, Values, Visibility};
 use super::model::field;
-use crate::audit::Actor;
+use super::views::{CustomFieldInput, FieldPage, FieldRow, FieldSummary, FieldValues, FieldsPage};
 use crate::ids::ClientFieldId;
 use crate::permissions::perm;
 use crate::staff::current::{Authorized, CurrentStaff};
@@ -23,7 +22,7 @@ const LIST: &str = "/admin/settings/client-fields";
 /// The inputs of the custom fields `audience` sees, for `macros/clients.html`
 /// `custom_fields`: `shown` holds the values to show (stored, or as typed), `stored` the
 /// client's saved values (a dropdown keeps offering a stored choice that was since removed).
-pub fn inputs(fields: &[field::Model], audience: Audience, shown: &Values, stored: &Values) -> Vec<Value> {
+pub fn inputs(fields: &[field::Model], audience: Audience, shown: &Values, stored: &Values) -> Vec<CustomFieldInput> {
     fields
         .iter()
         .filter(|f| audience.sees(f))
@@ -38,24 +37,20 @@ pub fn inputs(fields: &[field::Model], audience: Audience, shown: &Values, store
                     options.push((old.clone(), format!("{old} (no longer offered)")));
                 }
             }
-            context! {
-                name => fields::input_name(f.id),
-                label => f.name.clone(),
-                kind => f.field_type.clone(),
-                checked => value == CHECKED,
-                value => value,
-                required => required,
-                help => f.description.clone(),
-                admin_only => f.visibility == Visibility::Admin.key(),
-                options => options,
-                max_length => TEXT_MAX,
+            CustomFieldInput {
+                name: fields::input_name(f.id),
+                label: f.name.clone(),
+                kind: f.field_type.clone(),
+                checked: value == CHECKED,
+                value,
+                required,
+                help: f.description.clone(),
+                admin_only: f.visibility == Visibility::Admin.key(),
+                options,
+                max_length: TEXT_MAX,
             }
         })
         .collect()
-}
-
-fn actor(current: &CurrentStaff, page: &Page) -> Actor {
-    Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 
 #[derive(Deserialize, Default)]
@@ -105,11 +100,14 @@ impl FieldForm {
         }
     }
 
-    fn value(&self) -> Value {
-        context! {
-            name => self.name.trim(), field_type => self.field_type.trim(), options => self.options.trim(),
-            description => self.description.trim(), visibility => self.visibility.trim(),
-            required => self.required.is_some(),
+    fn values(&self) -> FieldValues {
+        FieldValues {
+            name: self.name.trim().to_owned(),
+            field_type: self.field_type.trim().to_owned(),
+            options: self.options.trim().to_owned(),
+            description: self.description.trim().to_owned(),
+            visibility: self.visibility.trim().to_owned(),
+            required: self.required.is_some(),
         }
     }
 }
@@ -133,29 +131,32 @@ async fn render_list(
     let all = fields::list(&state.db).await?;
     let counts = fields::value_counts(&state.db).await?;
     let last = all.len().saturating_sub(1);
-    let rows: Vec<Value> = all
+    let rows = all
         .iter()
         .enumerate()
-        .map(|(i, f)| {
-            context! {
-                id => f.id, name => f.name.clone(), kind_label => type_label(&f.field_type),
-                visibility => f.visibility.clone(), visibility_label => visibility_label(&f.visibility),
-                required => f.required, choices => f.choices().len(),
-                values => counts.get(&f.id).copied().unwrap_or(0),
-                first => i == 0, last => i == last,
-            }
+        .map(|(i, f)| FieldRow {
+            id: f.id,
+            name: f.name.clone(),
+            kind_label: type_label(&f.field_type),
+            visibility: f.visibility.clone(),
+            visibility_label: visibility_label(&f.visibility),
+            required: f.required,
+            choices: f.choices().len(),
+            values: counts.get(&f.id).copied().unwrap_or(0),
+            first: i == 0,
+            last: i == last,
         })
         .collect();
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "settings",
-        fields => rows,
-        form => form.value(),
-        types => FieldType::options(),
-        visibilities => Visibility::options(),
-        errors => errors,
+    let view = FieldsPage {
+        current_staff: current.badge(),
+        nav: "settings",
+        fields: rows,
+        form: form.values(),
+        types: FieldType::options(),
+        visibilities: Visibility::options(),
+        errors,
     };
-    state.render_status(status, page, "admin/clients/fields.html", ctx).await
+    state.render_view_status(status, page, &view).await
 }
 
 pub async fn list_client_fields(
@@ -172,7 +173,7 @@ pub async fn create_client_field(
     current: Authorized<perm::SettingsManage>,
     Form(form): Form<FieldForm>,
 ) -> AppResult<Response> {
-    match fields::create(&state, &actor(&current, &page), &form.input()).await {
+    match fields::create(&state, &current.actor(&page.ip), &form.input()).await {
         Ok(created) => Ok(flash::redirect(&state, LIST, "success", format!("Added the field {}.", created.name))),
         Err(FieldError::Invalid(errors)) => {
             render_list(&state, &page, &current, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -191,20 +192,23 @@ async fn render_field(
     status: StatusCode,
 ) -> AppResult<Response> {
     let values = fields::value_counts(&state.db).await?.get(&f.id).copied().unwrap_or(0);
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "settings",
-        field => context! {
-            id => f.id, name => f.name.clone(), kind => f.field_type.clone(),
-            kind_label => type_label(&f.field_type), values => values,
+    let view = FieldPage {
+        current_staff: current.badge(),
+        nav: "settings",
+        field: FieldSummary {
+            id: f.id,
+            name: f.name.clone(),
+            kind: f.field_type.clone(),
+            kind_label: type_label(&f.field_type),
+            values,
         },
-        form => form.value(),
-        types => FieldType::options(),
-        visibilities => Visibility::options(),
-        history => crate::audit::history::for_entity(&state.db, "client_field", f.id.0, 20).await?,
-        errors => errors,
+        form: form.values(),
+        types: FieldType::options(),
+        visibilities: Visibility::options(),
+        history: crate::audit::history::for_entity(&state.db, "client_field", f.id.0, 20).await?,
+        errors,
     };
-    state.render_status(status, page, "admin/clients/field.html", ctx).await
+    state.render_view_status(status, page, &view).await
 }
 
 async fn load(state: &AppState, id: ClientFieldId) -> AppResult<field::Model> {
@@ -229,7 +233,7 @@ pub async fn update_client_field(
     Form(form): Form<FieldForm>,
 ) -> AppResult<Response> {
     let f = load(&state, id).await?;
-    match fields::update(&state, &actor(&current, &page), id, &form.input()).await {
+    match fields::update(&state, &current.actor(&page.ip), id, &form.input()).await {
         Ok(()) => Ok(flash::redirect(&state, LIST, "success", "Field saved.")),
         Err(FieldError::Invalid(errors)) => {
             let form = FieldForm { field_type: f.field_type.clone(), ..form };
@@ -257,7 +261,7 @@ pub async fn move_client_field(
         "down" => false,
         _ => return Err(AppError::BadRequest("move a field up or down".into())),
     };
-    fields::move_field(&state, &actor(&current, &page), id, up).await?;
+    fields::move_field(&state, &current.actor(&page.ip), id, up).await?;
     Ok(flash::redirect(&state, LIST, "success", "Order saved."))
 }
 
@@ -267,7 +271,7 @@ pub async fn delete_client_field(
     current: Authorized<perm::SettingsManage>,
     Path(id): Path<ClientFieldId>,
 ) -> AppResult<Response> {
-    let (name, removed) = fields::delete(&state, &actor(&current, &page), id).await?;
+    let (name, removed) = fields::delete(&state, &current.actor(&page.ip), id).await?;
     let message =
         format!("Deleted the field {name} and {removed} client value{}.", if removed == 1 { "" } else { "s" });
     Ok(flash::redirect(&state, LIST, "success", message))

@@ -7,13 +7,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
-use minijinja::context;
 use serde::Deserialize;
 
 use super::current::{ClientAllowed, CurrentClient, client_perm};
 use super::field_handlers::inputs;
 use super::fields::{self, Audience, Values};
 use super::service::{self, ClientError, Profile, Registration};
+use super::views::{
+    DashboardPage, HomePage, ProfilePage, ProfileValues, RegisterPage, RegisterSentPage, RegistrationForm,
+    RegistrationValues,
+};
 use crate::auth::AuthError;
 use crate::auth::throttle;
 use crate::auth::{PrincipalKind, session};
@@ -29,7 +32,7 @@ fn safe_next(state: &AppState, next: &str) -> String {
 
 pub async fn home(State(state): State<AppState>, page: Page, jar: CookieJar) -> AppResult<Response> {
     let signed_in = jar.get(session::CLIENT_COOKIE).is_some();
-    state.render(&page, "client/home.html", context! { nav => "home", signed_in => signed_in }).await
+    state.render_view(&page, &HomePage { nav: "home", signed_in }).await
 }
 
 #[derive(Deserialize, Default)]
@@ -56,20 +59,25 @@ pub struct RegisterForm {
 
 /// What the registration form shows: whether sign-ups are open, the registration fields and
 /// what was typed. The sign-up page and checkout's inline form both render it.
-pub(crate) async fn registration_context(state: &AppState, form: &RegisterForm) -> AppResult<minijinja::Value> {
+pub(crate) async fn registration_form(state: &AppState, form: &RegisterForm) -> AppResult<RegistrationForm> {
     let open = crate::site_settings::load(&state.db).await?.registration_open;
     let asked = fields::for_audience(&state.db, Audience::Registration).await?;
     let typed = fields::typed(&asked, Audience::Registration, &form.custom);
-    Ok(context! {
-        open => open,
-        custom_fields => inputs(&asked, Audience::Registration, &typed, &Values::new()),
-        form => context! {
-            first_name => form.first_name.trim(),
-            last_name => form.last_name.trim(),
-            company_name => form.company_name.trim(),
-            email => form.email.trim(),
+    Ok(RegistrationForm {
+        open,
+        custom_fields: inputs(&asked, Audience::Registration, &typed, &Values::new()),
+        form: RegistrationValues {
+            first_name: form.first_name.trim().to_owned(),
+            last_name: form.last_name.trim().to_owned(),
+            company_name: form.company_name.trim().to_owned(),
+            email: form.email.trim().to_owned(),
         },
     })
+}
+
+/// [`registration_form`] as a template value, for checkout's page.
+pub(crate) async fn registration_context(state: &AppState, form: &RegisterForm) -> AppResult<minijinja::Value> {
+    Ok(minijinja::Value::from_serialize(registration_form(state, form).await?))
 }
 
 async fn render_register(
@@ -79,13 +87,13 @@ async fn render_register(
     errors: FormErrors,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let ctx = context! {
-        nav => "register",
-        next => form.next.trim(),
-        errors => errors,
-        ..registration_context(state, form).await?
+    let view = RegisterPage {
+        nav: "register",
+        next: form.next.trim().to_owned(),
+        errors,
+        registration: registration_form(state, form).await?,
     };
-    state.render_status(status, page, "client/register.html", ctx).await
+    state.render_view_status(status, page, &view).await
 }
 
 #[derive(Deserialize, Default)]
@@ -177,7 +185,7 @@ fn check_your_inbox() -> Response {
 
 /// `GET /register/check-email`: where every sign-up lands.
 pub async fn check_email_page(State(state): State<AppState>, page: Page) -> AppResult<Response> {
-    state.render(&page, "client/register_sent.html", context! { nav => "register" }).await
+    state.render_view(&page, &RegisterSentPage { nav: "register" }).await
 }
 
 #[derive(Deserialize, Default)]
@@ -238,8 +246,7 @@ pub async fn resend_verification(
 }
 
 pub async fn dashboard(State(state): State<AppState>, page: Page, current: CurrentClient) -> AppResult<Response> {
-    let ctx = context! { current_client => current.template_value(), nav => "dashboard" };
-    state.render(&page, "client/dashboard.html", ctx).await
+    state.render_view(&page, &DashboardPage { current_client: current.badge(), nav: "dashboard" }).await
 }
 
 #[derive(Deserialize)]
@@ -263,14 +270,19 @@ pub async fn profile_form(
     let c = &current.client;
     let editable = fields::for_audience(&state.db, Audience::Client).await?;
     let stored = fields::values_of(&state.db, c.id).await?;
-    let ctx = context! {
-        current_client => current.template_value(),
-        nav => "profile",
-        form => context! { first_name => c.first_name.clone(), last_name => c.last_name.clone(), company_name => c.company_name.clone(), email => c.email.clone() },
-        custom_fields => inputs(&editable, Audience::Client, &stored, &stored),
-        errors => FormErrors::new(),
+    let view = ProfilePage {
+        current_client: current.badge(),
+        nav: "profile",
+        form: ProfileValues {
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            company_name: c.company_name.clone(),
+            email: c.email.clone(),
+        },
+        custom_fields: inputs(&editable, Audience::Client, &stored, &stored),
+        errors: FormErrors::new(),
     };
-    state.render(&page, "client/profile.html", ctx).await
+    state.render_view(&page, &view).await
 }
 
 pub async fn update_profile(
@@ -292,12 +304,17 @@ pub async fn update_profile(
         return Ok(flash::redirect(&state, "/account/profile", "success", "Your profile was saved."));
     }
     let typed = fields::typed(&editable, Audience::Client, &form.custom);
-    let ctx = context! {
-        current_client => current.template_value(),
-        nav => "profile",
-        form => context! { first_name => form.first_name.trim(), last_name => form.last_name.trim(), company_name => form.company_name.trim(), email => current.client.email.clone() },
-        custom_fields => inputs(&editable, Audience::Client, &typed, &stored),
-        errors => errors,
+    let view = ProfilePage {
+        current_client: current.badge(),
+        nav: "profile",
+        form: ProfileValues {
+            first_name: form.first_name.trim().to_owned(),
+            last_name: form.last_name.trim().to_owned(),
+            company_name: form.company_name.trim().to_owned(),
+            email: current.client.email.clone(),
+        },
+        custom_fields: inputs(&editable, Audience::Client, &typed, &stored),
+        errors,
     };
-    state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "client/profile.html", ctx).await
+    state.render_view_status(StatusCode::UNPROCESSABLE_ENTITY, &page, &view).await
 }

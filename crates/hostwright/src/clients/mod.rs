@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod views;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -59,4 +60,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/settings/client-fields/{id}/move", post(field_handlers::move_client_field))
         .route("/admin/settings/client-fields/{id}/delete", post(field_handlers::delete_client_field))
+}
+
+/// The client pages and emails in their sample states, for the template test.
+#[cfg(test)]
+pub fn samples() -> Vec<crate::web::view::Sample> {
+    views::all()
 }

@@ -8,6 +8,7 @@ use sea_orm::{ActiveValue::Set, DbErr, TransactionTrait};
 use super::fields::{self, Audience};
 use super::model::client;
 use super::store::{self, ACTIVE};
+use super::views::{RegistrationAttemptEmail, VerifyEmail};
 use crate::audit::{self, Actor};
 use crate::auth::session::{self, Stage};
 use crate::auth::tokens::{self, Purpose};
@@ -93,15 +94,9 @@ async fn queue_verification(
     if let Some(next) = next.filter(|n| !n.is_empty()) {
         link.push_str(&format!("?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()));
     }
-    let email = Email::compose_with_link(
-        state,
-        "verify_email",
-        &client.email,
-        &client.full_name(),
-        &link,
-        minijinja::context! { hours => VERIFY_HOURS, first_name => client.first_name.clone() },
-    )?
-    .for_client(client.id);
+    let verify = VerifyEmail { hours: VERIFY_HOURS, first_name: client.first_name.clone() };
+    let email =
+        Email::from_view_with_link(state, &client.email, &client.full_name(), &link, &verify)?.for_client(client.id);
     outbox::enqueue(db, email).await?;
     Ok(())
 }
@@ -161,17 +156,12 @@ async fn notify_existing(
 ) -> Result<(), ClientError> {
     let name = owner.as_ref().map(client::Model::full_name).unwrap_or_default();
     let hour = Utc::now().format("%Y%m%d%H");
-    let mut message = Email::compose(
-        state,
-        "registration_attempt",
-        email.as_str(),
-        &name,
-        minijinja::context! {
-            sign_in => state.settings.url("/login"),
-            reset => state.settings.url("/password/forgot"),
-        },
-    )?
-    .once_for(format!("registration_attempt:{}:{hour}", email.as_str()));
+    let attempt = RegistrationAttemptEmail {
+        sign_in: state.settings.url("/login"),
+        reset: state.settings.url("/password/forgot"),
+    };
+    let mut message = Email::from_view(state, email.as_str(), &name, &attempt)?
+        .once_for(format!("registration_attempt:{}:{hour}", email.as_str()));
     if let Some(owner) = &owner {
         message = message.for_client(owner.id);
     }

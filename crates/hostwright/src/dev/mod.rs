@@ -7,6 +7,8 @@
 pub mod billing_bench;
 pub mod daily_run_lab;
 pub mod provisioning_bench;
+#[cfg(test)]
+mod template_check;
 pub mod webhook_bench;
 
 use std::time::{Duration, Instant};

@@ -10,9 +10,49 @@ pub mod outbox;
 pub mod sender;
 
 use minijinja::{Value, context};
+use serde::Serialize;
 
 use crate::ids::ClientId;
 use crate::state::AppState;
+
+/// The context of one email, and the templates it fills: `emails/<TEMPLATE>.subject.txt`,
+/// `.txt` and `.html`. Like a page's view, its fields are the templates' variables.
+pub trait EmailView: Serialize {
+    /// The templates' base name, e.g. `password_reset`.
+    const TEMPLATE: &'static str;
+}
+
+/// What every email's templates see besides the message's own context.
+fn shared_context(site_name: &str, site_url: &str, to_name: &str, to_address: &str) -> Value {
+    context! {
+        site => context! { name => site_name, url => site_url },
+        recipient => context! { name => to_name, email => to_address },
+    }
+}
+
+/// The three templates of an email, each with the context `Email::compose` gives it: for the
+/// template test.
+#[cfg(test)]
+pub fn samples<V: EmailView>(view: &V) -> Vec<crate::web::view::Sample> {
+    sample_context(V::TEMPLATE, Value::from_serialize(view))
+}
+
+/// [`samples`] of a message composed with [`Email::from_view_with_link`].
+#[cfg(test)]
+pub fn samples_with_link<V: EmailView>(view: &V) -> Vec<crate::web::view::Sample> {
+    sample_context(V::TEMPLATE, context! { link => LINK_PLACEHOLDER, ..Value::from_serialize(view) })
+}
+
+#[cfg(test)]
+fn sample_context(template: &str, own: Value) -> Vec<crate::web::view::Sample> {
+    let shared =
+        shared_context("Acme Hosting", "https://hosting.example.com/", crate::web::view::SCRIPT, "jo@example.com");
+    let context = context! { ..own, ..shared };
+    ["subject.txt", "txt", "html"]
+        .into_iter()
+        .map(|suffix| crate::web::view::Sample::new(format!("emails/{template}.{suffix}"), context.clone()))
+        .collect()
+}
 
 /// A message ready to be queued.
 #[derive(Debug, Clone)]
@@ -48,13 +88,8 @@ impl Email {
         to_name: &str,
         extra: Value,
     ) -> anyhow::Result<Email> {
-        let ctx = context! {
-            ..extra,
-            ..context! {
-                site => context! { name => state.settings.site_name.clone(), url => state.settings.url("/") },
-                recipient => context! { name => to_name, email => to_address },
-            }
-        };
+        let shared = shared_context(&state.settings.site_name, &state.settings.url("/"), to_name, to_address);
+        let ctx = context! { ..extra, ..shared };
         let render = |suffix: &str| state.templates.render(&format!("emails/{template}.{suffix}"), ctx.clone());
         let subject = render("subject.txt")?.lines().next().unwrap_or_default().trim().to_owned();
         Ok(Email {
@@ -84,6 +119,28 @@ impl Email {
         let mut email = Email::compose(state, template, to_address, to_name, extra)?;
         email.sealed_link = Some(state.key.encrypt(link.as_bytes()));
         Ok(email)
+    }
+
+    /// Composes the email `view` describes (see [`EmailView`]).
+    pub fn from_view<V: EmailView>(
+        state: &AppState,
+        to_address: &str,
+        to_name: &str,
+        view: &V,
+    ) -> anyhow::Result<Email> {
+        Email::compose(state, V::TEMPLATE, to_address, to_name, Value::from_serialize(view))
+    }
+
+    /// [`Email::from_view`] for a message carrying a one-time `link` (see
+    /// [`Email::compose_with_link`]): the view has no `link`, templates see the placeholder.
+    pub fn from_view_with_link<V: EmailView>(
+        state: &AppState,
+        to_address: &str,
+        to_name: &str,
+        link: &str,
+        view: &V,
+    ) -> anyhow::Result<Email> {
+        Email::compose_with_link(state, V::TEMPLATE, to_address, to_name, link, Value::from_serialize(view))
     }
 
     pub fn for_client(mut self, client_id: ClientId) -> Self {

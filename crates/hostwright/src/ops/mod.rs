@@ -19,6 +19,17 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+/// The operator's admin pages in their sample states, for the template test.
+#[cfg(test)]
+pub fn samples() -> Vec<crate::web::view::Sample> {
+    use crate::web::view::Sample;
+    let mut out = Vec::new();
+    out.extend(queue::QueuePage::samples().iter().map(Sample::page));
+    out.extend(outbox::OutboxPage::samples().iter().map(Sample::page));
+    out.extend(audit_log::AuditPage::samples().iter().map(Sample::page));
+    out
+}
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(guarded_metrics))
 }

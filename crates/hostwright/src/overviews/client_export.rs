@@ -9,7 +9,6 @@ use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::Value;
 
 use crate::audit::Actor;
-use crate::clients::admin_handlers::actor;
 use crate::clients::current::CurrentClient;
 use crate::ids::ClientId;
 use crate::permissions::perm;
@@ -47,7 +46,7 @@ pub async fn export_client(
     let data = export(&state.db, id).await?.ok_or(AppError::NotFound)?;
     crate::audit::record(
         &state.db,
-        &actor(&current, &page),
+        &current.actor(&page.ip),
         "client.exported",
         Some(("client", id.0)),
         "Exported the client's data",

@@ -11,6 +11,15 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
+/// The dashboard and the admin client page in their sample states, for the template test.
+#[cfg(test)]
+pub fn samples() -> Vec<crate::web::view::Sample> {
+    use crate::web::view::Sample;
+    let mut out: Vec<Sample> = dashboard::DashboardPage::samples().iter().map(Sample::page).collect();
+    out.extend(client_page::ClientPage::samples().iter().map(Sample::page));
+    out
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin", get(dashboard::dashboard))

@@ -5,6 +5,7 @@ use chrono::{Duration, Utc};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use super::account::{self, Account};
+use super::views::PasswordResetEmail;
 use crate::audit::{self, Actor};
 use crate::auth::session::{self, Stage};
 use crate::auth::throttle::{self, Backoff, Limit};
@@ -420,14 +421,8 @@ pub async fn request_password_reset(
         tokens::issue(&txn, Purpose::PasswordReset, Some((account.kind, account.id)), Some(Duration::minutes(60)))
             .await?;
     let link = state.settings.url(&format!("{reset_path}/{token}"));
-    let mut email = Email::compose_with_link(
-        state,
-        "password_reset",
-        &account.email,
-        &account.name,
-        &link,
-        minijinja::context! { minutes => 60 },
-    )?;
+    let mut email =
+        Email::from_view_with_link(state, &account.email, &account.name, &link, &PasswordResetEmail { minutes: 60 })?;
     if let Some(owner) = account.owner_client {
         email = email.for_client(owner);
     }

@@ -7,11 +7,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use axum_extra::extract::cookie::CookieJar;
-use minijinja::{Value, context};
+use minijinja::Value;
 use serde::Deserialize;
 
 use super::account::{self, Account};
 use super::flows::{self, NewSession, Origin};
+use super::views::{
+    AreaView, ForgotPage, LoginPage, RecoveryCodesPage, ResetPage, SecondFactorPage, SecurityPage, SessionRow,
+    SignedIn, TwofaPage,
+};
 use crate::auth::session::{self, PendingSecondFactor, Stage};
 use crate::auth::{AuthError, PrincipalKind, recovery, throttle, totp};
 use crate::clients::current::CurrentClient;
@@ -26,8 +30,8 @@ pub trait Signed: FromRequestParts<AppState, Rejection = AppError> + Send + Sync
     fn kind(&self) -> PrincipalKind;
     fn id(&self) -> i64;
     fn session_token(&self) -> &str;
-    /// `current_staff => …` or `current_client => …` for the layout.
-    fn template_context(&self) -> Value;
+    /// Who is signed in, as the area's layout shows them.
+    fn signed_in(&self) -> SignedIn;
 }
 
 impl Signed for CurrentStaff {
@@ -40,8 +44,8 @@ impl Signed for CurrentStaff {
     fn session_token(&self) -> &str {
         &self.session_token
     }
-    fn template_context(&self) -> Value {
-        context! { current_staff => self.template_value() }
+    fn signed_in(&self) -> SignedIn {
+        SignedIn::Staff { current_staff: self.badge() }
     }
 }
 
@@ -55,8 +59,8 @@ impl Signed for CurrentClient {
     fn session_token(&self) -> &str {
         &self.session_token
     }
-    fn template_context(&self) -> Value {
-        context! { current_client => self.template_value() }
+    fn signed_in(&self) -> SignedIn {
+        SignedIn::Client { current_client: self.badge() }
     }
 }
 
@@ -77,13 +81,13 @@ pub trait Area: Send + Sync + 'static {
         format!("{}{rest}", Self::BASE)
     }
 
-    fn context() -> Value {
-        context! {
-            base => Self::BASE,
-            home => Self::HOME,
-            security => Self::SECURITY,
-            layout => Self::LAYOUT,
-            kind => Self::KIND.as_str(),
+    fn view() -> AreaView {
+        AreaView {
+            base: Self::BASE,
+            home: Self::HOME,
+            security: Self::SECURITY,
+            layout: Self::LAYOUT,
+            kind: Self::KIND.as_str(),
         }
     }
 }
@@ -185,9 +189,13 @@ async fn login_form<A: Area>(
     page: Page,
     Query(q): Query<NextQuery>,
 ) -> AppResult<Response> {
-    let ctx =
-        context! { area => A::context(), email => "", next => q.next.unwrap_or_default(), errors => FormErrors::new() };
-    state.render(&page, "auth/login.html", ctx).await
+    let view = LoginPage {
+        area: A::view(),
+        email: String::new(),
+        next: q.next.unwrap_or_default(),
+        errors: FormErrors::new(),
+    };
+    state.render_view(&page, &view).await
 }
 
 async fn login<A: Area>(State(state): State<AppState>, page: Page, Form(form): Form<LoginForm>) -> AppResult<Response> {
@@ -225,8 +233,8 @@ async fn login<A: Area>(State(state): State<AppState>, page: Page, Form(form): F
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let ctx = context! { area => A::context(), email => form.email.trim(), next => form.next, errors => errors };
-    state.render_status(status, &page, "auth/login.html", ctx).await
+    let view = LoginPage { area: A::view(), email: form.email.trim().to_owned(), next: form.next, errors };
+    state.render_view_status(status, &page, &view).await
 }
 
 fn urlencode(text: &str) -> String {
@@ -257,8 +265,8 @@ async fn second_factor_form<A: Area>(
     if PendingSecondFactor::load(&state, &headers, A::KIND).await.is_none() {
         return Ok(Redirect::to(&A::path("/login")).into_response());
     }
-    let ctx = context! { area => A::context(), next => q.next.unwrap_or_default(), errors => FormErrors::new() };
-    state.render(&page, "auth/login_2fa.html", ctx).await
+    let view = SecondFactorPage { area: A::view(), next: q.next.unwrap_or_default(), errors: FormErrors::new() };
+    state.render_view(&page, &view).await
 }
 
 async fn second_factor<A: Area>(
@@ -300,8 +308,8 @@ async fn second_factor<A: Area>(
             Err(err) => return Err(internal(err)),
         }
     };
-    let ctx = context! { area => A::context(), next => form.next, errors => errors };
-    state.render_status(status, &page, "auth/login_2fa.html", ctx).await
+    let view = SecondFactorPage { area: A::view(), next: form.next, errors };
+    state.render_view_status(status, &page, &view).await
 }
 
 async fn logout<A: Area>(State(state): State<AppState>, page: Page, current: A::Current) -> AppResult<Response> {
@@ -323,8 +331,8 @@ pub struct ForgotForm {
 }
 
 async fn forgot_form<A: Area>(State(state): State<AppState>, page: Page) -> AppResult<Response> {
-    let ctx = context! { area => A::context(), email => "", sent => false, errors => FormErrors::new() };
-    state.render(&page, "auth/forgot.html", ctx).await
+    let view = ForgotPage { area: A::view(), email: String::new(), sent: false, errors: FormErrors::new() };
+    state.render_view(&page, &view).await
 }
 
 async fn forgot<A: Area>(
@@ -352,8 +360,8 @@ async fn forgot<A: Area>(
         .await
         {
             Ok(()) => {
-                let ctx = context! { area => A::context(), email => email.as_str(), sent => true, errors => errors };
-                return state.render(&page, "auth/forgot.html", ctx).await;
+                let view = ForgotPage { area: A::view(), email: email.as_str().to_owned(), sent: true, errors };
+                return state.render_view(&page, &view).await;
             }
             Err(AuthError::Locked(locked)) => {
                 errors.add("_form", locked_message(locked.minutes_left()));
@@ -362,8 +370,8 @@ async fn forgot<A: Area>(
             Err(err) => return Err(internal(err)),
         }
     }
-    let ctx = context! { area => A::context(), email => form.email.trim(), sent => false, errors => errors };
-    state.render_status(status, &page, "auth/forgot.html", ctx).await
+    let view = ForgotPage { area: A::view(), email: form.email.trim().to_owned(), sent: false, errors };
+    state.render_view_status(status, &page, &view).await
 }
 
 #[derive(Deserialize)]
@@ -381,8 +389,7 @@ async fn reset_form<A: Area>(
 ) -> AppResult<Response> {
     let valid =
         crate::auth::tokens::peek(&state.db, crate::auth::tokens::Purpose::PasswordReset, &token).await?.is_some();
-    let ctx = context! { area => A::context(), valid => valid, errors => FormErrors::new() };
-    state.render(&page, "auth/reset.html", ctx).await
+    state.render_view(&page, &ResetPage { area: A::view(), valid, errors: FormErrors::new() }).await
 }
 
 async fn reset<A: Area>(
@@ -415,47 +422,43 @@ async fn reset<A: Area>(
             Err(err) => return Err(internal(err)),
         }
     }
-    let ctx = context! { area => A::context(), valid => true, errors => errors };
-    state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "auth/reset.html", ctx).await
+    let view = ResetPage { area: A::view(), valid: true, errors };
+    state.render_view_status(StatusCode::UNPROCESSABLE_ENTITY, &page, &view).await
 }
 
-async fn security_context<A: Area>(state: &AppState, current: &A::Current, errors: FormErrors) -> AppResult<Value> {
+async fn security_view<A: Area>(state: &AppState, current: &A::Current, errors: FormErrors) -> AppResult<SecurityPage> {
     let account = current_account::<A>(state, current).await?;
     let sessions = session::list_for(&state.db, &state.settings, A::KIND, account.id).await?;
     let this_session = crate::crypto::token_hash(current.session_token());
-    let sessions: Vec<Value> = sessions
+    let sessions = sessions
         .iter()
-        .map(|s| {
-            context! {
-                ip => s.ip.clone(),
-                user_agent => s.user_agent.clone(),
-                created_at => s.created_at.to_rfc3339(),
-                last_seen_at => s.last_seen_at.to_rfc3339(),
-                current => s.id == this_session,
-            }
+        .map(|s| SessionRow {
+            ip: s.ip.clone(),
+            user_agent: s.user_agent.clone(),
+            created_at: s.created_at.to_rfc3339(),
+            last_seen_at: s.last_seen_at.to_rfc3339(),
+            current: s.id == this_session,
         })
         .collect();
     let remaining = recovery::remaining(&state.db, A::KIND, account.id).await?;
     let policy = crate::site_settings::load(&state.db).await?;
     let twofa_required = A::KIND == PrincipalKind::Staff && policy.require_staff_2fa;
-    Ok(context! {
-        ..current.template_context(),
-        ..context! {
-            area => A::context(),
-            nav => A::SECURITY_NAV,
-            twofa_enabled => account.totp_enabled,
-            twofa_required => twofa_required,
-            twofa_path => twofa_path::<A>(""),
-            recovery_remaining => remaining,
-            sessions => sessions,
-            errors => errors,
-        }
+    Ok(SecurityPage {
+        signed_in: current.signed_in(),
+        area: A::view(),
+        nav: A::SECURITY_NAV,
+        twofa_enabled: account.totp_enabled,
+        twofa_required,
+        twofa_path: twofa_path::<A>(""),
+        recovery_remaining: remaining,
+        sessions,
+        errors,
     })
 }
 
 async fn security_page<A: Area>(State(state): State<AppState>, page: Page, current: A::Current) -> AppResult<Response> {
-    let ctx = security_context::<A>(&state, &current, FormErrors::new()).await?;
-    state.render(&page, "auth/security.html", ctx).await
+    let view = security_view::<A>(&state, &current, FormErrors::new()).await?;
+    state.render_view(&page, &view).await
 }
 
 #[derive(Deserialize)]
@@ -496,8 +499,8 @@ async fn change_password<A: Area>(
             Err(err) => return Err(internal(err)),
         }
     }
-    let ctx = security_context::<A>(&state, &current, errors).await?;
-    state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "auth/security.html", ctx).await
+    let view = security_view::<A>(&state, &current, errors).await?;
+    state.render_view_status(StatusCode::UNPROCESSABLE_ENTITY, &page, &view).await
 }
 
 async fn revoke_sessions<A: Area>(
@@ -510,7 +513,7 @@ async fn revoke_sessions<A: Area>(
     Ok(with_session_flash(&state, A::KIND, token, A::SECURITY, "You have been signed out everywhere else."))
 }
 
-async fn twofa_context<A: Area>(state: &AppState, current: &A::Current, errors: FormErrors) -> AppResult<Value> {
+async fn twofa_view<A: Area>(state: &AppState, current: &A::Current, errors: FormErrors) -> AppResult<TwofaPage> {
     let account = current_account::<A>(state, current).await?;
     let secret = if account.totp_enabled {
         None
@@ -525,25 +528,27 @@ async fn twofa_context<A: Area>(state: &AppState, current: &A::Current, errors: 
         None => (String::new(), String::new()),
     };
     let policy = crate::site_settings::load(&state.db).await?;
-    Ok(context! {
-        ..current.template_context(),
-        ..context! {
-            area => A::context(),
-            nav => A::SECURITY_NAV,
-            enabled => account.totp_enabled,
-            required => A::KIND == PrincipalKind::Staff && policy.require_staff_2fa,
-            qr_svg => Value::from_safe_string(qr),
-            secret => secret_text,
-            twofa_path => twofa_path::<A>(""),
-            recovery_remaining => recovery::remaining(&state.db, A::KIND, account.id).await?,
-            errors => errors,
-        }
+    Ok(TwofaPage {
+        signed_in: current.signed_in(),
+        area: A::view(),
+        nav: A::SECURITY_NAV,
+        enabled: account.totp_enabled,
+        required: A::KIND == PrincipalKind::Staff && policy.require_staff_2fa,
+        qr_svg: Value::from_safe_string(qr),
+        secret: secret_text,
+        twofa_path: twofa_path::<A>(""),
+        recovery_remaining: recovery::remaining(&state.db, A::KIND, account.id).await?,
+        errors,
     })
 }
 
+fn recovery_codes_view<A: Area>(current: &A::Current, codes: Vec<String>) -> RecoveryCodesPage {
+    RecoveryCodesPage { signed_in: current.signed_in(), area: A::view(), nav: A::SECURITY_NAV, codes }
+}
+
 async fn twofa_page<A: Area>(State(state): State<AppState>, page: Page, current: A::Current) -> AppResult<Response> {
-    let ctx = twofa_context::<A>(&state, &current, FormErrors::new()).await?;
-    state.render(&page, "auth/twofa.html", ctx).await
+    let view = twofa_view::<A>(&state, &current, FormErrors::new()).await?;
+    state.render_view(&page, &view).await
 }
 
 async fn enable_twofa<A: Area>(
@@ -555,13 +560,10 @@ async fn enable_twofa<A: Area>(
     let account = current_account::<A>(&state, &current).await?;
     match flows::enable_totp(&state, &account, &form.code, &origin(&page)).await {
         Ok((codes, token)) => {
-            let ctx = context! {
-                ..current.template_context(),
-                ..context! { area => A::context(), nav => A::SECURITY_NAV, codes => codes }
-            };
+            let view = recovery_codes_view::<A>(&current, codes);
             // The session was renewed with the new factor: the page's forms go with the new one.
             let page = page.with_session(&state, A::KIND, &token);
-            let mut response = state.render(&page, "auth/recovery_codes.html", ctx).await?;
+            let mut response = state.render_view(&page, &view).await?;
             let cookie = session::cookie(&state.settings, A::KIND, token);
             if let Ok(value) = cookie.to_string().parse() {
                 response.headers_mut().append(axum::http::header::SET_COOKIE, value);
@@ -571,8 +573,8 @@ async fn enable_twofa<A: Area>(
         Err(AuthError::InvalidCode) => {
             let mut errors = FormErrors::new();
             errors.add("code", "That code is not valid. Check the time on your phone and try the current code.");
-            let ctx = twofa_context::<A>(&state, &current, errors).await?;
-            state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "auth/twofa.html", ctx).await
+            let view = twofa_view::<A>(&state, &current, errors).await?;
+            state.render_view_status(StatusCode::UNPROCESSABLE_ENTITY, &page, &view).await
         }
         Err(err) => Err(internal(err)),
     }
@@ -619,8 +621,8 @@ async fn disable_twofa<A: Area>(
         }
         Err(err) => return Err(internal(err)),
     }
-    let ctx = twofa_context::<A>(&state, &current, errors).await?;
-    state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "auth/twofa.html", ctx).await
+    let view = twofa_view::<A>(&state, &current, errors).await?;
+    state.render_view_status(StatusCode::UNPROCESSABLE_ENTITY, &page, &view).await
 }
 
 async fn regenerate_codes<A: Area>(
@@ -631,18 +633,12 @@ async fn regenerate_codes<A: Area>(
 ) -> AppResult<Response> {
     let account = current_account::<A>(&state, &current).await?;
     match flows::regenerate_recovery_codes(&state, &account, &form.current_password, &origin(&page)).await {
-        Ok(codes) => {
-            let ctx = context! {
-                ..current.template_context(),
-                ..context! { area => A::context(), nav => A::SECURITY_NAV, codes => codes }
-            };
-            state.render(&page, "auth/recovery_codes.html", ctx).await
-        }
+        Ok(codes) => state.render_view(&page, &recovery_codes_view::<A>(&current, codes)).await,
         Err(AuthError::InvalidCredentials) => {
             let mut errors = FormErrors::new();
             errors.add("current_password", "That is not your current password.");
-            let ctx = twofa_context::<A>(&state, &current, errors).await?;
-            state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "auth/twofa.html", ctx).await
+            let view = twofa_view::<A>(&state, &current, errors).await?;
+            state.render_view_status(StatusCode::UNPROCESSABLE_ENTITY, &page, &view).await
         }
         Err(err) => Err(internal(err)),
     }

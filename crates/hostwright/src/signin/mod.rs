@@ -6,3 +6,11 @@
 pub mod account;
 pub mod flows;
 pub mod handlers;
+pub mod views;
+
+/// The sign-in and security pages and the reset email in their sample states, for the
+/// template test.
+#[cfg(test)]
+pub fn samples() -> Vec<crate::web::view::Sample> {
+    views::samples()
+}

@@ -9,10 +9,12 @@ use std::ops::Deref;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::CookieJar;
-use minijinja::{Value, context};
+use minijinja::Value;
+use serde::Serialize;
 
 use super::model::staff;
 use super::store as staff_store;
+use crate::audit::Actor;
 use crate::auth::PrincipalKind;
 use crate::auth::session::{self, Stage};
 use crate::ids::StaffId;
@@ -34,14 +36,53 @@ impl CurrentStaff {
         self.permissions.contains(permission.key())
     }
 
-    /// What templates see as `current_staff`.
-    pub fn template_value(&self) -> Value {
-        context! {
-            id => self.staff.id,
-            name => self.staff.name.clone(),
-            email => self.staff.email.clone(),
-            permissions => self.permissions.iter().copied().collect::<Vec<_>>(),
+    /// What the admin layout shows of the member (`current_staff`).
+    pub fn badge(&self) -> StaffBadge {
+        StaffBadge {
+            id: self.staff.id,
+            name: self.staff.name.clone(),
+            email: self.staff.email.clone(),
+            permissions: self.permissions.iter().copied().collect(),
         }
+    }
+
+    /// [`CurrentStaff::badge`] as a template value, for pages still built with `context!`.
+    pub fn template_value(&self) -> Value {
+        Value::from_serialize(self.badge())
+    }
+
+    /// The member as the author of an audited change made from `ip`.
+    pub fn actor(&self, ip: &str) -> Actor {
+        Actor::staff(self.staff.id, &self.staff.email, ip)
+    }
+}
+
+/// The signed-in member as every admin page shows them (`current_staff` in `layout/admin.html`):
+/// who they are and the permissions the menu is drawn from.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffBadge {
+    pub id: StaffId,
+    pub name: String,
+    pub email: String,
+    pub permissions: Vec<&'static str>,
+}
+
+#[cfg(test)]
+impl StaffBadge {
+    /// A member holding `permissions`, with a name that must come out escaped.
+    pub fn sample(permissions: &[&'static str]) -> Self {
+        StaffBadge {
+            id: StaffId(1),
+            name: crate::web::view::SCRIPT.into(),
+            email: "admin@example.com".into(),
+            permissions: permissions.to_vec(),
+        }
+    }
+
+    /// A member holding every permission.
+    pub fn sample_all() -> Self {
+        let all: Vec<&'static str> = Permission::ALL.iter().map(|p| p.key()).collect();
+        Self::sample(&all)
     }
 }
 

@@ -4,13 +4,15 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::current::{Authorized, CurrentStaff};
 use super::service::{self, NewStaff, StaffError};
 use super::store;
-use crate::audit::Actor;
+use super::views::{
+    InvitePage, MemberDetail, MemberRow, NewStaffPage, PermissionChoice, RoleDetail, RolePage, RoleRow, RolesPage,
+    SetupPage, StaffFormValues, StaffListPage, StaffPage,
+};
 use crate::auth::tokens::{self, Purpose};
 use crate::auth::{PrincipalKind, session};
 use crate::ids::{RoleId, StaffId};
@@ -18,10 +20,6 @@ use crate::permissions::{Permission, perm};
 use crate::state::AppState;
 use crate::web::forms::{EmailAddress, required_text};
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
-
-fn actor(current: &CurrentStaff, page: &Page) -> Actor {
-    Actor::staff(current.staff.id, &current.staff.email, &page.ip)
-}
 
 #[derive(Deserialize)]
 pub struct SetupForm {
@@ -40,9 +38,9 @@ async fn setup_open(state: &AppState, token: &str) -> AppResult<bool> {
 }
 
 pub async fn setup_form(State(state): State<AppState>, page: Page, Path(token): Path<String>) -> AppResult<Response> {
-    let ctx =
-        context! { open => setup_open(&state, &token).await?, name => "", email => "", errors => FormErrors::new() };
-    state.render(&page, "admin/setup.html", ctx).await
+    let open = setup_open(&state, &token).await?;
+    let view = SetupPage { open, name: String::new(), email: String::new(), errors: FormErrors::new() };
+    state.render_view(&page, &view).await
 }
 
 pub async fn setup(
@@ -52,8 +50,8 @@ pub async fn setup(
     Form(form): Form<SetupForm>,
 ) -> AppResult<Response> {
     if !setup_open(&state, &token).await? {
-        let ctx = context! { open => false, name => "", email => "", errors => FormErrors::new() };
-        return state.render_status(StatusCode::GONE, &page, "admin/setup.html", ctx).await;
+        let view = SetupPage { open: false, name: String::new(), email: String::new(), errors: FormErrors::new() };
+        return state.render_view_status(StatusCode::GONE, &page, &view).await;
     }
     let mut errors = FormErrors::new();
     let name = required_text(&mut errors, "name", &form.name, "your name", 100);
@@ -76,8 +74,8 @@ pub async fn setup(
             Err(err) => return Err(AppError::from(err)),
         }
     }
-    let ctx = context! { open => true, name => name, email => form.email.trim(), errors => errors };
-    state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "admin/setup.html", ctx).await
+    let view = SetupPage { open: true, name, email: form.email.trim().to_owned(), errors };
+    state.render_view_status(StatusCode::UNPROCESSABLE_ENTITY, &page, &view).await
 }
 
 pub async fn list_staff(
@@ -85,29 +83,27 @@ pub async fn list_staff(
     page: Page,
     current: Authorized<perm::StaffView>,
 ) -> AppResult<Response> {
-    let rows: Vec<Value> = store::list(&state.db)
+    let members = store::list(&state.db)
         .await?
         .into_iter()
-        .map(|(member, role)| {
-            context! {
-                id => member.id,
-                name => member.name,
-                email => member.email,
-                role => role.map(|r| r.name).unwrap_or_default(),
-                status => member.status,
-                invited => member.password_hash.is_none(),
-                twofa => member.totp_enabled_at.is_some(),
-                last_login_at => member.last_login_at.map(|t| t.to_rfc3339()),
-            }
+        .map(|(member, role)| MemberRow {
+            id: member.id,
+            name: member.name,
+            email: member.email,
+            role: role.map(|r| r.name).unwrap_or_default(),
+            status: member.status,
+            invited: member.password_hash.is_none(),
+            twofa: member.totp_enabled_at.is_some(),
+            last_login_at: member.last_login_at.map(|t| t.to_rfc3339()),
         })
         .collect();
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "staff",
-        members => rows,
-        can_manage => current.can(Permission::StaffManage),
+    let view = StaffListPage {
+        current_staff: current.badge(),
+        nav: "staff",
+        members,
+        can_manage: current.can(Permission::StaffManage),
     };
-    state.render(&page, "admin/staff/list.html", ctx).await
+    state.render_view(&page, &view).await
 }
 
 async fn role_options(state: &AppState) -> AppResult<Vec<(String, String)>> {
@@ -136,19 +132,19 @@ async fn render_staff_form(
     errors: FormErrors,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "staff",
-        roles => role_options(state).await?,
-        form => context! {
-            name => form.name.trim(),
-            email => form.email.trim(),
-            role_id => form.role_id.clone(),
-            mode => if form.mode.is_empty() { "invite" } else { form.mode.as_str() },
+    let view = NewStaffPage {
+        current_staff: current.badge(),
+        nav: "staff",
+        roles: role_options(state).await?,
+        form: StaffFormValues {
+            name: form.name.trim().to_owned(),
+            email: form.email.trim().to_owned(),
+            role_id: form.role_id.clone(),
+            mode: if form.mode.is_empty() { "invite".to_owned() } else { form.mode.clone() },
         },
-        errors => errors,
+        errors,
     };
-    state.render_status(status, page, "admin/staff/new.html", ctx).await
+    state.render_view_status(status, page, &view).await
 }
 
 pub async fn new_staff_form(
@@ -179,7 +175,7 @@ pub async fn create_staff(
     };
     if let (true, Some(email), Some(role_id)) = (errors.is_empty(), email, role_id) {
         let new = NewStaff { name, email, role_id, password };
-        match service::create(&state, &actor(&current, &page), new).await {
+        match service::create(&state, &current.actor(&page.ip), new).await {
             Ok(member) => {
                 let message = if member.password_hash.is_some() {
                     format!("{} can now sign in.", member.name)
@@ -208,27 +204,27 @@ pub async fn show_staff(
 ) -> AppResult<Response> {
     let member = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let sessions = session::list_for(&state.db, &state.settings, PrincipalKind::Staff, id.0).await?.len();
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "staff",
-        member => context! {
-            id => member.id,
-            name => member.name,
-            email => member.email,
-            role_id => member.role_id.to_string(),
-            status => member.status,
-            invited => member.password_hash.is_none(),
-            twofa => member.totp_enabled_at.is_some(),
-            created_at => member.created_at.to_rfc3339(),
-            last_login_at => member.last_login_at.map(|t| t.to_rfc3339()),
-            sessions => sessions,
-            is_me => member.id == current.staff.id,
+    let view = StaffPage {
+        current_staff: current.badge(),
+        nav: "staff",
+        member: MemberDetail {
+            id: member.id,
+            is_me: member.id == current.staff.id,
+            name: member.name,
+            email: member.email,
+            role_id: member.role_id.to_string(),
+            status: member.status,
+            invited: member.password_hash.is_none(),
+            twofa: member.totp_enabled_at.is_some(),
+            created_at: member.created_at.to_rfc3339(),
+            last_login_at: member.last_login_at.map(|t| t.to_rfc3339()),
+            sessions,
         },
-        roles => role_options(&state).await?,
-        can_manage => current.can(Permission::StaffManage),
-        history => crate::audit::history::for_entity(&state.db, "staff", id.0, 20).await?,
+        roles: role_options(&state).await?,
+        can_manage: current.can(Permission::StaffManage),
+        history: crate::audit::history::for_entity(&state.db, "staff", id.0, 20).await?,
     };
-    state.render(&page, "admin/staff/show.html", ctx).await
+    state.render_view(&page, &view).await
 }
 
 #[derive(Deserialize)]
@@ -256,7 +252,7 @@ pub async fn change_role(
     let Ok(role_id) = form.role_id.parse::<RoleId>() else {
         return back_to(&state, id, Err(StaffError::UnknownRole), "");
     };
-    let result = service::change_role(&state, &actor(&current, &page), id, role_id).await;
+    let result = service::change_role(&state, &current.actor(&page.ip), id, role_id).await;
     back_to(&state, id, result, "The role was changed; their sessions were ended.")
 }
 
@@ -266,7 +262,7 @@ pub async fn disable_staff(
     current: Authorized<perm::StaffManage>,
     Path(id): Path<StaffId>,
 ) -> AppResult<Response> {
-    let result = service::set_enabled(&state, &actor(&current, &page), id, false).await;
+    let result = service::set_enabled(&state, &current.actor(&page.ip), id, false).await;
     back_to(&state, id, result, "The account is disabled and signed out everywhere.")
 }
 
@@ -276,7 +272,7 @@ pub async fn enable_staff(
     current: Authorized<perm::StaffManage>,
     Path(id): Path<StaffId>,
 ) -> AppResult<Response> {
-    let result = service::set_enabled(&state, &actor(&current, &page), id, true).await;
+    let result = service::set_enabled(&state, &current.actor(&page.ip), id, true).await;
     back_to(&state, id, result, "The account is enabled again.")
 }
 
@@ -286,7 +282,7 @@ pub async fn reset_twofa(
     current: Authorized<perm::StaffManage>,
     Path(id): Path<StaffId>,
 ) -> AppResult<Response> {
-    let result = service::reset_twofa(&state, &actor(&current, &page), id).await;
+    let result = service::reset_twofa(&state, &current.actor(&page.ip), id).await;
     back_to(&state, id, result, "Two-factor authentication was reset; they will set it up again.")
 }
 
@@ -298,23 +294,22 @@ pub async fn list_roles(
     let mut roles = Vec::new();
     for role in store::roles(&state.db).await? {
         let granted = store::role_permissions(&state.db, &role).await?;
-        let labels: Vec<&str> =
-            Permission::ALL.iter().filter(|p| granted.contains(p.key())).map(|p| p.label()).collect();
-        roles.push(context! {
-            id => role.id,
-            name => role.name,
-            description => role.description,
-            all => role.all_permissions,
-            permissions => labels,
+        let permissions = Permission::ALL.iter().filter(|p| granted.contains(p.key())).map(|p| p.label()).collect();
+        roles.push(RoleRow {
+            id: role.id,
+            name: role.name,
+            description: role.description,
+            all: role.all_permissions,
+            permissions,
         });
     }
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "roles",
-        roles => roles,
-        can_manage => current.can(Permission::StaffManage),
+    let view = RolesPage {
+        current_staff: current.badge(),
+        nav: "roles",
+        roles,
+        can_manage: current.can(Permission::StaffManage),
     };
-    state.render(&page, "admin/roles/list.html", ctx).await
+    state.render_view(&page, &view).await
 }
 
 pub async fn edit_role_form(
@@ -325,17 +320,17 @@ pub async fn edit_role_form(
 ) -> AppResult<Response> {
     let role = store::find_role(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let granted = store::role_permissions(&state.db, &role).await?;
-    let permissions: Vec<Value> = Permission::ALL
+    let permissions = Permission::ALL
         .iter()
-        .map(|p| context! { key => p.key(), label => p.label(), granted => granted.contains(p.key()) })
+        .map(|p| PermissionChoice { key: p.key(), label: p.label(), granted: granted.contains(p.key()) })
         .collect();
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "roles",
-        role => context! { id => role.id, name => role.name, description => role.description, all => role.all_permissions },
-        permissions => permissions,
+    let view = RolePage {
+        current_staff: current.badge(),
+        nav: "roles",
+        role: RoleDetail { id: role.id, name: role.name, description: role.description, all: role.all_permissions },
+        permissions,
     };
-    state.render(&page, "admin/roles/edit.html", ctx).await
+    state.render_view(&page, &view).await
 }
 
 pub async fn update_role(
@@ -348,7 +343,7 @@ pub async fn update_role(
     let chosen: Vec<Permission> =
         fields.iter().filter(|(k, _)| k == "permission").filter_map(|(_, v)| Permission::from_key(v)).collect();
     let to = format!("/admin/roles/{id}");
-    match service::update_role(&state, &actor(&current, &page), id, &chosen).await {
+    match service::update_role(&state, &current.actor(&page.ip), id, &chosen).await {
         Ok(()) => Ok(flash::redirect(&state, "/admin/roles", "success", "The role's permissions were saved.")),
         Err(StaffError::UnknownRole) => Err(AppError::NotFound),
         Err(StaffError::Internal(err)) => Err(AppError::Internal(err)),
@@ -366,8 +361,7 @@ pub struct InviteForm {
 
 pub async fn invite_form(State(state): State<AppState>, page: Page, Path(token): Path<String>) -> AppResult<Response> {
     let valid = tokens::peek(&state.db, Purpose::StaffInvite, &token).await?.is_some();
-    let ctx = context! { valid => valid, errors => FormErrors::new() };
-    state.render(&page, "admin/invite.html", ctx).await
+    state.render_view(&page, &InvitePage { valid, errors: FormErrors::new() }).await
 }
 
 pub async fn accept_invite(
@@ -395,8 +389,7 @@ pub async fn accept_invite(
             Err(err) => return Err(AppError::from(err)),
         }
     }
-    let ctx = context! { valid => true, errors => errors };
-    state.render_status(StatusCode::UNPROCESSABLE_ENTITY, &page, "admin/invite.html", ctx).await
+    state.render_view_status(StatusCode::UNPROCESSABLE_ENTITY, &page, &InvitePage { valid: true, errors }).await
 }
 
 impl IntoResponse for StaffError {

@@ -6,6 +6,7 @@ pub mod model;
 pub mod service;
 pub mod settings_handlers;
 pub mod store;
+pub mod views;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -25,4 +26,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/staff/{id}/reset-2fa", post(handlers::reset_twofa))
         .route("/admin/roles", get(handlers::list_roles))
         .route("/admin/roles/{id}", get(handlers::edit_role_form).post(handlers::update_role))
+}
+
+/// The staff pages and emails in their sample states, for the template test.
+#[cfg(test)]
+pub fn samples() -> Vec<crate::web::view::Sample> {
+    views::samples()
 }

@@ -9,6 +9,7 @@ use sea_orm::{ActiveValue::Set, DbErr, TransactionTrait};
 
 use super::model::{role, role_permission, staff};
 use super::store::{self, ACTIVE, DISABLED};
+use super::views::StaffInviteEmail;
 use crate::audit::{self, Actor};
 use crate::auth::tokens::{self, Purpose};
 use crate::auth::{PrincipalKind, credentials, password, recovery, session};
@@ -223,14 +224,8 @@ pub async fn create(state: &AppState, actor: &Actor, new: NewStaff) -> Result<st
         )
         .await?;
         let link = state.settings.url(&format!("/admin/invite/{token}"));
-        let email = Email::compose_with_link(
-            state,
-            "staff_invite",
-            &member.email,
-            &member.name,
-            &link,
-            minijinja::context! { role => role.name.clone(), inviter => actor.label.clone() },
-        )?;
+        let invite = StaffInviteEmail { role: role.name.clone(), inviter: actor.label.clone() };
+        let email = Email::from_view_with_link(state, &member.email, &member.name, &link, &invite)?;
         outbox::enqueue(&txn, email).await?;
         "invited by email"
     } else {

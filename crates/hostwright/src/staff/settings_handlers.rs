@@ -3,12 +3,12 @@
 use axum::Form;
 use axum::extract::State;
 use axum::response::Response;
-use minijinja::context;
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use super::current::Authorized;
-use crate::audit::{self, Actor};
+use super::views::SettingsPage;
+use crate::audit;
 use crate::permissions::perm;
 use crate::site_settings::SiteSettings;
 use crate::state::AppState;
@@ -20,8 +20,7 @@ pub async fn settings_form(
     current: Authorized<perm::SettingsManage>,
 ) -> AppResult<Response> {
     let settings = crate::site_settings::load(&state.db).await?;
-    let ctx = context! { current_staff => current.template_value(), nav => "settings", settings => settings };
-    state.render(&page, "admin/settings.html", ctx).await
+    state.render_view(&page, &SettingsPage { current_staff: current.badge(), nav: "settings", settings }).await
 }
 
 #[derive(Deserialize)]
@@ -51,9 +50,14 @@ pub async fn save_settings(
     let txn = state.db.begin().await?;
     crate::site_settings::save(&txn, &after).await?;
     if !changes.is_empty() {
-        let actor = Actor::staff(current.staff.id, &current.staff.email, &page.ip);
-        audit::record(&txn, &actor, "settings.updated", None, format!("Settings changed: {}", changes.join(", ")))
-            .await?;
+        audit::record(
+            &txn,
+            &current.actor(&page.ip),
+            "settings.updated",
+            None,
+            format!("Settings changed: {}", changes.join(", ")),
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(flash::redirect(&state, "/admin/settings", "success", "Settings saved."))

@@ -112,12 +112,13 @@ impl AppState {
         extra: Value,
     ) -> AppResult<Response> {
         let site = crate::site_settings::load(&self.db).await?;
-        let base = context! {
-            site => context! { name => self.settings.site_name.clone(), registration_open => site.registration_open },
-            csrf_token => page.csrf_token.clone(),
-            request_id => page.request_id.clone(),
-            flash => page.flash.clone(),
-        };
+        let base = super::view::shared_context(
+            &self.settings.site_name,
+            site.registration_open,
+            &page.csrf_token,
+            &page.request_id,
+            &page.flash,
+        );
         let html = self.templates.render(template, context! { ..extra, ..base })?;
         let mut response = (status, Html(html)).into_response();
         if !page.flash.is_empty() {

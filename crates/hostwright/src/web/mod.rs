@@ -12,8 +12,10 @@ pub mod middleware;
 pub mod redirects;
 pub mod retry;
 #[cfg(test)]
-mod template_samples;
+pub mod template_samples;
+pub mod view;
 
 pub use context::Page;
 pub use error::{AppError, AppResult};
 pub use forms::FormErrors;
+pub use view::PageView;
