@@ -26,7 +26,8 @@ use crate::invoices::model::invoice;
 use crate::invoices::status::InvoiceStatus;
 use crate::payments::gateways::{self, GatewayInput, STRIPE};
 use crate::payments::model::payment;
-use crate::payments::store::{CHECKOUT, PENDING};
+use crate::payments::status::PaymentStatus;
+use crate::payments::store::CHECKOUT;
 use crate::state::AppState;
 
 const SECRET: &str = "whsec_hostwright_bench";
@@ -269,7 +270,7 @@ async fn seed(state: &AppState, events: usize) -> anyhow::Result<(String, Vec<(G
             invoice_id: Set(Some(issued.id)),
             gateway: Set(STRIPE.into()),
             kind: Set(CHECKOUT.into()),
-            status: Set(PENDING.into()),
+            status: Set(PaymentStatus::Pending),
             amount_minor: Set(1190),
             currency_code: Set(currency.clone()),
             refunded_minor: Set(0),

@@ -19,13 +19,14 @@ use super::PaymentError;
 use super::gateways::{self, STRIPE};
 use super::methods;
 use super::model::payment;
-use super::store::{self, AUTOMATIC, CHECKOUT, EXPIRED, PENDING, UNKNOWN};
+use super::store::{self, AUTOMATIC, CHECKOUT};
 use super::{checkout, notices};
 use crate::ids::{GatewayPaymentId, InvoiceId};
 use crate::invoices::model::invoice;
 use crate::invoices::service as invoices;
 use crate::invoices::status::InvoiceStatus;
 use crate::jobs::{self, Enqueue, Job, JobContext, JobError};
+use crate::payments::status::PaymentStatus;
 use crate::site_settings::automation::AutomationSettings;
 use crate::state::AppState;
 
@@ -104,7 +105,9 @@ pub async fn due(state: &AppState, settings: &AutomationSettings, date: NaiveDat
             };
             let mine: Vec<_> = attempts.iter().filter(|p| p.invoice_id == Some(i.id)).collect();
             let key = attempt_key(i.id, slot);
-            if mine.iter().any(|p| p.attempt_key == key || p.status == PENDING || p.status == UNKNOWN) {
+            if mine.iter().any(|p| {
+                p.attempt_key == key || p.status == PaymentStatus::Pending || p.status == PaymentStatus::Unknown
+            }) {
                 continue;
             }
             found.push(Due { invoice_id: i.id, number: i.display_number(), slot });
@@ -168,7 +171,7 @@ pub async fn check_now(
     id: GatewayPaymentId,
 ) -> Result<bool, PaymentError> {
     let record = store::find(&state.db, id).await?.ok_or(PaymentError::NotFound)?;
-    if record.status != UNKNOWN {
+    if record.status != PaymentStatus::Unknown {
         return Err(PaymentError::NotAllowed("Only a payment whose outcome is unknown is checked again."));
     }
     let prefix = format!("payment.resolve:{id}:staff:");
@@ -240,7 +243,11 @@ async fn claim(
     let Some(current) = store::lock_invoice(&txn, invoice_id).await? else { return Ok(Claim::Done) };
     let key = attempt_key(invoice_id, slot);
     if let Some(existing) = payment::Entity::find().filter(payment::Column::AttemptKey.eq(&key)).one(&txn).await? {
-        return Ok(if existing.status == PENDING { Claim::Charge(Box::new(existing)) } else { Claim::Done });
+        return Ok(if existing.status == PaymentStatus::Pending {
+            Claim::Charge(Box::new(existing))
+        } else {
+            Claim::Done
+        });
     }
     if !payable(&current) {
         return Ok(Claim::Done);
@@ -248,7 +255,7 @@ async fn claim(
     let starting = payment::Entity::find()
         .filter(payment::Column::InvoiceId.eq(invoice_id))
         .filter(payment::Column::Kind.eq(CHECKOUT))
-        .filter(payment::Column::Status.eq(PENDING))
+        .filter(payment::Column::Status.eq(PaymentStatus::Pending))
         .filter(payment::Column::SessionRef.is_null())
         .filter(payment::Column::CreatedAt.gt(Utc::now() - chrono::Duration::minutes(2)))
         .one(&txn)
@@ -262,7 +269,7 @@ async fn claim(
         invoice_id: Set(Some(invoice_id)),
         gateway: Set(method.gateway.clone()),
         kind: Set(AUTOMATIC.to_owned()),
-        status: Set(PENDING.to_owned()),
+        status: Set(PaymentStatus::Pending.to_owned()),
         amount_minor: Set(current.balance_minor()),
         currency_code: Set(current.currency_code.clone()),
         refunded_minor: Set(0),
@@ -289,7 +296,7 @@ async fn capturing(txn: &DatabaseTransaction, invoice_id: InvoiceId) -> Result<b
     let pending = payment::Entity::find()
         .filter(payment::Column::InvoiceId.eq(invoice_id))
         .filter(payment::Column::Gateway.eq(gateways::PAYPAL))
-        .filter(payment::Column::Status.eq(PENDING))
+        .filter(payment::Column::Status.eq(PaymentStatus::Pending))
         .all(txn)
         .await?;
     for p in pending {
@@ -312,11 +319,11 @@ async fn capturing(txn: &DatabaseTransaction, invoice_id: InvoiceId) -> Result<b
 /// Ends an automatic attempt that charged nothing.
 async fn abandon(db: &impl ConnectionTrait, id: GatewayPaymentId, why: &str) -> Result<(), DbErr> {
     payment::Entity::update_many()
-        .col_expr(payment::Column::Status, Expr::value(EXPIRED))
+        .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Expired))
         .col_expr(payment::Column::Error, Expr::value(why))
         .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(payment::Column::Id.eq(id))
-        .filter(payment::Column::Status.is_in([PENDING, UNKNOWN]))
+        .filter(payment::Column::Status.is_in([PaymentStatus::Pending, PaymentStatus::Unknown]))
         .exec(db)
         .await?;
     Ok(())
@@ -363,7 +370,7 @@ async fn charge(ctx: &JobContext, invoice_id: InvoiceId, slot: u32) -> Result<St
     let open = payment::Entity::find()
         .filter(payment::Column::InvoiceId.eq(invoice_id))
         .filter(payment::Column::Kind.eq(CHECKOUT))
-        .filter(payment::Column::Status.eq(PENDING))
+        .filter(payment::Column::Status.eq(PaymentStatus::Pending))
         .filter(payment::Column::SessionRef.is_not_null())
         .all(&state.db)
         .await?;
@@ -440,7 +447,7 @@ async fn settle(
             RemoteStatus::Processing => {
                 // The bank answers later; the webhook, or the check, settles it.
                 let txn = state.db.begin().await?;
-                note_unknown(&txn, record.id, Some(&remote.payment_ref), PENDING).await?;
+                note_unknown(&txn, record.id, Some(&remote.payment_ref), PaymentStatus::Pending).await?;
                 queue_resolve(&txn, record.id, 0).await?;
                 ctx.fence(&txn).await?;
                 txn.commit().await?;
@@ -468,7 +475,7 @@ async fn settle(
         Err(err) => {
             // No answer: it may or may not have been charged. Only the gateway can say.
             let txn = state.db.begin().await?;
-            note_unknown(&txn, record.id, None, UNKNOWN).await?;
+            note_unknown(&txn, record.id, None, PaymentStatus::Unknown).await?;
             let error = format!("{err}; asking the gateway again in 5 minutes");
             payment::Entity::update_many()
                 .col_expr(payment::Column::Error, Expr::value(error.clone()))
@@ -490,7 +497,7 @@ async fn note_unknown(
     db: &impl ConnectionTrait,
     id: GatewayPaymentId,
     payment_ref: Option<&str>,
-    status: &str,
+    status: PaymentStatus,
 ) -> Result<(), DbErr> {
     let mut update = Query::update();
     update
@@ -498,7 +505,7 @@ async fn note_unknown(
         .value(payment::Column::Status, status)
         .value(payment::Column::UpdatedAt, Utc::now())
         .and_where(Expr::col(payment::Column::Id).eq(id))
-        .and_where(Expr::col(payment::Column::Status).is_in([PENDING, UNKNOWN]));
+        .and_where(Expr::col(payment::Column::Status).is_in([PaymentStatus::Pending, PaymentStatus::Unknown]));
     if let Some(payment_ref) = payment_ref {
         update.value(payment::Column::GatewayRef, payment_ref);
     }
@@ -509,7 +516,7 @@ async fn note_unknown(
 async fn resolve(ctx: &JobContext, id: GatewayPaymentId, step: u32) -> Result<String, PaymentError> {
     let state = &ctx.state;
     let Some(record) = store::find(&state.db, id).await? else { return Ok("no such payment".into()) };
-    if record.status != UNKNOWN && record.status != PENDING {
+    if record.status != PaymentStatus::Unknown && record.status != PaymentStatus::Pending {
         return Ok(format!("settled meanwhile ({})", record.status));
     }
     let stripe = gateways::stripe(state).await?;

@@ -14,11 +14,12 @@ use super::PaymentError;
 use super::gateways::{self, STRIPE};
 use super::model::{customer, payment};
 use super::notices;
-use super::store::{CHECKOUT, PENDING, insert_pending, set_failed};
+use super::store::{CHECKOUT, insert_pending, set_failed};
 use crate::clients::model::client;
 use crate::ids::{ClientId, InvoiceId};
 use crate::invoices::service as invoices;
 use crate::invoices::status::InvoiceStatus;
+use crate::payments::status::PaymentStatus;
 use crate::state::AppState;
 
 /// The gateway's customer for `client`, created at the gateway the first time.
@@ -141,7 +142,7 @@ pub async fn returned_from_approval(
         .await?
         .filter(|p| p.client_id == owner);
     let Some(record) = record else { return Ok(None) };
-    if record.status == PENDING {
+    if record.status == PaymentStatus::Pending {
         let txn = state.db.begin().await?;
         notices::queue_capture(&txn, record.id, notices::CaptureCause::Return).await?;
         txn.commit().await?;

@@ -26,6 +26,7 @@ use crate::invoices::account_credit;
 use crate::invoices::model::invoice;
 use crate::invoices::service::{self as invoices, InvoiceError};
 use crate::invoices::status::InvoiceStatus;
+use crate::payments::status::PaymentStatus;
 use crate::permissions::perm;
 use crate::staff::current::Authorized;
 use crate::state::AppState;
@@ -68,7 +69,7 @@ fn payment_row(p: &payment::Model, client_name: &str, currencies: &Currencies) -
         gateway => gateways::label(&p.gateway),
         kind => p.kind,
         status => p.status,
-        status_label => store::status_label(&p.status),
+        status_label => p.status.label(),
         amount => money(currencies, p.amount_minor, &p.currency_code),
         refunded => (p.refunded_minor > 0).then(|| money(currencies, p.refunded_minor, &p.currency_code)),
         gateway_ref => p.gateway_ref,
@@ -246,16 +247,6 @@ pub struct Filters {
     page: Option<u64>,
 }
 
-const STATUSES: [&str; 7] = [
-    store::PENDING,
-    store::SUCCEEDED,
-    store::FAILED,
-    store::UNKNOWN,
-    store::EXPIRED,
-    store::PARTIALLY_REFUNDED,
-    store::REFUNDED,
-];
-
 pub async fn list_payments(
     State(state): State<AppState>,
     page: Page,
@@ -267,7 +258,7 @@ pub async fn list_payments(
     if let Some(gateway) = gateway {
         query = query.filter(payment::Column::Gateway.eq(gateway));
     }
-    let status = STATUSES.into_iter().find(|s| *s == filters.status);
+    let status = PaymentStatus::parse(&filters.status);
     if let Some(status) = status {
         query = query.filter(payment::Column::Status.eq(status));
     }
@@ -313,7 +304,7 @@ pub async fn list_payments(
     let query_string = format!(
         "gateway={}&status={}&client={}&from={}&to={}&flagged={}",
         gateway.unwrap_or(""),
-        status.unwrap_or(""),
+        status.map_or("", PaymentStatus::key),
         client_id.map(|c| c.to_string()).unwrap_or_default(),
         from.map(|d| d.to_string()).unwrap_or_default(),
         to.map(|d| d.to_string()).unwrap_or_default(),
@@ -324,10 +315,10 @@ pub async fn list_payments(
         nav => "payments",
         payments => payments,
         gateways => gateways::KNOWN.iter().map(|(k, l)| [*k, *l]).collect::<Vec<_>>(),
-        statuses => STATUSES.iter().map(|s| [*s, store::status_label(s)]).collect::<Vec<_>>(),
+        statuses => PaymentStatus::ALL.iter().map(|s| [s.key(), s.label()]).collect::<Vec<_>>(),
         filters => context! {
             gateway => gateway.unwrap_or(""),
-            status => status.unwrap_or(""),
+            status => status.map_or("", PaymentStatus::key),
             client => client_id.map(|c| c.to_string()).unwrap_or_default(),
             from => from.map(|d| d.to_string()).unwrap_or_default(),
             to => to.map(|d| d.to_string()).unwrap_or_default(),
@@ -398,7 +389,7 @@ pub async fn show_payment(
     let refund = context! {
         left => (left > 0).then(|| money(&currencies, left, &p.currency_code)),
         left_amount => Money::from_minor(left, currency_for(&currencies, &p.currency_code)?).to_decimal_string(),
-        held => p.applied_at.is_none() && (p.status == store::SUCCEEDED || p.status == store::PARTIALLY_REFUNDED),
+        held => p.applied_at.is_none() && (p.status == PaymentStatus::Succeeded || p.status == PaymentStatus::PartiallyRefunded),
         may => current.can(crate::permissions::Permission::InvoicesManage),
         key => crate::crypto::random_token(),
     };

@@ -12,6 +12,7 @@ pub mod methods;
 pub mod model;
 pub mod notices;
 pub mod refunds;
+pub mod status;
 pub mod store;
 
 pub mod webhooks;

@@ -32,6 +32,7 @@ pub mod payment {
     use sea_orm::entity::prelude::*;
 
     use crate::ids::{ClientId, GatewayPaymentId, InvoiceId, PaymentMethodId};
+    use crate::payments::status::PaymentStatus;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "payments")]
@@ -42,7 +43,7 @@ pub mod payment {
         pub invoice_id: Option<InvoiceId>,
         pub gateway: String,
         pub kind: String,
-        pub status: String,
+        pub status: PaymentStatus,
         pub amount_minor: i64,
         pub currency_code: String,
         pub refunded_minor: i64,

@@ -14,8 +14,7 @@ use super::PaymentError;
 use super::gateways;
 use super::model::payment;
 use super::store::{
-    AUTOMATIC, EXPIRED, FAILED, PARTIALLY_REFUNDED, PENDING, REFUNDED, SUCCEEDED, UNKNOWN, amount_text,
-    automatic_in_flight, by_gateway_ref, currency, find, lock_invoice, truncate,
+    AUTOMATIC, amount_text, automatic_in_flight, by_gateway_ref, currency, find, lock_invoice, truncate,
 };
 use crate::audit::{self, Actor};
 use crate::ids::GatewayPaymentId;
@@ -23,13 +22,14 @@ use crate::invoices::receipts::{self, Incoming};
 use crate::invoices::service::{self as invoices, InvoiceError};
 use crate::invoices::status::InvoiceStatus;
 use crate::jobs::JobContext;
+use crate::payments::status::PaymentStatus;
 use crate::state::AppState;
 
 /// Captures approved payment `id` at its gateway and books what was captured.
 pub async fn capture(ctx: &JobContext, id: GatewayPaymentId) -> Result<String, PaymentError> {
     let state = &ctx.state;
     let Some(record) = find(&state.db, id).await? else { return Ok("no such payment".into()) };
-    if record.status != PENDING {
+    if record.status != PaymentStatus::Pending {
         return Ok(format!("already {}", record.status));
     }
     let Some(order) = record.session_ref.clone() else { return Ok("no approved order".into()) };
@@ -50,11 +50,11 @@ pub async fn capture(ctx: &JobContext, id: GatewayPaymentId) -> Result<String, P
     });
     if !owed {
         payment::Entity::update_many()
-            .col_expr(payment::Column::Status, Expr::value(EXPIRED))
+            .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Expired))
             .col_expr(payment::Column::Error, Expr::value("The invoice was settled or changed before the capture."))
             .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(payment::Column::Id.eq(record.id))
-            .filter(payment::Column::Status.eq(PENDING))
+            .filter(payment::Column::Status.eq(PaymentStatus::Pending))
             .exec(&txn)
             .await?;
         ctx.fence(&txn).await?;
@@ -209,7 +209,7 @@ pub async fn apply_notice(
             let Some(record) = record else {
                 return Ok(Applied::nothing(format!("{session_ref} is not a payment Hostwright started")));
             };
-            if record.status != PENDING {
+            if record.status != PaymentStatus::Pending {
                 return Ok(Applied::to(record.id, "settled already"));
             }
             let txn = state.db.begin().await?;
@@ -223,11 +223,11 @@ pub async fn apply_notice(
         }
         Notice::SessionExpired { session_ref, .. } => {
             let expired = payment::Entity::update_many()
-                .col_expr(payment::Column::Status, Expr::value(EXPIRED))
+                .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Expired))
                 .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
                 .filter(payment::Column::Gateway.eq(gateway_key))
                 .filter(payment::Column::SessionRef.eq(session_ref.as_str()))
-                .filter(payment::Column::Status.eq(PENDING))
+                .filter(payment::Column::Status.eq(PaymentStatus::Pending))
                 .exec(&state.db)
                 .await?;
             Ok(Applied::nothing(if expired.rows_affected > 0 {
@@ -277,11 +277,11 @@ pub async fn fail(
     let mut update = Query::update();
     update
         .table(payment::Entity)
-        .value(payment::Column::Status, FAILED)
+        .value(payment::Column::Status, PaymentStatus::Failed)
         .value(payment::Column::Error, truncate(&failure.message, 500))
         .value(payment::Column::UpdatedAt, Utc::now())
         .and_where(Expr::col(payment::Column::Id).eq(record.id))
-        .and_where(Expr::col(payment::Column::Status).is_in([PENDING, UNKNOWN]));
+        .and_where(Expr::col(payment::Column::Status).is_in([PaymentStatus::Pending, PaymentStatus::Unknown]));
     if let Some(payment_ref) = payment_ref.filter(|_| record.gateway_ref.is_none()) {
         update.value(payment::Column::GatewayRef, payment_ref);
     }
@@ -369,12 +369,17 @@ pub(super) async fn succeed(
     let now = Utc::now();
     let moved = Query::update()
         .table(payment::Entity)
-        .value(payment::Column::Status, SUCCEEDED)
+        .value(payment::Column::Status, PaymentStatus::Succeeded)
         .value(payment::Column::GatewayRef, payment_ref)
         .value(payment::Column::Error, "")
         .value(payment::Column::UpdatedAt, now)
         .and_where(Expr::col(payment::Column::Id).eq(record.id))
-        .and_where(Expr::col(payment::Column::Status).is_in([PENDING, UNKNOWN, FAILED, EXPIRED]))
+        .and_where(Expr::col(payment::Column::Status).is_in([
+            PaymentStatus::Pending,
+            PaymentStatus::Unknown,
+            PaymentStatus::Failed,
+            PaymentStatus::Expired,
+        ]))
         .to_owned();
     match txn.execute(&moved).await {
         Ok(done) if done.rows_affected() == 1 => {}
@@ -500,7 +505,8 @@ async fn book(
 /// Records the payment's refunds reaching `refunded_minor` in all, once.
 async fn refunded(ctx: &JobContext, record: &payment::Model, refunded_minor: i64) -> Result<Applied, PaymentError> {
     let state = &ctx.state;
-    let status = if refunded_minor >= record.amount_minor { REFUNDED } else { PARTIALLY_REFUNDED };
+    let status =
+        if refunded_minor >= record.amount_minor { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
     // Read before the transaction: on SQLite a transaction that reads before it writes may
     // find another writer's commit in its way.
     let ours = super::refunds::ours(&state.db, record.id).await?;
@@ -512,7 +518,9 @@ async fn refunded(ctx: &JobContext, record: &payment::Model, refunded_minor: i64
         .value(payment::Column::Status, status)
         .value(payment::Column::UpdatedAt, Utc::now())
         .and_where(Expr::col(payment::Column::Id).eq(record.id))
-        .and_where(Expr::col(payment::Column::Status).is_in([SUCCEEDED, PARTIALLY_REFUNDED]))
+        .and_where(
+            Expr::col(payment::Column::Status).is_in([PaymentStatus::Succeeded, PaymentStatus::PartiallyRefunded]),
+        )
         .and_where(Expr::col(payment::Column::RefundedMinor).lt(refunded_minor));
     // Beyond the refunds Hostwright asked for, someone refunded in the gateway's dashboard.
     if refunded_minor > ours {

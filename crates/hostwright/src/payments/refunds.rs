@@ -18,11 +18,12 @@ use serde::{Deserialize, Serialize};
 use super::PaymentError;
 use super::gateways;
 use super::model::{payment, refund};
-use super::store::{self, PARTIALLY_REFUNDED, REFUNDED, SUCCEEDED};
+use super::store;
 use crate::audit::{self, Actor};
 use crate::ids::{CreditNoteId, GatewayPaymentId, InvoiceId, PaymentRefundId};
 use crate::invoices::account_credit::{self, MoveError, Movement};
 use crate::jobs::{self, Enqueue, Job, JobContext, JobError};
+use crate::payments::status::PaymentStatus;
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -57,7 +58,9 @@ pub async fn refundable(db: &impl ConnectionTrait, p: &payment::Model) -> Result
 
 /// [`refundable`] from the payment's refunds, read already.
 fn left_of(p: &payment::Model, ours: &[refund::Model]) -> i64 {
-    if p.status != SUCCEEDED && p.status != PARTIALLY_REFUNDED || !gateways::is_online(&p.gateway) {
+    if p.status != PaymentStatus::Succeeded && p.status != PaymentStatus::PartiallyRefunded
+        || !gateways::is_online(&p.gateway)
+    {
         return 0;
     }
     let asked: i64 = ours.iter().filter(|r| r.status != FAILED).map(|r| r.amount_minor).sum();
@@ -341,7 +344,8 @@ async fn finish(
                 .filter(|r| r.status == DONE || r.id == row.id)
                 .map(|r| r.amount_minor)
                 .sum();
-            let status = if done >= p.amount_minor { REFUNDED } else { PARTIALLY_REFUNDED };
+            let status =
+                if done >= p.amount_minor { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
             let update = Query::update()
                 .table(payment::Entity)
                 .value(payment::Column::RefundedMinor, done)

@@ -13,34 +13,13 @@ use crate::ids::{ClientId, GatewayPaymentId, InvoiceId};
 use crate::invoices::model::invoice;
 use crate::invoices::service::{self as invoices, InvoiceError};
 use crate::invoices::status::InvoiceStatus;
+use crate::payments::status::PaymentStatus;
 use crate::state::AppState;
-
-pub const PENDING: &str = "pending";
-pub const SUCCEEDED: &str = "succeeded";
-pub const FAILED: &str = "failed";
-/// The gateway did not answer; a job asks it later.
-pub const UNKNOWN: &str = "unknown";
-pub const EXPIRED: &str = "expired";
-pub const PARTIALLY_REFUNDED: &str = "partially_refunded";
-pub const REFUNDED: &str = "refunded";
 
 /// The client paid on the gateway's page.
 pub const CHECKOUT: &str = "checkout";
 /// A saved method charged without the client present.
 pub const AUTOMATIC: &str = "automatic";
-
-pub fn status_label(status: &str) -> &'static str {
-    match status {
-        PENDING => "Pending",
-        SUCCEEDED => "Succeeded",
-        FAILED => "Failed",
-        UNKNOWN => "Unknown (being checked)",
-        EXPIRED => "Expired",
-        PARTIALLY_REFUNDED => "Partially refunded",
-        REFUNDED => "Refunded",
-        _ => "Other",
-    }
-}
 
 pub async fn find(db: &impl ConnectionTrait, id: GatewayPaymentId) -> Result<Option<payment::Model>, DbErr> {
     payment::Entity::find_by_id(id).one(db).await
@@ -69,7 +48,7 @@ pub async fn automatic_in_flight(db: &impl ConnectionTrait, id: InvoiceId) -> Re
     Ok(payment::Entity::find()
         .filter(payment::Column::InvoiceId.eq(id))
         .filter(payment::Column::Kind.eq(AUTOMATIC))
-        .filter(payment::Column::Status.is_in([PENDING, UNKNOWN]))
+        .filter(payment::Column::Status.is_in([PaymentStatus::Pending, PaymentStatus::Unknown]))
         .one(db)
         .await?
         .is_some())
@@ -101,7 +80,7 @@ pub(super) async fn insert_pending(
     let invoice = lock_invoice(&txn, invoice_id).await?.ok_or(PaymentError::NotFound)?;
     if let Some(earlier) = payment::Entity::find().filter(payment::Column::AttemptKey.eq(attempt_key)).one(&txn).await?
     {
-        return if earlier.status == PENDING {
+        return if earlier.status == PaymentStatus::Pending {
             Ok(earlier)
         } else {
             Err(PaymentError::NotAllowed("This payment was already started; reload the invoice."))
@@ -123,7 +102,7 @@ pub(super) async fn insert_pending(
         invoice_id: Set(Some(invoice.id)),
         gateway: Set(gateway.to_owned()),
         kind: Set(kind.to_owned()),
-        status: Set(PENDING.to_owned()),
+        status: Set(PaymentStatus::Pending.to_owned()),
         amount_minor: Set(invoice.balance_minor()),
         currency_code: Set(invoice.currency_code.clone()),
         refunded_minor: Set(0),
@@ -142,11 +121,11 @@ pub(super) async fn insert_pending(
 
 pub(super) async fn set_failed(db: &impl ConnectionTrait, id: GatewayPaymentId, error: &str) -> Result<bool, DbErr> {
     let done = payment::Entity::update_many()
-        .col_expr(payment::Column::Status, Expr::value(FAILED))
+        .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Failed))
         .col_expr(payment::Column::Error, Expr::value(truncate(error, 500)))
         .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(payment::Column::Id.eq(id))
-        .filter(payment::Column::Status.is_in([PENDING, UNKNOWN]))
+        .filter(payment::Column::Status.is_in([PaymentStatus::Pending, PaymentStatus::Unknown]))
         .exec(db)
         .await?;
     Ok(done.rows_affected == 1)
