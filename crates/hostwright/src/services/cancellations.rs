@@ -14,8 +14,8 @@ use chrono::{NaiveDate, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, DbErr, QueryOrder, QuerySelect, TransactionTrait};
+use serde::{Deserialize, Serialize};
 
-use super::jobs::CancelAtPeriodEnd;
 use super::lifecycle::{self, LifecycleError};
 use super::model::{cancellation, service};
 use super::service::ServiceError;
@@ -23,8 +23,9 @@ use super::status::Status;
 use super::store;
 use crate::audit::{self, Actor};
 use crate::ids::{CancellationRequestId, ServiceId};
-use crate::jobs::{self, Enqueue, JobContext};
+use crate::jobs::{self, Enqueue, Job, JobContext, JobError};
 use crate::provisioning::Command;
+use crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -322,5 +323,32 @@ mod tests {
         assert_eq!(describe("immediate", due), "Immediately");
         assert_eq!(Resolution::parse("cancel_now"), Some(Resolution::CancelNow));
         assert_eq!(Resolution::parse("delete"), None);
+    }
+}
+
+/// Carry out a cancellation request: an end-of-period one whose period has ended, or one
+/// staff chose to act on now for a service live on a server (`actor` is then theirs).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CancelAtPeriodEnd {
+    pub service_id: ServiceId,
+    pub request_id: CancellationRequestId,
+    #[serde(default)]
+    pub actor: Option<crate::audit::ActorRecord>,
+}
+
+impl Job for CancelAtPeriodEnd {
+    const KIND: &'static str = "service.cancel_at_period_end";
+    const TIMEOUT: std::time::Duration = MODULE_JOB_TIMEOUT;
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let who = self.actor.as_ref().map_or_else(|| Actor::system("automation"), crate::audit::ActorRecord::actor);
+        let result =
+            resolve(&ctx.state, Some(ctx), &who, self.service_id, self.request_id, Resolution::CancelNow).await;
+        match result {
+            Ok(_) | Err(ServiceError::NotFound | ServiceError::NotAllowed(_)) => Ok(()),
+            Err(ServiceError::Invalid(errors)) => Err(JobError::Permanent(errors.to_string())),
+            Err(ServiceError::Module(message)) => Err(JobError::Permanent(message)),
+            Err(ServiceError::Internal(err)) => Err(JobError::Retry(err)),
+        }
     }
 }

@@ -7,13 +7,11 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::cancellations::{self, Resolution};
 use super::lifecycle::{self, outcome};
-use super::service::ServiceError;
 use super::status::Status;
 use super::store;
 use crate::audit::Actor;
-use crate::ids::{CancellationRequestId, InvoiceId, ServiceId};
+use crate::ids::{InvoiceId, ServiceId};
 use crate::jobs::{Job, JobContext, JobError};
 use crate::provisioning::Command;
 use crate::provisioning::jobs::MODULE_JOB_TIMEOUT;
@@ -74,39 +72,5 @@ impl Job for Unsuspend {
             return Ok(());
         }
         outcome(lifecycle::run(state, Some(ctx), &actor(), self.service_id, Command::Unsuspend).await)
-    }
-}
-
-/// Carry out a cancellation request: an end-of-period one whose period has ended, or one
-/// staff chose to act on now for a service live on a server (`actor` is then theirs).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CancelAtPeriodEnd {
-    pub service_id: ServiceId,
-    pub request_id: CancellationRequestId,
-    #[serde(default)]
-    pub actor: Option<crate::audit::ActorRecord>,
-}
-
-impl Job for CancelAtPeriodEnd {
-    const KIND: &'static str = "service.cancel_at_period_end";
-    const TIMEOUT: std::time::Duration = MODULE_JOB_TIMEOUT;
-
-    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let who = self.actor.as_ref().map_or_else(actor, crate::audit::ActorRecord::actor);
-        let result = cancellations::resolve(
-            &ctx.state,
-            Some(ctx),
-            &who,
-            self.service_id,
-            self.request_id,
-            Resolution::CancelNow,
-        )
-        .await;
-        match result {
-            Ok(_) | Err(ServiceError::NotFound | ServiceError::NotAllowed(_)) => Ok(()),
-            Err(ServiceError::Invalid(errors)) => Err(JobError::Permanent(errors.to_string())),
-            Err(ServiceError::Module(message)) => Err(JobError::Permanent(message)),
-            Err(ServiceError::Internal(err)) => Err(JobError::Retry(err)),
-        }
     }
 }

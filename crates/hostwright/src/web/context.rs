@@ -97,6 +97,22 @@ pub fn client_ip(parts: &Parts, trusted: &[IpNet]) -> Option<IpAddr> {
     Some(ip)
 }
 
+/// What `AppState::render_status` adds to every page's own context.
+pub(crate) fn shared_context(
+    site_name: &str,
+    registration_open: bool,
+    csrf_token: &str,
+    request_id: &str,
+    flash: &[Flash],
+) -> Value {
+    context! {
+        site => context! { name => site_name, registration_open => registration_open },
+        csrf_token => csrf_token,
+        request_id => request_id,
+        flash => flash,
+    }
+}
+
 impl AppState {
     /// Renders a page with the shared context (site, CSRF token, flash, request id).
     pub async fn render(&self, page: &Page, template: &str, extra: Value) -> AppResult<Response> {
@@ -112,7 +128,7 @@ impl AppState {
         extra: Value,
     ) -> AppResult<Response> {
         let site = crate::site_settings::load(&self.db).await?;
-        let base = super::view::shared_context(
+        let base = shared_context(
             &self.settings.site_name,
             site.registration_open,
             &page.csrf_token,

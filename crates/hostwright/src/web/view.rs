@@ -10,12 +10,11 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use minijinja::{Value, context};
+use minijinja::Value;
 use serde::Serialize;
 
 use super::context::Page;
 use super::error::AppResult;
-use super::flash::Flash;
 use crate::state::AppState;
 
 /// The context of one page and the template it fills.
@@ -31,22 +30,6 @@ pub struct Pagination {
     pub pages: u64,
     pub total: u64,
     pub query: String,
-}
-
-/// What `AppState::render_status` adds to every page's own context.
-pub(crate) fn shared_context(
-    site_name: &str,
-    registration_open: bool,
-    csrf_token: &str,
-    request_id: &str,
-    flash: &[Flash],
-) -> Value {
-    context! {
-        site => context! { name => site_name, registration_open => registration_open },
-        csrf_token => csrf_token,
-        request_id => request_id,
-        flash => flash,
-    }
 }
 
 impl AppState {
@@ -75,8 +58,9 @@ pub use samples::*;
 mod samples {
     use minijinja::{Value, context};
 
-    use super::{PageView, shared_context};
+    use super::PageView;
     use crate::web::FormErrors;
+    use crate::web::context::shared_context;
     use crate::web::flash::Flash;
 
     /// User input that must come out escaped on every HTML page.

@@ -14,7 +14,7 @@ pub fn job_registry() -> Registry {
         .with::<crate::invoices::batch::IssuedEmails>()
         .with::<crate::services::jobs::Overdue>()
         .with::<crate::services::jobs::Unsuspend>()
-        .with::<crate::services::jobs::CancelAtPeriodEnd>()
+        .with::<crate::services::cancellations::CancelAtPeriodEnd>()
         .with::<crate::orders::manage::CancelUnpaidOrder>()
         .with::<crate::payments::jobs::ProcessEvent>()
         .with::<crate::payments::jobs::CapturePayment>()

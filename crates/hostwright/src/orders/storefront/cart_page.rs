@@ -13,7 +13,7 @@ use minijinja::{Value, context};
 use sea_orm::entity::prelude::*;
 use serde::Deserialize;
 
-use super::products::{product_page, sellable};
+use super::products::{AddForm, product_page, sellable};
 use super::{cart_or_new, client_value, currency_choices, find_cart, with_cookie};
 use crate::catalog::choice_forms::parse_choices;
 use crate::catalog::model::addon;
@@ -24,25 +24,6 @@ use crate::orders::cart::{self, CartError, ItemInput, Quote};
 use crate::orders::model::cart as cart_model;
 use crate::state::AppState;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
-
-#[derive(Deserialize, Default)]
-pub struct AddForm {
-    #[serde(default)]
-    pub(super) product_id: String,
-    #[serde(default)]
-    pub(super) cycle: String,
-    #[serde(default)]
-    pub(super) quantity: String,
-    #[serde(default)]
-    pub(super) domain: String,
-    #[serde(default)]
-    pub(super) hostname: String,
-    #[serde(default)]
-    pub(super) password: String,
-    /// `opt_<option id>` and `addon_<add-on id>` fields.
-    #[serde(flatten)]
-    pub(super) extra: BTreeMap<String, String>,
-}
 
 pub async fn add_to_cart(
     State(state): State<AppState>,

@@ -14,7 +14,6 @@ use sea_orm::QueryOrder;
 use sea_orm::entity::prelude::*;
 use serde::Deserialize;
 
-use super::cart_page::AddForm;
 use super::{cart_or_new, client_value, currency_choices, find_cart, money, shown_currency, with_cookie};
 use crate::catalog::choice_forms::{ValuePrices, option_row};
 use crate::catalog::model::{addon, group, price, product};
@@ -26,6 +25,26 @@ use crate::orders::cart::{self, CartError, Needs};
 use crate::orders::model::cart as cart_model;
 use crate::state::AppState;
 use crate::web::{AppError, AppResult, FormErrors, Page, flash};
+
+/// The order form of a product page, as posted to the cart.
+#[derive(Deserialize, Default)]
+pub struct AddForm {
+    #[serde(default)]
+    pub(super) product_id: String,
+    #[serde(default)]
+    pub(super) cycle: String,
+    #[serde(default)]
+    pub(super) quantity: String,
+    #[serde(default)]
+    pub(super) domain: String,
+    #[serde(default)]
+    pub(super) hostname: String,
+    #[serde(default)]
+    pub(super) password: String,
+    /// `opt_<option id>` and `addon_<add-on id>` fields.
+    #[serde(flatten)]
+    pub(super) extra: BTreeMap<String, String>,
+}
 
 /// The cycles a product sells in, with their prices in `currency` (cheapest period first).
 async fn cycle_prices(
