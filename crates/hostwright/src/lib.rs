@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
+#[cfg(feature = "dev-tools")]
 pub mod dev;
 pub mod documents;
 pub mod files;

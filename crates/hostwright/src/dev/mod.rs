@@ -4,6 +4,8 @@
 //! run, webhooks and provisioning (`hostwright bench …`) and the daily-run lab's seeding and
 //! checks live here too, out of the domains they measure.
 
+pub mod cli;
+
 pub mod billing_bench;
 pub mod daily_run_lab;
 pub mod provisioning_bench;
