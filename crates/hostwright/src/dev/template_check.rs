@@ -23,6 +23,7 @@ fn samples() -> Vec<Sample> {
         crate::signin::samples(),
         crate::overviews::samples(),
         crate::ops::samples(),
+        crate::provisioning::samples(),
     ]
     .concat()
 }

@@ -2118,51 +2118,10 @@ fn ordering_samples() -> Vec<(String, Value)> {
             context! { current_client => client(true), nav => "services", back => format!("/account/services/4?{SCRIPT}") },
         ),
     );
-    // Servers and module settings (provisioning/handlers.rs).
+    // A product's module settings (catalog/module_handlers.rs).
     let fields = server_fields();
     let all_perms = all.clone();
-    for (filled, server_errors) in [(true, FormErrors::new()), (false, errors("setting.api_token"))] {
-        add(
-            "admin/servers/list.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all_perms),
-                    nav => "servers",
-                    servers => if filled { vec![context! {
-                        id => 1, name => SCRIPT, hostname => "web01.example.net", module => "cPanel/WHM", enabled => true,
-                        accounts => 12, max_accounts => 200, last_test_ok => Some(false), last_test => SCRIPT,
-                    }] } else { Vec::new() },
-                    groups => vec![context! { id => 1, name => SCRIPT, fill_strategy => "fill", strategy_label => "Fill", servers => vec![SCRIPT] }],
-                    strategies => vec![("least_accounts", "Fewest accounts first"), ("fill", "Fill one server, then the next")],
-                    modules => vec![("cpanel", "cPanel/WHM"), ("postgres", "PostgreSQL database")],
-                },
-            ),
-        );
-        add(
-            "admin/servers/form.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all_perms),
-                    nav => "servers",
-                    id => filled.then_some(3),
-                    module => "cpanel",
-                    module_label => "cPanel/WHM",
-                    fields => fields.clone(),
-                    can_test => true,
-                    stored_secrets => if filled { vec!["api_token"] } else { Vec::new() },
-                    form => context! {
-                        name => SCRIPT, hostname => "web01.example.net", max_accounts => "200", nameservers => SCRIPT,
-                        enabled => filled, settings => context! { username => SCRIPT, tls => "require" },
-                    },
-                    groups => vec![("1", SCRIPT, true), ("2", "EU", false)],
-                    last_test => if filled { context! { ok => Some(true), message => SCRIPT, at => Some(TIME) } } else { Value::from(()) },
-                    log => if filled { module_calls_sample() } else { Vec::new() },
-                    errors => server_errors.clone(),
-                },
-            ),
-        );
+    for filled in [true, false] {
         add(
             "admin/catalog/product_module.html",
             page(
