@@ -24,6 +24,7 @@ fn samples() -> Vec<Sample> {
         crate::overviews::samples(),
         crate::ops::samples(),
         crate::provisioning::samples(),
+        crate::automation::samples(),
     ]
     .concat()
 }
