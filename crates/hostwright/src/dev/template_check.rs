@@ -25,6 +25,7 @@ fn samples() -> Vec<Sample> {
         crate::ops::samples(),
         crate::provisioning::samples(),
         crate::automation::samples(),
+        crate::catalog::samples(),
     ]
     .concat()
 }

@@ -100,7 +100,7 @@ impl PageView for ServerFormPage {
 
 /// A module's fields as `provisioning::handlers::field_values` gives them.
 #[cfg(test)]
-fn sample_fields() -> Vec<Value> {
+pub fn sample_fields() -> Vec<Value> {
     use minijinja::context;
 
     use crate::web::view::SCRIPT;

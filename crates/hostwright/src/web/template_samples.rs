@@ -2046,32 +2046,6 @@ fn ordering_samples() -> Vec<(String, Value)> {
             context! { current_client => client(true), nav => "services", back => format!("/account/services/4?{SCRIPT}") },
         ),
     );
-    // A product's module settings (catalog/module_handlers.rs).
-    let fields = server_fields();
-    let all_perms = all.clone();
-    for filled in [true, false] {
-        add(
-            "admin/catalog/product_module.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all_perms),
-                    nav => "catalog",
-                    product => context! { id => 2, name => SCRIPT },
-                    module => "cpanel",
-                    module_label => "cPanel/WHM",
-                    needs_server => filled,
-                    fields => if filled { fields.clone() } else { Vec::new() },
-                    suggestions => context! { username => vec![SCRIPT, "gold"] },
-                    can_list_packages => filled,
-                    groups => vec![("", "— None —"), ("1", SCRIPT)],
-                    form => context! { server_group_id => "1", settings => context! { username => SCRIPT } },
-                    errors => errors("setting.username"),
-                },
-            ),
-        );
-    }
-
     // Payments (payments/handlers.rs).
     let payment = |status: &str, flag: &str, filled: bool| {
         context! {
@@ -2193,17 +2167,6 @@ fn ordering_samples() -> Vec<(String, Value)> {
     }
 
     out
-}
-
-/// A module's fields as `provisioning::handlers::field_values` gives them.
-fn server_fields() -> Vec<Value> {
-    vec![
-        context! { key => "username", label => "WHM user", kind => "text", options => Vec::<(String, String)>::new(), help => SCRIPT, required => false },
-        context! { key => "api_token", label => "API token", kind => "secret", options => Vec::<(String, String)>::new(), help => "", required => true },
-        context! { key => "port", label => "Port", kind => "number", options => Vec::<(String, String)>::new(), help => "", required => false },
-        context! { key => "verify", label => "Check TLS", kind => "checkbox", options => Vec::<(String, String)>::new(), help => "", required => false },
-        context! { key => "tls", label => "TLS", kind => "choice", options => vec![("require", "require"), ("prefer", "prefer")], help => "", required => false },
-    ]
 }
 
 /// Module-log entries as `provisioning::handlers::call_value` gives them.
