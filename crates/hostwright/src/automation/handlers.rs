@@ -7,12 +7,12 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{Days, TimeZone};
-use minijinja::{Value, context};
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
+use super::views::{AutomationFormValues, AutomationPage, LastRun, LeaseView, PreviewRow, TaskRow};
 use super::{Task, lease};
-use crate::audit::{self, Actor};
+use crate::audit;
 use crate::db::ms_to_rfc3339;
 use crate::permissions::perm;
 use crate::site_settings::automation::{self as settings, AutomationSettings};
@@ -83,23 +83,23 @@ impl SettingsForm {
         }
     }
 
-    fn template_value(&self) -> Value {
-        context! {
-            run_hour => self.run_hour.trim(),
-            renewal_invoice_days => self.renewal_invoice_days.trim(),
-            group_renewals => !self.group_renewals.is_empty(),
-            reminder_days => self.reminder_days.trim(),
-            suspend_after_days => self.suspend_after_days.trim(),
-            terminate_after_days => self.terminate_after_days.trim(),
-            cancel_unpaid_orders_after_days => self.cancel_unpaid_orders_after_days.trim(),
-            late_fee_after_days => self.late_fee_after_days.trim(),
-            late_fee_fixed => self.late_fee_fixed.trim(),
-            late_fee_percent => self.late_fee_percent.trim(),
-            late_fee_minimum => self.late_fee_minimum.trim(),
-            auto_charge_days_before => self.auto_charge_days_before.trim(),
-            auto_charge_retry_days => self.auto_charge_retry_days.trim(),
-            email_retention_days => self.email_retention_days.trim(),
-            cart_retention_days => self.cart_retention_days.trim(),
+    fn values(&self) -> AutomationFormValues {
+        AutomationFormValues {
+            run_hour: self.run_hour.trim().to_owned(),
+            renewal_invoice_days: self.renewal_invoice_days.trim().to_owned(),
+            group_renewals: !self.group_renewals.is_empty(),
+            reminder_days: self.reminder_days.trim().to_owned(),
+            suspend_after_days: self.suspend_after_days.trim().to_owned(),
+            terminate_after_days: self.terminate_after_days.trim().to_owned(),
+            cancel_unpaid_orders_after_days: self.cancel_unpaid_orders_after_days.trim().to_owned(),
+            late_fee_after_days: self.late_fee_after_days.trim().to_owned(),
+            late_fee_fixed: self.late_fee_fixed.trim().to_owned(),
+            late_fee_percent: self.late_fee_percent.trim().to_owned(),
+            late_fee_minimum: self.late_fee_minimum.trim().to_owned(),
+            auto_charge_days_before: self.auto_charge_days_before.trim().to_owned(),
+            auto_charge_retry_days: self.auto_charge_retry_days.trim().to_owned(),
+            email_retention_days: self.email_retention_days.trim().to_owned(),
+            cart_retention_days: self.cart_retention_days.trim().to_owned(),
         }
     }
 
@@ -239,15 +239,13 @@ async fn render(
     let tz = billing.tz();
     let local = state.clock.now().with_timezone(&tz);
     let today = local.date_naive();
-    let lease = lease::current(&state.db, lease::SCHEDULER).await?.map(|l| {
-        context! {
-            holder => l.holder,
-            token => l.token,
-            live => l.live,
-            expires_at => ms_to_rfc3339(l.expires_ms),
-            acquired_at => ms_to_rfc3339(l.acquired_ms),
-            renewed_at => ms_to_rfc3339(l.renewed_ms),
-        }
+    let lease = lease::current(&state.db, lease::SCHEDULER).await?.map(|l| LeaseView {
+        holder: l.holder,
+        token: l.token,
+        live: l.live,
+        expires_at: ms_to_rfc3339(l.expires_ms),
+        acquired_at: ms_to_rfc3339(l.acquired_ms),
+        renewed_at: ms_to_rfc3339(l.renewed_ms),
     });
     let last = super::last_runs(&state.db).await?;
     let mut tasks = Vec::new();
@@ -256,17 +254,17 @@ async fn render(
         let run = last.iter().find(|r| r.task == task.key());
         let done_today = super::done_on(&state.db, task, today).await?;
         all_done_today &= done_today;
-        tasks.push(context! {
-            key => task.key(),
-            label => task.label(),
-            last => run.map(|r| context! {
-                run_date => r.run_date.to_string(),
-                status => r.status.clone(),
-                counts => serde_json::from_str::<std::collections::BTreeMap<String, i64>>(&r.counts).unwrap_or_default(),
-                error => r.error.clone(),
-                holder => r.holder.clone(),
-                started_at => ms_to_rfc3339(r.started_ms),
-                millis => r.millis,
+        tasks.push(TaskRow {
+            key: task.key(),
+            label: task.label(),
+            last: run.map(|r| LastRun {
+                run_date: r.run_date.to_string(),
+                status: r.status.clone(),
+                counts: serde_json::from_str::<std::collections::BTreeMap<String, i64>>(&r.counts).unwrap_or_default(),
+                error: r.error.clone(),
+                holder: r.holder.clone(),
+                started_at: ms_to_rfc3339(r.started_ms),
+                millis: r.millis,
             }),
         });
     }
@@ -283,33 +281,26 @@ async fn render(
         Some(
             reports
                 .into_iter()
-                .map(|r| {
-                    context! {
-                        label => r.task.label(),
-                        summary => r.summary(),
-                        actions => r.actions,
-                        error => r.error,
-                    }
-                })
+                .map(|r| PreviewRow { label: r.task.label(), summary: r.summary(), actions: r.actions, error: r.error })
                 .collect::<Vec<_>>(),
         )
     } else {
         None
     };
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "automation",
-        lease => lease,
-        tasks => tasks,
-        today => today.to_string(),
-        time_zone => billing.time_zone,
-        next_run => next_run,
-        due_now => due_now,
-        preview => preview_reports,
-        form => form.template_value(),
-        errors => errors,
+    let view = AutomationPage {
+        current_staff: current.badge(),
+        nav: "automation",
+        lease,
+        tasks,
+        today: today.to_string(),
+        time_zone: billing.time_zone,
+        next_run,
+        due_now,
+        preview: preview_reports,
+        form: form.values(),
+        errors,
     };
-    state.render_status(status, page, "admin/automation.html", ctx).await
+    state.render_view_status(status, page, &view).await
 }
 
 pub async fn automation_page(
@@ -340,7 +331,7 @@ pub async fn save_automation_settings(
     let days = |d: Option<u32>| d.map_or_else(|| "never".to_owned(), |d| format!("after {d} days"));
     audit::record(
         &txn,
-        &Actor::staff(current.staff.id, &current.staff.email, &page.ip),
+        &current.actor(&page.ip),
         "settings.automation",
         None,
         format!(

@@ -13,6 +13,7 @@ mod housekeeping;
 pub mod lease;
 pub mod renewals;
 pub mod scheduler;
+pub mod views;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,6 +27,12 @@ use crate::db::clock_statement;
 use crate::site_settings::automation as settings;
 use crate::state::AppState;
 use lease::Held;
+
+/// The automation page in its sample states, for the template test.
+#[cfg(test)]
+pub fn samples() -> Vec<crate::web::view::Sample> {
+    views::AutomationPage::samples().iter().map(crate::web::view::Sample::page).collect()
+}
 
 /// A task of the daily run, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

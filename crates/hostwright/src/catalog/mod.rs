@@ -11,11 +11,19 @@ pub mod module_settings;
 pub mod options;
 pub mod pricing;
 pub mod service;
+pub mod views;
 
 use axum::Router;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
+
+/// The catalog's pages that render typed views, in their sample states, for the template
+/// test.
+#[cfg(test)]
+pub fn samples() -> Vec<crate::web::view::Sample> {
+    views::ProductModulePage::samples().iter().map(crate::web::view::Sample::page).collect()
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()

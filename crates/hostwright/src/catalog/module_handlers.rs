@@ -7,12 +7,11 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use minijinja::context;
 
 use super::model::product;
 use super::module_settings;
 use super::service::CatalogError;
-use crate::audit::Actor;
+use super::views::{ProductModuleForm, ProductModulePage, ProductName};
 use crate::ids::ProductId;
 use crate::jobs::{self, Enqueue};
 use crate::permissions::perm;
@@ -50,27 +49,27 @@ async fn render_product_module(
         product_servers(state, &product).await?.iter().flat_map(servers::packages).collect();
     packages.sort();
     packages.dedup();
-    let suggestions: BTreeMap<&str, Vec<String>> = info
+    let suggestions: BTreeMap<&'static str, Vec<String>> = info
         .product_fields
         .iter()
         .filter(|f| matches!(f.key, "package" | "plan"))
         .map(|f| (f.key, packages.clone()))
         .collect();
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "catalog",
-        product => context! { id => product.id, name => product.name },
-        module => info.key,
-        module_label => info.label,
-        needs_server => module.needs_server(),
-        fields => field_values(&info.product_fields),
-        suggestions => suggestions,
-        can_list_packages => info.capabilities.packages && product.server_group_id.is_some(),
-        groups => groups,
-        form => context! { server_group_id => group, settings => settings },
-        errors => errors,
+    let view = ProductModulePage {
+        current_staff: current.badge(),
+        nav: "catalog",
+        can_list_packages: info.capabilities.packages && product.server_group_id.is_some(),
+        product: ProductName { id: product.id, name: product.name },
+        module: info.key,
+        module_label: info.label,
+        needs_server: module.needs_server(),
+        fields: field_values(&info.product_fields),
+        suggestions,
+        groups,
+        form: ProductModuleForm { server_group_id: group, settings },
+        errors,
     };
-    state.render_status(status, page, "admin/catalog/product_module.html", ctx).await
+    state.render_view_status(status, page, &view).await
 }
 
 /// The servers of a product's group that run its module.
@@ -93,7 +92,7 @@ pub async fn read_packages(
     Path(id): Path<ProductId>,
 ) -> AppResult<Response> {
     let product = super::service::find_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let who = Actor::staff(current.staff.id, &current.staff.email, &page.ip);
+    let who = current.actor(&page.ip);
     for s in product_servers(&state, &product).await? {
         let job = TestServer { server_id: s.id, actor: (&who).into() };
         let how = Enqueue { priority: Some(10), ..Enqueue::default() }.about(format!("server:{}", s.id));
@@ -124,7 +123,7 @@ pub async fn save_product_module(
     Path(id): Path<ProductId>,
     Form(fields): Form<BTreeMap<String, String>>,
 ) -> AppResult<Response> {
-    let who = Actor::staff(current.staff.id, &current.staff.email, &page.ip);
+    let who = current.actor(&page.ip);
     match module_settings::save(&state, &who, id, &fields).await {
         Ok(()) => Ok(flash::redirect(
             &state,

@@ -23,6 +23,9 @@ fn samples() -> Vec<Sample> {
         crate::signin::samples(),
         crate::overviews::samples(),
         crate::ops::samples(),
+        crate::provisioning::samples(),
+        crate::automation::samples(),
+        crate::catalog::samples(),
     ]
     .concat()
 }

@@ -14,8 +14,8 @@ use hostwright_provisioning::{Field, FieldKind, ModuleInfo};
 use minijinja::{Value, context};
 
 use super::servers::{self, ServerError, ServerInput};
+use super::views::{LastTest, ServerFormPage, ServerFormValues};
 use super::{AnyModule, calls, jobs::TestServer};
-use crate::audit::Actor;
 use crate::ids::{ServerGroupId, ServerId};
 use crate::jobs::{self, Enqueue};
 use crate::permissions::perm;
@@ -30,10 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/servers/{id}/test", post(test_server))
         .route("/admin/server-groups/new", post(create_group))
         .route("/admin/server-groups/{id}", post(update_group))
-}
-
-fn actor(current: &crate::staff::current::CurrentStaff, page: &Page) -> Actor {
-    Actor::staff(current.staff.id, &current.staff.email, &page.ip)
 }
 
 /// A module's fields for a form: key, label, kind, options, help, required.
@@ -84,36 +80,44 @@ async fn render_server(
             let row = servers::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
             let log = calls::for_server(&state.db, id, 20).await?;
             (
-                context! { ok => row.last_test_ok, message => row.last_test, at => row.last_test_at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()) },
+                Some(LastTest {
+                    ok: row.last_test_ok,
+                    message: row.last_test,
+                    at: row.last_test_at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+                }),
                 log.iter().map(call_value).collect::<Vec<_>>(),
             )
         }
-        None => (Value::from(()), Vec::new()),
+        None => (None, Vec::new()),
     };
     let groups: Vec<(String, String, bool)> = servers::groups(&state.db)
         .await?
         .into_iter()
         .map(|g| (g.id.to_string(), g.name, p.form.groups.contains(&g.id)))
         .collect();
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "servers",
-        id => p.id,
-        module => p.info.key,
-        module_label => p.info.label,
-        fields => field_values(&p.info.server_fields),
-        can_test => p.info.capabilities.test_connection,
-        stored_secrets => p.stored_secrets,
-        form => context! {
-            name => p.form.name, hostname => p.form.hostname, max_accounts => p.form.max_accounts,
-            nameservers => p.form.nameservers, enabled => p.form.enabled, settings => p.form.settings,
+    let view = ServerFormPage {
+        current_staff: current.badge(),
+        nav: "servers",
+        id: p.id,
+        module: p.info.key,
+        module_label: p.info.label,
+        fields: field_values(&p.info.server_fields),
+        can_test: p.info.capabilities.test_connection,
+        stored_secrets: p.stored_secrets,
+        form: ServerFormValues {
+            name: p.form.name.clone(),
+            hostname: p.form.hostname.clone(),
+            max_accounts: p.form.max_accounts.clone(),
+            nameservers: p.form.nameservers.clone(),
+            enabled: p.form.enabled,
+            settings: p.form.settings.clone(),
         },
-        groups => groups,
-        last_test => last_test,
-        log => log,
-        errors => p.errors,
+        groups,
+        last_test,
+        log,
+        errors: p.errors,
     };
-    state.render_status(status, page, "admin/servers/form.html", ctx).await
+    state.render_view_status(status, page, &view).await
 }
 
 /// One module-log entry for a page.
@@ -169,7 +173,7 @@ async fn create_server(
 ) -> AppResult<Response> {
     let info = module_info(&state, &q.module)?;
     let input = input_from(&fields, info.key);
-    match servers::save(&state, &actor(&current, &page), None, &input).await {
+    match servers::save(&state, &current.actor(&page.ip), None, &input).await {
         Ok(id) => Ok(flash::redirect(&state, &format!("/admin/servers/{id}"), "success", "Server added.")),
         Err(ServerError::Invalid(errors)) => {
             let p = ServerPage { id: None, info: &info, form: &input, stored_secrets: Vec::new(), errors };
@@ -212,7 +216,7 @@ async fn update_server(
     let s = servers::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let info = module_info(&state, &s.module)?;
     let input = input_from(&fields, &s.module);
-    match servers::save(&state, &actor(&current, &page), Some(id), &input).await {
+    match servers::save(&state, &current.actor(&page.ip), Some(id), &input).await {
         Ok(id) => Ok(flash::redirect(&state, &format!("/admin/servers/{id}"), "success", "Server saved.")),
         Err(ServerError::Invalid(errors)) => {
             let stored_secrets = servers::stored_secrets(&state, &s);
@@ -230,7 +234,7 @@ async fn test_server(
     Path(id): Path<ServerId>,
 ) -> AppResult<Response> {
     servers::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let job = TestServer { server_id: id, actor: (&actor(&current, &page)).into() };
+    let job = TestServer { server_id: id, actor: (&current.actor(&page.ip)).into() };
     jobs::enqueue(&state.db, &job, Enqueue { priority: Some(10), ..Enqueue::default() }.about(format!("server:{id}")))
         .await?;
     state.jobs_wakeup.notify_one();
@@ -276,7 +280,7 @@ async fn save_group(
     id: Option<ServerGroupId>,
     form: &GroupForm,
 ) -> AppResult<Response> {
-    Ok(match servers::save_group(state, &actor(current, page), id, &form.name, &form.fill_strategy).await {
+    Ok(match servers::save_group(state, &current.actor(&page.ip), id, &form.name, &form.fill_strategy).await {
         Ok(_) => flash::redirect(state, "/admin/servers", "success", "Server group saved."),
         Err(ServerError::Invalid(errors)) => flash::redirect(state, "/admin/servers", "error", errors.to_string()),
         Err(err) => return Err(AppError::from(err)),

@@ -9,6 +9,7 @@ pub mod calls;
 pub mod handlers;
 pub mod jobs;
 pub mod servers;
+pub mod views;
 
 use hostwright_provisioning::cpanel::Cpanel;
 use hostwright_provisioning::directadmin::DirectAdmin;
@@ -19,6 +20,16 @@ use hostwright_provisioning::{
     Account, ActionOutcome, Capabilities, Created, Exchange, ModuleError, ModuleInfo, ProvisioningModule, Server, Usage,
 };
 use serde::{Deserialize, Serialize};
+
+/// The server pages in their sample states, for the template test.
+#[cfg(test)]
+pub fn samples() -> Vec<crate::web::view::Sample> {
+    use crate::web::view::Sample;
+    let mut out = Vec::new();
+    out.extend(views::ServerListPage::samples().iter().map(Sample::page));
+    out.extend(views::ServerFormPage::samples().iter().map(Sample::page));
+    out
+}
 
 /// What a service's module is asked to do, as the `service.module` job carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

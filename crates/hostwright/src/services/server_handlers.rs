@@ -5,13 +5,13 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use minijinja::{Value, context};
 
 use super::placement;
 use crate::permissions::perm;
 use crate::provisioning::AnyModule;
 use crate::provisioning::handlers::server_modules;
 use crate::provisioning::servers::{self, FillStrategy};
+use crate::provisioning::views::{ServerGroupRow, ServerListPage, ServerRow};
 use crate::staff::current::Authorized;
 use crate::state::AppState;
 use crate::web::{AppResult, Page};
@@ -27,15 +27,18 @@ async fn list_servers(
 ) -> AppResult<Response> {
     let counts = placement::account_counts(&state.db, None).await?;
     let all = servers::all(&state.db).await?;
-    let rows: Vec<Value> = all
+    let rows: Vec<ServerRow> = all
         .iter()
-        .map(|s| {
-            context! {
-                id => s.id, name => s.name, hostname => s.hostname, enabled => s.enabled,
-                module => AnyModule::get(&s.module, &state.http).map_or(s.module.clone(), |m| m.info().label.to_owned()),
-                accounts => counts.get(&s.id).copied().unwrap_or(0), max_accounts => s.max_accounts,
-                last_test_ok => s.last_test_ok, last_test => s.last_test,
-            }
+        .map(|s| ServerRow {
+            id: s.id,
+            name: s.name.clone(),
+            hostname: s.hostname.clone(),
+            enabled: s.enabled,
+            module: AnyModule::get(&s.module, &state.http).map_or(s.module.clone(), |m| m.info().label.to_owned()),
+            accounts: counts.get(&s.id).copied().unwrap_or(0),
+            max_accounts: s.max_accounts,
+            last_test_ok: s.last_test_ok,
+            last_test: s.last_test.clone(),
         })
         .collect();
     let mut groups = Vec::new();
@@ -43,19 +46,21 @@ async fn list_servers(
     for g in servers::groups(&state.db).await? {
         let names: Vec<String> =
             all.iter().filter(|s| memberships.contains(&(g.id, s.id))).map(|s| s.name.clone()).collect();
-        groups.push(context! {
-            id => g.id, name => g.name, fill_strategy => g.fill_strategy,
-            strategy_label => FillStrategy::parse(&g.fill_strategy).map_or("", FillStrategy::label),
-            servers => names,
+        groups.push(ServerGroupRow {
+            id: g.id,
+            name: g.name,
+            strategy_label: FillStrategy::parse(&g.fill_strategy).map_or("", FillStrategy::label),
+            fill_strategy: g.fill_strategy,
+            servers: names,
         });
     }
-    let ctx = context! {
-        current_staff => current.template_value(),
-        nav => "servers",
-        servers => rows,
-        groups => groups,
-        strategies => FillStrategy::ALL.iter().map(|s| (s.key(), s.label())).collect::<Vec<_>>(),
-        modules => server_modules(&state),
+    let view = ServerListPage {
+        current_staff: current.badge(),
+        nav: "servers",
+        servers: rows,
+        groups,
+        strategies: FillStrategy::ALL.iter().map(|s| (s.key(), s.label())).collect(),
+        modules: server_modules(&state),
     };
-    state.render(&page, "admin/servers/list.html", ctx).await
+    state.render_view(&page, &view).await
 }

@@ -739,78 +739,6 @@ fn contexts() -> Vec<(String, Value)> {
         }
     }
 
-    // Automation (automation/handlers.rs).
-    let automation_form = |filled: bool| {
-        context! {
-            run_hour => if filled { "3" } else { SCRIPT },
-            renewal_invoice_days => "14",
-            group_renewals => filled,
-            reminder_days => if filled { "-7, 0, 1, 3, 7" } else { "" },
-            suspend_after_days => "7",
-            terminate_after_days => "",
-            cancel_unpaid_orders_after_days => SCRIPT,
-            late_fee_after_days => if filled { "14" } else { "" },
-            late_fee_fixed => SCRIPT,
-            late_fee_percent => "2",
-            late_fee_minimum => "5",
-            auto_charge_days_before => "0",
-            auto_charge_retry_days => "1, 3, 5",
-            email_retention_days => if filled { "365" } else { SCRIPT },
-            cart_retention_days => "30",
-        }
-    };
-    let tasks = vec![
-        context! { key => "renewals", label => "Renewal invoices", last => context! {
-            run_date => "2026-11-21", status => "done", counts => context! { invoices => 3, already_invoiced => 0 },
-            error => None::<String>, holder => SCRIPT, started_at => TIME, millis => 12,
-        } },
-        context! { key => "reminders", label => "Invoice reminders", last => context! {
-            run_date => "2026-11-21", status => "failed", counts => context! {}, error => SCRIPT, holder => "node-1",
-            started_at => None::<String>, millis => None::<i64>,
-        } },
-        context! { key => "suspensions", label => "Overdue suspensions", last => context! {
-            run_date => "2026-11-21", status => "running", counts => context! {}, error => None::<String>,
-            holder => "node-1", started_at => TIME, millis => None::<i64>,
-        } },
-        context! { key => "other", label => SCRIPT, last => context! {
-            run_date => "2026-11-21", status => "unknown", counts => context! {}, error => None::<String>,
-            holder => "node-1", started_at => TIME, millis => 0,
-        } },
-        context! { key => "terminations", label => "Overdue terminations", last => None::<String> },
-    ];
-    let lease = |live: bool| {
-        context! { holder => SCRIPT, token => 4, live => live, expires_at => TIME, acquired_at => TIME, renewed_at => TIME }
-    };
-    let preview = vec![
-        context! { label => "Renewal invoices", summary => "invoices=1 lines=2", actions => vec![SCRIPT], error => None::<String> },
-        context! { label => "Invoice reminders", summary => "reminders=0", actions => Vec::<String>::new(), error => SCRIPT },
-    ];
-    for (lease, preview, errors, filled) in [
-        (Some(lease(true)), Some(preview), FormErrors::new(), true),
-        (Some(lease(false)), Some(Vec::new()), errors("run_hour"), false),
-        (None, None, FormErrors::new(), true),
-    ] {
-        add(
-            "admin/automation.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all),
-                    nav => "automation",
-                    lease => lease,
-                    tasks => tasks.clone(),
-                    today => "2026-11-21",
-                    time_zone => SCRIPT,
-                    next_run => if filled { Some(TIME) } else { None },
-                    due_now => !filled,
-                    preview => preview,
-                    form => automation_form(filled),
-                    errors => errors,
-                },
-            ),
-        );
-    }
-
     // The catalog (catalog/handlers.rs).
     let catalog_groups = vec![
         context! {
@@ -2118,73 +2046,6 @@ fn ordering_samples() -> Vec<(String, Value)> {
             context! { current_client => client(true), nav => "services", back => format!("/account/services/4?{SCRIPT}") },
         ),
     );
-    // Servers and module settings (provisioning/handlers.rs).
-    let fields = server_fields();
-    let all_perms = all.clone();
-    for (filled, server_errors) in [(true, FormErrors::new()), (false, errors("setting.api_token"))] {
-        add(
-            "admin/servers/list.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all_perms),
-                    nav => "servers",
-                    servers => if filled { vec![context! {
-                        id => 1, name => SCRIPT, hostname => "web01.example.net", module => "cPanel/WHM", enabled => true,
-                        accounts => 12, max_accounts => 200, last_test_ok => Some(false), last_test => SCRIPT,
-                    }] } else { Vec::new() },
-                    groups => vec![context! { id => 1, name => SCRIPT, fill_strategy => "fill", strategy_label => "Fill", servers => vec![SCRIPT] }],
-                    strategies => vec![("least_accounts", "Fewest accounts first"), ("fill", "Fill one server, then the next")],
-                    modules => vec![("cpanel", "cPanel/WHM"), ("postgres", "PostgreSQL database")],
-                },
-            ),
-        );
-        add(
-            "admin/servers/form.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all_perms),
-                    nav => "servers",
-                    id => filled.then_some(3),
-                    module => "cpanel",
-                    module_label => "cPanel/WHM",
-                    fields => fields.clone(),
-                    can_test => true,
-                    stored_secrets => if filled { vec!["api_token"] } else { Vec::new() },
-                    form => context! {
-                        name => SCRIPT, hostname => "web01.example.net", max_accounts => "200", nameservers => SCRIPT,
-                        enabled => filled, settings => context! { username => SCRIPT, tls => "require" },
-                    },
-                    groups => vec![("1", SCRIPT, true), ("2", "EU", false)],
-                    last_test => if filled { context! { ok => Some(true), message => SCRIPT, at => Some(TIME) } } else { Value::from(()) },
-                    log => if filled { module_calls_sample() } else { Vec::new() },
-                    errors => server_errors.clone(),
-                },
-            ),
-        );
-        add(
-            "admin/catalog/product_module.html",
-            page(
-                true,
-                context! {
-                    current_staff => staff(&all_perms),
-                    nav => "catalog",
-                    product => context! { id => 2, name => SCRIPT },
-                    module => "cpanel",
-                    module_label => "cPanel/WHM",
-                    needs_server => filled,
-                    fields => if filled { fields.clone() } else { Vec::new() },
-                    suggestions => context! { username => vec![SCRIPT, "gold"] },
-                    can_list_packages => filled,
-                    groups => vec![("", "— None —"), ("1", SCRIPT)],
-                    form => context! { server_group_id => "1", settings => context! { username => SCRIPT } },
-                    errors => errors("setting.username"),
-                },
-            ),
-        );
-    }
-
     // Payments (payments/handlers.rs).
     let payment = |status: &str, flag: &str, filled: bool| {
         context! {
@@ -2306,17 +2167,6 @@ fn ordering_samples() -> Vec<(String, Value)> {
     }
 
     out
-}
-
-/// A module's fields as `provisioning::handlers::field_values` gives them.
-fn server_fields() -> Vec<Value> {
-    vec![
-        context! { key => "username", label => "WHM user", kind => "text", options => Vec::<(String, String)>::new(), help => SCRIPT, required => false },
-        context! { key => "api_token", label => "API token", kind => "secret", options => Vec::<(String, String)>::new(), help => "", required => true },
-        context! { key => "port", label => "Port", kind => "number", options => Vec::<(String, String)>::new(), help => "", required => false },
-        context! { key => "verify", label => "Check TLS", kind => "checkbox", options => Vec::<(String, String)>::new(), help => "", required => false },
-        context! { key => "tls", label => "TLS", kind => "choice", options => vec![("require", "require"), ("prefer", "prefer")], help => "", required => false },
-    ]
 }
 
 /// Module-log entries as `provisioning::handlers::call_value` gives them.
