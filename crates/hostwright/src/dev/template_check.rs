@@ -17,7 +17,7 @@ fn is_partial(name: &str) -> bool {
 /// Every module's samples.
 fn samples() -> Vec<Sample> {
     [
-        crate::web::template_samples::samples(),
+        crate::overviews::template_samples::samples(),
         crate::staff::samples(),
         crate::clients::samples(),
         crate::signin::samples(),

@@ -280,7 +280,7 @@ impl ClientPage {
     /// the lists filled or empty and the client active or anonymised.
     pub(super) fn samples() -> Vec<Self> {
         use crate::clients::views::{ClientRow, country_options, group_options};
-        use crate::web::template_samples::{client_invoice_rows, credit_overview, service_rows};
+        use crate::overviews::template_samples::{client_invoice_rows, credit_overview, service_rows};
         use crate::web::view::{SCRIPT, TIME};
 
         let notes = || {

@@ -5,6 +5,10 @@
 pub mod client_export;
 pub mod client_page;
 pub mod dashboard;
+/// The sample contexts of the pages and emails not yet typed, for `dev::template_check`;
+/// each moves beside its view as its module is converted (decision 0032).
+#[cfg(test)]
+pub mod template_samples;
 
 use axum::Router;
 use axum::routing::get;

@@ -11,8 +11,6 @@ pub mod limits;
 pub mod middleware;
 pub mod redirects;
 pub mod retry;
-#[cfg(test)]
-pub mod template_samples;
 pub mod view;
 
 pub use context::Page;

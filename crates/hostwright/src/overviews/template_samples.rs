@@ -8,18 +8,18 @@ use std::collections::BTreeMap;
 
 use minijinja::{Value, context};
 
-use super::forms::FormErrors;
-use super::view::{SCRIPT, Sample, TIME, form_errors as errors};
 use crate::catalog::addons::AddonWelcome;
 use crate::catalog::options::{OptionKind, PRICED_CYCLES};
 use crate::catalog::service::{PaymentType, ProductType};
 use crate::clients::contacts::PERMISSIONS as CONTACT_PERMISSIONS;
 use crate::orders::coupons::{CouponKind, Recurrence};
 use crate::permissions::Permission;
+use crate::web::forms::FormErrors;
+use crate::web::view::{SCRIPT, Sample, TIME, form_errors as errors};
 
 /// What `AppState::render_status` adds to every page (`extra` wins, as there).
 fn page(registration_open: bool, extra: Value) -> Value {
-    super::view::page_context(registration_open, extra)
+    crate::web::view::page_context(registration_open, extra)
 }
 
 /// What `Email::compose` adds to every email.
